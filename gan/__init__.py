@@ -1,0 +1,1 @@
+"""GAN Studio: DCGAN face generation, interpolation and fine-tuning."""

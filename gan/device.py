@@ -1,0 +1,32 @@
+"""Resolve the torch device once, at start-up, and pass it everywhere else."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import torch
+
+log = logging.getLogger(__name__)
+
+
+def resolve_device(preference: str | None = None) -> torch.device:
+    """Pick the device: `preference`, else `$GAN_STUDIO_DEVICE`, else CUDA when present, else CPU."""
+    name = preference or os.environ.get("GAN_STUDIO_DEVICE") or ""
+    if not name:
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch.device(name)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise RuntimeError(f"device {name!r} asked for, but CUDA is not available")
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    log.info("using device %s", device)
+    return device
+
+
+def release_memory(device: torch.device) -> None:
+    """Give cached GPU memory back after an error (out-of-memory included)."""
+    if device.type == "cuda":
+        torch.cuda.empty_cache()

@@ -1,0 +1,127 @@
+"""Safe image input and output shared by every tab.
+
+User files arrive as paths (Gradio uploads) or PIL images. `load_rgb` turns any of them into
+an 8-bit RGB `PIL.Image` or raises `UserInputError` with a message a person understands:
+corrupt files, non-images, decompression bombs, tiny images. It also normalises the modes
+users actually upload (CMYK, RGBA/LA/P with transparency, 16-bit and float greyscale) and
+applies the EXIF orientation so phone photos are upright.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from gan.errors import UserInputError
+
+log = logging.getLogger(__name__)
+
+MAX_PIXELS = 40_000_000  # ~6300x6300; larger files are refused before decoding
+MAX_FILE_BYTES = 50 * 1024 * 1024
+MIN_SIDE = 32
+
+# Pillow warns at MAX_IMAGE_PIXELS and raises at twice that; we check ourselves first.
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+
+
+def load_rgb(
+    source: str | Path | Image.Image | np.ndarray | None,
+    *,
+    what: str = "image",
+    min_side: int = MIN_SIDE,
+    max_pixels: int = MAX_PIXELS,
+) -> Image.Image:
+    """Open `source` as an upright 8-bit RGB image, or raise `UserInputError`."""
+    if source is None or (isinstance(source, str) and not source.strip()):
+        raise UserInputError(f"please upload a {what}")
+    if isinstance(source, np.ndarray):
+        source = _array_to_image(source, what)
+    if isinstance(source, Image.Image):
+        image = source
+    else:
+        image = _open(Path(source), what, max_pixels)
+    if image.width * image.height > max_pixels:
+        raise UserInputError(
+            f"the {what} is {image.width}x{image.height}: over the {max_pixels:,}-pixel limit"
+        )
+    image = _to_rgb(image)
+    if min(image.size) < min_side:
+        raise UserInputError(
+            f"the {what} is {image.width}x{image.height}: each side must be at least {min_side} px"
+        )
+    return image
+
+
+def _open(path: Path, what: str, max_pixels: int) -> Image.Image:
+    try:
+        size = path.stat().st_size
+    except OSError as e:
+        raise UserInputError(f"the {what} could not be read") from e
+    if size == 0:
+        raise UserInputError(f"the {what} is an empty file")
+    if size > MAX_FILE_BYTES:
+        raise UserInputError(f"the {what} is {size / 2**20:.0f} MB: the limit is 50 MB")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(path)
+            if image.width * image.height > max_pixels:
+                raise UserInputError(
+                    f"the {what} is {image.width}x{image.height}: "
+                    f"over the {max_pixels:,}-pixel limit"
+                )
+            image.load()
+            return ImageOps.exif_transpose(image)
+    except UserInputError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise UserInputError(f"the {what} is too large to decode safely") from e
+    except UnidentifiedImageError as e:
+        raise UserInputError(f"the {what} is not an image Pillow can read") from e
+    except (OSError, SyntaxError, ValueError) as e:  # truncated or corrupt data
+        raise UserInputError(f"the {what} is corrupt or truncated ({e})") from e
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    """8-bit RGB; transparency is composited on white, 16-bit and float are rescaled."""
+    if image.mode in {"I;16", "I;16B", "I;16L", "I", "F"}:
+        a = np.asarray(image, dtype=np.float64)
+        hi = 65535.0 if image.mode.startswith("I;16") or a.max() > 255 else 255.0
+        if image.mode == "F":
+            lo, hi = float(np.nanmin(a)), float(np.nanmax(a))
+            a = (a - lo) / (hi - lo or 1.0) * 255.0
+        else:
+            a = a / hi * 255.0
+        image = Image.fromarray(np.nan_to_num(a).clip(0, 255).astype(np.uint8), "L")
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    if image.mode in {"RGBA", "LA", "PA", "RGBa", "La"}:
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    if image.mode != "RGB":
+        image = image.convert("RGB")  # L, 1, P, CMYK, YCbCr, LAB, HSV
+    return image
+
+
+def _array_to_image(a: np.ndarray, what: str) -> Image.Image:
+    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (1, 3, 4)):
+        raise UserInputError(f"the {what} has an unsupported shape {a.shape}")
+    if a.dtype != np.uint8:
+        if not np.isfinite(a).all():
+            raise UserInputError(f"the {what} contains NaN or infinite values")
+        scale = 255.0 if a.max() <= 1.0 else 1.0
+        a = (a.astype(np.float64) * scale).clip(0, 255).astype(np.uint8)
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[:, :, 0]
+    return Image.fromarray(a)
+
+
+def to_uint8(images: np.ndarray) -> np.ndarray:
+    """Float images in [-1, 1], NCHW, to uint8 NHWC."""
+    a = (np.asarray(images, dtype=np.float32) + 1.0) * 127.5
+    return a.clip(0, 255).round().astype(np.uint8).transpose(0, 2, 3, 1)

@@ -1,0 +1,306 @@
+"""Model store: a model is a folder with `config.json`, `model.safetensors` and a model card.
+
+Resolution order (`resolve`):
+1. a local folder `checkpoints/<name>/`;
+2. a Hugging Face Hub repo at a pinned revision (`owner/name@revision`), through
+   `hf_hub_download` and its cache;
+3. a clear `ModelNotFoundError`.
+
+Only `.safetensors`, `.json` and `.md` files are ever fetched from the network, so nothing
+from the network is unpickled. When the Hub cannot be reached (probed once with a short
+timeout and remembered for a while) downloads go straight to the local cache
+(`local_files_only=True`) instead of retrying for ~20 s, so start-up and requests never stall.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+import httpx
+import torch
+from huggingface_hub import constants as hf_constants
+from huggingface_hub import hf_hub_download
+from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from gan.errors import UserInputError
+
+log = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+CARD_NAME = "README.md"
+REMOTE_SUFFIXES = (".safetensors", ".json", ".md")
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_REPO_PART = r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?"
+_REPO_RE = re.compile(rf"^{_REPO_PART}/{_REPO_PART}$")
+_REVISION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$")
+
+
+class ModelNotFoundError(UserInputError):
+    """No local folder and no reachable (or cached) Hub repo of that name."""
+
+
+class ModelLoadError(UserInputError):
+    """A model was found but its files are unreadable (corrupt, wrong format, wrong shapes)."""
+
+
+def checkpoints_dir() -> Path:
+    """Folder of local models: `$GAN_STUDIO_CHECKPOINTS`, else `checkpoints/` in the repo."""
+    return Path(os.environ.get("GAN_STUDIO_CHECKPOINTS", ROOT / "checkpoints"))
+
+
+def validate_name(name: str) -> str:
+    """A local model name is one safe folder name: no separators, no `..`, no hidden files."""
+    if not isinstance(name, str) or not _NAME_RE.match(name) or ".." in name:
+        raise UserInputError(
+            f"invalid model name {name!r}: use letters, digits, '.', '_' and '-' (at most 64)"
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class HubRef:
+    """A Hub repo pinned at a revision (a commit sha, or a tag or branch)."""
+
+    repo_id: str
+    revision: str = "main"
+
+    @classmethod
+    def parse(cls, spec: str) -> HubRef:
+        """Parse `owner/name@revision` (or `owner/name`, pinned to `main`) and validate both."""
+        repo_id, _, revision = spec.strip().partition("@")
+        if not _REPO_RE.match(repo_id) or ".." in repo_id or "--" in repo_id:
+            raise UserInputError(f"invalid Hub repo id {repo_id!r}: expected 'owner/name'")
+        revision = revision or "main"
+        if not _REVISION_RE.match(revision) or ".." in revision:
+            raise UserInputError(f"invalid Hub revision {revision!r}")
+        return cls(repo_id, revision)
+
+    def __str__(self) -> str:
+        return f"{self.repo_id}@{self.revision}"
+
+
+# --- Hub reachability ----------------------------------------------------------------------
+
+_probe_lock = threading.Lock()
+_probe_cache: dict[str, tuple[float, bool]] = {}
+PROBE_TTL_S = 60.0
+
+
+def hub_endpoint() -> str:
+    return os.environ.get("HF_ENDPOINT", hf_constants.ENDPOINT).rstrip("/")
+
+
+def hub_offline_forced() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def hub_reachable(timeout_s: float = 2.0) -> bool:
+    """True when the Hub endpoint answers any HTTP request within `timeout_s`; cached 60 s."""
+    if hub_offline_forced():
+        return False
+    endpoint = hub_endpoint()
+    now = time.monotonic()
+    with _probe_lock:
+        cached = _probe_cache.get(endpoint)
+        if cached and now - cached[0] < PROBE_TTL_S:
+            return cached[1]
+    try:
+        httpx.head(endpoint, timeout=timeout_s, follow_redirects=False)
+        ok = True
+    except httpx.HTTPError:
+        ok = False
+    log.info("Hub %s is %s", urlparse(endpoint).netloc, "reachable" if ok else "unreachable")
+    with _probe_lock:
+        _probe_cache[endpoint] = (now, ok)
+    return ok
+
+
+def forget_hub_probe() -> None:
+    """Forget the cached reachability answer (tests, or after the network comes back)."""
+    with _probe_lock:
+        _probe_cache.clear()
+
+
+# --- Files ------------------------------------------------------------------------------------
+
+
+def hub_file(ref: HubRef, filename: str) -> Path:
+    """Download (or take from the cache) one file of a pinned Hub repo.
+
+    Raises `ModelNotFoundError` with a clear message when the file does not exist, or when the
+    Hub cannot be reached and the file is not cached.
+    """
+    if not filename.endswith(REMOTE_SUFFIXES) or "/" in filename or ".." in filename:
+        raise UserInputError(f"refusing to fetch {filename!r}: only safetensors/json/md files")
+    online = hub_reachable()
+    try:
+        path = hf_hub_download(
+            ref.repo_id,
+            filename,
+            revision=ref.revision,
+            local_files_only=not online,
+            etag_timeout=5,
+            endpoint=hub_endpoint(),
+            cache_dir=os.environ.get("HF_HUB_CACHE") or None,  # read per call, not at import
+        )
+    except LocalEntryNotFoundError as e:  # a subclass of EntryNotFoundError: test it first
+        raise ModelNotFoundError(
+            f"{ref} is not cached here and the Hub ({hub_endpoint()}) cannot be reached"
+        ) from e
+    except EntryNotFoundError as e:
+        raise ModelNotFoundError(f"{filename} is not in Hub repo {ref}") from e
+    except Exception as e:  # RepositoryNotFoundError, RevisionNotFoundError, HTTP errors
+        raise ModelNotFoundError(f"could not fetch {filename} from {ref}: {e}") from e
+    return Path(path)
+
+
+def read_safetensors(path: Path, device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
+    """Load a safetensors file, turning a corrupt or truncated file into a clear error."""
+    try:
+        return load_file(str(path), device=str(device))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise ModelLoadError(f"{path.name} is corrupt or not a safetensors file ({e})") from e
+
+
+def read_config(folder: Path) -> dict:
+    try:
+        return json.loads((folder / CONFIG_NAME).read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise ModelLoadError(f"{folder.name}/{CONFIG_NAME} is missing or not JSON ({e})") from e
+
+
+# --- Resolution -------------------------------------------------------------------------------
+
+
+def local_model_dir(name: str) -> Path | None:
+    """`checkpoints/<name>/` when it holds a complete model, else None."""
+    _recover_interrupted_swap(checkpoints_dir() / validate_name(name))
+    folder = checkpoints_dir() / name
+    if (folder / CONFIG_NAME).is_file() and (folder / WEIGHTS_NAME).is_file():
+        return folder
+    return None
+
+
+def resolve(name: str, weights: str = WEIGHTS_NAME) -> Path:
+    """Folder holding `config.json` and `weights` for a local name or a `owner/name@rev` spec."""
+    if "/" not in name:
+        folder = local_model_dir(name)
+        if folder is None:
+            raise ModelNotFoundError(
+                f"no model {name!r} under {checkpoints_dir()}; available: {list_local() or 'none'}"
+            )
+        return folder
+    ref = HubRef.parse(name)
+    config = hub_file(ref, CONFIG_NAME)
+    hub_file(ref, weights)
+    return config.parent
+
+
+def list_local() -> list[str]:
+    """Names of the complete local models, sorted."""
+    root = checkpoints_dir()
+    if not root.is_dir():
+        return []
+    names = []
+    for child in sorted(root.iterdir()):
+        if child.name.startswith(".") or not _NAME_RE.match(child.name):
+            continue
+        if local_model_dir(child.name) is not None:
+            names.append(child.name)
+    return names
+
+
+def configured_hub_models() -> list[HubRef]:
+    """Hub models offered in the UI: `$GAN_STUDIO_HUB_MODELS`, comma-separated `owner/name@rev`."""
+    specs = os.environ.get("GAN_STUDIO_HUB_MODELS", "")
+    refs = []
+    for spec in filter(None, (s.strip() for s in specs.split(","))):
+        try:
+            refs.append(HubRef.parse(spec))
+        except UserInputError as e:
+            log.warning("ignoring GAN_STUDIO_HUB_MODELS entry: %s", e)
+    return refs
+
+
+# --- Atomic save ------------------------------------------------------------------------------
+
+
+def atomic_write_dir(target: Path, write: Callable[[Path], None]) -> Path:
+    """Write a whole folder atomically: `write(tmp)` fills a sibling temp folder, then it is swapped
+    in with renames. A crash at any point leaves either the old folder or the new one complete."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        write(tmp)
+        for f in tmp.iterdir():
+            _fsync(f)
+        _fsync(tmp)
+        old = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
+        if target.exists():
+            os.rename(target, old)
+        os.rename(tmp, target)
+        _fsync(target.parent)
+        shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
+
+
+def _recover_interrupted_swap(target: Path) -> None:
+    """If a crash fell between the two renames of `atomic_write_dir`, put the old folder back."""
+    if target.exists():
+        return
+    olds = sorted(target.parent.glob(f".{target.name}.old-*"), key=lambda p: p.stat().st_mtime)
+    if olds:
+        os.rename(olds[-1], target)
+        log.warning("recovered %s from an interrupted save", target.name)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def save_pretrained(
+    target: Path,
+    config: dict,
+    tensors: dict[str, torch.Tensor],
+    card: str,
+    extra: dict[str, dict[str, torch.Tensor]] | None = None,
+    metadata: dict[str, str] | None = None,
+) -> Path:
+    """Save config.json + model.safetensors + README.md (+ extra safetensors files) atomically."""
+
+    def write(folder: Path) -> None:
+        (folder / CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n")
+        save_file(_contiguous(tensors), str(folder / WEIGHTS_NAME), metadata=metadata)
+        for filename, more in (extra or {}).items():
+            save_file(_contiguous(more), str(folder / filename))
+        (folder / CARD_NAME).write_text(card)
+
+    return atomic_write_dir(target, write)
+
+
+def _contiguous(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}

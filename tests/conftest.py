@@ -1,0 +1,65 @@
+"""Shared fixtures: an isolated checkpoints folder, a local Hub server, a tiny generator."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+import torch
+
+from gan import store
+from gan.model import Generator, GeneratorConfig
+from tests.hub_server import HubServer
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_IMAGES = ROOT.parent / "shared" / "images"
+
+
+@pytest.fixture
+def images_dir() -> Path:
+    """The shared photos and paintings (never copied into the project)."""
+    if not SHARED_IMAGES.is_dir():
+        pytest.fail(f"{SHARED_IMAGES} is missing: the tests need ../shared/images beside the repo")
+    return SHARED_IMAGES
+
+
+@pytest.fixture
+def hub(monkeypatch, tmp_path) -> HubServer:
+    """A running local Hub; HF_ENDPOINT points at it and the HF cache is per-test."""
+    server = HubServer().start()
+    monkeypatch.setenv("HF_ENDPOINT", server.url)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    store.forget_hub_probe()
+    yield server
+    server.stop()
+    store.forget_hub_probe()
+
+
+@pytest.fixture
+def offline_hub(monkeypatch, tmp_path):
+    """A Hub endpoint that refuses connections (a closed local port), as on these machines."""
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    store.forget_hub_probe()
+    yield
+    store.forget_hub_probe()
+
+
+@pytest.fixture
+def checkpoints(monkeypatch, tmp_path) -> Path:
+    """An empty, private checkpoints folder."""
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    monkeypatch.setenv("GAN_STUDIO_CHECKPOINTS", str(folder))
+    return folder
+
+
+def tiny_generator(seed: int = 0, image_size: int = 16) -> Generator:
+    torch.manual_seed(seed)
+    return Generator(GeneratorConfig(nz=8, ngf=4, image_size=image_size)).eval()
+
+
+logging.getLogger("httpx").setLevel(logging.WARNING)
