@@ -213,8 +213,9 @@ def resolve(name: str, weights: str = WEIGHTS_NAME) -> Path:
     return config.parent
 
 
-def list_local() -> list[str]:
-    """Names of the complete local models, sorted."""
+def list_local(model_type: str | None = None) -> list[str]:
+    """Names of the complete local models, sorted; only those of `model_type` when given
+    (the `model_type` key of their config.json, e.g. "dcgan-generator")."""
     root = checkpoints_dir()
     if not root.is_dir():
         return []
@@ -222,8 +223,16 @@ def list_local() -> list[str]:
     for child in sorted(root.iterdir()):
         if child.name.startswith(".") or not _NAME_RE.match(child.name):
             continue
-        if local_model_dir(child.name) is not None:
-            names.append(child.name)
+        folder = local_model_dir(child.name)
+        if folder is None:
+            continue
+        if model_type is not None:
+            try:
+                if read_config(folder).get("model_type") != model_type:
+                    continue
+            except ModelLoadError:
+                continue
+        names.append(child.name)
     return names
 
 
