@@ -1,0 +1,196 @@
+"""Loss networks for style transfer, from the model store, with an offline default.
+
+- VGG19 (`timm/vgg19.tv_in1k` on the Hub, pinned): the network of Gatys et al. Only the
+  `features.*` tensors are read from its `model.safetensors` (the 400 MB classifier is skipped).
+- EfficientNet-Lite0 (ImageNet, `checkpoints/efficientnet-lite0/`, committed): used when the
+  Hub cannot be reached and VGG19 is not cached. Much smaller and faster on a CPU.
+
+Each network comes with its own content/style layers and per-layer style weights, tuned so that
+both give a good stylisation (`NetworkSpec`). Loaded networks are cached per device.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass, field
+
+import torch
+from safetensors import SafetensorError, safe_open
+from torch import nn
+
+from gan import store
+from gan.errors import UserInputError
+from style.efficientnet import EfficientNetLite0
+from style.vgg import LAYER_INDEX, VGG19Features
+
+log = logging.getLogger(__name__)
+
+# Pinned revision of timm/vgg19.tv_in1k (the "Add model" commit); override with
+# $GAN_STUDIO_VGG19 (`owner/name@revision`). See the README: check this sha when online.
+VGG19_REPO = "timm/vgg19.tv_in1k@128d4708565b3a414bcbb9bbad440b2fe37b9f18"
+EFFICIENTNET_NAME = "efficientnet-lite0"
+
+VGG19 = "vgg19"
+EFFICIENTNET = "efficientnet-lite0"
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """Layers and weights of one loss network.
+
+    `style_layers` maps a layer to its weight w_l in the style loss sum_l w_l E_l.
+    """
+
+    key: str
+    label: str
+    content_layers: tuple[str, ...]
+    style_layers: dict[str, float] = field(hash=False)
+
+
+# Gatys et al. (2016): content at conv4_2, style at conv1_1..conv5_1 (equal weights). We take the
+# ReLU outputs (as their code does) and, since each layer's Gram loss is normalised by the
+# target's size (style.losses), the weights only balance the layers against each other.
+VGG19_SPEC = NetworkSpec(
+    key=VGG19,
+    label="VGG19 (timm/vgg19.tv_in1k, ImageNet)",
+    content_layers=("relu4_2",),
+    style_layers={"relu1_1": 1.0, "relu2_1": 1.0, "relu3_1": 1.0, "relu4_1": 1.0, "relu5_1": 1.0},
+)
+
+# EfficientNet-Lite0: the expanded activations after each stage's first depthwise conv carry
+# texture at 1/2..1/16 resolution much as VGG's relu*_1 layers do; content on a mid-level block.
+EFFICIENTNET_SPEC = NetworkSpec(
+    key=EFFICIENTNET,
+    label="EfficientNet-Lite0 (ImageNet, offline default)",
+    content_layers=("block7",),
+    style_layers={
+        "stem": 1.0,
+        "block1.dw": 1.0,
+        "block3.dw": 1.0,
+        "block5.dw": 1.0,
+        "block11.dw": 1.0,
+    },
+)
+
+
+@dataclass
+class LossNetwork:
+    """A frozen feature network plus its layer choice; `source` says where the weights came from."""
+
+    module: nn.Module
+    spec: NetworkSpec
+    source: str
+
+    @property
+    def label(self) -> str:
+        return self.spec.label
+
+    def feature_maps(self, x: torch.Tensor, layers: frozenset[str]) -> dict[str, torch.Tensor]:
+        return self.module.feature_maps(x, layers)
+
+
+_cache: dict[tuple[str, str], LossNetwork] = {}
+_cache_lock = threading.Lock()
+
+
+def _freeze(module: nn.Module, device: torch.device) -> nn.Module:
+    module.eval().requires_grad_(False)
+    return module.to(device)
+
+
+def load_efficientnet_lite0(device: torch.device | str = "cpu") -> EfficientNetLite0:
+    """The ImageNet EfficientNet-Lite0 from `checkpoints/efficientnet-lite0/`, frozen, in eval.
+
+    `model.pooled_features(x)` maps images in [0, 1] (NCHW, any size) to (N, 1280) features.
+    """
+    device = torch.device(device)
+    key = (EFFICIENTNET, str(device))
+    with _cache_lock:
+        if key in _cache:
+            return _cache[key].module  # type: ignore[return-value]
+    folder = store.resolve(EFFICIENTNET_NAME)
+    tensors = store.read_safetensors(folder / store.WEIGHTS_NAME)
+    model = EfficientNetLite0()
+    try:
+        model.load_state_dict(tensors, strict=True)
+    except RuntimeError as e:
+        raise store.ModelLoadError(f"{folder.name}: weights do not match ({e})") from e
+    model = _freeze(model, device)
+    with _cache_lock:
+        _cache[key] = LossNetwork(model, EFFICIENTNET_SPEC, f"local:{folder}")
+    return model
+
+
+def vgg19_ref() -> store.HubRef:
+    return store.HubRef.parse(os.environ.get("GAN_STUDIO_VGG19", VGG19_REPO))
+
+
+def load_vgg19(device: torch.device | str = "cpu", pool: str = "avg") -> VGG19Features:
+    """VGG19 features from the pinned Hub repo (or its cache); raises ModelNotFoundError offline.
+
+    Only tensors named `features.<i>.weight|bias` up to conv5_1 are read from the safetensors
+    file; nothing is unpickled.
+    """
+    device = torch.device(device)
+    ref = vgg19_ref()
+    path = store.hub_file(ref, store.WEIGHTS_NAME)
+    model = VGG19Features(pool=pool)
+    wanted = {k for k in model.state_dict() if k.startswith("features.")}
+    last = LAYER_INDEX["conv5_1"]
+    wanted = {k for k in wanted if int(k.split(".")[1]) <= last}
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            names = set(f.keys())
+            missing = wanted - names
+            if missing:
+                raise store.ModelLoadError(
+                    f"{ref} model.safetensors lacks VGG19 tensors {sorted(missing)[:3]}"
+                )
+            tensors = {k: f.get_tensor(k).float() for k in wanted}
+    except (SafetensorError, OSError) as e:
+        raise store.ModelLoadError(f"{ref} model.safetensors is unreadable ({e})") from e
+    try:
+        model.load_state_dict(tensors, strict=False)
+    except RuntimeError as e:  # wrong shapes
+        raise store.ModelLoadError(f"{ref}: weights do not match VGG19 ({e})") from e
+    # Layers past conv5_1 are never run; drop them to save memory.
+    model.features = model.features[: LAYER_INDEX["relu5_1"] + 1]
+    return _freeze(model, device)  # type: ignore[return-value]
+
+
+def load_loss_network(device: torch.device | str, prefer: str = VGG19) -> LossNetwork:
+    """VGG19 when it can be had (Hub reachable, or cached), else EfficientNet-Lite0.
+
+    `prefer="efficientnet-lite0"` skips the Hub. Offline the fallback is immediate: the Hub
+    probe is short and cached, and downloads then read only the local cache.
+    """
+    device = torch.device(device)
+    if prefer not in (VGG19, EFFICIENTNET):
+        raise UserInputError(f"unknown loss network {prefer!r}: use {VGG19} or {EFFICIENTNET}")
+    if prefer == VGG19:
+        key = (VGG19, str(device))
+        with _cache_lock:
+            if key in _cache:
+                return _cache[key]
+        try:
+            module = load_vgg19(device)
+        except store.ModelNotFoundError as e:
+            log.info("VGG19 unavailable (%s); using EfficientNet-Lite0", e)
+        except store.ModelLoadError as e:
+            log.warning("VGG19 weights unusable (%s); using EfficientNet-Lite0", e)
+        else:
+            net = LossNetwork(module, VGG19_SPEC, f"hub:{vgg19_ref()}")
+            with _cache_lock:
+                _cache[key] = net
+            return net
+    load_efficientnet_lite0(device)
+    with _cache_lock:
+        return _cache[(EFFICIENTNET, str(device))]
+
+
+def clear_cache() -> None:
+    """Forget loaded networks (tests, or to free memory)."""
+    with _cache_lock:
+        _cache.clear()
