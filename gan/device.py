@@ -11,7 +11,7 @@ log = logging.getLogger(__name__)
 
 
 def resolve_device(preference: str | None = None) -> torch.device:
-    """Pick the device: `preference`, else `$GAN_STUDIO_DEVICE`, else CUDA when present, else CPU."""
+    """The device: `preference`, else `$GAN_STUDIO_DEVICE`, else CUDA when present, else CPU."""
     name = preference or os.environ.get("GAN_STUDIO_DEVICE") or ""
     if not name:
         name = "cuda" if torch.cuda.is_available() else "cpu"
@@ -30,3 +30,10 @@ def release_memory(device: torch.device) -> None:
     """Give cached GPU memory back after an error (out-of-memory included)."""
     if device.type == "cuda":
         torch.cuda.empty_cache()
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """True for CUDA (and MPS/CPU allocator) out-of-memory errors."""
+    if isinstance(error, torch.OutOfMemoryError):
+        return True
+    return isinstance(error, RuntimeError) and "out of memory" in str(error).lower()

@@ -40,10 +40,7 @@ def load_rgb(
         raise UserInputError(f"please upload a {what}")
     if isinstance(source, np.ndarray):
         source = _array_to_image(source, what)
-    if isinstance(source, Image.Image):
-        image = source
-    else:
-        image = _open(Path(source), what, max_pixels)
+    image = source if isinstance(source, Image.Image) else _open(Path(source), what, max_pixels)
     if image.width * image.height > max_pixels:
         raise UserInputError(
             f"the {what} is {image.width}x{image.height}: over the {max_pixels:,}-pixel limit"

@@ -83,7 +83,7 @@ class Generator(nn.Module):
 
 
 class Discriminator(nn.Module):
-    """Images (N, nc, S, S) -> real/fake logits (N,). No sigmoid: losses use logits for stability."""
+    """Images (N, nc, S, S) -> real/fake logits (N,); no sigmoid, losses take logits."""
 
     def __init__(self, config: DiscriminatorConfig) -> None:
         super().__init__()

@@ -99,6 +99,7 @@ class HubRef:
 # --- Hub reachability ----------------------------------------------------------------------
 
 _probe_lock = threading.Lock()
+_swap_lock = threading.RLock()
 _probe_cache: dict[str, tuple[float, bool]] = {}
 PROBE_TTL_S = 60.0
 
@@ -204,7 +205,7 @@ def resolve(name: str, weights: str = WEIGHTS_NAME) -> Path:
         folder = local_model_dir(name)
         if folder is None:
             raise ModelNotFoundError(
-                f"no model {name!r} under {checkpoints_dir()}; available: {list_local() or 'none'}"
+                f"no model {name!r} here; local models: {', '.join(list_local()) or 'none'}"
             )
         return folder
     ref = HubRef.parse(name)
@@ -219,6 +220,8 @@ def list_local(model_type: str | None = None) -> list[str]:
     root = checkpoints_dir()
     if not root.is_dir():
         return []
+    for old in root.glob(".*.old-*"):
+        _recover_interrupted_swap(root / old.name[1:].rsplit(".old-", 1)[0])
     names = []
     for child in sorted(root.iterdir()):
         if child.name.startswith(".") or not _NAME_RE.match(child.name):
@@ -258,13 +261,16 @@ def atomic_write_dir(target: Path, write: Callable[[Path], None]) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
         write(tmp)
+        tmp.chmod(0o755)  # mkdtemp makes it private; a model folder is meant to be shared
         for f in tmp.iterdir():
+            f.chmod(0o644 if f.is_file() else 0o755)
             _fsync(f)
         _fsync(tmp)
         old = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
-        if target.exists():
-            os.rename(target, old)
-        os.rename(tmp, target)
+        with _swap_lock:  # so a concurrent recovery never sees the gap between the renames
+            if target.exists():
+                os.rename(target, old)
+            os.rename(tmp, target)
         _fsync(target.parent)
         shutil.rmtree(old, ignore_errors=True)
     except BaseException:
@@ -275,12 +281,13 @@ def atomic_write_dir(target: Path, write: Callable[[Path], None]) -> Path:
 
 def _recover_interrupted_swap(target: Path) -> None:
     """If a crash fell between the two renames of `atomic_write_dir`, put the old folder back."""
-    if target.exists():
-        return
-    olds = sorted(target.parent.glob(f".{target.name}.old-*"), key=lambda p: p.stat().st_mtime)
-    if olds:
-        os.rename(olds[-1], target)
-        log.warning("recovered %s from an interrupted save", target.name)
+    with _swap_lock:
+        if target.exists():
+            return
+        olds = sorted(target.parent.glob(f".{target.name}.old-*"), key=lambda p: p.stat().st_mtime)
+        if olds:
+            os.rename(olds[-1], target)
+            log.warning("recovered %s from an interrupted save", target.name)
 
 
 def _fsync(path: Path) -> None:

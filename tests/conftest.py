@@ -63,3 +63,34 @@ def tiny_generator(seed: int = 0, image_size: int = 16) -> Generator:
 
 
 logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory) -> str:
+    """The real app, launched once per session on a free local port, offline, with its own
+    checkpoints folder (the bundled models linked in) so tests may add models to it."""
+    import os
+
+    folder = tmp_path_factory.mktemp("app-checkpoints")
+    for child in (ROOT / "checkpoints").iterdir():
+        if child.is_dir() and not child.name.startswith("."):
+            (folder / child.name).symlink_to(child)
+    os.environ["GAN_STUDIO_CHECKPOINTS"] = str(folder)
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    import app
+
+    demo = app.build_demo()
+    demo.queue(default_concurrency_limit=4)
+    _, url, _ = demo.launch(
+        prevent_thread_lock=True, quiet=True, max_file_size=app.MAX_UPLOAD, server_port=None
+    )
+    yield url
+    demo.close()
+
+
+@pytest.fixture(scope="session")
+def client(app_url):
+    """A `gradio_client.Client` on the session's app."""
+    from gradio_client import Client
+
+    return Client(app_url, verbose=False)

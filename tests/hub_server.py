@@ -101,11 +101,17 @@ class HubServer:
                         op = json.loads(line)
                         if op.get("key") == "file":
                             value = op["value"]
-                            hub.add(repo_id, value["path"], base64.b64decode(value["content"]),
-                                    revision)
+                            hub.add(
+                                repo_id, value["path"], base64.b64decode(value["content"]), revision
+                            )
                     sha = hub.commit_sha(repo_id, revision)
-                    return self._json({"commitUrl": f"{hub.url}/{repo_id}/commit/{sha}",
-                                       "commitOid": sha, "pullRequestUrl": None})
+                    return self._json(
+                        {
+                            "commitUrl": f"{hub.url}/{repo_id}/commit/{sha}",
+                            "commitOid": sha,
+                            "pullRequestUrl": None,
+                        }
+                    )
                 self.send_response(404)
                 self.send_header("Content-Length", "0")
                 self.end_headers()

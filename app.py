@@ -1,0 +1,306 @@
+"""GAN Studio: generate, interpolate, stylise and fine-tune, in one Gradio app.
+
+This file only builds the UI and wires it to `gan/` and `style/`; the models live there.
+Run `python app.py` (see README.md for the one-command set-up).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+import os
+import random
+import threading
+from collections.abc import Callable
+
+import gradio as gr
+
+from gan import latents, store
+from gan.device import is_out_of_memory, release_memory, resolve_device
+from gan.errors import UserInputError
+from gan.media import upscale
+from gan.studio import DEFAULT_MODEL, DISPLAY_SIZE, FaceStudio
+
+log = logging.getLogger("gan_studio")
+
+DEVICE = resolve_device()
+STUDIO = FaceStudio(DEVICE)
+MAX_UPLOAD = "60mb"
+
+DESCRIPTION = """# GAN Studio
+Faces from a DCGAN, walks through its latent space, Gatys style transfer, and short fine-tuning
+runs on your own images. Running on **{device}**."""
+
+
+# --- plumbing -----------------------------------------------------------------------------------
+
+
+def _as_gr_error(error: Exception) -> Exception:
+    """Turn any failure into a message for the person; the server keeps serving."""
+    if isinstance(error, gr.Error):
+        return error
+    if isinstance(error, UserInputError):
+        return gr.Error(str(error))
+    if is_out_of_memory(error):
+        release_memory(DEVICE)
+        log.warning("out of memory: %s", error)
+        return gr.Error("The GPU ran out of memory: try a smaller size or fewer images.")
+    log.exception("unexpected error", exc_info=error)
+    return gr.Error(f"Something went wrong ({type(error).__name__}); the details are in the log.")
+
+
+def friendly(fn: Callable) -> Callable:
+    """Wrap a handler (plain or generator) so that errors reach the page as `gr.Error`."""
+    if inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        def stream(*args, **kwargs):
+            try:
+                yield from fn(*args, **kwargs)
+            except Exception as e:
+                raise _as_gr_error(e) from e
+
+        return stream
+
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except Exception as e:
+            raise _as_gr_error(e) from e
+
+    return call
+
+
+def model_dropdown_update(current: str | None = None) -> dict:
+    """Fresh choices for the shared model dropdown (new fine-tunes show up without a restart)."""
+    choices = STUDIO.model_choices()
+    value = current if current in choices else (DEFAULT_MODEL if DEFAULT_MODEL in choices else None)
+    return gr.update(choices=choices, value=value or (choices[0] if choices else None))
+
+
+def hub_status() -> str:
+    if store.hub_reachable():
+        return f"Hub: reachable ({store.hub_endpoint()})"
+    return "Hub: offline, serving local models"
+
+
+# --- Generate -----------------------------------------------------------------------------------
+
+
+@friendly
+def generate(
+    seeds: str,
+    truncation_psi: float = 1.0,
+    model: str = DEFAULT_MODEL,
+    latent_vector: str = "",
+    latent_file: str | None = None,
+):
+    """Faces for the seeds (e.g. `1-8, 42`), or for a pasted/uploaded latent vector."""
+    z, seed_list = None, None
+    if latent_file:
+        z = latents.load_latent_file(latent_file, STUDIO.nz(model))
+    elif latent_vector and latent_vector.strip():
+        z = latents.parse_latent_text(latent_vector, STUDIO.nz(model))
+    else:
+        seed_list = latents.parse_seeds(seeds)
+    faces = STUDIO.generate(model, seed_list, z, float(truncation_psi))
+    labels = [f"seed {s}" for s in seed_list] if seed_list else None
+    gallery = [
+        (upscale(image, DISPLAY_SIZE), labels[i] if labels else f"z[{i}]")
+        for i, image in enumerate(faces.images)
+    ]
+    files = [str(p) for p in STUDIO.save_faces(faces)]
+    h, w = faces.images.shape[1:3]
+    info = f"{len(faces.images)} faces at {w}x{h} from **{model}**, truncation ψ={truncation_psi:g}"
+    return gallery, files, info
+
+
+def random_seeds(count: float) -> str:
+    """`count` consecutive seeds from a random start."""
+    start = random.randint(0, latents.MAX_SEED - int(count))
+    return f"{start}-{start + int(count) - 1}" if count > 1 else str(start)
+
+
+def build_generate_tab(model: gr.Dropdown) -> None:
+    with gr.Row():
+        with gr.Column(scale=1):
+            seeds = gr.Textbox(
+                value="1-8", label="Seeds", info="whole numbers and ranges, e.g. `1-8, 42`"
+            )
+            with gr.Row():
+                count = gr.Slider(1, latents.MAX_SEEDS, value=8, step=1, label="Random faces")
+                dice = gr.Button("🎲 Random seeds", scale=0)
+            psi = gr.Slider(
+                0.0,
+                2.0,
+                value=1.0,
+                step=0.05,
+                label="Truncation ψ",
+                info="below 1: more typical faces, less variety",
+            )
+            with gr.Accordion("Latent vector instead of seeds", open=False):
+                latent_text = gr.Textbox(
+                    value="",
+                    label="Latent vector (JSON)",
+                    lines=3,
+                    placeholder="[0.1, -1.2, ...] (nz numbers) or a list of such lists",
+                )
+                latent_file = gr.File(
+                    label="or upload latents (.npy / .json)",
+                    file_types=[".npy", ".json"],
+                    type="filepath",
+                )
+            run = gr.Button("Generate", variant="primary")
+        with gr.Column(scale=2):
+            gallery = gr.Gallery(
+                label="Faces", columns=4, format="png", height="auto", object_fit="contain"
+            )
+            info = gr.Markdown(label="info")
+            files = gr.File(
+                label="Downloads: native-resolution PNGs and latents", file_count="multiple"
+            )
+    dice.click(random_seeds, count, seeds, api_visibility="private")
+    gr.on(
+        [run.click, seeds.submit],
+        generate,
+        [seeds, psi, model, latent_text, latent_file],
+        [gallery, files, info],
+        api_name="generate",
+        concurrency_id="gpu",
+        concurrency_limit=1,
+    )
+
+
+# --- Interpolate --------------------------------------------------------------------------------
+
+
+@friendly
+def interpolate(
+    seeds: str = "1, 2",
+    frames: float = 16,
+    mode: str = "slerp",
+    model: str = DEFAULT_MODEL,
+    loop: bool = False,
+    truncation_psi: float = 1.0,
+    fps: float = 12,
+):
+    """Frames between two or more keyframe seeds: a strip, a GIF and an MP4."""
+    keyframes = latents.parse_seeds(seeds, max_count=16)
+    frame_images = STUDIO.interpolate(
+        model, keyframes, int(frames), mode, bool(loop), float(truncation_psi)
+    )
+    fps = int(min(max(fps, 1), 60))
+    strip, gif, mp4 = STUDIO.save_animation(frame_images, fps)
+    info = f"{len(frame_images)} frames, {mode}, {len(keyframes)} keyframes from **{model}**"
+    return str(strip), str(gif), str(mp4), [str(strip), str(gif), str(mp4)], info
+
+
+def build_interpolate_tab(model: gr.Dropdown) -> None:
+    with gr.Row():
+        with gr.Column(scale=1):
+            seeds = gr.Textbox(
+                value="1, 2, 3", label="Keyframe seeds", info="two or more, visited in order"
+            )
+            frames = gr.Slider(
+                2,
+                latents.MAX_FRAMES,
+                value=16,
+                step=1,
+                label="Frames per segment (endpoints included)",
+            )
+            mode = gr.Radio(["slerp", "lerp"], value="slerp", label="Interpolation")
+            loop = gr.Checkbox(value=False, label="Loop back to the first seed")
+            psi = gr.Slider(0.0, 2.0, value=1.0, step=0.05, label="Truncation ψ")
+            fps = gr.Slider(1, 60, value=12, step=1, label="Frames per second")
+            run = gr.Button("Interpolate", variant="primary")
+        with gr.Column(scale=2):
+            strip = gr.Image(label="Frames", type="filepath", format="png")
+            with gr.Row():
+                gif = gr.Image(label="GIF", type="filepath", format="gif")
+                mp4 = gr.Video(label="MP4", format="mp4", autoplay=True, loop=True)
+            info = gr.Markdown(label="info")
+            files = gr.File(label="Downloads", file_count="multiple")
+    gr.on(
+        [run.click, seeds.submit],
+        interpolate,
+        [seeds, frames, mode, model, loop, psi, fps],
+        [strip, gif, mp4, files, info],
+        api_name="interpolate",
+        concurrency_id="gpu",
+        concurrency_limit=1,
+    )
+
+
+# --- Style transfer -----------------------------------------------------------------------------
+
+
+def build_style_tab() -> None:
+    gr.Markdown("Style transfer is coming in the next release.")
+
+
+# --- Fine-tune ----------------------------------------------------------------------------------
+
+
+def build_finetune_tab(model: gr.Dropdown) -> None:
+    gr.Markdown("Fine-tuning is coming in the next release.")
+
+
+# --- App ----------------------------------------------------------------------------------------
+
+
+def build_demo() -> gr.Blocks:
+    with gr.Blocks(title="GAN Studio", delete_cache=(3600, 3600)) as demo:
+        gr.Markdown(DESCRIPTION.format(device=DEVICE.type.upper()))
+        with gr.Row(equal_height=True):
+            model = gr.Dropdown(
+                STUDIO.model_choices(),
+                value=DEFAULT_MODEL,
+                label="Face model",
+                info="local checkpoints/ and configured Hub models",
+                scale=3,
+                # New fine-tunes must be usable through the API without a restart; the
+                # handlers validate the name against the model store instead.
+                allow_custom_value=True,
+            )
+            refresh = gr.Button("↻ Refresh models", scale=0)
+            status = gr.Markdown(scale=2)
+        with gr.Tabs():
+            with gr.Tab("Generate", id="generate"):
+                build_generate_tab(model)
+            with gr.Tab("Interpolate", id="interpolate"):
+                build_interpolate_tab(model)
+            with gr.Tab("Style transfer", id="style"):
+                build_style_tab()
+            with gr.Tab("Fine-tune", id="finetune"):
+                build_finetune_tab(model)
+        refresh.click(model_dropdown_update, model, model, api_visibility="private")
+        model.focus(
+            model_dropdown_update, model, model, api_visibility="private", show_progress="hidden"
+        )
+        demo.load(model_dropdown_update, model, model, api_visibility="private")
+        demo.load(hub_status, None, status, api_visibility="private")
+    return demo
+
+
+def main() -> None:
+    logging.basicConfig(
+        level=os.environ.get("LOG_LEVEL", "INFO"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # Probe the Hub in the background so an unreachable Hub never delays start-up.
+    threading.Thread(target=store.hub_reachable, daemon=True).start()
+    demo = build_demo()
+    demo.queue(default_concurrency_limit=4, max_size=64)
+    demo.launch(
+        server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+        server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
+        max_file_size=MAX_UPLOAD,
+        share=False,
+        show_error=True,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,194 @@
+"""Latent vectors: seeds, user-supplied vectors, truncation and interpolation paths.
+
+Every z is drawn on the CPU from its own seeded `torch.Generator`, so seed 42 gives the same
+face on every machine, device and batch size.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from gan.errors import UserInputError
+
+MAX_SEEDS = 64
+MAX_SEED = 2**32 - 1
+MAX_FRAMES = 120  # per segment
+MAX_TOTAL_FRAMES = 600
+MAX_ABS_Z = 20.0  # |z| beyond this is not a plausible N(0, I) draw
+MAX_LATENT_FILE_BYTES = 4 * 1024 * 1024
+
+_RANGE_RE = re.compile(r"^(\d+)\s*-\s*(\d+)$")
+
+
+def parse_seeds(text: str | int | float | None, max_count: int = MAX_SEEDS) -> list[int]:
+    """Parse `"1-8, 42"` into `[1, ..., 8, 42]`, keeping order; ranges are inclusive."""
+    if isinstance(text, (int, float)):
+        text = str(int(text))
+    if text is None or not str(text).strip():
+        raise UserInputError("enter at least one seed, e.g. `1-8, 42`")
+    seeds: list[int] = []
+    normalised = re.sub(r"\s*-\s*", "-", str(text).strip())  # "1 - 8" -> "1-8"
+    for part in re.split(r"[,\s;]+", normalised):
+        part = part.strip()
+        if not part:
+            continue
+        if m := _RANGE_RE.match(part):
+            lo, hi = int(m.group(1)), int(m.group(2))
+            if hi < lo:
+                raise UserInputError(f"seed range {part!r} runs backwards")
+            if hi - lo + 1 + len(seeds) > max_count:
+                raise UserInputError(f"too many seeds: at most {max_count} at once")
+            seeds.extend(range(lo, hi + 1))
+        elif part.isdigit():
+            seeds.append(int(part))
+        else:
+            raise UserInputError(
+                f"cannot read seed {part!r}: use whole numbers and ranges, e.g. `1-8, 42`"
+            )
+    if not seeds:
+        raise UserInputError("enter at least one seed, e.g. `1-8, 42`")
+    if len(seeds) > max_count:
+        raise UserInputError(f"too many seeds: at most {max_count} at once")
+    if max(seeds) > MAX_SEED:
+        raise UserInputError(f"seeds must be between 0 and {MAX_SEED}")
+    return seeds
+
+
+def seeds_to_z(seeds: list[int], nz: int) -> torch.Tensor:
+    """One z ~ N(0, I) per seed, shape (len(seeds), nz), float32 on the CPU."""
+    return torch.stack([torch.randn(nz, generator=torch.Generator().manual_seed(s)) for s in seeds])
+
+
+def truncate(z: torch.Tensor, truncation_psi: float) -> torch.Tensor:
+    """Truncation trick: pull z towards the mean latent by `truncation_psi`.
+
+    StyleGAN applies psi in w space around the average w; a DCGAN's prior N(0, I) has mean 0,
+    so here it is a plain scaling of z. psi < 1 trades variety for typical, cleaner faces.
+    """
+    if not np.isfinite(truncation_psi) or not 0.0 <= truncation_psi <= 2.0:
+        raise UserInputError("truncation_psi must be between 0 and 2")
+    return z * truncation_psi
+
+
+def validate_z(z: np.ndarray | torch.Tensor, nz: int) -> torch.Tensor:
+    """Check a user-supplied latent array: shape (nz,) or (N, nz), finite, plausible range."""
+    z = torch.as_tensor(np.asarray(z, dtype=np.float64)).float()
+    if z.dim() == 1:
+        z = z[None]
+    if z.dim() == 4 and z.shape[2:] == (1, 1):
+        z = z[:, :, 0, 0]
+    if z.dim() != 2 or z.shape[1] != nz:
+        raise UserInputError(
+            f"latent vectors must have shape ({nz},) or (N, {nz}); got {tuple(z.shape)}"
+        )
+    if z.shape[0] == 0 or z.shape[0] > MAX_SEEDS:
+        raise UserInputError(f"give between 1 and {MAX_SEEDS} latent vectors")
+    if not torch.isfinite(z).all():
+        raise UserInputError("latent vectors contain NaN or infinite values")
+    if z.abs().max() > MAX_ABS_Z:
+        raise UserInputError(f"latent values must lie within ±{MAX_ABS_Z:g}")
+    return z
+
+
+def parse_latent_text(text: str, nz: int) -> torch.Tensor:
+    """A JSON list (one vector) or list of lists (several)."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise UserInputError(f"the latent vector is not valid JSON: {e.msg} at {e.pos}") from e
+    return _validate_list(data, nz)
+
+
+def load_latent_file(path: str | Path, nz: int) -> torch.Tensor:
+    """`.npy` (loaded without pickle) or `.json` file of latent vectors."""
+    path = Path(path)
+    if path.stat().st_size > MAX_LATENT_FILE_BYTES:
+        raise UserInputError("the latent file is too large (limit 4 MB)")
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        try:
+            array = np.load(path, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as e:
+            raise UserInputError(f"cannot read {path.name} as a NumPy array ({e})") from e
+        if not np.issubdtype(array.dtype, np.number) or np.iscomplexobj(array):
+            raise UserInputError(f"{path.name} must hold real numbers, not {array.dtype}")
+        return validate_z(array, nz)
+    if suffix == ".json":
+        return parse_latent_text(path.read_text(errors="replace"), nz)
+    raise UserInputError("upload latents as a .npy or .json file")
+
+
+def _validate_list(data: object, nz: int) -> torch.Tensor:
+    if isinstance(data, dict) and "z" in data:  # our own export format
+        data = data["z"]
+    try:
+        array = np.asarray(data, dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise UserInputError("latent vectors must be a list of numbers or a list of lists") from e
+    return validate_z(array, nz)
+
+
+def latents_json(z: torch.Tensor, seeds: list[int] | None, truncation_psi: float) -> str:
+    """Export format: readable by `parse_latent_text`, records what produced the faces."""
+    payload = {"truncation_psi": truncation_psi, "z": z.tolist()}
+    if seeds is not None:
+        payload["seeds"] = seeds
+    return json.dumps(payload)
+
+
+# --- Interpolation ------------------------------------------------------------------------------
+
+
+def lerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    return z0 + (z1 - z0) * t[:, None]
+
+
+def slerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Spherical interpolation (Shoemake 1985; White 2016 for GAN latents): keeps |z| typical
+    of the Gaussian shell, where lerp passes through low-norm, washed-out faces."""
+    u0, u1 = z0 / z0.norm(), z1 / z1.norm()
+    omega = torch.arccos((u0 * u1).sum().clamp(-1.0, 1.0))
+    if omega.abs() < 1e-6:  # (anti)parallel: fall back to lerp
+        return lerp(z0, z1, t)
+    so = torch.sin(omega)
+    w0 = torch.sin((1.0 - t) * omega) / so
+    w1 = torch.sin(t * omega) / so
+    # interpolate direction on the sphere and the norm linearly
+    norm = z0.norm() + (z1.norm() - z0.norm()) * t
+    direction = w0[:, None] * u0 + w1[:, None] * u1
+    return direction / direction.norm(dim=1, keepdim=True) * norm[:, None]
+
+
+def interpolation_path(
+    keyframes: torch.Tensor, frames: int, mode: str = "slerp", loop: bool = False
+) -> torch.Tensor:
+    """Latents through `keyframes` (K, nz): `frames` per segment, endpoints included once.
+
+    Two keyframes and 8 frames give 8 latents. With `loop`, a last segment returns to the first
+    keyframe and the repeated first frame is dropped, so the animation cycles seamlessly.
+    """
+    if mode not in ("lerp", "slerp"):
+        raise UserInputError(f"mode must be 'lerp' or 'slerp', not {mode!r}")
+    if keyframes.shape[0] < 2:
+        raise UserInputError("interpolation needs at least two seeds")
+    frames = int(frames)
+    if not 2 <= frames <= MAX_FRAMES:
+        raise UserInputError(f"frames per segment must be between 2 and {MAX_FRAMES}")
+    points = list(keyframes)
+    if loop:
+        points.append(keyframes[0])
+    segments = len(points) - 1
+    total = segments * (frames - 1) + (0 if loop else 1)
+    if total > MAX_TOTAL_FRAMES:
+        raise UserInputError(f"that makes {total} frames: at most {MAX_TOTAL_FRAMES}")
+    step = lerp if mode == "lerp" else slerp
+    t = torch.linspace(0.0, 1.0, frames)
+    path = [step(points[i], points[i + 1], t[:-1]) for i in range(segments)]
+    if not loop:
+        path.append(points[-1][None])
+    return torch.cat(path)

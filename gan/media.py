@@ -1,0 +1,83 @@
+"""Images and animations out: grids, strips, PNG, GIF and browser-playable MP4."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import imageio_ffmpeg
+import numpy as np
+from PIL import Image
+
+
+def upscale(image: np.ndarray, size: int) -> Image.Image:
+    """Nearest-neighbour upscale for display: keeps the generator's pixels visible and crisp."""
+    pil = Image.fromarray(image)
+    if pil.width >= size:
+        return pil
+    return pil.resize((size, size * pil.height // pil.width), Image.Resampling.NEAREST)
+
+
+def grid(images: np.ndarray, ncols: int | None = None, pad: int = 2) -> np.ndarray:
+    """(N, H, W, 3) uint8 -> one (rows*H', cols*W', 3) image with white padding."""
+    n, h, w, c = images.shape
+    ncols = ncols or math.ceil(math.sqrt(n))
+    nrows = math.ceil(n / ncols)
+    out = np.full((nrows * (h + pad) + pad, ncols * (w + pad) + pad, c), 255, np.uint8)
+    for i, image in enumerate(images):
+        r, col = divmod(i, ncols)
+        y, x = pad + r * (h + pad), pad + col * (w + pad)
+        out[y : y + h, x : x + w] = image
+    return out
+
+
+def strip(images: np.ndarray, max_per_row: int = 12) -> np.ndarray:
+    """Frames side by side, wrapping after `max_per_row`."""
+    return grid(images, ncols=min(len(images), max_per_row))
+
+
+def upscale_frames(frames: np.ndarray, size: int) -> np.ndarray:
+    """Integer nearest-neighbour upscaling of (N, H, W, 3) frames to at least `size` px."""
+    factor = max(1, math.ceil(size / frames.shape[2]))
+    return frames.repeat(factor, axis=1).repeat(factor, axis=2)
+
+
+def save_png(image: np.ndarray, path: Path) -> Path:
+    Image.fromarray(image).save(path, format="PNG")
+    return path
+
+
+def save_gif(frames: np.ndarray, path: Path, fps: int = 12) -> Path:
+    """Looping GIF, one frame per latent (no frame merging, so frame counts are exact)."""
+    pil = [Image.fromarray(f) for f in frames]
+    pil[0].save(
+        path,
+        format="GIF",
+        save_all=True,
+        append_images=pil[1:],
+        duration=round(1000 / fps),
+        loop=0,
+        optimize=False,
+        disposal=1,
+    )
+    return path
+
+
+def save_mp4(frames: np.ndarray, path: Path, fps: int = 12) -> Path:
+    """H.264 in yuv420p with even sides and faststart: plays in every browser."""
+    h, w = frames.shape[1] // 2 * 2, frames.shape[2] // 2 * 2
+    writer = imageio_ffmpeg.write_frames(
+        str(path),
+        (w, h),
+        fps=fps,
+        codec="libx264",
+        pix_fmt_out="yuv420p",
+        macro_block_size=2,
+        output_params=["-movflags", "+faststart", "-crf", "18"],
+        ffmpeg_log_level="error",
+    )
+    writer.send(None)  # start the encoder
+    for frame in frames:
+        writer.send(np.ascontiguousarray(frame[:h, :w]))
+    writer.close()
+    return path

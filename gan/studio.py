@@ -1,0 +1,178 @@
+"""The face model class the app calls: load generators by name, generate, interpolate."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from gan import latents, media, store
+from gan.errors import UserInputError
+from gan.images import to_uint8
+from gan.model import Generator, GeneratorConfig
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "dcgan-digiface"
+GENERATOR_TYPE = "dcgan-generator"
+DISPLAY_SIZE = 256
+OUTPUT_TTL_S = 3600
+
+
+def load_generator(name: str, device: torch.device) -> Generator:
+    """Build a `Generator` from a model folder (config.json + model.safetensors)."""
+    folder = store.resolve(name)
+    config = store.read_config(folder)
+    if config.get("model_type", GENERATOR_TYPE) != GENERATOR_TYPE:
+        raise store.ModelLoadError(f"{name} is a {config.get('model_type')}, not a face generator")
+    known = {f.name for f in fields(GeneratorConfig)}
+    try:
+        generator = Generator(GeneratorConfig(**{k: v for k, v in config.items() if k in known}))
+        generator.load_state_dict(store.read_safetensors(folder / store.WEIGHTS_NAME))
+    except (TypeError, ValueError, RuntimeError) as e:
+        raise store.ModelLoadError(f"{name}: the weights do not match its config ({e})") from e
+    return generator.to(device).eval().requires_grad_(False)
+
+
+@dataclass
+class Faces:
+    """Generated faces and the latents behind them."""
+
+    images: np.ndarray  # (N, H, W, 3) uint8 at the model's native resolution
+    z: torch.Tensor  # (N, nz), after truncation
+    seeds: list[int] | None
+    truncation_psi: float
+
+
+class FaceStudio:
+    """Holds loaded generators (one per name, reloaded when its weights change on disk)."""
+
+    def __init__(self, device: torch.device, output_root: Path | None = None) -> None:
+        self.device = device
+        self.output_root = output_root or Path(tempfile.gettempdir()) / "gan-studio-outputs"
+        self._cache: dict[str, tuple[tuple, Generator]] = {}
+        self._lock = threading.Lock()
+
+    # --- models -----------------------------------------------------------------------------
+
+    def model_choices(self) -> list[str]:
+        """Local generators (new fine-tunes appear at once), then configured Hub models."""
+        local = store.list_local(model_type=GENERATOR_TYPE)
+        return local + [str(ref) for ref in store.configured_hub_models()]
+
+    def generator(self, name: str) -> Generator:
+        if not name:
+            raise UserInputError("choose a model")
+        folder = store.resolve(name)
+        weights = folder / store.WEIGHTS_NAME
+        key = (str(folder), weights.stat().st_mtime_ns, weights.stat().st_size)
+        with self._lock:
+            cached = self._cache.get(name)
+            if cached and cached[0] == key:
+                return cached[1]
+            generator = load_generator(name, self.device)
+            self._cache[name] = (key, generator)
+            log.info("loaded %s on %s", name, self.device)
+            return generator
+
+    def nz(self, name: str) -> int:
+        return self.generator(name).config.nz
+
+    # --- inference --------------------------------------------------------------------------
+
+    @torch.inference_mode()
+    def synthesize(self, name: str, z: torch.Tensor, batch_size: int = 64) -> np.ndarray:
+        """z (N, nz) -> uint8 images (N, H, W, 3)."""
+        generator = self.generator(name)
+        chunks = [
+            generator(chunk.to(self.device)).float().cpu().numpy() for chunk in z.split(batch_size)
+        ]
+        return to_uint8(np.concatenate(chunks))
+
+    def generate(
+        self,
+        name: str,
+        seeds: list[int] | None = None,
+        z: torch.Tensor | None = None,
+        truncation_psi: float = 1.0,
+    ) -> Faces:
+        """Faces from seeds or from explicit latents (exactly one of the two)."""
+        nz = self.nz(name)
+        if z is None:
+            if not seeds:
+                raise UserInputError("give seeds or a latent vector")
+            z = latents.seeds_to_z(seeds, nz)
+        else:
+            z = latents.validate_z(z, nz)
+        z = latents.truncate(z, truncation_psi)
+        return Faces(self.synthesize(name, z), z, seeds, truncation_psi)
+
+    def interpolate(
+        self,
+        name: str,
+        seeds: list[int],
+        frames: int,
+        mode: str = "slerp",
+        loop: bool = False,
+        truncation_psi: float = 1.0,
+    ) -> np.ndarray:
+        """Frames (T, H, W, 3) along a lerp/slerp path through the seeds' latents."""
+        if len(seeds) < 2:
+            raise UserInputError("interpolation needs at least two seeds, e.g. `1, 2`")
+        keyframes = latents.truncate(latents.seeds_to_z(seeds, self.nz(name)), truncation_psi)
+        path = latents.interpolation_path(keyframes, frames, mode, loop)
+        return self.synthesize(name, path)
+
+    # --- files ------------------------------------------------------------------------------
+
+    def output_dir(self) -> Path:
+        """A fresh, unguessable folder for one request's files; old ones are pruned."""
+        self._prune_outputs()
+        folder = self.output_root / uuid.uuid4().hex
+        folder.mkdir(parents=True)
+        return folder
+
+    def _prune_outputs(self) -> None:
+        if not self.output_root.is_dir():
+            return
+        cutoff = time.time() - OUTPUT_TTL_S
+        for child in self.output_root.iterdir():
+            try:
+                if child.stat().st_mtime < cutoff:
+                    shutil.rmtree(child, ignore_errors=True)
+            except FileNotFoundError:
+                pass
+
+    def save_faces(self, faces: Faces) -> list[Path]:
+        """Native-resolution PNGs (grid and each face) plus the latents as .npy and .json."""
+        folder = self.output_dir()
+        files = [media.save_png(media.grid(faces.images), folder / "grid.png")]
+        names = faces.seeds or list(range(len(faces.images)))
+        prefix = "seed" if faces.seeds else "face"
+        for label, image in zip(names, faces.images, strict=True):
+            files.append(media.save_png(image, folder / f"{prefix}{label:04d}.png"))
+        np.save(folder / "latents.npy", faces.z.numpy().astype(np.float32))
+        files.append(folder / "latents.npy")
+        (folder / "latents.json").write_text(
+            latents.latents_json(faces.z, faces.seeds, faces.truncation_psi)
+        )
+        files.append(folder / "latents.json")
+        return files
+
+    def save_animation(self, frames: np.ndarray, fps: int) -> tuple[Path, Path, Path]:
+        """Strip PNG (native resolution), GIF and MP4 (upscaled for viewing)."""
+        folder = self.output_dir()
+        big = media.upscale_frames(frames, DISPLAY_SIZE)
+        return (
+            media.save_png(media.strip(frames), folder / "strip.png"),
+            media.save_gif(big, folder / "interpolation.gif", fps),
+            media.save_mp4(big, folder / "interpolation.mp4", fps),
+        )
