@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Set up everything on a fresh machine and run the whole test suite: lint, unit, API and
+# real-browser tests. Extra arguments go to pytest (e.g. `bash scripts/test.sh -k store`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian's Chromium drives the browser tests (a test tool's own browser download fails here).
+if ! command -v chromium >/dev/null 2>&1; then
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+
+python3 -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -r requirements-dev.txt
+
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/python -m pytest "$@"
