@@ -131,7 +131,7 @@ def build_generate_tab(model: gr.Dropdown) -> None:
             )
             with gr.Row():
                 count = gr.Slider(1, latents.MAX_SEEDS, value=8, step=1, label="Random faces")
-                dice = gr.Button("🎲 Random seeds", scale=0)
+                dice = gr.Button("Random seeds", scale=0, size="sm")
             psi = gr.Slider(
                 0.0,
                 2.0,
@@ -264,7 +264,7 @@ def build_demo() -> gr.Blocks:
                 # handlers validate the name against the model store instead.
                 allow_custom_value=True,
             )
-            refresh = gr.Button("↻ Refresh models", scale=0)
+            refresh = gr.Button("↻ Refresh", scale=0, size="sm", min_width=100)
             status = gr.Markdown(scale=2)
         with gr.Tabs():
             with gr.Tab("Generate", id="generate"):
@@ -284,6 +284,14 @@ def build_demo() -> gr.Blocks:
     return demo
 
 
+def launch_options() -> dict:
+    """Security settings of every launch (`main` and the tests' app): an upload size limit, no
+    public share link unless `GRADIO_SHARE=1` asks for one, no extra folders served (Gradio
+    serves only its own upload/cache folder), and errors shown as messages."""
+    share = os.environ.get("GRADIO_SHARE", "").strip().lower() in {"1", "true", "yes"}
+    return {"max_file_size": MAX_UPLOAD, "share": share, "show_error": True, "allowed_paths": []}
+
+
 def main() -> None:
     logging.basicConfig(
         level=os.environ.get("LOG_LEVEL", "INFO"),
@@ -296,9 +304,7 @@ def main() -> None:
     demo.launch(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
-        max_file_size=MAX_UPLOAD,
-        share=False,
-        show_error=True,
+        **launch_options(),
     )
 
 

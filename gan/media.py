@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import math
 from pathlib import Path
 
@@ -45,6 +46,12 @@ def upscale_frames(frames: np.ndarray, size: int) -> np.ndarray:
 def save_png(image: np.ndarray, path: Path) -> Path:
     Image.fromarray(image).save(path, format="PNG")
     return path
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def save_gif(frames: np.ndarray, path: Path, fps: int = 12) -> Path:

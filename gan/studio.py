@@ -8,6 +8,7 @@ import tempfile
 import threading
 import time
 import uuid
+import zipfile
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -152,13 +153,15 @@ class FaceStudio:
                 pass
 
     def save_faces(self, faces: Faces) -> list[Path]:
-        """Native-resolution PNGs (grid and each face) plus the latents as .npy and .json."""
+        """Native-resolution PNGs (a grid, and each face in a zip) and the latents (.npy, .json)."""
         folder = self.output_dir()
         files = [media.save_png(media.grid(faces.images), folder / "grid.png")]
         names = faces.seeds or list(range(len(faces.images)))
         prefix = "seed" if faces.seeds else "face"
-        for label, image in zip(names, faces.images, strict=True):
-            files.append(media.save_png(image, folder / f"{prefix}{label:04d}.png"))
+        with zipfile.ZipFile(folder / "faces.zip", "w") as archive:
+            for label, image in zip(names, faces.images, strict=True):
+                archive.writestr(f"{prefix}{label:04d}.png", media.png_bytes(image))
+        files.append(folder / "faces.zip")
         np.save(folder / "latents.npy", faces.z.numpy().astype(np.float32))
         files.append(folder / "latents.npy")
         (folder / "latents.json").write_text(

@@ -2,6 +2,7 @@
 
 import json
 import shutil
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -31,10 +32,13 @@ def test_generate_three_seeds_is_deterministic(client):
 
 def test_generate_downloads_keep_native_resolution_and_latents(client):
     _, files, _ = client.predict(seeds="5, 7", truncation_psi=0.8, api_name="/generate")
-    names = sorted(p.rsplit("/", 1)[-1] for p in files)
-    assert names == ["grid.png", "latents.json", "latents.npy", "seed0005.png", "seed0007.png"]
     by_name = {p.rsplit("/", 1)[-1]: p for p in files}
-    assert Image.open(by_name["seed0005.png"]).size == (64, 64)
+    assert sorted(by_name) == ["faces.zip", "grid.png", "latents.json", "latents.npy"]
+    with zipfile.ZipFile(by_name["faces.zip"]) as archive:
+        assert archive.namelist() == ["seed0005.png", "seed0007.png"]
+        with archive.open("seed0005.png") as face:
+            assert Image.open(face).size == (64, 64)
+    assert Image.open(by_name["grid.png"]).size == (2 * 66 + 2, 68)
     z = np.load(by_name["latents.npy"])
     assert z.shape == (2, 100)
     exported = json.loads(Path(by_name["latents.json"]).read_text())
