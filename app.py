@@ -218,8 +218,8 @@ def build_interpolate_tab(model: gr.Dropdown) -> None:
         with gr.Column(scale=2):
             strip = gr.Image(label="Frames", type="filepath", format="png")
             with gr.Row():
-                gif = gr.Image(label="GIF", type="filepath", format="gif")
-                mp4 = gr.Video(label="MP4", format="mp4", autoplay=True, loop=True)
+                gif = gr.Image(label="GIF", type="filepath", format="gif", height=320)
+                mp4 = gr.Video(label="MP4", format="mp4", autoplay=True, loop=True, height=320)
             info = gr.Markdown(label="info")
             files = gr.File(label="Downloads", file_count="multiple")
     gr.on(
@@ -253,7 +253,7 @@ def build_finetune_tab(model: gr.Dropdown) -> None:
 def build_demo() -> gr.Blocks:
     with gr.Blocks(title="GAN Studio", delete_cache=(3600, 3600)) as demo:
         gr.Markdown(DESCRIPTION.format(device=DEVICE.type.upper()))
-        with gr.Row(equal_height=True):
+        with gr.Row():
             model = gr.Dropdown(
                 STUDIO.model_choices(),
                 value=DEFAULT_MODEL,
