@@ -11,8 +11,9 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 
 python3 -m venv .venv
-.venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -r requirements-dev.txt
+# (grep drops pip's notes about find-links folders that this machine's pip config names)
+.venv/bin/python -m pip install -q --upgrade pip 2>&1 | { grep -v "^WARNING: Location" || true; }
+.venv/bin/python -m pip install -q -r requirements-dev.txt 2>&1 | { grep -v "^WARNING: Location" || true; }
 
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
