@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import math
 import os
 import random
 import threading
@@ -50,13 +51,23 @@ def _as_gr_error(error: Exception) -> Exception:
     return gr.Error(f"Something went wrong ({type(error).__name__}); the details are in the log.")
 
 
+def _reject_non_finite(names: list[str], args: tuple, kwargs: dict) -> None:
+    """NaN and infinite numbers cannot come from the sliders, but can through the API."""
+    named = {**dict(zip(names, args, strict=False)), **kwargs}
+    for name, value in named.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise UserInputError(f"{name} must be a finite number, not {value}")
+
+
 def friendly(fn: Callable) -> Callable:
     """Wrap a handler (plain or generator) so that errors reach the page as `gr.Error`."""
+    names = list(inspect.signature(fn).parameters)
     if inspect.isgeneratorfunction(fn):
 
         @functools.wraps(fn)
         def stream(*args, **kwargs):
             try:
+                _reject_non_finite(names, args, kwargs)
                 yield from fn(*args, **kwargs)
             except Exception as e:
                 raise _as_gr_error(e) from e
@@ -66,6 +77,7 @@ def friendly(fn: Callable) -> Callable:
     @functools.wraps(fn)
     def call(*args, **kwargs):
         try:
+            _reject_non_finite(names, args, kwargs)
             return fn(*args, **kwargs)
         except Exception as e:
             raise _as_gr_error(e) from e

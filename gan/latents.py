@@ -44,7 +44,7 @@ def parse_seeds(text: str | int | float | None, max_count: int = MAX_SEEDS) -> l
             if hi - lo + 1 + len(seeds) > max_count:
                 raise UserInputError(f"too many seeds: at most {max_count} at once")
             seeds.extend(range(lo, hi + 1))
-        elif part.isdigit():
+        elif part.isascii() and part.isdigit():  # "²".isdigit() but int("²") fails
             seeds.append(int(part))
         else:
             raise UserInputError(
@@ -101,6 +101,8 @@ def parse_latent_text(text: str, nz: int) -> torch.Tensor:
         data = json.loads(text)
     except json.JSONDecodeError as e:
         raise UserInputError(f"the latent vector is not valid JSON: {e.msg} at {e.pos}") from e
+    except RecursionError as e:  # "[[[[..." thousands deep
+        raise UserInputError("the latent vector is nested too deeply") from e
     return _validate_list(data, nz)
 
 
@@ -113,8 +115,11 @@ def load_latent_file(path: str | Path, nz: int) -> torch.Tensor:
     if suffix == ".npy":
         try:
             array = np.load(path, allow_pickle=False)
-        except (ValueError, OSError, EOFError) as e:
+        except (ValueError, OSError, EOFError, MemoryError) as e:  # MemoryError: a lying header
             raise UserInputError(f"cannot read {path.name} as a NumPy array ({e})") from e
+        if not isinstance(array, np.ndarray):  # a zip (.npz, torch.save) renamed .npy
+            array.close()
+            raise UserInputError(f"cannot read {path.name} as a NumPy array (it is an archive)")
         if not np.issubdtype(array.dtype, np.number) or np.iscomplexobj(array):
             raise UserInputError(f"{path.name} must hold real numbers, not {array.dtype}")
         return validate_z(array, nz)

@@ -82,7 +82,7 @@ def app_url(tmp_path_factory) -> str:
     demo = app.build_demo()
     demo.queue(default_concurrency_limit=4)
     _, url, _ = demo.launch(
-        prevent_thread_lock=True, quiet=True, max_file_size=app.MAX_UPLOAD, server_port=None
+        prevent_thread_lock=True, quiet=True, server_port=None, **app.launch_options()
     )
     yield url
     demo.close()
