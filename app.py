@@ -94,7 +94,7 @@ def model_dropdown_update(current: str | None = None) -> dict:
 
 def hub_status() -> str:
     if store.hub_reachable():
-        return f"Hub: reachable ({store.hub_endpoint()})"
+        return f"Hub: reachable ({store.hub_host()})"
     return "Hub: offline, serving local models"
 
 

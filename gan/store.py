@@ -67,7 +67,7 @@ def checkpoints_dir() -> Path:
 
 def validate_name(name: str) -> str:
     """A local model name is one safe folder name: no separators, no `..`, no hidden files."""
-    if not isinstance(name, str) or not _NAME_RE.match(name) or ".." in name:
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name) or ".." in name:
         raise UserInputError(
             f"invalid model name {name!r}: use letters, digits, '.', '_' and '-' (at most 64)"
         )
@@ -85,10 +85,10 @@ class HubRef:
     def parse(cls, spec: str) -> HubRef:
         """Parse `owner/name@revision` (or `owner/name`, pinned to `main`) and validate both."""
         repo_id, _, revision = spec.strip().partition("@")
-        if not _REPO_RE.match(repo_id) or ".." in repo_id or "--" in repo_id:
+        if not _REPO_RE.fullmatch(repo_id) or ".." in repo_id or "--" in repo_id:
             raise UserInputError(f"invalid Hub repo id {repo_id!r}: expected 'owner/name'")
         revision = revision or "main"
-        if not _REVISION_RE.match(revision) or ".." in revision:
+        if not _REVISION_RE.fullmatch(revision) or ".." in revision:
             raise UserInputError(f"invalid Hub revision {revision!r}")
         return cls(repo_id, revision)
 
@@ -106,6 +106,12 @@ PROBE_TTL_S = 60.0
 
 def hub_endpoint() -> str:
     return os.environ.get("HF_ENDPOINT", hf_constants.ENDPOINT).rstrip("/")
+
+
+def hub_host() -> str:
+    """The endpoint's host[:port] for messages and logs, without any credentials in the URL."""
+    parts = urlparse(hub_endpoint())
+    return f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
 
 
 def hub_offline_forced() -> bool:
@@ -127,7 +133,7 @@ def hub_reachable(timeout_s: float = 2.0) -> bool:
         ok = True
     except httpx.HTTPError:
         ok = False
-    log.info("Hub %s is %s", urlparse(endpoint).netloc, "reachable" if ok else "unreachable")
+    log.info("Hub %s is %s", hub_host(), "reachable" if ok else "unreachable")
     with _probe_lock:
         _probe_cache[endpoint] = (now, ok)
     return ok
@@ -163,7 +169,7 @@ def hub_file(ref: HubRef, filename: str) -> Path:
         )
     except LocalEntryNotFoundError as e:  # a subclass of EntryNotFoundError: test it first
         raise ModelNotFoundError(
-            f"{ref} is not cached here and the Hub ({hub_endpoint()}) cannot be reached"
+            f"{ref} is not cached here and the Hub ({hub_host()}) cannot be reached"
         ) from e
     except EntryNotFoundError as e:
         raise ModelNotFoundError(f"{filename} is not in Hub repo {ref}") from e
@@ -224,7 +230,7 @@ def list_local(model_type: str | None = None) -> list[str]:
         _recover_interrupted_swap(root / old.name[1:].rsplit(".old-", 1)[0])
     names = []
     for child in sorted(root.iterdir()):
-        if child.name.startswith(".") or not _NAME_RE.match(child.name):
+        if child.name.startswith(".") or not _NAME_RE.fullmatch(child.name):
             continue
         folder = local_model_dir(child.name)
         if folder is None:
