@@ -89,12 +89,16 @@ class HubServer:
                     name = json.loads(body)
                     repo_id = f"{name.get('organization') or 'user'}/{name['name']}"
                     return self._json({"url": f"{hub.url}/{repo_id}", "name": repo_id})
+                if path == "/api/validate-yaml":  # model-card metadata check before a commit
+                    return self._json({"errors": [], "warnings": []})
                 parts = path.strip("/").split("/")  # api/models/owner/name/{preupload,commit}/rev
                 if len(parts) >= 6 and parts[4] == "preupload":
                     files = json.loads(body)["files"]
-                    return self._json(
-                        {"files": [{"path": f["path"], "uploadMode": "regular"} for f in files]}
-                    )
+                    modes = [
+                        {"path": f["path"], "uploadMode": "regular", "shouldIgnore": False}
+                        for f in files
+                    ]
+                    return self._json({"files": modes})
                 if len(parts) >= 6 and parts[4] == "commit":
                     repo_id, revision = f"{parts[2]}/{parts[3]}", unquote(parts[5])
                     for line in body.decode().splitlines():

@@ -1,0 +1,144 @@
+"""Headless fine-tuning: `python -m gan.finetune --data DIR --name NAME [...]`.
+
+Runs the same loop as the Fine-tune tab (`gan.train.run_finetune`). On several GPUs:
+
+    torchrun --nproc_per_node=4 -m gan.finetune --data DIR --name NAME --steps 5000
+
+(DistributedDataParallel: NCCL on CUDA, gloo on the CPU; `--batch-size` is per process.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from dataclasses import fields
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+
+from gan import data, store
+from gan.device import resolve_device
+from gan.errors import UserInputError
+from gan.kid import load_feature_net
+from gan.train import FinetuneConfig, FinetuneJob, run_finetune, world
+
+log = logging.getLogger("gan.finetune")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    defaults = FinetuneConfig()
+    p = argparse.ArgumentParser(prog="python -m gan.finetune", description=__doc__.splitlines()[0])
+    p.add_argument("--data", required=True, nargs="+", help="image folder(s), files or .zip")
+    p.add_argument("--name", required=True, help="output model name (checkpoints/<name>/)")
+    p.add_argument("--model", default="dcgan-digiface", help="base model (local or owner/repo@rev)")
+    p.add_argument("--resume", action="store_true", help="continue checkpoints/<name>/")
+    p.add_argument("--device", default=None, help="cuda, cuda:1, cpu (default: auto)")
+    p.add_argument("--no-kid", action="store_true", help="skip KID before and after")
+    p.add_argument("--summary", type=Path, help="write a JSON summary of the run here")
+    for f in fields(FinetuneConfig):
+        flag = "--" + f.name.replace("_", "-")
+        default = getattr(defaults, f.name)
+        if isinstance(default, bool):
+            p.add_argument(flag, type=_bool, default=default, metavar="{true,false}")
+        else:
+            p.add_argument(flag, type=type(default), default=default)
+    return p.parse_args(argv)
+
+
+def _bool(text: str) -> bool:
+    if text.lower() in {"1", "true", "yes", "on"}:
+        return True
+    if text.lower() in {"0", "false", "no", "off"}:
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def init_distributed(preference: str | None) -> torch.device:
+    """Join the torchrun process group when launched by torchrun; pick this process's device."""
+    if "WORLD_SIZE" not in os.environ or int(os.environ["WORLD_SIZE"]) <= 1:
+        return resolve_device(preference)
+    local_rank = int(os.environ.get("LOCAL_RANK", 0))
+    use_cuda = torch.cuda.is_available() and (preference or "cuda").startswith("cuda")
+    if use_cuda:
+        torch.cuda.set_device(local_rank)
+    dist.init_process_group("nccl" if use_cuda else "gloo")
+    device = resolve_device(f"cuda:{local_rank}" if use_cuda else "cpu")
+    log.info("rank %d of %d on %s", dist.get_rank(), dist.get_world_size(), device)
+    return device
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(
+        level=os.environ.get("LOG_LEVEL", "INFO"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    args = parse_args(argv)
+    device = init_distributed(args.device)
+    rank, _ = world()
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())  # Ctrl-C: stop cleanly and save
+    config = FinetuneConfig(**{f.name: getattr(args, f.name) for f in fields(FinetuneConfig)})
+    try:
+        base = args.model
+        if args.resume:
+            base = store.read_config(store.resolve(args.name)).get("base_model", base)
+        image_size = _image_size(args.name if args.resume else base)
+        dataset = data.prepare(args.data, image_size)
+        if warning := dataset.warning():
+            log.warning("%s", warning)
+        job = FinetuneJob(dataset.images, args.name, base, config, args.resume, dataset.skipped)
+        net = None if args.no_kid or rank != 0 else load_feature_net(device)
+        summary = _consume(run_finetune(job, device, stop, feature_net=net))
+    except UserInputError as e:
+        log.error("%s", e)
+        return 2
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+    if rank == 0 and args.summary:
+        args.summary.write_text(json.dumps(summary, indent=2) + "\n")
+    return 0
+
+
+def _image_size(name: str) -> int:
+    return int(store.read_config(store.resolve(name)).get("image_size", 64))
+
+
+def _consume(events) -> dict:
+    """Log the run's events; return a summary of the last one."""
+    summary: dict = {}
+    for event in events:
+        if event.kind == "status":
+            log.info("%s", event.message)
+        elif event.kind == "step":
+            loss = event.losses
+            log.info(
+                "step %d/%d  loss_d %.3f%s  loss_g %.3f  %.0f img/s",
+                event.step,
+                event.total,
+                loss.loss_d,
+                " (D step skipped)" if loss.d_skipped else "",
+                loss.loss_g,
+                event.images_per_s,
+            )
+        elif event.kind == "kid":
+            log.info("KID before: %s", event.kid.get("before"))
+        elif event.kind == "done":
+            summary = {
+                "checkpoint": str(event.checkpoint),
+                "steps": event.step,
+                "ended": event.message,
+                "kid": event.kid,
+            }
+            log.info("saved %s; KID %s", event.checkpoint, event.kid)
+    return summary
+
+
+if __name__ == "__main__":
+    sys.exit(main())
