@@ -228,6 +228,7 @@ def list_local(model_type: str | None = None) -> list[str]:
         return []
     for old in root.glob(".*.old-*"):
         _recover_interrupted_swap(root / old.name[1:].rsplit(".old-", 1)[0])
+    _remove_stale_temps(root)
     names = []
     for child in sorted(root.iterdir()):
         if child.name.startswith(".") or not _NAME_RE.fullmatch(child.name):
@@ -294,6 +295,22 @@ def _recover_interrupted_swap(target: Path) -> None:
         if olds:
             os.rename(olds[-1], target)
             log.warning("recovered %s from an interrupted save", target.name)
+
+
+STALE_TEMP_S = 3600.0
+
+
+def _remove_stale_temps(root: Path) -> None:
+    """Delete temp folders left by writers killed mid-save (an hour old: no save takes that long;
+    younger ones may still be being written)."""
+    cutoff = time.time() - STALE_TEMP_S
+    for tmp in root.glob(".*.tmp-*"):
+        try:
+            if tmp.is_dir() and tmp.stat().st_mtime < cutoff:
+                shutil.rmtree(tmp, ignore_errors=True)
+                log.info("removed %s, left by an interrupted save", tmp.name)
+        except FileNotFoundError:
+            pass
 
 
 def _fsync(path: Path) -> None:
