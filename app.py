@@ -13,15 +13,21 @@ import math
 import os
 import random
 import threading
+import time
 from collections.abc import Callable
 
 import gradio as gr
+import pandas as pd
 
 from gan import latents, store
 from gan.device import is_out_of_memory, release_memory, resolve_device
 from gan.errors import UserInputError
+from gan.images import load_rgb
 from gan.media import upscale
 from gan.studio import DEFAULT_MODEL, DISPLAY_SIZE, FaceStudio
+from style import networks as style_networks
+from style.transfer import MAX_SIZE_CPU, MAX_SIZE_GPU, MAX_STEPS, MIN_SIZE, StyleSettings
+from style.transfer import stylize as run_style
 
 log = logging.getLogger("gan_studio")
 
@@ -247,9 +253,217 @@ def build_interpolate_tab(model: gr.Dropdown) -> None:
 
 # --- Style transfer -----------------------------------------------------------------------------
 
+STYLE_NETWORKS = {
+    "auto (VGG19 when available, else EfficientNet-Lite0)": style_networks.VGG19,
+    "EfficientNet-Lite0 (offline)": style_networks.EFFICIENTNET,
+}
+STYLE_MAX_SIZE = MAX_SIZE_GPU if DEVICE.type == "cuda" else MAX_SIZE_CPU
+_style_stops: dict[str, threading.Event] = {}
+_style_stops_lock = threading.Lock()
+
+
+def _style_stop_flag(request: gr.Request | None) -> threading.Event:
+    """One stop flag per browser session, set by the Stop button and read by the running loop."""
+    key = getattr(request, "session_hash", None) or "api"
+    with _style_stops_lock:
+        return _style_stops.setdefault(key, threading.Event())
+
+
+def _style_info(event, label: str) -> str:
+    w, h = event.size
+    text = f"**Loss network:** {label}  \nIteration {event.iteration}/{event.total}"
+    if event.num_scales > 1:
+        text += f", scale {event.scale}/{event.num_scales}"
+    text += f" ({w}×{h}), {event.seconds:.1f} s"
+    if event.losses:
+        parts = event.losses
+        text += (
+            f"  \nLoss {parts['total']:.4g} (content {parts['content']:.3g}, "
+            f"style {parts['style']:.3g}, TV {parts['tv']:.3g})"
+        )
+    if event.done:
+        text += "  \n**Stopped**: the current image is shown." if event.stopped else "  \n**Done**."
+    return text
+
+
+def _style_blend(text: str | None, count: int) -> list[float] | None:
+    if not text or not str(text).strip():
+        return None
+    try:
+        blend = [float(v) for v in str(text).replace(";", ",").split(",") if v.strip()]
+    except ValueError as e:
+        raise UserInputError("blend weights: numbers separated by commas, e.g. '1, 0.5'") from e
+    if len(blend) != count:
+        raise UserInputError(f"{count} style image(s) but {len(blend)} blend weight(s)")
+    return blend
+
+
+def _loss_table(history: list[dict], settings: StyleSettings) -> pd.DataFrame:
+    """Weighted loss terms per iteration, as log10 (they span several decades)."""
+    weights = {
+        "content": settings.content_weight,
+        "style": settings.style_weight,
+        "tv": settings.tv_weight,
+        "total": 1.0,
+    }
+    rows = [
+        (i + 1, term, math.log10(max(h[term] * w, 1e-12)))
+        for i, h in enumerate(history)
+        for term, w in weights.items()
+        if w > 0
+    ]
+    return pd.DataFrame(rows, columns=["iteration", "term", "log10 loss"])
+
+
+@friendly
+def stylize(
+    content: str | None,
+    style: str | None,
+    steps: float = 100,
+    size: float = 256,
+    content_weight: float = 1.0,
+    style_weight: float = 300.0,
+    tv_weight: float = 1.0,
+    optimizer: str = "lbfgs",
+    init: str = "content_color",
+    preserve_colors: str = "none",
+    extra_styles: list[str] | None = None,
+    style_blend: str = "",
+    network: str = "auto (VGG19 when available, else EfficientNet-Lite0)",
+    request: gr.Request = None,
+    progress=gr.Progress(),  # noqa: B008 (Gradio injects it)
+):
+    """Gatys style transfer: repaint `content` in the style of `style` (plus `extra_styles`,
+    blended by `style_blend`); streams previews, the last output is the final image."""
+    if network not in STYLE_NETWORKS:
+        raise UserInputError(f"network must be one of {list(STYLE_NETWORKS)}")
+    content_img = load_rgb(content, what="content image")
+    style_paths = [style, *(extra_styles or [])]
+    style_imgs = [load_rgb(p, what=f"style image {i + 1}") for i, p in enumerate(style_paths)]
+    settings = StyleSettings(
+        steps=steps,
+        size=size,
+        content_weight=content_weight,
+        style_weight=style_weight,
+        tv_weight=tv_weight,
+        optimizer=optimizer,
+        init=init,
+        preserve_colors=preserve_colors,
+        style_blend=_style_blend(style_blend, len(style_imgs)),
+    )
+    settings.validate(DEVICE, len(style_imgs))
+    settings.steps, settings.size = int(steps), int(size)
+    stop = _style_stop_flag(request)
+    stop.clear()
+    net = style_networks.load_loss_network(DEVICE, prefer=STYLE_NETWORKS[network])
+    last_progress = 0.0
+    for event in run_style(content_img, style_imgs, settings, net, DEVICE, stop.is_set):
+        now = time.monotonic()
+        if now - last_progress > 0.1 or event.done:
+            progress((event.iteration, event.total), desc="Repainting", unit="iterations")
+            last_progress = now
+        if event.done:
+            yield event.image, _style_info(event, net.label), _loss_table(event.history, settings)
+        elif event.image is not None:
+            yield event.image, _style_info(event, net.label), gr.skip()
+
+
+def stop_style(request: gr.Request = None) -> None:
+    _style_stop_flag(request).set()
+
+
+def _style_network_status(choice: str | None = None) -> str:
+    prefer = STYLE_NETWORKS.get(choice or "", style_networks.VGG19)
+    return f"Loss network for the next run: **{style_networks.expected_label(prefer)}**"
+
 
 def build_style_tab() -> None:
-    gr.Markdown("Style transfer is coming in the next release.")
+    network_md = gr.Markdown(_style_network_status)  # evaluated on every page load
+    with gr.Row():
+        with gr.Column(scale=1):
+            with gr.Row():
+                content = gr.Image(label="Content image", type="filepath", height=220)
+                style = gr.Image(label="Style image", type="filepath", height=220)
+            with gr.Row():
+                steps = gr.Slider(1, MAX_STEPS, value=100, step=1, label="Iterations")
+                size = gr.Slider(
+                    MIN_SIZE,
+                    STYLE_MAX_SIZE,
+                    value=256,
+                    step=32,
+                    label="Output size (longer side, px)",
+                )
+            with gr.Accordion("Weights", open=True):
+                content_weight = gr.Number(value=1.0, label="content_weight", minimum=0)
+                style_weight = gr.Number(value=300.0, label="style_weight", minimum=0)
+                tv_weight = gr.Number(value=1.0, label="tv_weight (variation)", minimum=0)
+            with gr.Accordion("More", open=False):
+                optimizer = gr.Radio(["lbfgs", "adam"], value="lbfgs", label="Optimiser")
+                init = gr.Radio(
+                    [
+                        ("content with the style's colours", "content_color"),
+                        ("content", "content"),
+                        ("noise", "noise"),
+                    ],
+                    value="content_color",
+                    label="Start from",
+                )
+                preserve = gr.Radio(
+                    [
+                        ("no: take the style's colours", "none"),
+                        ("luminance-only transfer", "luminance"),
+                        ("colour-matched style", "match"),
+                    ],
+                    value="none",
+                    label="Keep the content's colours",
+                )
+                extra = gr.File(
+                    label="More style images",
+                    file_count="multiple",
+                    file_types=["image"],
+                    type="filepath",
+                )
+                blend = gr.Textbox(
+                    value="",
+                    label="Style blend weights",
+                    placeholder="e.g. 1, 0.5 (one per style image; empty: equal)",
+                )
+                network = gr.Dropdown(
+                    list(STYLE_NETWORKS), value=next(iter(STYLE_NETWORKS)), label="Loss network"
+                )
+            with gr.Row():
+                run = gr.Button("Stylise", variant="primary")
+                stop = gr.Button("Stop", variant="stop")
+        with gr.Column(scale=1):
+            result = gr.Image(label="Result (live preview)", format="png", interactive=False)
+            info = gr.Markdown()
+            losses = gr.LinePlot(
+                x="iteration", y="log10 loss", color="term", label="Weighted losses", height=240
+            )
+    run.click(
+        stylize,
+        [
+            content,
+            style,
+            steps,
+            size,
+            content_weight,
+            style_weight,
+            tv_weight,
+            optimizer,
+            init,
+            preserve,
+            extra,
+            blend,
+            network,
+        ],
+        [result, info, losses],
+        api_name="stylize",
+        concurrency_id="gpu",
+        concurrency_limit=1,
+    )
+    stop.click(stop_style, None, None, queue=False, api_visibility="private")
+    network.change(_style_network_status, network, network_md, api_visibility="private")
 
 
 # --- Fine-tune ----------------------------------------------------------------------------------

@@ -65,6 +65,17 @@ class ConvBN(nn.Module):
         x = self.bn(self.conv(x))
         return F.relu6(x) if self.act else x
 
+    @torch.no_grad()
+    def fuse(self) -> None:
+        """Fold the (eval-mode) batch norm into the convolution: same output, fewer passes."""
+        if isinstance(self.bn, nn.Identity):
+            return
+        bn = self.bn
+        scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+        self.conv.weight.mul_(scale.view(-1, 1, 1, 1))
+        self.conv.bias = nn.Parameter(bn.bias - bn.running_mean * scale)
+        self.bn = nn.Identity()
+
 
 class MBConv(nn.Module):
     """Inverted residual block: 1x1 expand, depthwise kxk, 1x1 project (no SE in lite)."""
@@ -101,6 +112,13 @@ class EfficientNetLite0(nn.Module):
         self.classifier = nn.Linear(1280, num_classes)
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+
+    def fuse_batchnorm(self) -> EfficientNetLite0:
+        """Fold every batch norm into its convolution (inference only; state-dict names change)."""
+        for module in self.modules():
+            if isinstance(module, ConvBN):
+                module.fuse()
+        return self
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
         return (x - self.mean.to(x.dtype)) / self.std.to(x.dtype)

@@ -17,6 +17,7 @@ import threading
 from dataclasses import dataclass, field
 
 import torch
+from huggingface_hub import try_to_load_from_cache
 from safetensors import SafetensorError, safe_open
 from torch import nn
 
@@ -117,7 +118,7 @@ def load_efficientnet_lite0(device: torch.device | str = "cpu") -> EfficientNetL
         model.load_state_dict(tensors, strict=True)
     except RuntimeError as e:
         raise store.ModelLoadError(f"{folder.name}: weights do not match ({e})") from e
-    model = _freeze(model, device)
+    model = _freeze(model.fuse_batchnorm(), device)
     with _cache_lock:
         _cache[key] = LossNetwork(model, EFFICIENTNET_SPEC, f"local:{folder}")
     return model
@@ -188,6 +189,29 @@ def load_loss_network(device: torch.device | str, prefer: str = VGG19) -> LossNe
     load_efficientnet_lite0(device)
     with _cache_lock:
         return _cache[(EFFICIENTNET, str(device))]
+
+
+def vgg19_available() -> bool:
+    """True when VGG19 would load now: already loaded, cached, or the Hub is reachable."""
+    if any(k[0] == VGG19 for k in _cache):
+        return True
+    if store.hub_reachable():
+        return True
+    ref = vgg19_ref()
+    cached = try_to_load_from_cache(
+        ref.repo_id,
+        store.WEIGHTS_NAME,
+        cache_dir=os.environ.get("HF_HUB_CACHE") or None,
+        revision=ref.revision,
+    )
+    return isinstance(cached, str)
+
+
+def expected_label(prefer: str = VGG19) -> str:
+    """Which network a run would use, without loading it (for the UI)."""
+    if prefer == VGG19 and vgg19_available():
+        return VGG19_SPEC.label
+    return EFFICIENTNET_SPEC.label
 
 
 def clear_cache() -> None:
