@@ -14,7 +14,8 @@ On CUDA it also times our default app path (EfficientNet-Lite0 or VGG19 with the
 settings), and on the CPU the offline target (EfficientNet-Lite0, 256 px, 100 iterations).
 
     python -m bench.style_bench             # GPU if any: 512 px, 300 iterations
-    python -m bench.style_bench --quick     # CI-sized CPU run: 128 px, 20 iterations
+    python -m bench.style_bench --quick     # CI-sized CPU run: 96 px, 10 iterations
+    python -m bench.style_bench --device cpu --threads 2 --app-only   # the offline CPU target
     python -m bench.style_bench --out bench/results/style_gpu.json
 """
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import platform
 import statistics
 import sys
@@ -179,8 +181,6 @@ def run(args: argparse.Namespace) -> dict:
     wh = output_size(*content_img.size, args.size)
     content = resize(to_tensor(content_img, device), wh)
     style = resize(to_tensor(style_img, device), output_size(*style_img.size, args.size))
-    vgg, weights = vgg19_weights(device)
-    net = LossNetwork(vgg, bench_spec(), weights)
     results: dict = {
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
         "torch": torch.__version__,
@@ -190,9 +190,16 @@ def run(args: argparse.Namespace) -> dict:
         "style": args.style,
         "size": list(wh),
         "steps": args.steps,
-        "vgg19_weights": weights,
         "timing": f"median of {args.repeats} runs after a warm-up run, same process",
+        "load_average_at_start": list(os.getloadavg()),
     }
+    if args.app_only:  # the offline target alone: EfficientNet-Lite0, app defaults
+        results["app_path"] = app_path(device, content_img, style_img, args)
+        results["load_average_at_end"] = list(os.getloadavg())
+        return results
+    vgg, weights = vgg19_weights(device)
+    net = LossNetwork(vgg, bench_spec(), weights)
+    results["vgg19_weights"] = weights
 
     def quantized(x: torch.Tensor) -> torch.Tensor:
         return (x.clamp(0, 1) * 255).round() / 255
@@ -305,7 +312,7 @@ def app_path(device: torch.device, content_img, style_img, args) -> dict:
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     p = argparse.ArgumentParser(description="style transfer: ours vs the tutorial reference")
-    p.add_argument("--quick", action="store_true", help="CI-sized: CPU, 128 px, 20 iterations")
+    p.add_argument("--quick", action="store_true", help="CI-sized: CPU, 96 px, 10 iterations")
     p.add_argument("--device")
     p.add_argument("--size", type=int, default=512)
     p.add_argument("--steps", type=int, default=300)
@@ -315,12 +322,15 @@ def main() -> None:
     p.add_argument("--style", default="starry_night.jpg")
     p.add_argument("--images", type=Path, default=IMAGES)
     p.add_argument("--no-app-path", dest="app_path", action="store_false")
+    p.add_argument(
+        "--app-only", action="store_true", help="only the app path (CPU: 256 px, 100 iterations)"
+    )
     p.add_argument("--large", action="store_true", help="also time 1024 and 2048 px outputs")
     p.add_argument("--out", type=Path)
     p.add_argument("--save-images", type=Path, help="folder for the large outputs' images")
     args = p.parse_args()
     if args.quick:
-        args.device, args.size, args.steps, args.repeats = "cpu", 128, 20, 1
+        args.device, args.size, args.steps, args.repeats = "cpu", 96, 10, 1
         args.app_path = False
     results = run(args)
     default = "style_gpu.json" if results["device"] != "cpu" else "style_cpu.json"
