@@ -464,6 +464,7 @@ def build_style_tab() -> None:
         api_name="stylize",
         concurrency_id="gpu",
         concurrency_limit=1,
+        show_progress_on=losses,  # the bar sits on the plot; the live preview stays clear
     )
     stop.click(stop_style, None, None, queue=False, api_visibility="private")
     network.change(_style_network_status, network, network_md, api_visibility="private")
