@@ -22,11 +22,13 @@ from collections.abc import Callable
 import gradio as gr
 import pandas as pd
 
-from gan import latents, store
+from gan import augment, latents, publish, store, train
+from gan import data as finetune_data
 from gan.device import is_out_of_memory, release_memory, resolve_device
 from gan.errors import UserInputError
 from gan.images import load_rgb
-from gan.media import upscale
+from gan.kid import load_feature_net
+from gan.media import grid, upscale
 from gan.studio import DEFAULT_MODEL, DISPLAY_SIZE, FaceStudio
 from style import networks as style_networks
 from style.transfer import MAX_SIZE_CPU, MAX_SIZE_GPU, MAX_STEPS, MIN_SIZE, StyleSettings
@@ -472,9 +474,286 @@ def build_style_tab() -> None:
 
 # --- Fine-tune ----------------------------------------------------------------------------------
 
+FT_GPU = DEVICE.type == "cuda"
+FT_DEFAULTS = {  # a few minutes on either device
+    "steps": 2000 if FT_GPU else 100,
+    "batch_size": 64 if FT_GPU else 16,
+    "sample_every": 200 if FT_GPU else 20,
+    "kid_samples": 1000 if FT_GPU else 64,
+}
+FT_POLICIES = ["color", "translation", "cutout"]
+_ft_stops: dict[str, threading.Event] = {}
+_ft_stops_lock = threading.Lock()
+
+
+def _finetune_stop_flag(request: gr.Request | None) -> threading.Event:
+    """One stop flag per browser session (API calls share one), set by the Stop button."""
+    key = getattr(request, "session_hash", None) or "api"
+    with _ft_stops_lock:
+        return _ft_stops.setdefault(key, threading.Event())
+
+
+def _finetune_image_size(model: str, name: str, resume: bool) -> int:
+    return STUDIO.generator(name if resume else model).config.image_size
+
+
+def _loss_frame(history: list[dict]) -> pd.DataFrame:
+    rows = [(h["step"], "D", h["loss_d"]) for h in history]
+    rows += [(h["step"], "G", h["loss_g"]) for h in history]
+    return pd.DataFrame(rows, columns=["step", "network", "loss"])
+
+
+def _samples_image(samples):
+    return upscale(grid(samples, ncols=4), 512)
+
+
+def _finetune_status(lines: list[str], event=None, kid: dict | None = None) -> str:
+    text = list(lines)
+    if event is not None and event.losses is not None:
+        loss = event.losses
+        skipped = " (D step skipped: balance rule)" if loss.d_skipped else ""
+        text.append(
+            f"Step **{event.step}/{event.total}**: D loss {loss.loss_d:.3f}{skipped}, "
+            f"G loss {loss.loss_g:.3f}, {event.images_per_s:.0f} images/s"
+        )
+    if kid:
+        text.append(train.kid_summary(kid) + " (EfficientNet-Lite0 features, lower is better)")
+    return "  \n".join(text)
+
+
+@friendly
+def finetune(
+    images: list[str] | None,
+    model: str = DEFAULT_MODEL,
+    name: str = "my-finetune",
+    steps: float = FT_DEFAULTS["steps"],
+    batch_size: float = FT_DEFAULTS["batch_size"],
+    lr_g: float = 2e-4,
+    lr_d: float = 2e-4,
+    beta1_g: float = 0.5,
+    beta2_g: float = 0.999,
+    beta1_d: float = 0.5,
+    beta2_d: float = 0.999,
+    d_loss_threshold: float = 0.2,
+    diffaugment: list[str] | str | None = None,
+    hflip: bool = True,
+    freeze_d: float = 1,
+    ema_decay: float = 0.995,
+    d_warmup: float = 20,
+    sample_every: float = FT_DEFAULTS["sample_every"],
+    max_seconds: float = train.MAX_SECONDS,
+    resume: bool = False,
+    kid: bool = True,
+    request: gr.Request = None,
+    progress=gr.Progress(),  # noqa: B008 (Gradio injects it)
+):
+    """Fine-tune `model` on the uploaded images (files or one .zip) and save it as `name`;
+    streams status, preview, samples and losses; the last `result` holds the KIDs."""
+    name = (name or "").strip()
+    store.validate_name(name)
+    dataset = finetune_data.prepare(images, _finetune_image_size(model, name, resume))
+    if warning := dataset.warning():
+        gr.Warning(warning)
+    if isinstance(diffaugment, (list, tuple)):
+        diffaugment = ",".join(diffaugment) or "none"
+    config = train.FinetuneConfig(
+        steps=steps,
+        batch_size=batch_size,
+        lr_g=lr_g,
+        lr_d=lr_d,
+        beta1_g=beta1_g,
+        beta2_g=beta2_g,
+        beta1_d=beta1_d,
+        beta2_d=beta2_d,
+        d_loss_threshold=d_loss_threshold,
+        diffaugment=augment.DEFAULT_POLICY if diffaugment is None else diffaugment,
+        hflip=bool(hflip),
+        freeze_d=freeze_d,
+        ema_decay=ema_decay,
+        d_warmup=d_warmup,
+        sample_every=sample_every,
+        max_seconds=max_seconds,
+        kid_samples=FT_DEFAULTS["kid_samples"] if kid else 0,
+    )
+    job = train.FinetuneJob(dataset.images, name, model, config, bool(resume), dataset.skipped)
+    stop = _finetune_stop_flag(request)
+    stop.clear()
+    net = load_feature_net(DEVICE) if kid else None
+    lines = [f"**{len(dataset)} images** prepared at {dataset.image_size}px"]
+    preview = finetune_data.preview_grid(dataset.images)
+    yield _finetune_status(lines), preview, gr.skip(), gr.skip(), gr.skip()
+    state_kid: dict = {}
+    for event in train.run_finetune(job, DEVICE, stop, feature_net=net):
+        if event.kind == "status":
+            lines.append(event.message)
+            yield _finetune_status(lines, kid=state_kid), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        elif event.kind == "kid":
+            state_kid = event.kid
+            yield _finetune_status(lines, kid=state_kid), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        elif event.kind == "step":
+            progress((event.step, event.total), desc="Training", unit="steps")
+            status = _finetune_status(lines, event, state_kid)
+            yield status, gr.skip(), gr.skip(), _loss_frame(event.history), gr.skip()
+        elif event.kind == "samples":
+            yield gr.skip(), gr.skip(), _samples_image(event.samples), gr.skip(), gr.skip()
+        elif event.kind == "done":
+            lines.append(f"Saved **{name}**: pick it in the model list above to generate.")
+            result = {
+                "model": name,
+                "steps": event.step,
+                "ended": event.message,
+                "images": len(dataset),
+                "skipped_files": len(dataset.skipped),
+                "kid_before": event.kid.get("before"),
+                "kid_after": event.kid.get("after"),
+            }
+            yield (  # every output again, so API clients get all of them from the last one
+                _finetune_status(lines, kid=event.kid),
+                preview,
+                _samples_image(event.samples),
+                _loss_frame(event.history),
+                result,
+            )
+
+
+def stop_finetune(request: gr.Request = None) -> None:
+    _finetune_stop_flag(request).set()
+
+
+@friendly
+def preview_upload(images: list[str] | None, model: str = DEFAULT_MODEL):
+    """Prepare the upload as training would, to show the grid and any problems at once."""
+    if not images:
+        return None, ""
+    dataset = finetune_data.prepare(images, _finetune_image_size(model, "", False))
+    note = f"**{len(dataset)} images** ready at {dataset.image_size}px"
+    if warning := dataset.warning():
+        note += f"  \n⚠️ {warning}"
+    return finetune_data.preview_grid(dataset.images), note
+
+
+@friendly
+def push_finetune(name: str, repo_id: str, token: str = "", private: bool = True) -> str:
+    """Upload `checkpoints/<name>/` to the Hub; the token comes from the box or `HF_TOKEN`."""
+    url = publish.push_to_hub((name or "").strip(), (repo_id or "").strip(), token, private)
+    return f"Pushed **{name}** to [{repo_id}]({url})"
+
 
 def build_finetune_tab(model: gr.Dropdown) -> None:
-    gr.Markdown("Fine-tuning is coming in the next release.")
+    gr.Markdown(
+        "Fine-tune the model chosen above on your own images (a few dozen to a few thousand, "
+        "or one .zip), then pick the result in the model list. One training run at a time: "
+        "others wait in the queue. Runs are capped at "
+        f"{train.MAX_STEPS:,} steps and {train.MAX_SECONDS / 60:g} minutes; tick *Resume* to "
+        "continue a saved run."
+    )
+    with gr.Row():
+        with gr.Column(scale=1):
+            images = gr.File(
+                label="Training images (many images or one .zip)",
+                file_count="multiple",
+                file_types=["image", ".zip"],
+                type="filepath",
+                height=140,
+            )
+            upload_note = gr.Markdown()
+            name = gr.Textbox(value="my-finetune", label="Save as (checkpoints/<name>/)")
+            with gr.Row():
+                steps = gr.Slider(
+                    1, train.MAX_STEPS, value=FT_DEFAULTS["steps"], step=1, label="Steps"
+                )
+                batch = gr.Slider(
+                    2, 256, value=FT_DEFAULTS["batch_size"], step=1, label="Batch size"
+                )
+            with gr.Accordion("Hyper-parameters", open=False):
+                with gr.Row():
+                    lr_g = gr.Number(value=2e-4, label="lr_g (generator)", minimum=0)
+                    lr_d = gr.Number(value=2e-4, label="lr_d (discriminator)", minimum=0)
+                with gr.Row():
+                    beta1_g = gr.Number(value=0.5, label="G Adam β1", minimum=0, maximum=0.999)
+                    beta2_g = gr.Number(value=0.999, label="G Adam β2", minimum=0, maximum=0.9999)
+                    beta1_d = gr.Number(value=0.5, label="D Adam β1", minimum=0, maximum=0.999)
+                    beta2_d = gr.Number(value=0.999, label="D Adam β2", minimum=0, maximum=0.9999)
+                threshold = gr.Number(
+                    value=0.2,
+                    label="Balance rule: skip the D step while its loss is below",
+                    minimum=0,
+                )
+                policy = gr.CheckboxGroup(
+                    FT_POLICIES, value=FT_POLICIES, label="DiffAugment (against overfitting)"
+                )
+                with gr.Row():
+                    hflip = gr.Checkbox(value=True, label="Random horizontal flips")
+                    kid = gr.Checkbox(value=True, label="KID before and after")
+                with gr.Row():
+                    freeze_d = gr.Slider(
+                        0, 4, value=1, step=1, label="Freeze-D blocks (pre-trained D only)"
+                    )
+                    ema = gr.Number(value=0.995, label="EMA decay of G", minimum=0, maximum=0.9999)
+                    d_warmup = gr.Number(
+                        value=20, label="D warm-up steps (fresh D only)", minimum=0, precision=0
+                    )
+                with gr.Row():
+                    sample_every = gr.Number(
+                        value=FT_DEFAULTS["sample_every"], label="Samples every K steps", minimum=1
+                    )
+                    max_seconds = gr.Number(
+                        value=train.MAX_SECONDS,
+                        label="Wall-time cap (s)",
+                        minimum=1,
+                        maximum=train.MAX_SECONDS,
+                    )
+            resume = gr.Checkbox(value=False, label="Resume the saved run of this name")
+            with gr.Row():
+                run = gr.Button("Start fine-tuning", variant="primary")
+                stop = gr.Button("Stop and save", variant="stop")
+            with gr.Accordion("Push to the Hub", open=False):
+                repo = gr.Textbox(label="Hub repo", placeholder="owner/name")
+                token = gr.Textbox(
+                    label="Hub token (empty: HF_TOKEN from the environment)", type="password"
+                )
+                private = gr.Checkbox(value=True, label="Private repo")
+                push = gr.Button("Push")
+                pushed = gr.Markdown()
+        with gr.Column(scale=1):
+            status = gr.Markdown()
+            samples = gr.Image(label="EMA generator samples (fixed seeds)", format="png")
+            losses = gr.LinePlot(x="step", y="loss", color="network", label="Losses", height=220)
+            preview = gr.Image(label="Prepared training set", format="png")
+            result = gr.JSON(label="Result")
+    images.upload(preview_upload, [images, model], [preview, upload_note], api_visibility="private")
+    run.click(
+        finetune,
+        [
+            images,
+            model,
+            name,
+            steps,
+            batch,
+            lr_g,
+            lr_d,
+            beta1_g,
+            beta2_g,
+            beta1_d,
+            beta2_d,
+            threshold,
+            policy,
+            hflip,
+            freeze_d,
+            ema,
+            d_warmup,
+            sample_every,
+            max_seconds,
+            resume,
+            kid,
+        ],
+        [status, preview, samples, losses, result],
+        api_name="finetune",
+        concurrency_id="train",
+        concurrency_limit=1,
+    ).then(model_dropdown_update, model, model, api_visibility="private")
+    stop.click(stop_finetune, None, None, queue=False, api_visibility="private")
+    push.click(push_finetune, [name, repo, token, private], pushed, api_visibility="private")
 
 
 # --- App ----------------------------------------------------------------------------------------

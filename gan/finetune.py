@@ -92,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         dataset = data.prepare(args.data, image_size)
         if warning := dataset.warning():
             log.warning("%s", warning)
+        config.checked(len(dataset))  # bad hyper-parameters fail before any model loads
         job = FinetuneJob(dataset.images, args.name, base, config, args.resume, dataset.skipped)
         net = None if args.no_kid or rank != 0 else load_feature_net(device)
         summary = _consume(run_finetune(job, device, stop, feature_net=net))

@@ -55,7 +55,7 @@ def test_g_step_updates_g_only_and_leaves_d_trainable():
     t = trainer()
     g0 = _copy(t.G)
     d0 = {k: p.clone() for k, p in t.D.named_parameters()}
-    loss = t.g_step(t.G(torch.randn(8, t.nz)))
+    loss = t.g_step(real_batch(), t.G(torch.randn(8, t.nz)))
     assert loss > 0
     assert _changed(g0, t.G, "main.0.weight")
     assert all(torch.equal(d0[k], p) for k, p in t.D.named_parameters())
@@ -72,6 +72,20 @@ def test_balance_rule_skips_d_step_below_threshold():
     t.config.d_loss_threshold = 0.0  # never below: D steps
     assert not t.train_step(real_batch()).d_skipped
     assert _changed(d0, t.D, "main.0.weight")
+
+
+def test_fresh_d_warms_up_alone_first():
+    t = train.GANTrainer(
+        tiny_generator(), tiny_d(), train.FinetuneConfig(d_loss_threshold=0), CPU, d_warmup=2
+    )
+    g0, d0 = _copy(t.G), _copy(t.D)
+    for _ in range(2):
+        losses = t.train_step(real_batch())
+        assert losses.loss_g > 0 and not losses.d_skipped
+    assert _changed(d0, t.D, "main.0.weight") and not _changed(g0, t.G, "main.0.weight")
+    assert torch.equal(t.G_ema.state_dict()["main.0.weight"], g0["main.0.weight"])
+    t.train_step(real_batch())
+    assert _changed(g0, t.G, "main.0.weight")
 
 
 def test_ema_follows_g_with_warmup():
@@ -141,7 +155,7 @@ def run(job: train.FinetuneJob, **kwargs) -> list[train.Event]:
 
 
 def test_run_saves_atomically_and_resumes(tiny_base, checkpoints):
-    config = train.FinetuneConfig(steps=6, batch_size=4, sample_every=3, n_samples=4)
+    config = train.FinetuneConfig(steps=6, batch_size=4, sample_every=3, n_samples=4, d_warmup=2)
     events = run(train.FinetuneJob(tiny_images(), "ft", tiny_base, config))
     kinds = [e.kind for e in events]
     assert kinds.count("step") == 6 and kinds.count("samples") == 3 and kinds[-1] == "done"
@@ -170,7 +184,8 @@ def test_run_saves_atomically_and_resumes(tiny_base, checkpoints):
     state = json.loads((folder / train.STATE_NAME).read_text())
     assert state["steps_done"] == 12 and len(state["history"]) == 12
     optim = store.read_safetensors(folder / train.OPTIMIZER_NAME)
-    assert float(optim["G/main.0.weight/step"]) == 12.0  # Adam state carried over
+    assert float(optim["G/main.0.weight/step"]) == 10.0  # carried over; 2 D warm-up steps
+    assert float(optim["D/main.0.weight/step"]) == 12.0
 
 
 def test_new_run_from_a_checkpoint_with_d_uses_freeze_d(tiny_base, checkpoints):

@@ -1,0 +1,236 @@
+"""Fine-tuning benchmark: KID before/after a timed run, and training throughput vs a plain loop.
+
+The default face model is fine-tuned toward a domain it never saw: random crops of the
+paintings in `../shared/images/` (brush strokes and flat colour instead of rendered faces).
+Recorded, all in one process on one device:
+
+- KID (EfficientNet-Lite0 features) of the model against the target crops, before and after a
+  run of `--seconds` wall time through `gan.train.run_finetune` (the app's and CLI's loop);
+- training throughput (images/s) of our step (DiffAugment, balance rule, EMA; fp32 and the
+  bf16 autocast) against the plain PyTorch DCGAN-tutorial loop on the same models and
+  batch size; the ratios are what to compare between machines.
+
+    python bench/finetune_bench.py --seconds 120 --out bench/results/finetune_gpu.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torchvision.utils import make_grid
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("GAN_STUDIO_MAX_TRAIN_STEPS", "1000000")  # the run is capped by time
+os.environ.setdefault("GAN_STUDIO_MAX_TRAIN_SECONDS", "3600")
+
+from gan import store, train  # noqa: E402
+from gan.device import resolve_device  # noqa: E402
+from gan.images import load_rgb  # noqa: E402
+from gan.kid import load_feature_net  # noqa: E402
+from gan.model import Discriminator, DiscriminatorConfig, init_weights  # noqa: E402
+
+log = logging.getLogger("bench.finetune")
+
+PAINTINGS = [
+    "starry_night.jpg",
+    "the_scream.jpg",
+    "picasso_selfport1907.jpg",
+    "woman-with-hat-matisse.jpg",
+    "shipwreck.jpg",
+    "frida_kahlo.jpg",
+    "escher_sphere.jpg",
+    "seated-nude.jpg",
+]
+BASE = "dcgan-digiface"
+
+
+def painting_crops(folder: Path, n: int, size: int, seed: int = 0) -> torch.Tensor:
+    """`n` random square crops (30-70% of the short side) of the paintings, uint8 (n, 3, s, s)."""
+    rng = np.random.default_rng(seed)
+    images = [load_rgb(folder / name) for name in PAINTINGS if (folder / name).is_file()]
+    if not images:
+        raise SystemExit(f"no paintings found in {folder}")
+    crops = []
+    for i in range(n):
+        image = images[i % len(images)]
+        side = int(min(image.size) * rng.uniform(0.3, 0.7))
+        x, y = rng.integers(0, image.width - side + 1), rng.integers(0, image.height - side + 1)
+        crop = image.crop((x, y, x + side, y + side)).resize((size, size), Image.Resampling.LANCZOS)
+        crops.append(np.asarray(crop))
+    return torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).contiguous()
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def fresh_models(device: torch.device):
+    G = train._build_generator(store.resolve(BASE), store.WEIGHTS_NAME, BASE).to(device)
+    D = Discriminator(DiscriminatorConfig(image_size=G.config.image_size))
+    D.apply(init_weights)
+    return G.train(), D.to(device).train()
+
+
+def reference_loop(device, sampler, batch: int, steps: int) -> float:
+    """The PyTorch DCGAN tutorial's loop (two D forwards, BCE, Adam 2e-4/0.5); images/s."""
+    G, D = fresh_models(device)
+    opt_g = torch.optim.Adam(G.parameters(), 2e-4, (0.5, 0.999))
+    opt_d = torch.optim.Adam(D.parameters(), 2e-4, (0.5, 0.999))
+
+    def step() -> None:
+        real = sampler(batch)
+        D.zero_grad()
+        out = D(real)
+        F.binary_cross_entropy_with_logits(out, torch.ones_like(out)).backward()
+        fake = G(torch.randn(batch, G.config.nz, device=device))
+        out = D(fake.detach())
+        F.binary_cross_entropy_with_logits(out, torch.zeros_like(out)).backward()
+        opt_d.step()
+        G.zero_grad()
+        out = D(fake)
+        F.binary_cross_entropy_with_logits(out, torch.ones_like(out)).backward()
+        opt_g.step()
+
+    return _timed(step, device, batch, steps)
+
+
+def our_loop(device, sampler, batch: int, steps: int, precision: str) -> float:
+    G, D = fresh_models(device)
+    trainer = train.GANTrainer(G, D, train.FinetuneConfig(precision=precision), device)
+    return _timed(lambda: trainer.train_step(sampler(batch)), device, batch, steps)
+
+
+def _timed(step, device, batch: int, steps: int) -> float:
+    for _ in range(max(5, steps // 10)):  # warm-up (cuDNN autotuning, allocator)
+        step()
+    _sync(device)
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    _sync(device)
+    return batch * steps / (time.perf_counter() - start)
+
+
+def throughput(device, images, batch: int, steps: int) -> dict:
+    sampler = train.BatchSampler(images, device, hflip=True, seed=0)
+    ref = reference_loop(device, sampler, batch, steps)
+    ours_fp32 = our_loop(device, sampler, batch, steps, "fp32")
+    ours_bf16 = our_loop(device, sampler, batch, steps, "bf16")
+    ref_again = reference_loop(device, sampler, batch, steps)  # drift check
+    reference = (ref + ref_again) / 2
+    return {
+        "batch_size": batch,
+        "steps_timed": steps,
+        "reference_images_per_s": round(reference, 1),
+        "reference_runs": [round(ref, 1), round(ref_again, 1)],
+        "ours_fp32_images_per_s": round(ours_fp32, 1),
+        "ours_bf16_autocast_images_per_s": round(ours_bf16, 1),
+        "ratio_fp32_vs_reference": round(ours_fp32 / reference, 3),
+        "ratio_bf16_vs_reference": round(ours_bf16 / reference, 3),
+    }
+
+
+def finetune_run(device, images, net, args) -> tuple[dict, np.ndarray, np.ndarray]:
+    config = train.FinetuneConfig(
+        steps=10**6,
+        batch_size=args.batch_size,
+        lr_g=args.lr,
+        lr_d=args.lr,
+        max_seconds=args.seconds,
+        kid_samples=args.kid_samples,
+        sample_every=10**6,
+        n_samples=32,
+        seed=0,
+    )
+    job = train.FinetuneJob(images, "bench-paintings", BASE, config)
+    first = last = None
+    result: dict = {}
+    started = time.perf_counter()
+    for event in train.run_finetune(job, device, feature_net=net, report_every_s=10):
+        if event.kind == "samples" and first is None:
+            first = event.samples
+        elif event.kind == "step":
+            log.info("step %d  loss_d %.3f  loss_g %.3f", event.step, *_losses(event))
+        elif event.kind == "done":
+            last = event.samples
+            skipped = sum(h["d_skipped"] for h in event.history) / max(len(event.history), 1)
+            result = {
+                "steps": event.step,
+                "kid_before": event.kid["before"],
+                "kid_after": event.kid["after"],
+                "kid_ratio_after_over_before": round(event.kid["after"] / event.kid["before"], 4),
+                "kid_cut_at_least_half": event.kid["after"] <= 0.5 * event.kid["before"],
+                "d_steps_skipped_fraction": round(skipped, 3),
+            }
+    result["wall_seconds_total"] = round(time.perf_counter() - started, 1)
+    result["train_seconds_cap"] = args.seconds
+    return result, first, last
+
+
+def _losses(event) -> tuple[float, float]:
+    return event.losses.loss_d, event.losses.loss_g
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"cpu ({os.cpu_count()} cores, {platform.machine()})"
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--seconds", type=float, default=120.0, help="fine-tuning wall time")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, default=2e-4)
+    p.add_argument("--target-images", type=int, default=2000)
+    p.add_argument("--kid-samples", type=int, default=2000)
+    p.add_argument("--throughput-steps", type=int, default=200)
+    p.add_argument("--images-dir", type=Path, default=ROOT.parent / "shared" / "images")
+    p.add_argument("--device", default=None)
+    p.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "finetune.json")
+    p.add_argument("--samples-png", type=Path, help="before/after sample grids as one PNG")
+    args = p.parse_args()
+
+    device = resolve_device(args.device)
+    torch.manual_seed(0)
+    net = load_feature_net(device)
+    images = painting_crops(args.images_dir, args.target_images, 64)
+    results = {
+        "device": _device_name(device),
+        "torch": torch.__version__,
+        "base_model": BASE,
+        "target": f"{args.target_images} random crops of {len(PAINTINGS)} paintings, 64x64",
+        "throughput": throughput(device, images, args.batch_size, args.throughput_steps),
+    }
+    log.info("throughput: %s", results["throughput"])
+    with tempfile.TemporaryDirectory() as tmp:  # the run's checkpoint stays out of checkpoints/
+        (Path(tmp) / BASE).symlink_to(store.resolve(BASE))
+        os.environ["GAN_STUDIO_CHECKPOINTS"] = tmp
+        run, before, after = finetune_run(device, images, net, args)
+    results["finetune"] = run | {"batch_size": args.batch_size, "lr": args.lr}
+    log.info("fine-tune: %s", run)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    if args.samples_png and before is not None and after is not None:
+        pair = [make_grid(torch.from_numpy(s).permute(0, 3, 1, 2), 8, 2) for s in (before, after)]
+        Image.fromarray(torch.cat(pair, dim=2).permute(1, 2, 0).numpy()).save(args.samples_png)
+    log.info("%s", json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

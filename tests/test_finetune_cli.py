@@ -1,0 +1,79 @@
+"""`python -m gan.finetune`: the headless loop, resume, and DDP under torchrun (gloo, CPU)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from gan import store, train
+from tests.conftest import tiny_generator
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def setup(checkpoints, tmp_path):
+    G = tiny_generator()
+    store.save_pretrained(checkpoints / "tiny", G.config.to_dict(), G.state_dict(), "# tiny\n")
+    data = tmp_path / "data"
+    data.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(10):
+        pixels = rng.integers(0, 256, (24, 24, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(data / f"{i}.png")
+    (data / "notes.txt").write_text("not an image")
+    return checkpoints, data
+
+
+def _run(args: list[str], env_checkpoints: Path, torchrun: int = 0) -> subprocess.CompletedProcess:
+    env = os.environ | {"GAN_STUDIO_CHECKPOINTS": str(env_checkpoints), "GAN_STUDIO_DEVICE": "cpu"}
+    env["OMP_NUM_THREADS"] = "1"
+    launcher = [sys.executable]
+    if torchrun:
+        launcher += ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={torchrun}"]
+    cmd = [*launcher, "-m", "gan.finetune", *args]
+    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+
+
+def test_cli_trains_saves_and_resumes(setup, tmp_path):
+    checkpoints, data = setup
+    summary = tmp_path / "summary.json"
+    common = ["--data", str(data), "--name", "cli-ft", "--model", "tiny", "--no-kid"]
+    done = _run(
+        [*common, "--steps", "3", "--batch-size", "4", "--summary", str(summary)], checkpoints
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(summary.read_text())["steps"] == 3
+    assert "notes.txt" in done.stderr  # the skipped file is reported
+    again = _run([*common, "--steps", "2", "--batch-size", "4", "--resume"], checkpoints)
+    assert again.returncode == 0, again.stderr
+    state = json.loads((checkpoints / "cli-ft" / train.STATE_NAME).read_text())
+    assert state["steps_done"] == 5
+
+
+def test_cli_bad_input_exits_with_a_message(setup):
+    checkpoints, data = setup
+    bad = _run(
+        ["--data", str(data), "--name", "x", "--model", "tiny", "--lr-g", "nan"], checkpoints
+    )
+    assert bad.returncode == 2 and "lr_g must be a finite number" in bad.stderr
+
+
+def test_torchrun_two_processes_gloo(setup, tmp_path):
+    checkpoints, data = setup
+    summary = tmp_path / "summary.json"
+    args = ["--data", str(data), "--name", "ddp-ft", "--model", "tiny", "--no-kid"]
+    args += ["--steps", "6", "--batch-size", "4", "--d-warmup", "2", "--summary", str(summary)]
+    args += ["--d-loss-threshold", "1.4"]  # some D steps skipped: ranks must agree on it
+    done = _run(args, checkpoints, torchrun=2)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "rank 1 of 2" in done.stderr
+    assert json.loads(summary.read_text())["steps"] == 6
+    assert store.local_model_dir("ddp-ft") is not None
