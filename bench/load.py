@@ -253,6 +253,7 @@ def trainer(url: str, work: Workload, deadline: float, stats: Stats, runs: list[
 
 
 def sample_memory(app: App, until: threading.Event, samples: list[float]) -> None:
+    """RSS once a second (the results keep one sample in ten)."""
     while not until.wait(1.0):
         try:
             samples.append(app.rss_mb())
@@ -273,6 +274,8 @@ def run(users: int, duration_s: float, settle_s: float, device: str) -> dict:
         rng = random.Random(0)
         for api, _ in work.choices():  # warm-up: load every model once
             work.call(client, api, rng)
+        if "/finetune" in endpoints:  # and train once, so first-use allocations are not "growth"
+            work.finetune(client, 5.0)
         rss_warm = app.rss_mb()
         log.info("warm: %.0f MB; endpoints %s", rss_warm, sorted(endpoints))
 
@@ -314,6 +317,7 @@ def run(users: int, duration_s: float, settle_s: float, device: str) -> dict:
                 "python": platform.python_version(),
                 "platform": platform.platform(),
             },
+            "commit": git_commit(),
             "users": users,
             "duration_s": duration_s,
             "load_s": round(load_s, 1),
@@ -330,6 +334,7 @@ def run(users: int, duration_s: float, settle_s: float, device: str) -> dict:
                 "end_of_load": round(rss_end, 1),
                 f"after_{settle_s:g}s_idle": round(rss_after, 1),
                 "growth_after_load": round(growth, 1),
+                "during_load_every_10s": [round(v, 1) for v in samples[::10]],
                 "bound": MEMORY_BOUND_MB,
             },
             "target": {
@@ -341,6 +346,23 @@ def run(users: int, duration_s: float, settle_s: float, device: str) -> dict:
     finally:
         app.stop()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def git_commit() -> str:
+    """The commit measured, marked when the app's code had local changes."""
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "app.py", "gan", "style"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    except OSError:
+        return "unknown"
+    return sha + (" with local changes" if dirty else "")
 
 
 def main(argv: list[str] | None = None) -> int:
