@@ -307,3 +307,24 @@ def test_the_token_is_not_in_any_page_or_api_description(app_url, monkeypatch):
     base = app_url.rstrip("/")
     for route in ["/", "/config", "/gradio_api/info", "/gradio_api/info?all_endpoints=true"]:
         assert TOKEN not in httpx.get(base + route).text, route
+
+
+def test_a_pushed_token_is_never_logged_or_returned(hub, checkpoints, monkeypatch, caplog):
+    """The Fine-tune tab's push: the token reaches the Hub, not the logs, the answer or errors."""
+    from gan import publish
+
+    generator = tiny_generator()
+    store.save_pretrained(
+        checkpoints / "mine", generator.config.to_dict(), generator.state_dict(), "# mine\n"
+    )
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    caplog.set_level(logging.DEBUG)
+    url = publish.push_to_hub("mine", "someone/mine", token=TOKEN)
+    assert f"Bearer {TOKEN}" in hub.auth_headers
+    hub.stop()  # the Hub goes away mid-session: the error must not carry the token either
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
+    store.forget_hub_probe()
+    with pytest.raises(store.UserInputError) as error:
+        publish.push_to_hub("mine", "someone/mine", token=TOKEN)
+    hub.start()  # so the fixture can stop it
+    assert TOKEN not in url + str(error.value) + caplog.text

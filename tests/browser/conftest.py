@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.conftest import ROOT
 
@@ -28,6 +29,9 @@ CHROMIUM_ARGS = [
 ARTIFACTS = Path(__file__).parent / "artifacts"
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 VIEWPORT = {"width": 1280, "height": 900}
+
+# Generous waits for work on a busy 2-core CI machine; a failure here is "never", not "slow".
+expect.set_options(timeout=120_000)
 
 
 def pytest_collection_modifyitems(items):
