@@ -76,6 +76,48 @@ def test_out_of_memory_is_a_clear_message_and_the_next_request_works(
     assert result and fake.calls == 2
 
 
+def small_pair(folder: Path) -> tuple[str, str]:
+    from PIL import Image
+
+    from tests.conftest import SHARED_IMAGES
+
+    paths = []
+    for name in ("tubingen.jpg", "starry_night.jpg"):
+        with Image.open(SHARED_IMAGES / name) as image:
+            image.convert("RGB").resize((64, 64)).save(folder / f"{name}.png")
+        paths.append(str(folder / f"{name}.png"))
+    return paths[0], paths[1]
+
+
+def stylize_small(client, pair: tuple[str, str]):
+    from gradio_client import handle_file
+
+    return client.predict(
+        content=handle_file(pair[0]),
+        style=handle_file(pair[1]),
+        steps=2,
+        size=64,
+        api_name="/stylize",
+    )
+
+
+def test_out_of_memory_in_style_transfer_is_clear_and_the_next_run_works(
+    client, monkeypatch, tmp_path
+):
+    pair = small_pair(tmp_path)
+    monkeypatch.setattr(app, "run_style", OutOfMemoryOnce(app.run_style))
+    with pytest.raises(Exception, match="ran out of memory"):
+        stylize_small(client, pair)
+    image, info, _ = stylize_small(client, pair)
+    assert image and "Done" in info
+
+
+def test_style_transfer_offline_uses_the_local_network_and_says_so(client, tmp_path):
+    """The session's app runs with HF_HUB_OFFLINE=1: VGG19 is not cached, EfficientNet is."""
+    _, info, _ = stylize_small(client, small_pair(tmp_path))
+    assert "EfficientNet-Lite0" in info and "offline" in info
+
+
 # --- a process killed while writing a checkpoint ------------------------------------------------
 
 WRITER = textwrap.dedent(
@@ -307,6 +349,8 @@ def test_with_the_hub_unreachable_the_app_serves_within_seconds_and_says_so(tmp_
             assert len(faces) == 2
             with pytest.raises(Exception, match="cannot be reached"):
                 client.predict(seeds="1", model="someone/faces@main", api_name="/generate")
+            _, info, _ = stylize_small(client, small_pair(tmp_path))  # VGG19 is on the Hub
+            assert "EfficientNet-Lite0" in info and "offline" in info
         finally:
             child.terminate()
             child.wait(timeout=30)
