@@ -718,7 +718,14 @@ def build_finetune_tab(model: gr.Dropdown) -> None:
         with gr.Column(scale=1):
             status = gr.Markdown()
             samples = gr.Image(label="EMA generator samples (fixed seeds)", format="png")
-            losses = gr.LinePlot(x="step", y="loss", color="network", label="Losses", height=220)
+            losses = gr.LinePlot(
+                x="step",
+                y="loss",
+                color="network",
+                color_map={"D": "#2563eb", "G": "#ea580c"},
+                label="Losses (D: discriminator, G: generator)",
+                height=220,
+            )
             preview = gr.Image(label="Prepared training set", format="png")
             result = gr.JSON(label="Result")
     images.upload(preview_upload, [images, model], [preview, upload_note], api_visibility="private")
@@ -748,6 +755,7 @@ def build_finetune_tab(model: gr.Dropdown) -> None:
             kid,
         ],
         [status, preview, samples, losses, result],
+        show_progress_on=result,  # the bar sits on the (still empty) result: the rest stays live
         api_name="finetune",
         concurrency_id="train",
         concurrency_limit=1,
@@ -796,9 +804,16 @@ def build_demo() -> gr.Blocks:
 def launch_options() -> dict:
     """Security settings of every launch (`main` and the tests' app): an upload size limit, no
     public share link unless `GRADIO_SHARE=1` asks for one, no extra folders served (Gradio
-    serves only its own upload/cache folder), and errors shown as messages."""
+    serves only its own upload/cache folder), no run history (it would keep inputs such as a
+    pasted Hub token, and can write to a Hub bucket), and errors shown as messages."""
     share = os.environ.get("GRADIO_SHARE", "").strip().lower() in {"1", "true", "yes"}
-    return {"max_file_size": MAX_UPLOAD, "share": share, "show_error": True, "allowed_paths": []}
+    return {
+        "max_file_size": MAX_UPLOAD,
+        "share": share,
+        "show_error": True,
+        "allowed_paths": [],
+        "run_history": False,
+    }
 
 
 def trim_host_memory() -> None:

@@ -690,8 +690,9 @@ def _run(
             yield Event("status", trainer.step, config.steps, message=note)
     scorer = None
     if rank == 0 and config.kid_samples and feature_net is not None:
+        n_real = min(2000, max(500, 2 * config.kid_samples))  # bounds feature time on a CPU
         scorer = KIDScorer(
-            feature_net, job.images, device, n_fake=config.kid_samples, seed=config.seed
+            feature_net, job.images, device, config.kid_samples, n_real, seed=config.seed
         )
         if state["kid"].get("before") is None:
             state["kid"]["before"] = scorer(trainer.G_ema, trainer.nz).mean
