@@ -630,9 +630,13 @@ def _check_target(job: FinetuneJob) -> Path:
         raise UserInputError("choose a new name for the fine-tuned model (not the base model's)")
     target = store.checkpoints_dir() / job.name
     if not job.resume and store.local_model_dir(job.name) is not None:
-        state = target / STATE_NAME
-        if not state.is_file():
+        if not (target / STATE_NAME).is_file():
             raise UserInputError(f"{job.name!r} is an existing model that was not fine-tuned here")
+        # Never overwrite a fine-tune either: on a shared host it may be someone else's.
+        raise UserInputError(
+            f"a model named {job.name!r} already exists: choose another name "
+            "(or tick Resume to continue that run)"
+        )
     return target
 
 

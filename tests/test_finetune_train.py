@@ -231,6 +231,9 @@ def test_bad_jobs_are_clear_errors(tiny_base, checkpoints):
         run(train.FinetuneJob(images, "tiny", "tiny"))
     with pytest.raises(UserInputError, match="invalid model name"):
         run(train.FinetuneJob(images, "../x", "tiny"))
+    run(train.FinetuneJob(images, "taken", "tiny", train.FinetuneConfig(steps=1, batch_size=4)))
+    with pytest.raises(UserInputError, match="already exists"):
+        run(train.FinetuneJob(images, "taken", "tiny"))
     with pytest.raises(UserInputError, match="nothing to resume"):
         run(train.FinetuneJob(images, "never", "tiny", resume=True))
     with pytest.raises(UserInputError, match="16x16"):
