@@ -745,20 +745,19 @@ def _run(
                 )
             if (i + 1) % config.sample_every == 0:
                 yield Event("samples", i + 1, config.steps, samples=trainer.samples(z_samples))
-    except GeneratorExit:
-        stopped = "cancelled"
-        _finish(trainer, state, job, target, first_step, started, stopped, rank, None)
+        seconds = time.monotonic() - started
+        if rank == 0:
+            yield Event(
+                "status",
+                trainer.step - first_step,
+                config.steps,
+                message=f"{stopped} after {trainer.step - first_step} steps ({seconds:.0f} s)",
+            )
+            if scorer is not None:
+                state["kid"]["after"] = scorer(trainer.G_ema, trainer.nz).mean
+    except GeneratorExit:  # the request was cancelled: save what was learned, then close
+        _finish(trainer, state, job, target, first_step, started, "cancelled", rank, None)
         raise
-    seconds = time.monotonic() - started
-    if rank == 0:
-        yield Event(
-            "status",
-            trainer.step - first_step,
-            config.steps,
-            message=f"{stopped} after {trainer.step - first_step} steps ({seconds:.0f} s)",
-        )
-        if scorer is not None:
-            state["kid"]["after"] = scorer(trainer.G_ema, trainer.nz).mean
     checkpoint = _finish(trainer, state, job, target, first_step, started, stopped, rank, seconds)
     if rank == 0:
         yield Event(
