@@ -194,6 +194,16 @@ def test_no_share_link_unless_asked_for(monkeypatch):
     assert app.launch_options()["share"] is True
 
 
+def test_no_run_history_is_kept(app_url):
+    """Gradio's run history would keep every input (a pasted Hub token too) and can write it
+    to a Hub bucket: it is off, its page and its routes are gone."""
+    assert app.launch_options()["run_history"] is False
+    base = app_url.rstrip("/")
+    assert httpx.get(base + "/config").json().get("run_history") is False
+    assert httpx.get(base + "/gradio_api/runs").status_code == 404
+    assert httpx.post(base + "/gradio_api/run-history/connect", json={}).status_code in (404, 405)
+
+
 def test_main_launches_with_the_security_options(monkeypatch):
     """`python app.py` uses launch_options() and binds to localhost by default."""
     seen: dict = {}
@@ -214,6 +224,7 @@ def test_main_launches_with_the_security_options(monkeypatch):
     assert seen["server_name"] == "127.0.0.1"
     assert seen["max_file_size"] == app.MAX_UPLOAD
     assert not seen.get("allowed_paths")
+    assert seen["run_history"] is False
 
 
 # --- safetensors only from the network ---------------------------------------------------------

@@ -123,7 +123,7 @@ def start_finetune(page: Page, images: list[str], name: str, steps: int):
 
 
 def test_a_tiny_fine_tune_runs_and_its_model_appears(page, training_images):
-    tab = start_finetune(page, training_images, "browser-finetune", steps=20)
+    tab = start_finetune(page, training_images, "browser-finetune", steps=200 if README_RUN else 20)
     expect(tab.get_by_text("Saved browser-finetune")).to_be_visible()
     samples = tab.locator(".block").filter(has_text="EMA generator samples").first
     expect(served_images(samples)).to_have_count(1)
