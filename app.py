@@ -6,15 +6,13 @@ Run `python app.py` (see README.md for the one-command set-up).
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import functools
-import gc
 import inspect
 import logging
 import math
 import os
 import random
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -29,6 +27,7 @@ from gan.errors import UserInputError
 from gan.images import load_rgb
 from gan.kid import load_feature_net
 from gan.media import grid, upscale
+from gan.runs import RunRegistry, trim_memory_forever
 from gan.studio import DEFAULT_MODEL, DISPLAY_SIZE, FaceStudio
 from style import networks as style_networks
 from style.transfer import MAX_SIZE_CPU, MAX_SIZE_GPU, MAX_STEPS, MIN_SIZE, StyleSettings
@@ -39,6 +38,7 @@ log = logging.getLogger("gan_studio")
 DEVICE = resolve_device()
 STUDIO = FaceStudio(DEVICE)
 MAX_UPLOAD = "60mb"
+SHUTDOWN_GRACE_S = 60.0  # how long a SIGTERM waits for fine-tunes to save
 
 DESCRIPTION = """# GAN Studio
 Faces from a DCGAN, walks through its latent space, Gatys style transfer, and short fine-tuning
@@ -94,6 +94,11 @@ def friendly(fn: Callable) -> Callable:
             raise _as_gr_error(e) from e
 
     return call
+
+
+def session_key(request: gr.Request | None) -> str:
+    """The browser session (or API client) a request comes from: the key of its stop flag."""
+    return getattr(request, "session_hash", None) or "api"
 
 
 def model_dropdown_update(current: str | None = None) -> dict:
@@ -263,15 +268,7 @@ STYLE_NETWORKS = {
     "EfficientNet-Lite0 (offline)": style_networks.EFFICIENTNET,
 }
 STYLE_MAX_SIZE = MAX_SIZE_GPU if DEVICE.type == "cuda" else MAX_SIZE_CPU
-_style_stops: dict[str, threading.Event] = {}
-_style_stops_lock = threading.Lock()
-
-
-def _style_stop_flag(request: gr.Request | None) -> threading.Event:
-    """One stop flag per browser session, set by the Stop button and read by the running loop."""
-    key = getattr(request, "session_hash", None) or "api"
-    with _style_stops_lock:
-        return _style_stops.setdefault(key, threading.Event())
+STYLE_RUNS = RunRegistry()
 
 
 def _style_info(event, label: str) -> str:
@@ -358,23 +355,28 @@ def stylize(
     )
     settings.validate(DEVICE, len(style_imgs))
     settings.steps, settings.size = int(steps), int(size)
-    stop = _style_stop_flag(request)
-    stop.clear()
     net = style_networks.load_loss_network(DEVICE, prefer=STYLE_NETWORKS[network])
+    with STYLE_RUNS.running(session_key(request)) as stop:
+        events = run_style(content_img, style_imgs, settings, net, DEVICE, stop.is_set)
+        yield from _style_outputs(events, net.label, settings, progress)
+
+
+def _style_outputs(events, label: str, settings: StyleSettings, progress: gr.Progress):
+    """Style-loop events -> (image, info, loss plot) updates, with a throttled progress bar."""
     last_progress = 0.0
-    for event in run_style(content_img, style_imgs, settings, net, DEVICE, stop.is_set):
+    for event in events:
         now = time.monotonic()
         if now - last_progress > 0.1 or event.done:
             progress((event.iteration, event.total), desc="Repainting", unit="iterations")
             last_progress = now
         if event.done:
-            yield event.image, _style_info(event, net.label), _loss_table(event.history, settings)
+            yield event.image, _style_info(event, label), _loss_table(event.history, settings)
         elif event.image is not None:
-            yield event.image, _style_info(event, net.label), gr.skip()
+            yield event.image, _style_info(event, label), gr.skip()
 
 
 def stop_style(request: gr.Request = None) -> None:
-    _style_stop_flag(request).set()
+    STYLE_RUNS.stop(session_key(request))
 
 
 def _style_network_status(choice: str | None = None) -> str:
@@ -482,15 +484,7 @@ FT_DEFAULTS = {  # a few minutes on either device
     "kid_samples": 1000 if FT_GPU else 64,
 }
 FT_POLICIES = ["color", "translation", "cutout"]
-_ft_stops: dict[str, threading.Event] = {}
-_ft_stops_lock = threading.Lock()
-
-
-def _finetune_stop_flag(request: gr.Request | None) -> threading.Event:
-    """One stop flag per browser session (API calls share one), set by the Stop button."""
-    key = getattr(request, "session_hash", None) or "api"
-    with _ft_stops_lock:
-        return _ft_stops.setdefault(key, threading.Event())
+FINETUNE_RUNS = RunRegistry()
 
 
 def _finetune_image_size(model: str, name: str, resume: bool) -> int:
@@ -576,14 +570,20 @@ def finetune(
         kid_samples=FT_DEFAULTS["kid_samples"] if kid else 0,
     )
     job = train.FinetuneJob(dataset.images, name, model, config, bool(resume), dataset.skipped)
-    stop = _finetune_stop_flag(request)
-    stop.clear()
     net = load_feature_net(DEVICE) if kid else None
     lines = [f"**{len(dataset)} images** prepared at {dataset.image_size}px"]
     preview = finetune_data.preview_grid(dataset.images)
     yield _finetune_status(lines), preview, gr.skip(), gr.skip(), gr.skip()
+    with FINETUNE_RUNS.running(session_key(request)) as stop:
+        events = train.run_finetune(job, DEVICE, stop, feature_net=net)
+        yield from _finetune_outputs(events, lines, preview, job, progress)
+
+
+def _finetune_outputs(events, lines: list[str], preview, job: train.FinetuneJob, progress):
+    """Training events -> (status, preview, samples, loss plot, result) updates."""
+    name = job.name
     state_kid: dict = {}
-    for event in train.run_finetune(job, DEVICE, stop, feature_net=net):
+    for event in events:
         if event.kind == "status":
             lines.append(event.message)
             yield _finetune_status(lines, kid=state_kid), gr.skip(), gr.skip(), gr.skip(), gr.skip()
@@ -602,8 +602,8 @@ def finetune(
                 "model": name,
                 "steps": event.step,
                 "ended": event.message,
-                "images": len(dataset),
-                "skipped_files": len(dataset.skipped),
+                "images": len(job.images),
+                "skipped_files": len(job.skipped),
                 "kid_before": event.kid.get("before"),
                 "kid_after": event.kid.get("after"),
             }
@@ -617,7 +617,7 @@ def finetune(
 
 
 def stop_finetune(request: gr.Request = None) -> None:
-    _finetune_stop_flag(request).set()
+    FINETUNE_RUNS.stop(session_key(request))
 
 
 @friendly
@@ -816,18 +816,16 @@ def launch_options() -> dict:
     }
 
 
-def trim_host_memory() -> None:
-    """Give freed heap back to the OS. glibc keeps it otherwise, so after a fine-tune or a burst
-    of requests the process would hold its peak memory for good."""
-    gc.collect()
-    with contextlib.suppress(OSError, AttributeError):  # not glibc
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-
-
-def _trim_memory_forever(every_s: float = 30.0) -> None:
-    while True:
-        time.sleep(every_s)
-        trim_host_memory()
+def stop_runs_and_exit(signum: int, _frame: object) -> None:
+    """SIGTERM (a container or Space shutting down): stop every run so that fine-tunes save
+    what they learned, give them a little time, then shut the server down."""
+    log.warning(
+        "signal %d: stopping %d run(s) before shutting down",
+        signum,
+        FINETUNE_RUNS.stop_all() + STYLE_RUNS.stop_all(),
+    )
+    FINETUNE_RUNS.wait_idle(SHUTDOWN_GRACE_S)
+    raise KeyboardInterrupt  # Gradio's launch() closes the server on it
 
 
 def main() -> None:
@@ -837,7 +835,8 @@ def main() -> None:
     )
     # Probe the Hub in the background so an unreachable Hub never delays start-up.
     threading.Thread(target=store.hub_reachable, daemon=True).start()
-    threading.Thread(target=_trim_memory_forever, daemon=True).start()
+    threading.Thread(target=trim_memory_forever, daemon=True).start()
+    signal.signal(signal.SIGTERM, stop_runs_and_exit)
     demo = build_demo()
     demo.queue(default_concurrency_limit=4, max_size=64)
     demo.launch(

@@ -82,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     device = init_distributed(args.device)
     rank, _ = world()
     stop = threading.Event()
-    signal.signal(signal.SIGINT, lambda *_: stop.set())  # Ctrl-C: stop cleanly and save
+    for signum in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C, or a container shutting down:
+        signal.signal(signum, lambda *_: stop.set())  # stop cleanly and save
     config = FinetuneConfig(**{f.name: getattr(args, f.name) for f in fields(FinetuneConfig)})
     try:
         base = args.model
