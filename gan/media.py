@@ -6,7 +6,6 @@ import io
 import math
 from pathlib import Path
 
-import imageio_ffmpeg
 import numpy as np
 from PIL import Image
 
@@ -72,6 +71,8 @@ def save_gif(frames: np.ndarray, path: Path, fps: int = 12) -> Path:
 
 def save_mp4(frames: np.ndarray, path: Path, fps: int = 12) -> Path:
     """H.264 in yuv420p with even sides and faststart: plays in every browser."""
+    import imageio_ffmpeg  # here, so that training code can import this module without it
+
     h, w = frames.shape[1] // 2 * 2, frames.shape[2] // 2 * 2
     writer = imageio_ffmpeg.write_frames(
         str(path),

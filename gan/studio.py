@@ -28,18 +28,23 @@ DISPLAY_SIZE = 256
 OUTPUT_TTL_S = 3600
 
 
-def load_generator(name: str, device: torch.device) -> Generator:
-    """Build a `Generator` from a model folder (config.json + model.safetensors)."""
-    folder = store.resolve(name)
+def generator_from_folder(folder: Path, name: str, weights: str = store.WEIGHTS_NAME) -> Generator:
+    """Build a `Generator` (on the CPU) from a model folder's config.json and `weights`."""
     config = store.read_config(folder)
     if config.get("model_type", GENERATOR_TYPE) != GENERATOR_TYPE:
         raise store.ModelLoadError(f"{name} is a {config.get('model_type')}, not a face generator")
     known = {f.name for f in fields(GeneratorConfig)}
     try:
         generator = Generator(GeneratorConfig(**{k: v for k, v in config.items() if k in known}))
-        generator.load_state_dict(store.read_safetensors(folder / store.WEIGHTS_NAME))
+        generator.load_state_dict(store.read_safetensors(folder / weights))
     except (TypeError, ValueError, RuntimeError) as e:
         raise store.ModelLoadError(f"{name}: the weights do not match its config ({e})") from e
+    return generator
+
+
+def load_generator(name: str, device: torch.device) -> Generator:
+    """A model by name (local or Hub), ready for inference on `device`."""
+    generator = generator_from_folder(store.resolve(name), name)
     return generator.to(device).eval().requires_grad_(False)
 
 

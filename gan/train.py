@@ -38,7 +38,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -54,7 +54,8 @@ from gan.augment import DEFAULT_POLICY, diff_augment, parse_policy
 from gan.errors import UserInputError
 from gan.images import to_uint8
 from gan.kid import FeatureNet, KIDScorer
-from gan.model import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig, init_weights
+from gan.model import Discriminator, DiscriminatorConfig, Generator, init_weights
+from gan.studio import generator_from_folder
 
 log = logging.getLogger(__name__)
 
@@ -476,19 +477,6 @@ def _cpu(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
 
 
-def _build_generator(folder: Path, weights: str, name: str) -> Generator:
-    config = store.read_config(folder)
-    if config.get("model_type", GENERATOR_TYPE) != GENERATOR_TYPE:
-        raise store.ModelLoadError(f"{name} is a {config.get('model_type')}, not a DCGAN generator")
-    known = {f.name for f in fields(GeneratorConfig)}
-    try:
-        G = Generator(GeneratorConfig(**{k: v for k, v in config.items() if k in known}))
-        G.load_state_dict(store.read_safetensors(folder / weights))
-    except (TypeError, ValueError, RuntimeError) as e:
-        raise store.ModelLoadError(f"{name}: the weights do not match its config ({e})") from e
-    return G
-
-
 def _discriminator_file(name: str, folder: Path) -> Path | None:
     """The checkpoint's discriminator file, if it has one (local folder or Hub repo)."""
     local = folder / DISCRIMINATOR_NAME
@@ -581,8 +569,8 @@ def start_state(job: FinetuneJob, device: torch.device) -> tuple[GANTrainer, dic
         if folder is None or not (folder / STATE_NAME).is_file():
             raise UserInputError(f"nothing to resume: {job.name!r} is not a fine-tuned model here")
         previous = json.loads((folder / STATE_NAME).read_text())
-        G = _build_generator(folder, GENERATOR_TRAIN_NAME, job.name)
-        G_ema = _build_generator(folder, store.WEIGHTS_NAME, job.name)
+        G = generator_from_folder(folder, job.name, GENERATOR_TRAIN_NAME)
+        G_ema = generator_from_folder(folder, job.name)
         D, _ = load_discriminator(folder / DISCRIMINATOR_NAME, G.config.image_size)
         trainer = GANTrainer(
             G,
@@ -605,7 +593,7 @@ def start_state(job: FinetuneJob, device: torch.device) -> tuple[GANTrainer, dic
         notes.append(f"resuming {job.name} at step {trainer.step}")
         return trainer, state, notes
     folder = store.resolve(job.base)
-    G = _build_generator(folder, store.WEIGHTS_NAME, job.base)
+    G = generator_from_folder(folder, job.base)
     D, pretrained = load_discriminator(_discriminator_file(job.base, folder), G.config.image_size)
     freeze = config.freeze_d if pretrained else 0
     if config.freeze_d and not pretrained:

@@ -1,10 +1,13 @@
-"""Raw HTTP calls to the app's API, for what `gradio_client` will not send (NaN, forged paths)."""
+"""Helpers for API tests: raw HTTP calls (for what `gradio_client` will not send: NaN, forged
+paths) and small inputs."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import httpx
+from PIL import Image
 
 
 def call_raw(app_url: str, api: str, body: str, timeout: float = 60.0) -> tuple[str, object]:
@@ -33,3 +36,15 @@ def call_raw(app_url: str, api: str, body: str, timeout: float = 60.0) -> tuple[
         payload = json.loads(data) if data and data != "null" else None
         return "error", (payload or {}).get("error") if isinstance(payload, dict) else payload
     return event, json.loads(data) if data else None
+
+
+def small_style_pair(folder: Path) -> tuple[str, str]:
+    """A 64x64 photo and painting (from ../shared/images) for quick style-transfer calls."""
+    from tests.conftest import SHARED_IMAGES
+
+    paths = []
+    for name in ("tubingen.jpg", "starry_night.jpg"):
+        with Image.open(SHARED_IMAGES / name) as image:
+            image.convert("RGB").resize((64, 64)).save(folder / f"{name}.png")
+        paths.append(str(folder / f"{name}.png"))
+    return paths[0], paths[1]

@@ -12,7 +12,7 @@ from gradio_client import handle_file
 from gan import latents
 from gan.errors import UserInputError
 from gan.images import load_rgb
-from tests.api_helpers import call_raw
+from tests.api_helpers import call_raw, small_style_pair
 from tests.corpus import (
     NZ,
     PICKLE_MARK,
@@ -196,17 +196,7 @@ def test_what_only_the_raw_api_can_send(app_url, client, case):
 
 @pytest.fixture(scope="module")
 def small_pair(tmp_path_factory) -> tuple[str, str]:
-    from PIL import Image
-
-    from tests.conftest import SHARED_IMAGES
-
-    folder = tmp_path_factory.mktemp("pair")
-    paths = []
-    for name in ("tubingen.jpg", "starry_night.jpg"):
-        with Image.open(SHARED_IMAGES / name) as image:
-            image.convert("RGB").resize((64, 64)).save(folder / f"{name}.png")
-        paths.append(str(folder / f"{name}.png"))
-    return paths[0], paths[1]
+    return small_style_pair(tmp_path_factory.mktemp("pair"))
 
 
 def stylize(client, content: str, style: str, **kwargs):

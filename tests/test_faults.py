@@ -22,6 +22,7 @@ import torch
 import app
 from gan import store
 from gan.studio import load_generator
+from tests.api_helpers import small_style_pair
 from tests.conftest import ROOT, tiny_generator
 
 PYTHON = sys.executable
@@ -76,19 +77,6 @@ def test_out_of_memory_is_a_clear_message_and_the_next_request_works(
     assert result and fake.calls == 2
 
 
-def small_pair(folder: Path) -> tuple[str, str]:
-    from PIL import Image
-
-    from tests.conftest import SHARED_IMAGES
-
-    paths = []
-    for name in ("tubingen.jpg", "starry_night.jpg"):
-        with Image.open(SHARED_IMAGES / name) as image:
-            image.convert("RGB").resize((64, 64)).save(folder / f"{name}.png")
-        paths.append(str(folder / f"{name}.png"))
-    return paths[0], paths[1]
-
-
 def stylize_small(client, pair: tuple[str, str]):
     from gradio_client import handle_file
 
@@ -104,7 +92,7 @@ def stylize_small(client, pair: tuple[str, str]):
 def test_out_of_memory_in_style_transfer_is_clear_and_the_next_run_works(
     client, monkeypatch, tmp_path
 ):
-    pair = small_pair(tmp_path)
+    pair = small_style_pair(tmp_path)
     monkeypatch.setattr(app, "run_style", OutOfMemoryOnce(app.run_style))
     with pytest.raises(Exception, match="ran out of memory"):
         stylize_small(client, pair)
@@ -114,7 +102,7 @@ def test_out_of_memory_in_style_transfer_is_clear_and_the_next_run_works(
 
 def test_style_transfer_offline_uses_the_local_network_and_says_so(client, tmp_path):
     """The session's app runs with HF_HUB_OFFLINE=1: VGG19 is not cached, EfficientNet is."""
-    _, info, _ = stylize_small(client, small_pair(tmp_path))
+    _, info, _ = stylize_small(client, small_style_pair(tmp_path))
     assert "EfficientNet-Lite0" in info and "offline" in info
 
 
@@ -390,7 +378,7 @@ def test_with_the_hub_unreachable_the_app_serves_within_seconds_and_says_so(tmp_
             assert len(faces) == 2
             with pytest.raises(Exception, match="cannot be reached"):
                 client.predict(seeds="1", model="someone/faces@main", api_name="/generate")
-            _, info, _ = stylize_small(client, small_pair(tmp_path))  # VGG19 is on the Hub
+            _, info, _ = stylize_small(client, small_style_pair(tmp_path))  # VGG19 is on the Hub
             assert "EfficientNet-Lite0" in info and "offline" in info
         finally:
             child.terminate()
