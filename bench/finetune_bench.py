@@ -41,6 +41,7 @@ from gan.device import resolve_device  # noqa: E402
 from gan.images import load_rgb  # noqa: E402
 from gan.kid import load_feature_net  # noqa: E402
 from gan.model import Discriminator, DiscriminatorConfig, init_weights  # noqa: E402
+from gan.studio import generator_from_folder  # noqa: E402
 
 log = logging.getLogger("bench.finetune")
 
@@ -79,7 +80,7 @@ def _sync(device: torch.device) -> None:
 
 
 def fresh_models(device: torch.device):
-    G = train._build_generator(store.resolve(BASE), store.WEIGHTS_NAME, BASE).to(device)
+    G = generator_from_folder(store.resolve(BASE), BASE).to(device)
     D = Discriminator(DiscriminatorConfig(image_size=G.config.image_size))
     D.apply(init_weights)
     return G.train(), D.to(device).train()

@@ -171,11 +171,12 @@ class Workload:
         else:
             raise ValueError(api)
 
-    def finetune(self, client: Client, seconds: float) -> dict:
+    def finetune(self, client: Client, seconds: float, name: str) -> dict:
+        """One fine-tune run saved as `name` (a new name each run: runs never overwrite)."""
         return client.predict(
             images=[handle_file(p) for p in self.train_images],
             model="dcgan-digiface",
-            name="load-test-finetune",
+            name=name,
             steps=20_000,
             batch_size=8,
             sample_every=50,
@@ -241,7 +242,7 @@ def trainer(url: str, work: Workload, deadline: float, stats: Stats, runs: list[
     while (left := deadline - time.monotonic()) > 5:
         started = time.monotonic()
         try:
-            result = work.finetune(client, left)
+            result = work.finetune(client, left, f"load-test-{len(runs) + 1}")
             stats.record("/finetune", time.monotonic() - started, None)
             runs.append(result if isinstance(result, dict) else {"result": str(result)[:200]})
         except Exception as e:
@@ -275,7 +276,7 @@ def run(users: int, duration_s: float, settle_s: float, device: str) -> dict:
         for api, _ in work.choices():  # warm-up: load every model once
             work.call(client, api, rng)
         if "/finetune" in endpoints:  # and train once, so first-use allocations are not "growth"
-            work.finetune(client, 5.0)
+            work.finetune(client, 5.0, "load-warm-up")
         rss_warm = app.rss_mb()
         log.info("warm: %.0f MB; endpoints %s", rss_warm, sorted(endpoints))
 

@@ -1,0 +1,48 @@
+"""The benchmarks run in CI in a tiny form, so they keep working; their figures are not judged
+here (speed targets live in the results files, measured on real hardware)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import ROOT, SHARED_IMAGES
+
+
+def run_bench(script: list[str], flags: str, out: Path, timeout_s: float = 300) -> dict:
+    """Run a benchmark with `flags` (space-separated) and `--out out`; return its results."""
+    command = [sys.executable, *script, *flags.split(), "--out", str(out)]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout_s)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return json.loads(out.read_text())
+
+
+def test_style_bench_quick(tmp_path: Path):
+    result = run_bench(["-m", "bench.style_bench"], "--quick", tmp_path / "style.json")
+    for run in ("reference", "ours"):
+        assert result[run]["seconds"] > 0
+        assert result[run]["content_loss"] >= 0 and result[run]["style_loss"] >= 0
+    assert result["ours"]["speedup_vs_reference"] > 0
+
+
+def test_finetune_bench_tiny(tmp_path: Path):
+    flags = "--device cpu --seconds 3 --batch-size 8 --target-images 32 --kid-samples 32"
+    flags += " --throughput-steps 3"
+    result = run_bench(
+        ["bench/finetune_bench.py", "--images-dir", str(SHARED_IMAGES)],
+        flags,
+        tmp_path / "finetune.json",
+    )
+    assert result["finetune"]["steps"] >= 1
+    assert result["finetune"]["kid_before"] >= 0 and result["finetune"]["kid_after"] >= 0
+    assert result["throughput"]["reference_images_per_s"] > 0
+
+
+def test_load_bench_tiny(tmp_path: Path):
+    result = run_bench(
+        ["-m", "bench.load"], "--users 2 --duration 8 --settle 1", tmp_path / "load.json", 400
+    )
+    assert result["requests"] > 0 and result["failed_requests"] == 0, result
+    assert result["memory_mb"]["warm"] > 0
