@@ -22,14 +22,48 @@ import torch
 EPS = 1e-8
 
 
+_out_dtype_bmm = True  # torch.bmm(..., out_dtype=float32) on bfloat16/float16 (CUDA); else cast
+
+
+def _gram_fp32(f: torch.Tensor) -> torch.Tensor:
+    """(N, M, C) -> F^T F (N, C, C) in float32, reading half-precision `f` without a copy."""
+    global _out_dtype_bmm
+    if f.dtype in (torch.bfloat16, torch.float16) and _out_dtype_bmm:
+        try:
+            return torch.bmm(f.transpose(1, 2), f, out_dtype=torch.float32)
+        except (RuntimeError, TypeError, NotImplementedError):
+            _out_dtype_bmm = False
+    f = f.to(torch.promote_types(f.dtype, torch.float32))
+    return torch.bmm(f.transpose(1, 2), f)
+
+
+class _ChannelsLastGram(torch.autograd.Function):
+    """G = F^T F * scale on an (N, M, C) view of NHWC features, float32 out, with a one-product
+    backward in the features' dtype: dL/dF = F (dG + dG^T) * scale. Autograd's own backward
+    of the float32 product takes two float32 products, their sum and a cast, all at the
+    features' full resolution (the bulk of the GPU time at relu1_1/relu2_1)."""
+
+    @staticmethod
+    def forward(ctx, f: torch.Tensor, scale: float) -> torch.Tensor:  # type: ignore[override]
+        ctx.save_for_backward(f)
+        ctx.scale = scale
+        return _gram_fp32(f).mul_(scale)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # type: ignore[override]
+        (f,) = ctx.saved_tensors
+        g = (grad + grad.transpose(1, 2)).mul_(ctx.scale).to(f.dtype)
+        return torch.bmm(f, g), None
+
+
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:
     """(N, C, H, W) -> (N, C, C): F F^T / (C H W), computed in float32."""
     n, c, h, w = features.shape
     with torch.autocast(features.device.type, enabled=False):  # keep float32 under autocast
         if c > 1 and features.is_contiguous(memory_format=torch.channels_last):
             # NHWC storage: (N, HW, C) is a view, so no strided copy: G = F^T F.
-            f = features.permute(0, 2, 3, 1).reshape(n, h * w, c).float()
-            return torch.bmm(f.transpose(1, 2), f) / (c * h * w)
+            f = features.permute(0, 2, 3, 1).reshape(n, h * w, c)
+            return _ChannelsLastGram.apply(f, 1.0 / (c * h * w))
         f = features.reshape(n, c, h * w).float()
         return torch.bmm(f, f.transpose(1, 2)) / (c * h * w)
 
