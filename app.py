@@ -30,7 +30,7 @@ from gan.media import grid, upscale
 from gan.runs import RunRegistry, trim_memory_forever
 from gan.studio import DEFAULT_MODEL, DISPLAY_SIZE, FaceStudio
 from style import networks as style_networks
-from style.transfer import MAX_SIZE_CPU, MAX_SIZE_GPU, MAX_STEPS, MIN_SIZE, StyleSettings
+from style.transfer import MAX_STEPS, MIN_SIZE, StyleSettings, max_size
 from style.transfer import stylize as run_style
 
 log = logging.getLogger("gan_studio")
@@ -267,7 +267,7 @@ STYLE_NETWORKS = {
     "auto (VGG19 when available, else EfficientNet-Lite0)": style_networks.VGG19,
     "EfficientNet-Lite0 (offline)": style_networks.EFFICIENTNET,
 }
-STYLE_MAX_SIZE = MAX_SIZE_GPU if DEVICE.type == "cuda" else MAX_SIZE_CPU
+STYLE_MAX_SIZE = max_size(DEVICE)
 STYLE_RUNS = RunRegistry()
 
 
@@ -483,7 +483,7 @@ FT_DEFAULTS = {  # a few minutes on either device
     "sample_every": 200 if FT_GPU else 20,
     "kid_samples": 1000 if FT_GPU else 64,
 }
-FT_POLICIES = ["color", "translation", "cutout"]
+FT_POLICIES = list(augment.POLICIES)
 FINETUNE_RUNS = RunRegistry()
 
 

@@ -55,6 +55,13 @@ MAX_STEPS = 2000
 MAX_WEIGHT = 1e9
 MAX_STYLES = 8
 MULTISCALE_ABOVE = 512  # outputs with a longer side than this are solved coarse-to-fine
+
+
+def max_size(device: torch.device) -> int:
+    """Largest output side (px) allowed on `device`."""
+    return MAX_SIZE_GPU if device.type == "cuda" else MAX_SIZE_CPU
+
+
 COARSEST = 256
 WARMUP_STEPS = 1  # eager iterations before a CUDA graph capture (cuDNN autotuning, allocations)
 
@@ -84,9 +91,8 @@ class StyleSettings:
 
     def validate(self, device: torch.device, num_styles: int) -> None:
         """Raise `UserInputError` for values no run can use."""
-        max_size = MAX_SIZE_GPU if device.type == "cuda" else MAX_SIZE_CPU
         _check_int("steps", self.steps, 1, MAX_STEPS)
-        _check_int("size", self.size, MIN_SIZE, max_size)
+        _check_int("size", self.size, MIN_SIZE, max_size(device))
         for name in ("content_weight", "style_weight", "tv_weight"):
             value = getattr(self, name)
             if not _finite(value) or not 0 <= value <= MAX_WEIGHT:
