@@ -20,14 +20,15 @@ from collections.abc import Callable
 import gradio as gr
 import pandas as pd
 
-from gan import augment, latents, publish, store, train
+from core import publish, store
+from core.device import is_out_of_memory, release_memory, resolve_device
+from core.errors import UserInputError
+from core.images import load_rgb
+from core.media import grid, upscale
+from core.runs import RunRegistry, trim_memory_forever
+from gan import augment, latents, train
 from gan import data as finetune_data
-from gan.device import is_out_of_memory, release_memory, resolve_device
-from gan.errors import UserInputError
-from gan.images import load_rgb
 from gan.kid import load_feature_net
-from gan.media import grid, upscale
-from gan.runs import RunRegistry, trim_memory_forever
 from gan.studio import DEFAULT_MODEL, DISPLAY_SIZE, FaceStudio
 from style import networks as style_networks
 from style.transfer import MAX_STEPS, MIN_SIZE, StyleSettings, max_size

@@ -36,11 +36,12 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("GAN_STUDIO_MAX_TRAIN_STEPS", "1000000")  # the run is capped by time
 os.environ.setdefault("GAN_STUDIO_MAX_TRAIN_SECONDS", "3600")
 
-from gan import store, train  # noqa: E402
-from gan.device import resolve_device  # noqa: E402
-from gan.images import load_rgb  # noqa: E402
+from core import store  # noqa: E402
+from core.device import resolve_device  # noqa: E402
+from core.images import load_rgb  # noqa: E402
+from gan import train  # noqa: E402
 from gan.kid import load_feature_net  # noqa: E402
-from gan.model import Discriminator, DiscriminatorConfig, init_weights  # noqa: E402
+from gan.models.dcgan import Discriminator, DiscriminatorConfig, init_weights  # noqa: E402
 from gan.studio import generator_from_folder  # noqa: E402
 
 log = logging.getLogger("bench.finetune")

@@ -37,7 +37,7 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from gan.images import load_rgb  # noqa: E402
+from core.images import load_rgb  # noqa: E402
 from style import networks  # noqa: E402
 from style.losses import gram_matrix  # noqa: E402
 from style.networks import LossNetwork, NetworkSpec  # noqa: E402
@@ -146,7 +146,7 @@ def ours_settings(steps: int, size: int, **kw) -> StyleSettings:
 
 
 def backend_flags(device: torch.device, app: bool) -> None:
-    """The app's CUDA settings (`gan.device.resolve_device`: cuDNN autotuning, TF32 matmuls)
+    """The app's CUDA settings (`core.device.resolve_device`: cuDNN autotuning, TF32 matmuls)
     for our path; PyTorch's defaults for the reference."""
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = app

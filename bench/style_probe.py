@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import style_bench as sb  # noqa: E402
-from gan.images import load_rgb  # noqa: E402
+from core.images import load_rgb  # noqa: E402
 from style import losses, transfer  # noqa: E402
 from style.networks import LossNetwork  # noqa: E402
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from gan.errors import UserInputError
+from core.errors import UserInputError
 
 
 def rand_brightness(x: torch.Tensor) -> torch.Tensor:

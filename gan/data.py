@@ -24,8 +24,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from gan.errors import UserInputError
-from gan.images import MAX_FILE_BYTES, load_rgb
+from core.errors import UserInputError
+from core.images import MAX_FILE_BYTES, load_rgb
 
 log = logging.getLogger(__name__)
 
@@ -271,7 +271,7 @@ def _reason(error: UserInputError, name: str) -> str:
 
 def preview_grid(images: torch.Tensor, max_images: int = 64, columns: int = 8) -> np.ndarray:
     """uint8 (N, 3, S, S) -> one (H, W, 3) grid of the first `max_images` images."""
-    from gan import media  # media needs imageio-ffmpeg; keep the headless CLI free of it
+    from core import media  # media needs imageio-ffmpeg; keep the headless CLI free of it
 
     images = images[:max_images]
     return media.grid(images.permute(0, 2, 3, 1).numpy(), ncols=min(columns, len(images)))

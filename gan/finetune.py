@@ -22,9 +22,10 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from gan import data, store
-from gan.device import resolve_device
-from gan.errors import UserInputError
+from core import store
+from core.device import resolve_device
+from core.errors import UserInputError
+from gan import data
 from gan.kid import load_feature_net
 from gan.train import FinetuneConfig, FinetuneJob, run_finetune, world
 

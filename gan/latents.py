@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gan.errors import UserInputError
+from core.errors import UserInputError
 
 MAX_SEEDS = 64
 MAX_SEED = 2**32 - 1

@@ -15,15 +15,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gan import latents, media, store
-from gan.errors import UserInputError
-from gan.images import to_uint8
-from gan.model import Generator, GeneratorConfig
+from core import media, store
+from core.errors import UserInputError
+from core.images import to_uint8
+from gan import latents
+from gan.models.dcgan import GENERATOR_TYPE, Generator, GeneratorConfig
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "dcgan-digiface"
-GENERATOR_TYPE = "dcgan-generator"
 DISPLAY_SIZE = 256
 OUTPUT_TTL_S = 3600
 

@@ -49,12 +49,13 @@ from safetensors.torch import save_file
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel as DDP  # noqa: N817
 
-from gan import latents, store
+from core import store
+from core.errors import UserInputError
+from core.images import to_uint8
+from gan import latents
 from gan.augment import DEFAULT_POLICY, diff_augment, parse_policy
-from gan.errors import UserInputError
-from gan.images import to_uint8
 from gan.kid import FeatureNet, KIDScorer
-from gan.model import Discriminator, DiscriminatorConfig, Generator, init_weights
+from gan.models.dcgan import Discriminator, DiscriminatorConfig, Generator, init_weights
 from gan.studio import generator_from_folder
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,6 @@ DISCRIMINATOR_NAME = "discriminator.safetensors"
 GENERATOR_TRAIN_NAME = "generator_train.safetensors"  # raw (non-EMA) G, for resuming
 OPTIMIZER_NAME = "optimizer.safetensors"
 STATE_NAME = "training_state.json"
-GENERATOR_TYPE = "dcgan-generator"
 
 
 def _env_number(name: str, default: float) -> float:

@@ -27,7 +27,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from gan.store import checkpoints_dir, save_pretrained  # noqa: E402
+from core.store import checkpoints_dir, save_pretrained  # noqa: E402
 from style.efficientnet import EfficientNetLite0, convert_lukemelas_state_dict  # noqa: E402
 
 log = logging.getLogger("convert_efficientnet_lite0")

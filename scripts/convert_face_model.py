@@ -21,8 +21,8 @@ from pathlib import Path
 
 import torch
 
-from gan.model import Generator, GeneratorConfig
-from gan.store import ROOT, save_pretrained
+from core.store import ROOT, save_pretrained
+from gan.models.dcgan import Generator, GeneratorConfig
 
 log = logging.getLogger(__name__)
 

@@ -21,8 +21,8 @@ from huggingface_hub import try_to_load_from_cache
 from safetensors import SafetensorError, safe_open
 from torch import nn
 
-from gan import store
-from gan.errors import UserInputError
+from core import store
+from core.errors import UserInputError
 from style.efficientnet import EfficientNetLite0
 from style.vgg import LAYER_INDEX, VGG19Features
 

@@ -36,8 +36,8 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from gan.device import release_memory
-from gan.errors import UserInputError
+from core.device import release_memory
+from core.errors import UserInputError
 from style import color
 from style.losses import StyleObjective, blend_grams, gram_matrix
 from style.networks import LossNetwork

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from gan import store
-from gan.model import Generator, GeneratorConfig
+from core import store
+from gan.models.dcgan import Generator, GeneratorConfig
 from tests.hub_server import HubServer
 
 ROOT = Path(__file__).resolve().parent.parent

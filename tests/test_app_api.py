@@ -10,7 +10,7 @@ import pytest
 from gradio_client import handle_file
 from PIL import Image
 
-from gan import store
+from core import store
 
 
 def _pixels(gallery) -> list[np.ndarray]:

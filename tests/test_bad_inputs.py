@@ -9,9 +9,9 @@ import re
 import pytest
 from gradio_client import handle_file
 
+from core.errors import UserInputError
+from core.images import load_rgb
 from gan import latents
-from gan.errors import UserInputError
-from gan.images import load_rgb
 from tests.api_helpers import call_raw, small_style_pair
 from tests.corpus import (
     NZ,
@@ -38,7 +38,7 @@ def still_serves(client) -> None:
     assert len(faces) == 1
 
 
-# --- images (every tab that takes a picture goes through gan.images.load_rgb) ------------------
+# --- images (every tab that takes a picture goes through core.images.load_rgb) ------------------
 
 
 def test_every_broken_image_is_a_clear_error(corpus):

@@ -20,7 +20,7 @@ import pytest
 import torch
 
 import app
-from gan import store
+from core import store
 from gan.studio import load_generator
 from tests.api_helpers import small_style_pair
 from tests.conftest import ROOT, tiny_generator
@@ -112,7 +112,7 @@ WRITER = textwrap.dedent(
     """
     import sys, torch
     from pathlib import Path
-    from gan import store
+    from core import store
     target, version = Path(sys.argv[1]), 2
     while True:  # rewrite the model forever; the test kills us mid-write
         w = torch.full((8 * 2**20,), float(version))  # 32 MB

@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch import nn
 
+from core.errors import UserInputError
 from gan import augment, kid
-from gan.errors import UserInputError
 from tests.conftest import tiny_generator
 
 

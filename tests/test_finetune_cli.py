@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gan import store, train
+from core import store
+from gan import train
 from tests.conftest import tiny_generator
 
 ROOT = Path(__file__).resolve().parent.parent

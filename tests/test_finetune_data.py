@@ -12,8 +12,8 @@ import pytest
 import torch
 from PIL import Image
 
+from core.errors import UserInputError
 from gan import data
-from gan.errors import UserInputError
 
 
 def _png(color=(200, 30, 30), size=(40, 30)) -> bytes:

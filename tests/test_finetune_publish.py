@@ -7,8 +7,8 @@ import logging
 import pytest
 import torch
 
-from gan import publish, store
-from gan.errors import UserInputError
+from core import publish, store
+from core.errors import UserInputError
 from tests.conftest import tiny_generator
 
 TOKEN = "hf_secret_token_123456"

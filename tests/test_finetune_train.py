@@ -8,9 +8,10 @@ import threading
 import pytest
 import torch
 
-from gan import store, train
-from gan.errors import UserInputError
-from gan.model import Discriminator, DiscriminatorConfig, init_weights
+from core import store
+from core.errors import UserInputError
+from gan import train
+from gan.models.dcgan import Discriminator, DiscriminatorConfig, init_weights
 from tests.conftest import tiny_generator
 
 CPU = torch.device("cpu")

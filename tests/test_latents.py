@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
+from core.errors import UserInputError
 from gan import latents
-from gan.errors import UserInputError
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 import torch
 
-from gan.model import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig, init_weights
+from gan.models.dcgan import (
+    Discriminator,
+    DiscriminatorConfig,
+    Generator,
+    GeneratorConfig,
+    init_weights,
+)
 from gan.studio import DEFAULT_MODEL, FaceStudio, load_generator
 
 
@@ -76,7 +82,7 @@ def test_interpolation_frames_start_and_end_at_the_keyframes(studio):
 
 
 def test_generators_are_cached_and_reloaded_when_weights_change(checkpoints, studio):
-    from gan import store
+    from core import store
     from tests.conftest import tiny_generator
 
     g = tiny_generator(seed=1)

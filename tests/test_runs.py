@@ -3,7 +3,7 @@
 import threading
 import time
 
-from gan.runs import RunRegistry
+from core.runs import RunRegistry
 
 
 def test_a_flag_lives_only_while_its_run_runs():

@@ -18,11 +18,11 @@ import pytest
 from safetensors.torch import save
 
 import app
-from gan import store
+from core import store
 from tests.api_helpers import call_raw
 from tests.conftest import ROOT, tiny_generator
 
-SOURCE_DIRS = ("gan", "style")
+SOURCE_DIRS = ("core", "gan", "style", "ui")
 SECRET_FILES = ["/etc/passwd", "/proc/self/environ", str(ROOT / "app.py")]
 
 
@@ -322,7 +322,7 @@ def test_the_token_is_not_in_any_page_or_api_description(app_url, monkeypatch):
 
 def test_a_pushed_token_is_never_logged_or_returned(hub, checkpoints, monkeypatch, caplog):
     """The Fine-tune tab's push: the token reaches the Hub, not the logs, the answer or errors."""
-    from gan import publish
+    from core import publish
 
     generator = tiny_generator()
     store.save_pretrained(

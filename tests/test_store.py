@@ -9,8 +9,8 @@ import pytest
 import torch
 from safetensors.torch import save
 
-from gan import store
-from gan.errors import UserInputError
+from core import store
+from core.errors import UserInputError
 from gan.studio import load_generator
 from tests.conftest import tiny_generator
 

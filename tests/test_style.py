@@ -13,7 +13,7 @@ from PIL import Image
 from safetensors.torch import save as save_safetensors
 from torch import nn
 
-from gan.errors import UserInputError
+from core.errors import UserInputError
 from style import color, networks
 from style.losses import (
     StyleObjective,

@@ -11,8 +11,8 @@ import os
 
 from huggingface_hub import HfApi
 
-from gan import store
-from gan.errors import UserInputError
+from core import store
+from core.errors import UserInputError
 
 log = logging.getLogger(__name__)
 

@@ -13,6 +13,9 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
+GENERATOR_TYPE = "dcgan-generator"  # the `model_type` of config.json
+DISCRIMINATOR_TYPE = "dcgan-discriminator"
+
 
 @dataclass
 class GeneratorConfig:
@@ -27,7 +30,7 @@ class GeneratorConfig:
         _check_size(self.image_size)
 
     def to_dict(self) -> dict:
-        return {"model_type": "dcgan-generator", **asdict(self)}
+        return {"model_type": GENERATOR_TYPE, **asdict(self)}
 
 
 @dataclass
@@ -40,7 +43,7 @@ class DiscriminatorConfig:
         _check_size(self.image_size)
 
     def to_dict(self) -> dict:
-        return {"model_type": "dcgan-discriminator", **asdict(self)}
+        return {"model_type": DISCRIMINATOR_TYPE, **asdict(self)}
 
 
 def _check_size(image_size: int) -> None:

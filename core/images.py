@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from gan.errors import UserInputError
+from core.errors import UserInputError
 
 log = logging.getLogger(__name__)
 

@@ -36,7 +36,7 @@ from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from gan.errors import UserInputError
+from core.errors import UserInputError
 
 log = logging.getLogger(__name__)
 

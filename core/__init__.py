@@ -1,0 +1,1 @@
+"""Shared infrastructure of every tab: model store, device, errors, image I/O, media, runs."""
