@@ -177,3 +177,30 @@ def test_an_interrupted_swap_is_recovered(checkpoints):
 def test_configured_hub_models_skip_bad_entries(monkeypatch):
     monkeypatch.setenv("GAN_STUDIO_HUB_MODELS", "a/b@" + "c" * 40 + ", ../bad, x/y")
     assert [str(r) for r in store.configured_hub_models()] == ["a/b@" + "c" * 40, "x/y@main"]
+
+
+def test_the_one_save_load_pair_writes_and_reads_every_file(checkpoints):
+    G = tiny_generator()
+    extra = {"more.safetensors": {"x": torch.ones(2)}}
+    store.save_pretrained(
+        checkpoints / "pair",
+        G.config.to_dict(),
+        G.state_dict(),
+        "# pair\n",
+        extra=extra,
+        metadata={"kind": "main"},
+        extra_metadata={"more.safetensors": {"config": '{"a": 1}'}},
+        texts={"state.json": '{"steps": 3}\n'},
+    )
+    folder = store.resolve("pair")
+    config, tensors = store.from_pretrained(folder)
+    assert config == G.config.to_dict() and torch.equal(tensors["main.0.weight"], G.main[0].weight)
+    _, more = store.from_pretrained(folder, "more.safetensors")
+    assert torch.equal(more["x"], torch.ones(2))
+    assert store.read_safetensors_metadata(folder / "model.safetensors") == {"kind": "main"}
+    assert store.read_safetensors_metadata(folder / "more.safetensors") == {"config": '{"a": 1}'}
+    assert (folder / "state.json").read_text() == '{"steps": 3}\n'
+    assert (folder / "README.md").read_text() == "# pair\n"
+    (folder / "bad.safetensors").write_bytes(b"nope")
+    with pytest.raises(store.ModelLoadError, match="corrupt"):
+        store.read_safetensors_metadata(folder / "bad.safetensors")

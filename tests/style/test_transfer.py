@@ -30,7 +30,7 @@ def test_loop_streams_previews_and_loss_falls():
     assert final.done and not final.stopped and final.output.size == output_size(48, 40, 64)
     totals = [h["total"] for h in final.history]
     assert len(totals) == 12 and totals[-1] < 0.5 * totals[0]
-    assert final.network == "Tiny (test)"
+    assert final.message == "Tiny (test)"
 
 
 def test_loop_is_deterministic_and_adam_works():
