@@ -67,7 +67,26 @@ class FinetuneConfig:
 
     def checked(self, n_images: int) -> tuple[FinetuneConfig, list[str]]:
         """Validate: absurd values raise `UserInputError`, fixable ones are corrected (noted)."""
-        notes: list[str] = []
+        self._check_optimisation()
+        fixed, notes = self._capped(n_images)
+        for name, low, high in (
+            ("freeze_d", 0, 8),
+            ("sample_every", 1, 10**6),
+            ("d_warmup", 0, 10**6),
+        ):
+            value = _whole(getattr(self, name), name)
+            if not low <= value <= high:
+                raise UserInputError(f"{name} must be between {low} and {high}; got {value}")
+        n_samples = min(max(_whole(self.n_samples, "n_samples"), 1), 64)
+        kid_samples = min(max(_whole(self.kid_samples, "kid_samples"), 0), 10_000)
+        values = {"steps": _whole(self.steps, "steps")}
+        values["batch_size"] = _whole(self.batch_size, "batch_size")
+        values |= {"n_samples": n_samples, "kid_samples": kid_samples}
+        values["seed"] = _whole(self.seed, "seed")
+        return replace(self, **(values | fixed)), notes
+
+    def _check_optimisation(self) -> None:
+        """Learning rates, Adam betas, EMA decay, balance threshold, DiffAugment, precision."""
         for name in ("lr_g", "lr_d"):
             value = _number(getattr(self, name), name)
             if not 0 < value <= MAX_LR:
@@ -84,9 +103,13 @@ class FinetuneConfig:
         parse_policy(self.diffaugment)
         if self.precision not in {"fp32", "bf16"}:
             raise UserInputError("precision must be fp32 or bf16")
+
+    def _capped(self, n_images: int) -> tuple[dict[str, float], list[str]]:
+        """Steps, batch size and wall time: absurd ones raise, too large ones are capped."""
         steps = _whole(self.steps, "steps")
         batch = _whole(self.batch_size, "batch_size")
-        fixed = {}
+        fixed: dict[str, float] = {}
+        notes: list[str] = []
         if steps < 1:
             raise UserInputError("steps must be at least 1")
         if steps > MAX_STEPS:
@@ -105,20 +128,7 @@ class FinetuneConfig:
         if not 0 < seconds <= MAX_SECONDS:
             fixed["max_seconds"] = MAX_SECONDS
             notes.append(f"wall time capped at {MAX_SECONDS:g} s per run on this host")
-        for name, low, high in (
-            ("freeze_d", 0, 8),
-            ("sample_every", 1, 10**6),
-            ("d_warmup", 0, 10**6),
-        ):
-            value = _whole(getattr(self, name), name)
-            if not low <= value <= high:
-                raise UserInputError(f"{name} must be between {low} and {high}; got {value}")
-        n_samples = min(max(_whole(self.n_samples, "n_samples"), 1), 64)
-        kid_samples = min(max(_whole(self.kid_samples, "kid_samples"), 0), 10_000)
-        values = {"steps": steps, "batch_size": batch, "n_samples": n_samples}
-        values |= {"kid_samples": kid_samples, "seed": _whole(self.seed, "seed")}
-        out = replace(self, **(values | fixed))
-        return out, notes
+        return fixed, notes
 
 
 def _number(value: object, name: str) -> float:

@@ -112,7 +112,14 @@ def run_finetune(
 class _Run:
     """One run in progress: the trainer, its state dict (saved as training_state.json), clocks."""
 
-    def __init__(self, job, target: Path, device, stop, report_every_s: float) -> None:
+    def __init__(
+        self,
+        job: FinetuneJob,
+        target: Path,
+        device: torch.device,
+        stop: threading.Event | None,
+        report_every_s: float,
+    ) -> None:
         self.rank, self.world_size = world()
         self.job, self.target, self.device, self.stop = job, target, device, stop
         self.config, self.report_every_s = job.config, report_every_s
