@@ -168,6 +168,19 @@ def _transpose_groups(w: torch.Tensor, groups: int) -> torch.Tensor:
     return w.reshape(groups * i, o // groups, kh, kw)
 
 
+def _conv_up(x, w, f, up: int, p0: int, p1: int, groups: int, flip_weight: bool) -> torch.Tensor:
+    """Transposed strided convolution (the zero insertion), then the FIR step.
+
+    conv_transpose2d is itself a true convolution, so the weight is flipped only for
+    flip_weight=True (correlation).
+    """
+    if flip_weight:
+        w = w.flip([2, 3])
+    x = F.conv_transpose2d(x, _transpose_groups(w, groups), stride=up, groups=groups)
+    q0, q1 = p0 - (w.shape[3] - 1), p1 - (w.shape[3] - up)
+    return upfirdn2d(x, f, padding=[q0, q1, q0, q1], gain=up * up)
+
+
 def conv2d_resample(
     x: torch.Tensor,
     w: torch.Tensor,
@@ -182,10 +195,12 @@ def conv2d_resample(
 
     flip_weight=True is correlation (F.conv2d), False a true convolution.
     """
-    if not flip_weight:
-        w = w.flip([2, 3])
     kh, kw = w.shape[2], w.shape[3]
     p0, p1 = _resample_padding(f, up, down, padding)
+    if up > 1 and down == 1 and kh * kw > 1:
+        return _conv_up(x, w, f, up, p0, p1, groups, flip_weight)
+    if not flip_weight:
+        w = w.flip([2, 3])
     if down > 1 and up == 1:
         # Filter first, then a strided convolution (1x1: plain convolution of the result).
         if kw == 1 and kh == 1:
@@ -193,16 +208,9 @@ def conv2d_resample(
             return F.conv2d(x, w, groups=groups)
         x = upfirdn2d(x, f, padding=[p0, p1, p0, p1])
         return F.conv2d(x, w, stride=down, groups=groups)
-    if up > 1 and down == 1:
-        if kw == 1 and kh == 1:
-            x = F.conv2d(x, w, groups=groups)
-            return upfirdn2d(x, f, up=up, padding=[p0, p1, p0, p1], gain=up * up)
-        # Transposed strided convolution does the zero insertion; the FIR step finishes it.
-        # conv_transpose2d is a true convolution, so undo the flip done above.
-        wt = _transpose_groups(w.flip([2, 3]), groups)
-        x = F.conv_transpose2d(x, wt, stride=up, groups=groups)
-        q0, q1 = p0 - (kw - 1), p1 - (kw - up)
-        return upfirdn2d(x, f, padding=[q0, q1, q0, q1], gain=up * up)
+    if up > 1 and down == 1:  # 1x1 (larger kernels went to _conv_up): convolve, then upsample
+        x = F.conv2d(x, w, groups=groups)
+        return upfirdn2d(x, f, up=up, padding=[p0, p1, p0, p1], gain=up * up)
     if up > 1 or down > 1:
         raise ValueError("up and down together are not used by StyleGAN2")
     if p0 == p1 >= 0:
@@ -231,8 +239,10 @@ def modulated_conv2d(
     """
     n = x.shape[0]
     out_c, in_c, kh, kw = weight.shape
-    wmod = weight.unsqueeze(0) * styles.reshape(n, 1, in_c, 1, 1)  # [N, O, I, k, k]
-    dcoefs = (wmod.square().sum(dim=[2, 3, 4]) + 1e-8).rsqrt() if demodulate else None  # [N, O]
+    dcoefs = None
+    if demodulate:
+        # sum_ik (w_oik s_i)^2 = sum_i s_i^2 sum_k w_oik^2: one small matmul, no [N,O,I,k,k] tensor.
+        dcoefs = (styles.square() @ weight.square().sum(dim=[2, 3]).t() + 1e-8).rsqrt()  # [N, O]
     args = dict(f=resample_filter, up=up, down=down, padding=padding, flip_weight=flip_weight)
     if not fused_modconv:
         x = x * styles.to(x.dtype).reshape(n, -1, 1, 1)
@@ -240,6 +250,7 @@ def modulated_conv2d(
         if dcoefs is not None:
             x = x * dcoefs.to(x.dtype).reshape(n, -1, 1, 1)
         return x + noise.to(x.dtype) if noise is not None else x
+    wmod = weight.unsqueeze(0) * styles.reshape(n, 1, in_c, 1, 1)  # [N, O, I, k, k]
     if dcoefs is not None:
         wmod = wmod * dcoefs.reshape(n, out_c, 1, 1, 1)
     x = x.reshape(1, n * in_c, *x.shape[2:])
