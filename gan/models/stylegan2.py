@@ -229,7 +229,8 @@ class SynthesisLayer(nn.Module):
             fused_modconv=fused_modconv,
         )
         clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
-        return bias_act(x, self.bias, self.activation, gain=self.act_gain * gain, clamp=clamp)
+        inplace = not torch.is_grad_enabled()  # x is this layer's own fresh output
+        return bias_act(x, self.bias, self.activation, self.act_gain * gain, clamp, inplace)
 
 
 class ToRGBLayer(nn.Module):
@@ -254,7 +255,7 @@ class ToRGBLayer(nn.Module):
         # Equalised lr applied to the styles (same product as scaling the weight).
         styles = self.affine(w) * self.weight_gain
         x = modulated_conv2d(x, self.weight, styles, demodulate=False, fused_modconv=fused_modconv)
-        return bias_act(x, self.bias, clamp=self.conv_clamp)
+        return bias_act(x, self.bias, clamp=self.conv_clamp, inplace=not torch.is_grad_enabled())
 
 
 class SynthesisBlock(nn.Module):

@@ -24,6 +24,11 @@ _ACTIVATIONS = {
     "relu": (F.relu, math.sqrt(2)),
     "lrelu": (lambda x: F.leaky_relu(x, 0.2), math.sqrt(2)),
 }
+_ACTIVATIONS_INPLACE = {
+    "linear": lambda x: x,
+    "relu": F.relu_,
+    "lrelu": lambda x: F.leaky_relu_(x, 0.2),
+}
 
 
 def activation_gain(activation: str) -> float:
@@ -39,10 +44,16 @@ def bias_act(
     activation: str = "linear",
     gain: float | None = None,
     clamp: float | None = None,
+    inplace: bool = False,
 ) -> torch.Tensor:
-    """Add a per-channel bias (dim 1), apply the activation, scale by gain, clamp to ±clamp."""
+    """Add a per-channel bias (dim 1), apply the activation, scale by gain, clamp to ±clamp.
+
+    inplace=True overwrites x (for fresh activations without autograd; saves memory traffic).
+    """
     func, default_gain = _ACTIVATIONS[activation]
     gain = default_gain if gain is None else gain
+    if inplace:
+        return _bias_act_(x, b, _ACTIVATIONS_INPLACE[activation], gain, clamp)
     if b is not None:
         x = x + b.to(x.dtype).reshape([1, -1] + [1] * (x.ndim - 2))
     x = func(x)
@@ -51,6 +62,15 @@ def bias_act(
     if clamp is not None:
         x = x.clamp(-clamp, clamp)
     return x
+
+
+def _bias_act_(x, b, func, gain: float, clamp: float | None) -> torch.Tensor:
+    if b is not None:
+        x.add_(b.to(x.dtype).reshape([1, -1] + [1] * (x.ndim - 2)))
+    x = func(x)
+    if gain != 1:
+        x.mul_(gain)
+    return x.clamp_(-clamp, clamp) if clamp is not None else x
 
 
 def normalize_2nd_moment(x: torch.Tensor, dim: int = 1, eps: float = 1e-8) -> torch.Tensor:
@@ -256,7 +276,9 @@ def modulated_conv2d(
     x = x.reshape(1, n * in_c, *x.shape[2:])
     x = conv2d_resample(x, wmod.reshape(n * out_c, in_c, kh, kw).to(x.dtype), groups=n, **args)
     x = x.reshape(n, out_c, *x.shape[2:])
-    return x + noise if noise is not None else x
+    if noise is None:
+        return x
+    return x.add_(noise) if not torch.is_grad_enabled() else x + noise
 
 
 # ----------------------------------------------------------------------------- layers
@@ -325,4 +347,5 @@ class Conv2dLayer(nn.Module):
             x, w, self.resample_filter, self.up, self.down, self.padding, flip_weight=self.up == 1
         )
         clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
-        return bias_act(x, self.bias, self.activation, gain=self.act_gain * gain, clamp=clamp)
+        inplace = not torch.is_grad_enabled()  # x is this layer's own fresh output
+        return bias_act(x, self.bias, self.activation, self.act_gain * gain, clamp, inplace)
