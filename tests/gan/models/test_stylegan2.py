@@ -294,3 +294,12 @@ def test_fully_connected_equalised_lr():
     x = torch.randn(2, 4)
     expected = x @ (fc.weight * 0.01 / 2).t() + fc.bias * 0.01
     assert torch.allclose(fc(x), expected, atol=1e-6)
+
+
+def test_channels_last_and_no_grad_give_the_same_image():
+    G = tiny_generator()
+    z = z_batch(3)
+    plain = G(z)
+    with torch.no_grad():
+        fast = G.to(memory_format=torch.channels_last)(z)
+    assert torch.allclose(plain, fast, atol=1e-5)
