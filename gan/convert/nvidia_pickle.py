@@ -54,7 +54,7 @@ class PersistentStub:
 
 
 def _reconstruct_persistent_obj(meta: Any) -> PersistentStub:
-    """Stand-in for `torch_utils.persistence._reconstruct_persistent_obj`; `module_src` is ignored."""
+    """Stand-in for `torch_utils.persistence._reconstruct_persistent_obj`; ignores `module_src`."""
     if not isinstance(meta, dict) or meta.get("type") != "class":
         raise ConversionError("malformed persistent object in the pickle")
     name, state = meta.get("class_name"), meta.get("state")
