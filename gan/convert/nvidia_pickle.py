@@ -105,6 +105,13 @@ def _rebuild_from_type(func, _new_type, args, _state) -> torch.Tensor:
     return func(*args)
 
 
+def _latin1_bytes(text: str, encoding: str = "latin1") -> bytes:
+    """`_codecs.encode`, as protocol-2 pickles write bytes; latin-1 only."""
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise ConversionError("refusing a codec call in the pickle")
+    return text.encode("latin1")
+
+
 class _TensorClass:
     """Placeholder for `torch.Tensor` / `torch.nn.Parameter` named as a type argument."""
 
@@ -117,6 +124,9 @@ _SAFE_GLOBALS: dict[tuple[str, str], Any] = {
     ("collections", "OrderedDict"): collections.OrderedDict,
     ("builtins", "set"): set,
     ("builtins", "frozenset"): frozenset,
+    ("__builtin__", "set"): set,  # protocol <= 2 writes Python 2 names
+    ("__builtin__", "frozenset"): frozenset,
+    ("_codecs", "encode"): _latin1_bytes,
     ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
     ("torch._utils", "_rebuild_tensor"): _rebuild_tensor,
     ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
