@@ -7,11 +7,6 @@ import logging
 import sys
 from pathlib import Path
 
-from gan.convert import _compat
-from gan.convert.errors import ConversionError
-from gan.convert.source import convert_source, fetch_source
-from gan.convert.writer import model_card, push_folder, write_model
-
 log = logging.getLogger("gan.convert")
 
 
@@ -31,6 +26,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def run(args: argparse.Namespace) -> Path:
     """Convert, write `checkpoints/NAME/`, push when asked; returns the folder."""
+    from gan.convert import _compat
+    from gan.convert.source import convert_source, fetch_source
+    from gan.convert.writer import model_card, push_folder, write_model
+
     name = _compat.validate_name(args.name)
     source = fetch_source(args.source)
     kind, model = convert_source(source.path)
@@ -48,10 +47,12 @@ def run(args: argparse.Namespace) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    args = parse_args(argv)
+    args = parse_args(argv)  # before the torch imports, so --help is quick
+    from gan.convert._compat import UserInputError
+
     try:
         run(args)
-    except (ConversionError, _compat.UserInputError) as e:
+    except UserInputError as e:  # ConversionError included
         log.error("error: %s", e)
         return 2
     return 0
