@@ -16,8 +16,10 @@ FIR_TAPS = (1.0, 3.0, 3.0, 1.0)
 
 
 def channels_at(config: dict, res: int) -> int:
-    """NVIDIA's `channels_dict`: `min(channel_base // res, channel_max)`."""
-    return min(config["channel_base"] // res, config["channel_max"])
+    """NVIDIA's `channels_dict`: `min(channel_base // res, channel_max)`, unless the config's
+    `channels` overrides that resolution (JSON keys are strings)."""
+    override = {int(k): int(v) for k, v in (config.get("channels") or {}).items()}
+    return override.get(res, min(config["channel_base"] // res, config["channel_max"]))
 
 
 def resample_filter(taps: tuple[float, ...] = FIR_TAPS) -> torch.Tensor:
@@ -35,9 +37,24 @@ def infer_channel_base(channels: dict[int, int]) -> tuple[int, int]:
     if any(min(base // res, channel_max) != c for res, c in channels.items()):
         raise ConversionError(
             f"the channel counts {dict(sorted(channels.items()))} follow no "
-            "min(channel_base // res, channel_max) rule, which this project's StyleGAN2 needs"
+            "min(channel_base // res, channel_max) rule"
         )
     return base, channel_max
+
+
+def channel_fields(channels: dict[int, int]) -> dict:
+    """Config fields for these per-resolution channels: base/max when a rule fits, else those
+    (from the largest resolutions) plus a `channels` override of every resolution."""
+    try:
+        base, cmax = infer_channel_base(channels)
+        return {"channel_base": base, "channel_max": cmax, "channels": None}
+    except ConversionError:
+        top = max(channels)
+        return {
+            "channel_base": channels[top] * top,
+            "channel_max": max(channels.values()),
+            "channels": {str(r): c for r, c in sorted(channels.items())},
+        }
 
 
 def _fc(prefix: str, out_features: int, in_features: int, bias: bool = True) -> Shapes:
@@ -55,32 +72,45 @@ def _conv(prefix: str, out_ch: int, in_ch: int, k: int, bias: bool = True) -> Sh
     return shapes
 
 
-def mapping_shapes(prefix: str, z_dim: int, c_dim: int, w_dim: int, layers: int, w_avg: bool):
+def mapping_shapes(
+    prefix: str,
+    z_dim: int,
+    c_dim: int,
+    w_dim: int,
+    layers: int,
+    w_avg: bool,
+    embed_features: int | None = None,
+    layer_features: int | None = None,
+) -> Shapes:
     """MappingNetwork: `embed` when conditional, `fc0..`, and the `w_avg` buffer."""
     shapes: Shapes = {f"{prefix}.w_avg": (w_dim,)} if w_avg else {}
-    embed = w_dim if c_dim > 0 else 0
+    embed = (embed_features or w_dim) if c_dim > 0 else 0
+    hidden = layer_features or w_dim
+    features = [z_dim + embed] + [hidden] * (layers - 1) + [w_dim]
     if c_dim > 0:
         shapes |= _fc(f"{prefix}.embed", embed, c_dim)
     for i in range(layers):
-        shapes |= _fc(f"{prefix}.fc{i}", w_dim, (z_dim + embed) if i == 0 else w_dim)
+        shapes |= _fc(f"{prefix}.fc{i}", features[i + 1], features[i])
     return shapes
 
 
-def _synthesis_layer(prefix: str, out_ch: int, in_ch: int, w_dim: int, res: int) -> Shapes:
-    return {
-        f"{prefix}.weight": (out_ch, in_ch, 3, 3),
-        f"{prefix}.noise_strength": (),
-        f"{prefix}.bias": (out_ch,),
-        f"{prefix}.resample_filter": (4, 4),
-        f"{prefix}.noise_const": (res, res),
-    } | _fc(f"{prefix}.affine", in_ch, w_dim)
+def _synthesis_layer(
+    prefix: str, out_ch: int, in_ch: int, w_dim: int, res: int, noise: bool = True
+) -> Shapes:
+    shapes = {f"{prefix}.weight": (out_ch, in_ch, 3, 3)}
+    if noise:
+        shapes[f"{prefix}.noise_strength"] = ()
+    shapes |= {f"{prefix}.bias": (out_ch,), f"{prefix}.resample_filter": (4, 4)}
+    if noise:
+        shapes[f"{prefix}.noise_const"] = (res, res)
+    return shapes | _fc(f"{prefix}.affine", in_ch, w_dim)
 
 
 def generator_shapes(config: dict) -> Shapes:
     """Every key and shape of NVIDIA's `Generator.state_dict()` for this config."""
     w_dim, img_ch, top = config["w_dim"], config["img_channels"], config["img_resolution"]
     shapes: Shapes = {}
-    res = 4
+    res, noise = 4, config.get("use_noise", True)
     while res <= top:
         p, ch = f"synthesis.b{res}", channels_at(config, res)
         if res == 4:
@@ -88,8 +118,8 @@ def generator_shapes(config: dict) -> Shapes:
         shapes[f"{p}.resample_filter"] = (4, 4)
         if res > 4:
             cin = channels_at(config, res // 2)
-            shapes |= _synthesis_layer(f"{p}.conv0", ch, cin, w_dim, res)
-        shapes |= _synthesis_layer(f"{p}.conv1", ch, ch, w_dim, res)
+            shapes |= _synthesis_layer(f"{p}.conv0", ch, cin, w_dim, res, noise)
+        shapes |= _synthesis_layer(f"{p}.conv1", ch, ch, w_dim, res, noise)
         if res == top or config["architecture"] == "skip":
             shapes |= {f"{p}.torgb.weight": (img_ch, ch, 1, 1), f"{p}.torgb.bias": (img_ch,)}
             shapes |= _fc(f"{p}.torgb.affine", ch, w_dim)
@@ -97,7 +127,8 @@ def generator_shapes(config: dict) -> Shapes:
             shapes |= _conv(f"{p}.skip", ch, channels_at(config, res // 2), 1, bias=False)
         res *= 2
     dims = (config["z_dim"], config["c_dim"], w_dim, config["mapping_layers"])
-    return shapes | mapping_shapes("mapping", *dims, w_avg=True)
+    features = (config.get("mapping_embed_features"), config.get("mapping_layer_features"))
+    return shapes | mapping_shapes("mapping", *dims, True, *features)
 
 
 def discriminator_shapes(config: dict) -> Shapes:

@@ -24,6 +24,7 @@ import torch
 
 from gan.convert import layout
 from gan.convert.errors import ConversionError
+from gan.convert.layout import FIR_TAPS
 
 log = logging.getLogger(__name__)
 
@@ -225,9 +226,6 @@ def generator_config(G: PersistentStub) -> dict:
         dict(kw.get("mapping_kwargs") or {}),
         dict(kw.get("synthesis_kwargs") or {}),
     )
-    _refuse_options(mapping, {"embed_features", "layer_features"}, "mapping")
-    if mapping.get("activation", "lrelu") != "lrelu":
-        raise ConversionError(f"mapping activation {mapping['activation']!r} is not supported")
     fc0 = G.child("mapping").child("fc0")
     return {
         "model_type": "stylegan2-generator",
@@ -235,12 +233,19 @@ def generator_config(G: PersistentStub) -> dict:
         "mapping_layers": int(mapping.get("num_layers", 8)),
         # the gain the layer really applies (its bias gain is the lr multiplier)
         "mapping_lr_multiplier": _state_float(fc0, "bias_gain", mapping.get("lr_multiplier", 0.01)),
+        "mapping_embed_features": _optional_int(mapping.get("embed_features")),
+        "mapping_layer_features": _optional_int(mapping.get("layer_features")),
+        "mapping_activation": str(mapping.get("activation", "lrelu")),
         "channel_base": int(synthesis.get("channel_base", 32768)),
         "channel_max": int(synthesis.get("channel_max", 512)),
+        "channels": None,
+        # NVIDIA runs these top resolutions in fp16 on the GPU; kept for the record only
         "num_fp16_res": int(synthesis.get("num_fp16_res", 0)),
         "conv_clamp": _clamp(synthesis.get("conv_clamp")),
         "architecture": str(synthesis.get("architecture", "skip")),
-        "w_avg_beta": float(mapping.get("w_avg_beta", 0.995)),
+        "w_avg_beta": _optional_float(mapping.get("w_avg_beta", 0.995)),
+        "resample_filter": [float(v) for v in synthesis.get("resample_filter", FIR_TAPS)],
+        "use_noise": bool(synthesis.get("use_noise", True)),
     }
 
 
@@ -248,6 +253,7 @@ def discriminator_config(D: PersistentStub) -> dict:
     """D config (model_type stylegan2-discriminator) from NVIDIA's init kwargs."""
     kw = _kwargs(D, _D_ARGS)
     epilogue, mapping = dict(kw.get("epilogue_kwargs") or {}), dict(kw.get("mapping_kwargs") or {})
+    block = dict(kw.get("block_kwargs") or {})
     config = {
         "model_type": "stylegan2-discriminator",
         **{k: int(kw[k]) for k in _D_ARGS},
@@ -260,6 +266,8 @@ def discriminator_config(D: PersistentStub) -> dict:
         "mbstd_num_channels": int(epilogue.get("mbstd_num_channels", 1)),
         "mapping_layers": int(mapping.get("num_layers", 8)),
         "mapping_lr_multiplier": float(mapping.get("lr_multiplier", 0.01)),
+        "channels": None,
+        "resample_filter": [float(v) for v in block.get("resample_filter", FIR_TAPS)],
     }
     cmap = kw.get("cmap_dim")
     ch4 = layout.channels_at(config, 4)
@@ -267,10 +275,12 @@ def discriminator_config(D: PersistentStub) -> dict:
     return config
 
 
-def _refuse_options(kwargs: dict, names: set[str], where: str) -> None:
-    used = sorted(n for n in names if kwargs.get(n) is not None)
-    if used:
-        raise ConversionError(f"{where} options {used} are not supported by this StyleGAN2")
+def _optional_int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _optional_float(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 @dataclass

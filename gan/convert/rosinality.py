@@ -127,7 +127,6 @@ def generator_config(g: dict, args: object | None) -> dict:
     channels = {4: g["input.input"].shape[1]}
     for i in range(n_up):
         channels[2 ** (i + 3)] = g[f"convs.{2 * i}.conv.weight"].shape[1]
-    base, cmax = layout.infer_channel_base(channels)
     return {
         "model_type": "stylegan2-generator",
         "z_dim": style_dim,
@@ -137,12 +136,18 @@ def generator_config(g: dict, args: object | None) -> dict:
         "img_channels": g["to_rgb1.conv.weight"].shape[1],
         "mapping_layers": n_mlp,
         "mapping_lr_multiplier": float(getattr(args, "lr_mlp", DEFAULT_LR_MLP)),
-        "channel_base": base,
-        "channel_max": cmax,
+        "mapping_embed_features": None,
+        "mapping_layer_features": None,
+        "mapping_activation": "lrelu",
+        # channel_multiplier 1 and 2 are channel_base 16384 * cm, channel_max 512; others need
+        # the per-resolution `channels` override
+        **layout.channel_fields(channels),
         "num_fp16_res": 0,
         "conv_clamp": None,  # rosinality never clamps
         "architecture": "skip",
         "w_avg_beta": 0.995,
+        "resample_filter": list(layout.FIR_TAPS),
+        "use_noise": True,
     }
 
 
@@ -223,15 +228,13 @@ def discriminator_convert(d: dict, size: int) -> tuple[dict, dict[str, torch.Ten
     out |= _conv_layer(src, "final_conv.0.weight", "final_conv.1.bias", "b4.conv")
     out |= _dense(src, "final_linear.0", "b4.fc") | _dense(src, "final_linear.1", "b4.out")
     src.check_all_used()
-    base, cmax = layout.infer_channel_base(channels)
     config = {
         "model_type": "stylegan2-discriminator",
         "c_dim": 0,
         "img_resolution": size,
         "img_channels": d["convs.0.0.weight"].shape[1],
         "architecture": "resnet",
-        "channel_base": base,
-        "channel_max": cmax,
+        **layout.channel_fields(channels),
         "num_fp16_res": 0,
         "conv_clamp": None,
         "mbstd_group_size": 4,  # rosinality's stddev_group
@@ -239,6 +242,7 @@ def discriminator_convert(d: dict, size: int) -> tuple[dict, dict[str, torch.Ten
         "mapping_layers": 0,
         "mapping_lr_multiplier": 0.01,
         "cmap_dim": 0,
+        "resample_filter": list(layout.FIR_TAPS),
     }
     return config, out
 

@@ -190,12 +190,18 @@ def tiny_g_config(c_dim: int = 0, res: int = 16) -> dict:
         "img_channels": 3,
         "mapping_layers": 2,
         "mapping_lr_multiplier": 0.01,
+        "mapping_embed_features": None,
+        "mapping_layer_features": None,
+        "mapping_activation": "lrelu",
         "channel_base": 64,
         "channel_max": 8,
+        "channels": None,
         "num_fp16_res": 0,
         "conv_clamp": 256.0,
         "architecture": "skip",
         "w_avg_beta": 0.995,
+        "resample_filter": [1.0, 3.0, 3.0, 1.0],
+        "use_noise": True,
     }
 
 
@@ -214,6 +220,8 @@ def tiny_d_config(c_dim: int = 0, res: int = 16) -> dict:
         "mbstd_num_channels": 1,
         "mapping_layers": 2,
         "mapping_lr_multiplier": 0.01,
+        "channels": None,
+        "resample_filter": [1.0, 3.0, 3.0, 1.0],
         "cmap_dim": 8 if c_dim else 0,
     }
 

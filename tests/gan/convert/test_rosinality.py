@@ -75,10 +75,25 @@ def test_rosinality_channel_dict_is_channel_base_16384_times_multiplier(cm):
     assert layout.infer_channel_base(channels) == (16384 * cm, 512)
 
 
-def test_channel_multiplier_4_is_not_expressible():
+def test_channel_multiplier_4_needs_the_channels_override():
     channels = {4: 512, 8: 512, 16: 512, 32: 512, 64: 1024, 128: 512, 256: 256}
     with pytest.raises(ConversionError, match="channel_base"):
         layout.infer_channel_base(channels)
+    fields = layout.channel_fields(channels)
+    assert fields["channels"] == {str(r): c for r, c in channels.items()}
+    config = fields | {"img_resolution": 256}
+    assert [layout.channels_at(config, r) for r in sorted(channels)] == [
+        channels[r] for r in sorted(channels)
+    ]
+
+
+def test_odd_channel_layout_converts_with_override(tmp_path):
+    ch = {4: 8, 8: 12, 16: 4}  # grows then shrinks: no base/max rule
+    path = tmp_path / "odd.pt"
+    torch.save({"g_ema": fakes.rosinality_state(16, 6, 2, ch), "latent_avg": torch.zeros(6)}, path)
+    out = convert_checkpoint(path)
+    assert out.config["channels"] == {"4": 8, "8": 12, "16": 4}
+    assert out.state["synthesis.b8.conv1.weight"].shape == (12, 12, 3, 3)
 
 
 def test_training_checkpoint_with_args_d_and_no_latent_avg(tmp_path):
