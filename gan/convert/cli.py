@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import sys
 from pathlib import Path
+
+_PART = r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?"
+_REPO_RE = re.compile(rf"^{_PART}/{_PART}$")
 
 log = logging.getLogger("gan.convert")
 
@@ -31,6 +35,8 @@ def run(args: argparse.Namespace) -> Path:
     from gan.convert.writer import model_card, push_folder, write_model
 
     name = _compat.validate_name(args.name)
+    if args.push and (not _REPO_RE.fullmatch(args.push) or ".." in args.push):
+        raise _compat.UserInputError(f"--push wants a Hub repo id owner/name, not {args.push!r}")
     source = fetch_source(args.source)
     kind, model = convert_source(source.path)
     root = args.checkpoints or _compat.checkpoints_dir()

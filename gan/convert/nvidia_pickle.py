@@ -229,7 +229,7 @@ def generator_config(G: PersistentStub) -> dict:
     fc0 = G.child("mapping").child("fc0")
     return {
         "model_type": "stylegan2-generator",
-        **{k: int(kw[k]) for k in _G_ARGS},
+        **{k: _required_int(kw, k, G) for k in _G_ARGS},
         "mapping_layers": int(mapping.get("num_layers", 8)),
         # the gain the layer really applies (its bias gain is the lr multiplier)
         "mapping_lr_multiplier": _state_float(fc0, "bias_gain", mapping.get("lr_multiplier", 0.01)),
@@ -256,13 +256,13 @@ def discriminator_config(D: PersistentStub) -> dict:
     block = dict(kw.get("block_kwargs") or {})
     config = {
         "model_type": "stylegan2-discriminator",
-        **{k: int(kw[k]) for k in _D_ARGS},
+        **{k: _required_int(kw, k, D) for k in _D_ARGS},
         "architecture": str(kw.get("architecture", "resnet")),
         "channel_base": int(kw.get("channel_base", 32768)),
         "channel_max": int(kw.get("channel_max", 512)),
         "num_fp16_res": int(kw.get("num_fp16_res", 0)),
         "conv_clamp": _clamp(kw.get("conv_clamp")),
-        "mbstd_group_size": epilogue.get("mbstd_group_size", 4),
+        "mbstd_group_size": _optional_int(epilogue.get("mbstd_group_size", 4)),
         "mbstd_num_channels": int(epilogue.get("mbstd_num_channels", 1)),
         "mapping_layers": int(mapping.get("num_layers", 8)),
         "mapping_lr_multiplier": float(mapping.get("lr_multiplier", 0.01)),
@@ -273,6 +273,12 @@ def discriminator_config(D: PersistentStub) -> dict:
     ch4 = layout.channels_at(config, 4)
     config["cmap_dim"] = 0 if config["c_dim"] == 0 else int(cmap if cmap is not None else ch4)
     return config
+
+
+def _required_int(kwargs: dict, key: str, stub: PersistentStub) -> int:
+    if not isinstance(kwargs.get(key), int | np.integer):
+        raise ConversionError(f"{stub.class_name} in the pickle has no integer init kwarg {key!r}")
+    return int(kwargs[key])
 
 
 def _optional_int(value: Any) -> int | None:

@@ -133,6 +133,12 @@ def test_push_then_served_at_a_pinned_revision(tmp_path, checkpoints, hub, monke
     assert "hf_test_token_0000" not in caplog.text
 
 
+def test_bad_push_repo_is_refused_before_converting(tmp_path, checkpoints, caplog):
+    path, *_ = _nvidia_file(tmp_path)
+    assert cli.main([str(path), "--name", "x", "--push", "me/x@main"]) == 2
+    assert "owner/name" in caplog.text and not list(checkpoints.iterdir())
+
+
 def test_module_entry_point_help():
     out = subprocess.run(
         [sys.executable, "-m", "gan.convert", "--help"], capture_output=True, text=True, check=True

@@ -138,3 +138,10 @@ def test_truncated_pickle_is_a_clear_error():
     data = fakes.nvidia_pickle_bytes(gc, g)
     with pytest.raises(ConversionError, match="not a readable network pickle"):
         convert_network_pickle(io.BytesIO(data[: len(data) // 2]))
+
+
+def test_missing_init_kwargs_are_a_clear_error(monkeypatch):
+    gc, g, _, _ = _pair()
+    monkeypatch.setattr(fakes, "g_init_kwargs", lambda config: {"z_dim": 8})
+    with pytest.raises(ConversionError, match="no integer init kwarg 'c_dim'"):
+        convert_network_pickle(io.BytesIO(fakes.nvidia_pickle_bytes(gc, g)))
