@@ -8,7 +8,6 @@ import os
 from pathlib import Path
 
 import torch
-from safetensors.torch import save_file
 
 from gan.convert import _compat
 from gan.convert.errors import ConversionError
@@ -65,16 +64,11 @@ def model_card(name: str, source: str, kind: str, license_text: str, model: Conv
 
 def write_model(target: Path, model: Converted, card: str) -> Path:
     """config.json + model.safetensors (+ discriminator.safetensors) + README.md, atomically."""
-
-    def write(folder: Path) -> None:
-        (folder / CONFIG_NAME).write_text(json.dumps(model.config, indent=2) + "\n")
-        save_file(_tensors(model.state), str(folder / WEIGHTS_NAME), metadata={"format": "pt"})
-        if model.d_state is not None:
-            meta = {"format": "pt", "config": json.dumps(model.d_config)}
-            save_file(_tensors(model.d_state), str(folder / D_WEIGHTS_NAME), metadata=meta)
-        (folder / CARD_NAME).write_text(card)
-
-    return _compat.write_dir(target, write)
+    extra, meta = {}, {}
+    if model.d_state is not None:
+        extra[D_WEIGHTS_NAME] = _tensors(model.d_state)
+        meta[D_WEIGHTS_NAME] = {"format": "pt", "config": json.dumps(model.d_config)}
+    return _compat.save_model(target, model.config, _tensors(model.state), card, extra, meta)
 
 
 def push_folder(folder: Path, repo_id: str, token: str | None = None) -> str:

@@ -10,8 +10,8 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from gan import store
 from gan.convert import cli, layout
+from gan.convert._compat import store
 from tests.gan.convert import fakes
 
 PINNED = "0123456789abcdef0123456789abcdef01234567"

@@ -10,8 +10,8 @@ import io
 import pytest
 import torch
 
-from gan import store
 from gan.convert import cli, convert_network_pickle, layout
+from gan.convert._compat import store
 from tests.gan.convert import fakes
 
 sg2 = pytest.importorskip("gan.models.stylegan2")
