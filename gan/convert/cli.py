@@ -24,6 +24,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--name", required=True, help="model folder name under the checkpoints folder")
     p.add_argument("--license", default="", help="the source's licence, for the model card")
     p.add_argument("--push", metavar="OWNER/REPO", help="also upload the folder to this Hub repo")
+    p.add_argument(
+        "--public", action="store_true", help="create the --push repo public (default: private)"
+    )
     p.add_argument("--checkpoints", type=Path, help="checkpoints folder (default: the app's)")
     return p.parse_args(argv)
 
@@ -44,7 +47,7 @@ def run(args: argparse.Namespace) -> Path:
     folder = write_model(root / name, model, card)
     log.info("wrote %s (%s px, D %s)", folder, model.config["img_resolution"], bool(model.d_state))
     if args.push:
-        sha = push_folder(folder, args.push)
+        sha = push_folder(folder, args.push, private=not args.public)
         log.info(
             "pushed to %s; point the app at GAN_STUDIO_HUB_MODELS=%s@%s", args.push, args.push, sha
         )

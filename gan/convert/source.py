@@ -69,7 +69,8 @@ def fetch_source(spec: str) -> Source:
         raise ConversionError(
             f"could not download {filename} from {repo_id}@{revision}: {e}"
         ) from e
-    return Source(f"https://huggingface.co/{repo_id}/blob/{revision}/{filename}", Path(path))
+    url = f"{_compat.hub_endpoint()}/{repo_id}/blob/{revision}/{filename}"
+    return Source(url, Path(path))
 
 
 def detect_format(path: Path) -> str:

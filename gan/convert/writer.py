@@ -71,14 +71,15 @@ def write_model(target: Path, model: Converted, card: str) -> Path:
     return _compat.save_model(target, model.config, _tensors(model.state), card, extra, meta)
 
 
-def push_folder(folder: Path, repo_id: str, token: str | None = None) -> str:
-    """Upload the folder's safetensors/json/md files to `repo_id`; returns the commit sha."""
+def push_folder(folder: Path, repo_id: str, token: str | None = None, private: bool = True) -> str:
+    """Upload the folder's safetensors/json/md files to `repo_id` (created private unless told
+    otherwise: the usual source weights are non-commercial); returns the commit sha."""
     from huggingface_hub import HfApi
 
     token = token or os.environ.get("HF_TOKEN") or None
     api = HfApi(endpoint=_compat.hub_endpoint(), token=token)
     try:
-        api.create_repo(repo_id, exist_ok=True)
+        api.create_repo(repo_id, private=private, exist_ok=True)
         commit = api.upload_folder(
             repo_id=repo_id,
             folder_path=folder,
