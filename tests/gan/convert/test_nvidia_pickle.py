@@ -145,3 +145,19 @@ def test_missing_init_kwargs_are_a_clear_error(monkeypatch):
     monkeypatch.setattr(fakes, "g_init_kwargs", lambda config: {"z_dim": 8})
     with pytest.raises(ConversionError, match="no integer init kwarg 'c_dim'"):
         convert_network_pickle(io.BytesIO(fakes.nvidia_pickle_bytes(gc, g)))
+
+
+def test_snapshot_with_augment_pipe_reads():
+    gc, g, _, _ = _pair()
+    state = {"p": torch.tensor(0.3), "Hz_geom": torch.randn(12)}
+    pipe = fakes.module_tree(state, "AugmentPipe", {"xflip": 1, "rotate90": 1}, "src")
+    data = fakes.nvidia_pickle_bytes(gc, g, extra={"augment_pipe": pipe})
+    out = convert_network_pickle(io.BytesIO(data))
+    assert torch.equal(out.state["mapping.w_avg"], g["mapping.w_avg"])
+
+
+def test_only_latin1_codec_calls_are_allowed():
+    # protocol 2 writes bytes as _codecs.encode(text, 'latin1'); any other codec is refused
+    data = b"\x80\x02c_codecs\nencode\nX\x01\x00\x00\x00aX\x05\x00\x00\x00rot13\x86R."
+    with pytest.raises(ConversionError, match="codec"):
+        convert_network_pickle(io.BytesIO(data))
