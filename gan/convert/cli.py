@@ -1,0 +1,71 @@
+"""`python -m gan.convert SOURCE --name NAME [--license TEXT] [--push OWNER/REPO]`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import re
+import sys
+from pathlib import Path
+
+_PART = r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?"
+_REPO_RE = re.compile(rf"^{_PART}/{_PART}$")
+
+log = logging.getLogger("gan.convert")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="python -m gan.convert",
+        description="Convert an NVIDIA StyleGAN2 network pickle (.pkl) or a rosinality "
+        "checkpoint (.pt) to a safetensors model folder, read without running code from it.",
+    )
+    p.add_argument("source", help="a local file, or a Hub file owner/repo@revision:path")
+    p.add_argument("--name", required=True, help="model folder name under the checkpoints folder")
+    p.add_argument("--license", default="", help="the source's licence, for the model card")
+    p.add_argument("--push", metavar="OWNER/REPO", help="also upload the folder to this Hub repo")
+    p.add_argument(
+        "--public", action="store_true", help="create the --push repo public (default: private)"
+    )
+    p.add_argument("--checkpoints", type=Path, help="checkpoints folder (default: the app's)")
+    return p.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> Path:
+    """Convert, write `checkpoints/NAME/`, push when asked; returns the folder."""
+    from gan.convert import _compat
+    from gan.convert.source import convert_source, fetch_source
+    from gan.convert.writer import model_card, push_folder, write_model
+
+    name = _compat.validate_name(args.name)
+    if args.push and (not _REPO_RE.fullmatch(args.push) or ".." in args.push):
+        raise _compat.UserInputError(f"--push wants a Hub repo id owner/name, not {args.push!r}")
+    source = fetch_source(args.source)
+    kind, model = convert_source(source.path)
+    root = args.checkpoints or _compat.checkpoints_dir()
+    card = model_card(name, source.label, kind, args.license, model)
+    folder = write_model(root / name, model, card)
+    log.info("wrote %s (%s px, D %s)", folder, model.config["img_resolution"], bool(model.d_state))
+    if args.push:
+        sha = push_folder(folder, args.push, private=not args.public)
+        log.info(
+            "pushed to %s; point the app at GAN_STUDIO_HUB_MODELS=%s@%s", args.push, args.push, sha
+        )
+    return folder
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    args = parse_args(argv)  # before the torch imports, so --help is quick
+    from gan.convert._compat import UserInputError
+
+    try:
+        run(args)
+    except UserInputError as e:  # ConversionError included
+        log.error("error: %s", e)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

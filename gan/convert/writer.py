@@ -1,0 +1,92 @@
+"""Write a converted network pair as a model folder, and push it to the Hub."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+
+import torch
+
+from gan.convert import _compat
+from gan.convert.errors import ConversionError
+from gan.convert.nvidia_pickle import Converted
+
+log = logging.getLogger(__name__)
+
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+D_WEIGHTS_NAME = "discriminator.safetensors"
+CARD_NAME = "README.md"
+UPLOAD_PATTERNS = ["*.safetensors", "*.json", "*.md"]
+FORMAT_NAMES = {
+    "nvidia": "an NVIDIA stylegan2-ada-pytorch network pickle",
+    "rosinality": "a rosinality/stylegan2-pytorch checkpoint",
+}
+
+
+def _tensors(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in state.items()}
+
+
+def model_card(name: str, source: str, kind: str, license_text: str, model: Converted) -> str:
+    """README.md: source, licence as given, architecture and the config in short."""
+    c = model.config
+    cond = f", conditional on {c['c_dim']} classes" if c["c_dim"] else ""
+    lines = [
+        "---",
+        "tags: [stylegan2, gan, gan-studio]",
+        "---",
+        f"# {name}",
+        "",
+        f"StyleGAN2 generator ({c['img_resolution']}x{c['img_resolution']} px, "
+        f"{c['img_channels']} channels{cond}), converted by GAN Studio's "
+        f"`python -m gan.convert` from {FORMAT_NAMES[kind]}.",
+        "",
+        f"- **Source:** {source}",
+        f"- **Licence:** {license_text or 'not given: check the source before any use'}",
+        "- **Architecture:** StyleGAN2 (Karras et al. 2020), NVIDIA stylegan2-ada-pytorch layout: "
+        f"z_dim {c['z_dim']}, w_dim {c['w_dim']}, {c['mapping_layers']} mapping layers, "
+        f"channel_base {c['channel_base']}, channel_max {c['channel_max']}, "
+        f"{c['architecture']} architecture, conv_clamp {c['conv_clamp']}.",
+        f"- **Files:** `{CONFIG_NAME}`, `{WEIGHTS_NAME}` (the EMA generator)"
+        + (
+            f", `{D_WEIGHTS_NAME}` (the discriminator, its config in the metadata)"
+            if model.d_state
+            else ""
+        )
+        + ".",
+    ]
+    lines += [f"- Note: {note}" for note in model.notes]
+    return "\n".join(lines) + "\n"
+
+
+def write_model(target: Path, model: Converted, card: str) -> Path:
+    """config.json + model.safetensors (+ discriminator.safetensors) + README.md, atomically."""
+    extra, meta = {}, {}
+    if model.d_state is not None:
+        extra[D_WEIGHTS_NAME] = _tensors(model.d_state)
+        meta[D_WEIGHTS_NAME] = {"format": "pt", "config": json.dumps(model.d_config)}
+    return _compat.save_model(target, model.config, _tensors(model.state), card, extra, meta)
+
+
+def push_folder(folder: Path, repo_id: str, token: str | None = None, private: bool = True) -> str:
+    """Upload the folder's safetensors/json/md files to `repo_id` (created private unless told
+    otherwise: the usual source weights are non-commercial); returns the commit sha."""
+    from huggingface_hub import HfApi
+
+    token = token or os.environ.get("HF_TOKEN") or None
+    api = HfApi(endpoint=_compat.hub_endpoint(), token=token)
+    try:
+        api.create_repo(repo_id, private=private, exist_ok=True)
+        commit = api.upload_folder(
+            repo_id=repo_id,
+            folder_path=folder,
+            allow_patterns=UPLOAD_PATTERNS,
+            commit_message=f"Add {folder.name} (converted by gan.convert)",
+        )
+    except Exception as e:  # HTTP, connection and validation errors alike
+        message = str(e).replace(token, "***") if token else str(e)
+        raise ConversionError(f"could not push to {repo_id}: {message}") from None
+    return str(commit.oid)
