@@ -115,7 +115,9 @@ def layer_indices(layers: str | Sequence[int], num_ws: int) -> tuple[int, ...]:
         indices = [int(i) for i in layers]
     bad = [i for i in indices if not 0 <= i < num_ws]
     if bad:
-        raise UserInputError(f"layer {bad[0]} is out of range: this model has layers 0-{num_ws - 1}")
+        raise UserInputError(
+            f"layer {bad[0]} is out of range: this model has layers 0-{num_ws - 1}"
+        )
     if not indices:
         raise UserInputError(f"no layers chosen ({layers!r} is empty for {num_ws} layers)")
     return tuple(sorted(set(indices)))
@@ -219,7 +221,9 @@ class DirectionCache:
         self._items: OrderedDict[tuple, Directions] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, name: str, generator: nn.Module, layers: str | Sequence[int] = "all") -> Directions:
+    def get(
+        self, name: str, generator: nn.Module, layers: str | Sequence[int] = "all"
+    ) -> Directions:
         layer_key = layers if isinstance(layers, str) else tuple(layers)
         key = (name, fingerprint(generator), layer_key)
         with self._lock:

@@ -1,4 +1,4 @@
-"""Convert the LPIPS v0.1 VGG linear layers of the `lpips` wheel into `checkpoints/lpips-vgg16-lin/`.
+"""Convert the LPIPS v0.1 VGG linear layers of the `lpips` wheel to `checkpoints/lpips-vgg16-lin/`.
 
 Source: the PyPI package `lpips==0.1.4` (BSD-2-Clause, Zhang et al. 2018), file
 `lpips/weights/v0.1/vgg.pth`: five 1x1 convolutions (`lin{k}.model.1.weight`, shape (1, C, 1, 1)).

@@ -213,11 +213,15 @@ def load_lpips_vgg16(device: torch.device | str = "cpu") -> LPIPS:
     return _freeze(model, torch.device(device))  # type: ignore[return-value]
 
 
-def load_perceptual_loss(device: torch.device | str = "cpu", prefer: str = LPIPS_VGG16) -> PerceptualLoss:
+def load_perceptual_loss(
+    device: torch.device | str = "cpu", prefer: str = LPIPS_VGG16
+) -> PerceptualLoss:
     """LPIPS-VGG16 when VGG16 can be had, else the EfficientNet-Lite0 feature loss (cached)."""
     device = torch.device(device)
     if prefer not in (LPIPS_VGG16, EFFICIENTNET):
-        raise UserInputError(f"unknown perceptual loss {prefer!r}: use {LPIPS_VGG16} or {EFFICIENTNET}")
+        raise UserInputError(
+            f"unknown perceptual loss {prefer!r}: use {LPIPS_VGG16} or {EFFICIENTNET}"
+        )
     if prefer == LPIPS_VGG16:
         with _lock:
             if (LPIPS_VGG16, str(device)) in _cache:
