@@ -58,12 +58,12 @@ def factorize(a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """A (outputs, dim) -> (eigenvalues descending, eigenvectors as rows) of AᵀA.
 
     Rows of A are unit-normalised first (genforce/sefa's `weight / norm(weight, axis=0)` in
-    their transposed layout). Computed in float64 for a stable order of close eigenvalues.
+    their transposed layout). AᵀA is formed in float32 (as genforce does), the eigenproblem is
+    solved in float64.
     """
-    a = a.detach().to("cpu", torch.float64)
-    norms = a.norm(dim=1, keepdim=True).clamp_min(1e-12)
-    a = a / norms
-    values, vectors = torch.linalg.eigh(a.T @ a)
+    a = a.detach().to("cpu", torch.float32)
+    a = a / a.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    values, vectors = torch.linalg.eigh((a.T @ a).double())
     order = torch.argsort(values, descending=True)
     return values[order].float(), vectors[:, order].T.contiguous().float()
 
