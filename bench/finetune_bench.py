@@ -5,7 +5,7 @@ paintings in `../shared/images/` (brush strokes and flat colour instead of rende
 Recorded, all in one process on one device:
 
 - KID (EfficientNet-Lite0 features) of the model against the target crops, before and after a
-  run of `--seconds` wall time through `gan.train.run_finetune` (the app's and CLI's loop);
+  run of `--seconds` wall time through `gan.run_finetune` (the app's and CLI's loop);
 - training throughput (images/s) of our step (DiffAugment, balance rule, EMA; fp32 and the
   bf16 autocast) against the plain PyTorch DCGAN-tutorial loop on the same models and
   batch size; the ratios are what to compare between machines.
@@ -38,11 +38,13 @@ os.environ.setdefault("GAN_STUDIO_MAX_TRAIN_SECONDS", "3600")
 
 from core import store  # noqa: E402
 from core.device import resolve_device  # noqa: E402
+from core.efficientnet import load_efficientnet_lite0  # noqa: E402
 from core.images import load_rgb  # noqa: E402
-from gan import train  # noqa: E402
-from gan.kid import load_feature_net  # noqa: E402
+from gan.finetune.config import FinetuneConfig, FinetuneJob  # noqa: E402
+from gan.finetune.loop import run_finetune  # noqa: E402
+from gan.finetune.trainer import BatchSampler, GANTrainer  # noqa: E402
+from gan.loading import generator_from_folder  # noqa: E402
 from gan.models.dcgan import Discriminator, DiscriminatorConfig, init_weights  # noqa: E402
-from gan.studio import generator_from_folder  # noqa: E402
 
 log = logging.getLogger("bench.finetune")
 
@@ -112,7 +114,7 @@ def reference_loop(device, sampler, batch: int, steps: int) -> float:
 
 def our_loop(device, sampler, batch: int, steps: int, precision: str) -> float:
     G, D = fresh_models(device)
-    trainer = train.GANTrainer(G, D, train.FinetuneConfig(precision=precision), device)
+    trainer = GANTrainer(G, D, FinetuneConfig(precision=precision), device)
     return _timed(lambda: trainer.train_step(sampler(batch)), device, batch, steps)
 
 
@@ -129,7 +131,7 @@ def _timed(step, device, batch: int, steps: int) -> float:
 
 def throughput(device, images, batch: int, steps: int, repeats: int = 3) -> dict:
     """Best of `repeats` alternating runs of each loop (robust to a busy machine)."""
-    sampler = train.BatchSampler(images, device, hflip=True, seed=0)
+    sampler = BatchSampler(images, device, hflip=True, seed=0)
     loops = {
         "reference": lambda: reference_loop(device, sampler, batch, steps),
         "ours_fp32": lambda: our_loop(device, sampler, batch, steps, "fp32"),
@@ -151,7 +153,7 @@ def throughput(device, images, batch: int, steps: int, repeats: int = 3) -> dict
 
 
 def finetune_run(device, images, net, args) -> tuple[dict, np.ndarray, np.ndarray]:
-    config = train.FinetuneConfig(
+    config = FinetuneConfig(
         steps=10**6,
         batch_size=args.batch_size,
         lr_g=args.lr,
@@ -162,33 +164,34 @@ def finetune_run(device, images, net, args) -> tuple[dict, np.ndarray, np.ndarra
         n_samples=32,
         seed=0,
     )
-    job = train.FinetuneJob(images, "bench-paintings", BASE, config)
+    job = FinetuneJob(images, "bench-paintings", BASE, config)
     first = last = None
     result: dict = {}
     started = time.perf_counter()
-    for event in train.run_finetune(job, device, feature_net=net, report_every_s=10):
-        if event.kind == "samples" and first is None:
-            first = event.samples
-        elif event.kind == "step":
-            log.info("step %d  loss_d %.3f  loss_g %.3f", event.step, *_losses(event))
-        elif event.kind == "done":
-            last = event.samples
+    for event in run_finetune(job, device, feature_net=net, report_every_s=10):
+        if event.done:
+            last = event.preview
             skipped = sum(h["d_skipped"] for h in event.history) / max(len(event.history), 1)
+            before, after = event.metrics["kid_before"], event.metrics["kid_after"]
             result = {
                 "steps": event.step,
-                "kid_before": event.kid["before"],
-                "kid_after": event.kid["after"],
-                "kid_ratio_after_over_before": round(event.kid["after"] / event.kid["before"], 4),
-                "kid_cut_at_least_half": event.kid["after"] <= 0.5 * event.kid["before"],
+                "kid_before": before,
+                "kid_after": after,
+                "kid_ratio_after_over_before": round(after / before, 4),
+                "kid_cut_at_least_half": after <= 0.5 * before,
                 "d_steps_skipped_fraction": round(skipped, 3),
             }
+        elif event.preview is not None and first is None:
+            first = event.preview
+        elif event.losses:
+            log.info("step %d  loss_d %.3f  loss_g %.3f", event.step, *_losses(event))
     result["wall_seconds_total"] = round(time.perf_counter() - started, 1)
     result["train_seconds_cap"] = args.seconds
     return result, first, last
 
 
 def _losses(event) -> tuple[float, float]:
-    return event.losses.loss_d, event.losses.loss_g
+    return event.losses["loss_d"], event.losses["loss_g"]
 
 
 def _device_name(device: torch.device) -> str:
@@ -214,7 +217,7 @@ def main() -> None:
 
     device = resolve_device(args.device)
     torch.manual_seed(0)
-    net = load_feature_net(device)
+    net = load_efficientnet_lite0(device)
     images = painting_crops(args.images_dir, args.target_images, 64)
     results = {
         "device": _device_name(device),

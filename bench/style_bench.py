@@ -233,7 +233,7 @@ def run(args: argparse.Namespace) -> dict:
         def ours(kw=kw) -> torch.Tensor:
             settings = ours_settings(args.steps, args.size, **kw)
             ev = run_to_end(stylize(content_img, [style_img], settings, net, device))
-            return to_tensor(ev.image, device)
+            return to_tensor(ev.output, device)
 
         t, all_t, x = timed(ours, device, args.repeats)
         results[name] = {
@@ -269,9 +269,9 @@ def large_outputs(device: torch.device, content_img, style_img, args) -> list[di
         ev = run_to_end(stylize(content_img, [style_img], settings, net, device))
         sync(device)
         row = {
-            "size": list(ev.image.size),
+            "size": list(ev.output.size),
             "steps_per_scale": 200,
-            "scales": ev.num_scales,
+            "scales": int(ev.metrics["num_scales"]),
             "network": net.label,
             "seconds": time.perf_counter() - t,
             "final_losses": ev.history[-1],
@@ -280,7 +280,7 @@ def large_outputs(device: torch.device, content_img, style_img, args) -> list[di
             row["peak_gpu_memory_gib"] = torch.cuda.max_memory_allocated(device) / 2**30
         if args.save_images:
             path = args.save_images / f"style_{size}.jpg"
-            ev.image.save(path, quality=90)
+            ev.output.save(path, quality=90)
             row["image"] = path.name
         out.append(row)
     return out
@@ -299,7 +299,7 @@ def app_path(device: torch.device, content_img, style_img, args) -> dict:
     h = ev.history
     return {
         "network": net.label,
-        "size": list(ev.image.size),
+        "size": list(ev.output.size),
         "steps": steps,
         "seconds": t,
         "runs": all_t,

@@ -62,7 +62,7 @@ def main() -> None:
         finally:
             if undo:
                 undo()
-        x = transfer.to_tensor(ev.image, dev)
+        x = transfer.to_tensor(ev.output, dev)
         r = sb.reference_losses(vgg, x, content, style)
         print(
             f"VARIANT {name:28s} median {statistics.median(ts):.3f} s runs "
@@ -91,7 +91,7 @@ def main() -> None:
         vgg.to(memory_format=torch.channels_last)
         spec = net.spec
         layers = (frozenset(spec.content_layers), frozenset(spec.style_layers))
-        for name, network in (("default", transfer._amp_network(net)),):
+        for name, network in (("default", net.with_bf16_weights()),):
             network.module.to(memory_format=torch.channels_last)
             ct, st = transfer._targets(network, layers, content, [style], [1.0], True)
             obj = losses.StyleObjective(ct, st, spec.style_layers, 1.0, 5e6, 0.0, False)
@@ -128,7 +128,7 @@ def main() -> None:
     timeit("warmup3", patch=set_attr(transfer, "WARMUP_STEPS", 3))
     timeit("history10", history_size=10)
     timeit("history5", history_size=5)
-    timeit("fp32_weights_copy", patch=set_attr(transfer, "_amp_network", lambda n: n))
+    timeit("fp32_weights_copy", patch=set_attr(type(net), "with_bf16_weights", lambda n: n))
     timeit("gram_bf16_out", patch=set_attr(losses, "gram_matrix", gram_bf16))
 
 

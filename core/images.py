@@ -20,6 +20,8 @@ from core.errors import UserInputError
 
 log = logging.getLogger(__name__)
 
+IMAGENET_MEAN = (0.485, 0.456, 0.406)  # per-channel RGB statistics of ImageNet, for
+IMAGENET_STD = (0.229, 0.224, 0.225)  # the feature networks trained on it
 MAX_PIXELS = 40_000_000  # ~6300x6300; larger files are refused before decoding
 MAX_FILE_BYTES = 50 * 1024 * 1024
 MIN_SIDE = 32

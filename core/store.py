@@ -33,7 +33,7 @@ import torch
 from huggingface_hub import constants as hf_constants
 from huggingface_hub import hf_hub_download
 from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from core.errors import UserInputError
@@ -328,17 +328,40 @@ def save_pretrained(
     card: str,
     extra: dict[str, dict[str, torch.Tensor]] | None = None,
     metadata: dict[str, str] | None = None,
+    extra_metadata: dict[str, dict[str, str]] | None = None,
+    texts: dict[str, str] | None = None,
 ) -> Path:
-    """Save config.json + model.safetensors + README.md (+ extra safetensors files) atomically."""
+    """The one writer of model folders, atomic: config.json, model.safetensors (`tensors`, with
+    `metadata`), README.md (`card`), more safetensors files (`extra`: file name -> tensors, each
+    with its `extra_metadata`) and more text files (`texts`: file name -> text)."""
 
     def write(folder: Path) -> None:
         (folder / CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n")
         save_file(_contiguous(tensors), str(folder / WEIGHTS_NAME), metadata=metadata)
         for filename, more in (extra or {}).items():
-            save_file(_contiguous(more), str(folder / filename))
+            more_meta = (extra_metadata or {}).get(filename)
+            save_file(_contiguous(more), str(folder / filename), metadata=more_meta)
+        for filename, text in (texts or {}).items():
+            (folder / filename).write_text(text)
         (folder / CARD_NAME).write_text(card)
 
     return atomic_write_dir(target, write)
+
+
+def from_pretrained(
+    folder: Path, weights: str = WEIGHTS_NAME
+) -> tuple[dict, dict[str, torch.Tensor]]:
+    """The reader paired with `save_pretrained`: (config.json as a dict, the `weights` tensors)."""
+    return read_config(folder), read_safetensors(folder / weights)
+
+
+def read_safetensors_metadata(path: Path) -> dict[str, str]:
+    """The string metadata of a safetensors file (e.g. a discriminator's `config`)."""
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return dict(f.metadata() or {})
+    except (SafetensorError, OSError, ValueError) as e:
+        raise ModelLoadError(f"{path.name} is corrupt or not a safetensors file ({e})") from e
 
 
 def _contiguous(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -1,1 +1,4 @@
-"""GAN Studio: DCGAN face generation, interpolation and fine-tuning."""
+"""GAN Studio's generators and what is done with them: models, latents, the studio service,
+fine-tuning."""
+
+DEFAULT_MODEL = "dcgan-digiface"  # the bundled face model (checkpoints/dcgan-digiface/)

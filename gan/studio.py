@@ -1,4 +1,4 @@
-"""The face model class the app calls: load generators by name, generate, interpolate."""
+"""The face service the app calls: load generators by name, generate, interpolate, save files."""
 
 from __future__ import annotations
 
@@ -9,43 +9,23 @@ import threading
 import time
 import uuid
 import zipfile
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 
 from core import media, store
 from core.errors import UserInputError
 from core.images import to_uint8
-from gan import latents
-from gan.models.dcgan import GENERATOR_TYPE, Generator, GeneratorConfig
+from gan import latents, models
+from gan.loading import load_generator
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL = "dcgan-digiface"
 DISPLAY_SIZE = 256
 OUTPUT_TTL_S = 3600
-
-
-def generator_from_folder(folder: Path, name: str, weights: str = store.WEIGHTS_NAME) -> Generator:
-    """Build a `Generator` (on the CPU) from a model folder's config.json and `weights`."""
-    config = store.read_config(folder)
-    if config.get("model_type", GENERATOR_TYPE) != GENERATOR_TYPE:
-        raise store.ModelLoadError(f"{name} is a {config.get('model_type')}, not a face generator")
-    known = {f.name for f in fields(GeneratorConfig)}
-    try:
-        generator = Generator(GeneratorConfig(**{k: v for k, v in config.items() if k in known}))
-        generator.load_state_dict(store.read_safetensors(folder / weights))
-    except (TypeError, ValueError, RuntimeError) as e:
-        raise store.ModelLoadError(f"{name}: the weights do not match its config ({e})") from e
-    return generator
-
-
-def load_generator(name: str, device: torch.device) -> Generator:
-    """A model by name (local or Hub), ready for inference on `device`."""
-    generator = generator_from_folder(store.resolve(name), name)
-    return generator.to(device).eval().requires_grad_(False)
 
 
 @dataclass
@@ -64,17 +44,17 @@ class FaceStudio:
     def __init__(self, device: torch.device, output_root: Path | None = None) -> None:
         self.device = device
         self.output_root = output_root or Path(tempfile.gettempdir()) / "gan-studio-outputs"
-        self._cache: dict[str, tuple[tuple, Generator]] = {}
+        self._cache: dict[str, tuple[tuple, nn.Module]] = {}
         self._lock = threading.Lock()
 
     # --- models -----------------------------------------------------------------------------
 
     def model_choices(self) -> list[str]:
         """Local generators (new fine-tunes appear at once), then configured Hub models."""
-        local = store.list_local(model_type=GENERATOR_TYPE)
+        local = sorted(n for kind in models.GENERATOR_TYPES for n in store.list_local(kind))
         return local + [str(ref) for ref in store.configured_hub_models()]
 
-    def generator(self, name: str) -> Generator:
+    def generator(self, name: str) -> nn.Module:
         if not name:
             raise UserInputError("choose a model")
         folder = store.resolve(name)
@@ -136,6 +116,43 @@ class FaceStudio:
         keyframes = latents.truncate(latents.seeds_to_z(seeds, self.nz(name)), truncation_psi)
         path = latents.interpolation_path(keyframes, frames, mode, loop)
         return self.synthesize(name, path)
+
+    def generate_request(
+        self,
+        name: str,
+        seeds: str,
+        truncation_psi: float = 1.0,
+        latent_vector: str = "",
+        latent_file: str | Path | None = None,
+    ) -> tuple[Faces, list[Path]]:
+        """Faces for seed text (`1-8, 42`), or for a pasted (JSON) or uploaded latent vector,
+        and their files (`save_faces`)."""
+        z, seed_list = None, None
+        if latent_file:
+            z = latents.load_latent_file(latent_file, self.nz(name))
+        elif latent_vector and latent_vector.strip():
+            z = latents.parse_latent_text(latent_vector, self.nz(name))
+        else:
+            seed_list = latents.parse_seeds(seeds)
+        faces = self.generate(name, seed_list, z, truncation_psi)
+        return faces, self.save_faces(faces)
+
+    def interpolate_request(
+        self,
+        name: str,
+        seeds: str,
+        frames: int,
+        mode: str = "slerp",
+        loop: bool = False,
+        truncation_psi: float = 1.0,
+        fps: int = 12,
+    ) -> tuple[np.ndarray, tuple[Path, Path, Path], int]:
+        """Frames between keyframe seed text (`1, 2, 3`), saved as a strip, GIF and MP4;
+        (frames, files, keyframe count)."""
+        keyframes = latents.parse_seeds(seeds, max_count=16)
+        images = self.interpolate(name, keyframes, frames, mode, loop, truncation_psi)
+        fps = int(min(max(fps, 1), 60))
+        return images, self.save_animation(images, fps), len(keyframes)
 
     # --- files ------------------------------------------------------------------------------
 

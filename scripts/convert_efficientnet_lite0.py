@@ -27,8 +27,8 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from core.efficientnet import EfficientNetLite0, convert_lukemelas_state_dict  # noqa: E402
 from core.store import checkpoints_dir, save_pretrained  # noqa: E402
-from style.efficientnet import EfficientNetLite0, convert_lukemelas_state_dict  # noqa: E402
 
 log = logging.getLogger("convert_efficientnet_lite0")
 
@@ -55,7 +55,7 @@ the feature extractor for KID in the Fine-tune tab.
   `efficientnet-lite0-57934424.pth`; wheel sha256 `{sha}`.
 - Licence: Apache License 2.0 (Copyright (c) 2020, ML Illustrated), as the package states.
 - Conversion: `scripts/convert_efficientnet_lite0.py` renamed the lukemelas/efficientnet_pytorch
-  keys to the module `style.efficientnet.EfficientNetLite0` and dropped `num_batches_tracked`;
+  keys to the module `core.efficientnet.EfficientNetLite0` and dropped `num_batches_tracked`;
   the values are unchanged (float32).
 - Input: RGB in [0, 1]; the module applies ImageNet mean/std normalisation itself.
 """

@@ -15,6 +15,7 @@ style image's. Departures from the paper, all for scale-free weights across netw
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 
 import torch
@@ -22,17 +23,22 @@ import torch
 EPS = 1e-8
 
 
-_out_dtype_bmm = True  # torch.bmm(..., out_dtype=float32) on bfloat16/float16 (CUDA); else cast
+@functools.cache
+def _bmm_has_out_dtype(device_type: str, dtype: torch.dtype) -> bool:
+    """Whether torch.bmm(..., out_dtype=float32) runs for `dtype` on this device type (CUDA
+    bfloat16/float16); probed once on a tiny product, so no call fails later."""
+    a = torch.ones(1, 1, 1, dtype=dtype, device=device_type)
+    try:
+        torch.bmm(a, a, out_dtype=torch.float32)
+    except (RuntimeError, TypeError, NotImplementedError):
+        return False
+    return True
 
 
 def _gram_fp32(f: torch.Tensor) -> torch.Tensor:
     """(N, M, C) -> F^T F (N, C, C) in float32, reading half-precision `f` without a copy."""
-    global _out_dtype_bmm
-    if f.dtype in (torch.bfloat16, torch.float16) and _out_dtype_bmm:
-        try:
-            return torch.bmm(f.transpose(1, 2), f, out_dtype=torch.float32)
-        except (RuntimeError, TypeError, NotImplementedError):
-            _out_dtype_bmm = False
+    if f.dtype in (torch.bfloat16, torch.float16) and _bmm_has_out_dtype(f.device.type, f.dtype):
+        return torch.bmm(f.transpose(1, 2), f, out_dtype=torch.float32)
     f = f.to(torch.promote_types(f.dtype, torch.float32))
     return torch.bmm(f.transpose(1, 2), f)
 

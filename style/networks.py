@@ -6,15 +6,17 @@
   Hub cannot be reached and VGG19 is not cached. Much smaller and faster on a CPU.
 
 Each network comes with its own content/style layers and per-layer style weights, tuned so that
-both give a good stylisation (`NetworkSpec`). Loaded networks are cached per device.
+both give a good stylisation (`NetworkSpec`). A `LossNetworks` object (one per device, made at
+start-up by the service that owns it) keeps the loaded networks.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 from huggingface_hub import try_to_load_from_cache
@@ -22,8 +24,8 @@ from safetensors import SafetensorError, safe_open
 from torch import nn
 
 from core import store
+from core.efficientnet import EfficientNetLite0, load_efficientnet_lite0
 from core.errors import UserInputError
-from style.efficientnet import EfficientNetLite0
 from style.vgg import LAYER_INDEX, VGG19Features
 
 log = logging.getLogger(__name__)
@@ -31,8 +33,6 @@ log = logging.getLogger(__name__)
 # Pinned revision of timm/vgg19.tv_in1k (the "Add model" commit); override with
 # $GAN_STUDIO_VGG19 (`owner/name@revision`). See the README: check this sha when online.
 VGG19_REPO = "timm/vgg19.tv_in1k@128d4708565b3a414bcbb9bbad440b2fe37b9f18"
-EFFICIENTNET_NAME = "efficientnet-lite0"
-
 VGG19 = "vgg19"
 EFFICIENTNET = "efficientnet-lite0"
 
@@ -90,40 +90,27 @@ class LossNetwork:
     def label(self) -> str:
         return self.spec.label
 
+    _bf16: LossNetwork | None = field(default=None, repr=False, compare=False)
+
     def feature_maps(self, x: torch.Tensor, layers: frozenset[str]) -> dict[str, torch.Tensor]:
         return self.module.feature_maps(x, layers)
 
-
-_cache: dict[tuple[str, str], LossNetwork] = {}
-_cache_lock = threading.Lock()
+    def with_bf16_weights(self) -> LossNetwork:
+        """This network with a bfloat16 copy of its convolution weights (made once, kept here),
+        so that autocast does not cast every weight again at every iteration; buffers stay
+        float32."""
+        if self._bf16 is None:
+            module = copy.deepcopy(self.module)
+            for m in module.modules():
+                if isinstance(m, nn.Conv2d):
+                    m.to(torch.bfloat16)
+            self._bf16 = replace(self, module=module, _bf16=None)
+        return self._bf16
 
 
 def _freeze(module: nn.Module, device: torch.device) -> nn.Module:
     module.eval().requires_grad_(False)
     return module.to(device)
-
-
-def load_efficientnet_lite0(device: torch.device | str = "cpu") -> EfficientNetLite0:
-    """The ImageNet EfficientNet-Lite0 from `checkpoints/efficientnet-lite0/`, frozen, in eval.
-
-    `model.pooled_features(x)` maps images in [0, 1] (NCHW, any size) to (N, 1280) features.
-    """
-    device = torch.device(device)
-    key = (EFFICIENTNET, str(device))
-    with _cache_lock:
-        if key in _cache:
-            return _cache[key].module  # type: ignore[return-value]
-    folder = store.resolve(EFFICIENTNET_NAME)
-    tensors = store.read_safetensors(folder / store.WEIGHTS_NAME)
-    model = EfficientNetLite0()
-    try:
-        model.load_state_dict(tensors, strict=True)
-    except RuntimeError as e:
-        raise store.ModelLoadError(f"{folder.name}: weights do not match ({e})") from e
-    model = _freeze(model.fuse_batchnorm(), device)
-    with _cache_lock:
-        _cache[key] = LossNetwork(model, EFFICIENTNET_SPEC, f"local:{folder}")
-    return model
 
 
 def vgg19_ref() -> store.HubRef:
@@ -163,60 +150,80 @@ def load_vgg19(device: torch.device | str = "cpu", pool: str = "avg") -> VGG19Fe
     return _freeze(model, device)  # type: ignore[return-value]
 
 
-def load_loss_network(device: torch.device | str, prefer: str = VGG19) -> LossNetwork:
-    """VGG19 when it can be had (Hub reachable, or cached), else EfficientNet-Lite0.
+class LossNetworks:
+    """The loss networks of one device, loaded on first use and kept (thread-safe)."""
 
-    `prefer="efficientnet-lite0"` skips the Hub. Offline the fallback is immediate: the Hub
-    probe is short and cached, and downloads then read only the local cache.
-    """
-    device = torch.device(device)
-    if prefer not in (VGG19, EFFICIENTNET):
-        raise UserInputError(f"unknown loss network {prefer!r}: use {VGG19} or {EFFICIENTNET}")
-    if prefer == VGG19:
-        key = (VGG19, str(device))
-        with _cache_lock:
-            if key in _cache:
-                return _cache[key]
+    def __init__(self, device: torch.device | str = "cpu") -> None:
+        self.device = torch.device(device)
+        self._loaded: dict[str, LossNetwork] = {}
+        self._lock = threading.Lock()
+
+    def efficientnet(self) -> EfficientNetLite0:
+        """EfficientNet-Lite0 (also KID's feature network: one copy serves both)."""
+        return self._efficientnet_network().module  # type: ignore[return-value]
+
+    def _efficientnet_network(self) -> LossNetwork:
+        with self._lock:
+            if EFFICIENTNET not in self._loaded:
+                module = load_efficientnet_lite0(self.device)
+                source = f"local:{store.checkpoints_dir() / EFFICIENTNET}"
+                self._loaded[EFFICIENTNET] = LossNetwork(module, EFFICIENTNET_SPEC, source)
+            return self._loaded[EFFICIENTNET]
+
+    def load(self, prefer: str = VGG19) -> LossNetwork:
+        """VGG19 when it can be had (Hub reachable, or cached), else EfficientNet-Lite0.
+
+        `prefer="efficientnet-lite0"` skips the Hub. Offline the fallback is immediate: the Hub
+        probe is short and cached, and downloads then read only the local cache.
+        """
+        if prefer not in (VGG19, EFFICIENTNET):
+            raise UserInputError(f"unknown loss network {prefer!r}: use {VGG19} or {EFFICIENTNET}")
+        if prefer == VGG19:
+            net = self._vgg19_network()
+            if net is not None:
+                return net
+        return self._efficientnet_network()
+
+    def _vgg19_network(self) -> LossNetwork | None:
+        with self._lock:
+            if VGG19 in self._loaded:
+                return self._loaded[VGG19]
         try:
-            module = load_vgg19(device)
+            module = load_vgg19(self.device)
         except store.ModelNotFoundError as e:
             log.info("VGG19 unavailable (%s); using EfficientNet-Lite0", e)
         except store.ModelLoadError as e:
             log.warning("VGG19 weights unusable (%s); using EfficientNet-Lite0", e)
         else:
-            net = LossNetwork(module, VGG19_SPEC, f"hub:{vgg19_ref()}")
-            with _cache_lock:
-                _cache[key] = net
-            return net
-    load_efficientnet_lite0(device)
-    with _cache_lock:
-        return _cache[(EFFICIENTNET, str(device))]
+            with self._lock:
+                return self._loaded.setdefault(
+                    VGG19, LossNetwork(module, VGG19_SPEC, f"hub:{vgg19_ref()}")
+                )
+        return None
+
+    def vgg19_available(self) -> bool:
+        """True when VGG19 would load now: already loaded, cached, or the Hub is reachable."""
+        with self._lock:
+            if VGG19 in self._loaded:
+                return True
+        if store.hub_reachable():
+            return True
+        ref = vgg19_ref()
+        cached = try_to_load_from_cache(
+            ref.repo_id,
+            store.WEIGHTS_NAME,
+            cache_dir=os.environ.get("HF_HUB_CACHE") or None,
+            revision=ref.revision,
+        )
+        return isinstance(cached, str)
+
+    def expected_label(self, prefer: str = VGG19) -> str:
+        """Which network a run would use, without loading it (for the UI)."""
+        if prefer == VGG19 and self.vgg19_available():
+            return VGG19_SPEC.label
+        return EFFICIENTNET_SPEC.label
 
 
-def vgg19_available() -> bool:
-    """True when VGG19 would load now: already loaded, cached, or the Hub is reachable."""
-    if any(k[0] == VGG19 for k in _cache):
-        return True
-    if store.hub_reachable():
-        return True
-    ref = vgg19_ref()
-    cached = try_to_load_from_cache(
-        ref.repo_id,
-        store.WEIGHTS_NAME,
-        cache_dir=os.environ.get("HF_HUB_CACHE") or None,
-        revision=ref.revision,
-    )
-    return isinstance(cached, str)
-
-
-def expected_label(prefer: str = VGG19) -> str:
-    """Which network a run would use, without loading it (for the UI)."""
-    if prefer == VGG19 and vgg19_available():
-        return VGG19_SPEC.label
-    return EFFICIENTNET_SPEC.label
-
-
-def clear_cache() -> None:
-    """Forget loaded networks (tests, or to free memory)."""
-    with _cache_lock:
-        _cache.clear()
+def load_loss_network(device: torch.device | str, prefer: str = VGG19) -> LossNetwork:
+    """One network, loaded afresh (benchmarks, scripts); services keep a `LossNetworks`."""
+    return LossNetworks(device).load(prefer)

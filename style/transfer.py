@@ -3,8 +3,8 @@
 `stylize(content, styles, settings, network, device)` optimises the pixels of an image so that
 its features match the content image's (content loss), the Gram matrices of its features match
 the (blended) style images' (style loss), and its total variation is small; it yields a
-`StyleEvent` after every iteration, with a preview image every `preview_every` iterations, and
-stops early (returning the current image) when `should_stop()` turns true.
+`core.events.Progress` after every iteration, with a preview image every `preview_every`
+iterations, and stops early (returning the current image) when `should_stop()` turns true.
 
 Beyond the paper (after crowsonkb/style-transfer-pytorch):
 - several style images, their Gram matrices blended with weights;
@@ -20,12 +20,8 @@ Beyond the paper (after crowsonkb/style-transfer-pytorch):
 
 from __future__ import annotations
 
-import copy
-import dataclasses
 import logging
-import math
 import time
-import weakref
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -34,121 +30,21 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from torch import nn
 
 from core.device import release_memory
 from core.errors import UserInputError
+from core.events import Progress
 from style import color
 from style.losses import StyleObjective, blend_grams, gram_matrix
 from style.networks import LossNetwork
 from style.optim import LBFGS, Adam
+from style.settings import StyleSettings
 
 log = logging.getLogger(__name__)
 
-OPTIMIZERS = ("lbfgs", "adam")
-INITS = ("content_color", "content", "noise")
-COLOR_MODES = ("none", "luminance", "match")
-MIN_SIZE = 64
-MAX_SIZE_GPU = 2048
-MAX_SIZE_CPU = 1024
-MAX_STEPS = 2000
-MAX_WEIGHT = 1e9
-MAX_STYLES = 8
 MULTISCALE_ABOVE = 512  # outputs with a longer side than this are solved coarse-to-fine
-
-
-def max_size(device: torch.device) -> int:
-    """Largest output side (px) allowed on `device`."""
-    return MAX_SIZE_GPU if device.type == "cuda" else MAX_SIZE_CPU
-
-
 COARSEST = 256
 WARMUP_STEPS = 1  # eager iterations before a CUDA graph capture (cuDNN autotuning, allocations)
-
-
-@dataclass
-class StyleSettings:
-    """Everything a run needs besides the images and the network (paper names)."""
-
-    steps: int = 100
-    size: int = 256  # longer side of the output, aspect ratio kept
-    content_weight: float = 1.0
-    style_weight: float = 300.0
-    tv_weight: float = 1.0
-    optimizer: str = "lbfgs"
-    lr: float | None = None  # None: 1.0 for L-BFGS, 0.02 for Adam
-    init: str = "content_color"
-    preserve_colors: str = "none"
-    style_blend: Sequence[float] | None = None  # one weight per style image, default equal
-    style_scale: float = 1.0  # style images resized to style_scale * output size
-    multiscale: bool = True
-    preview_every: int = 10
-    seed: int = 0
-    normalize_losses: bool = True
-    amp: bool | None = None  # None: on for CUDA
-    cuda_graph: bool | None = None  # None: on for CUDA
-    history_size: int | None = None  # None: as torch's LBFGS (100), fewer for huge images
-
-    def validate(self, device: torch.device, num_styles: int) -> None:
-        """Raise `UserInputError` for values no run can use."""
-        _check_int("steps", self.steps, 1, MAX_STEPS)
-        _check_int("size", self.size, MIN_SIZE, max_size(device))
-        for name in ("content_weight", "style_weight", "tv_weight"):
-            value = getattr(self, name)
-            if not _finite(value) or not 0 <= value <= MAX_WEIGHT:
-                raise UserInputError(f"{name} must be a number between 0 and {MAX_WEIGHT:g}")
-        if self.content_weight == 0 and self.style_weight == 0:
-            raise UserInputError("content_weight and style_weight cannot both be 0")
-        if self.optimizer not in OPTIMIZERS:
-            raise UserInputError(f"optimizer must be one of {OPTIMIZERS}")
-        if self.init not in INITS:
-            raise UserInputError(f"init must be one of {INITS}")
-        if self.preserve_colors not in COLOR_MODES:
-            raise UserInputError(f"preserve_colors must be one of {COLOR_MODES}")
-        if self.lr is not None and (not _finite(self.lr) or not 0 < self.lr <= 10):
-            raise UserInputError("lr must be in (0, 10]")
-        if not _finite(self.style_scale) or not 0.1 <= self.style_scale <= 4:
-            raise UserInputError("style_scale must be between 0.1 and 4")
-        if not 1 <= num_styles <= MAX_STYLES:
-            raise UserInputError(f"upload between 1 and {MAX_STYLES} style images")
-        if self.style_blend is not None:
-            blend = list(self.style_blend)
-            if len(blend) != num_styles:
-                raise UserInputError(
-                    f"{num_styles} style image(s) but {len(blend)} blend weight(s)"
-                )
-            if not all(_finite(b) and 0 <= b <= MAX_WEIGHT for b in blend) or sum(blend) <= 0:
-                raise UserInputError("blend weights must be >= 0 and not all 0")
-
-
-def _finite(value: object) -> bool:
-    return isinstance(value, (int, float)) and math.isfinite(value)
-
-
-def _check_int(name: str, value: object, lo: int, hi: int) -> None:
-    if not _finite(value) or int(value) != value or not lo <= value <= hi:  # type: ignore[arg-type]
-        raise UserInputError(f"{name} must be a whole number between {lo} and {hi}")
-
-
-@dataclass
-class StyleEvent:
-    """Progress of a run. `losses` (unweighted content/style/tv and the weighted total) and
-    `image` are filled every `preview_every` iterations and at the end; `history` (the losses
-    at every iteration so far) only at the end."""
-
-    iteration: int
-    total: int
-    scale: int
-    num_scales: int
-    size: tuple[int, int]  # (width, height) of the current scale
-    network: str
-    losses: dict[str, float] | None = None
-    image: Image.Image | None = None
-    done: bool = False
-    stopped: bool = False
-    seconds: float = 0.0
-    history: list[dict[str, float]] = field(default_factory=list)
-
 
 # --- Images <-> tensors ------------------------------------------------------------------------
 
@@ -189,22 +85,6 @@ def history_size_for(numel: int, budget_bytes: int = 3 << 29) -> int:
     """L-BFGS history: 20 pairs (torch keeps 100; on the benchmark 20 reached the same losses
     in less time), fewer when the pairs (2 m numel floats) would pass ~1.5 GiB."""
     return int(max(5, min(20, budget_bytes // (8 * numel))))
-
-
-_bf16_copies: weakref.WeakKeyDictionary[nn.Module, nn.Module] = weakref.WeakKeyDictionary()
-
-
-def _amp_network(network: LossNetwork) -> LossNetwork:
-    """The network with a bfloat16 copy of its convolution weights (cached per module), so that
-    autocast does not cast every weight again at every iteration; buffers stay float32."""
-    module = _bf16_copies.get(network.module)
-    if module is None:
-        module = copy.deepcopy(network.module)
-        for m in module.modules():
-            if isinstance(m, nn.Conv2d):
-                m.to(torch.bfloat16)
-        _bf16_copies[network.module] = module
-    return dataclasses.replace(network, module=module)
 
 
 # --- One scale ---------------------------------------------------------------------------------
@@ -321,13 +201,20 @@ def stylize(
     content: Image.Image,
     styles: Sequence[Image.Image],
     settings: StyleSettings,
-    network: LossNetwork,
+    network: LossNetwork | Callable[[], LossNetwork],
     device: torch.device,
     should_stop: Callable[[], bool] | None = None,
-) -> Iterator[StyleEvent]:
-    """Yield a `StyleEvent` per iteration; the last one has `done=True` and the final image."""
+) -> Iterator[Progress]:
+    """Yield a `Progress` per iteration (`step` counts the iterations of all scales); the last
+    one has `done=True` and the final image as `output` (and `preview`).
+
+    `settings` are checked here, once (`StyleSettings.checked`): bad ones raise
+    `UserInputError` before any work, and before `network` is loaded when it is given as a
+    loader (a callable)."""
     device = torch.device(device)
-    settings.validate(device, len(styles))
+    settings = settings.checked(device, len(styles))
+    if not isinstance(network, LossNetwork):
+        network = network()
     try:
         yield from _stylize(content, list(styles), settings, network, device, should_stop)
     except torch.OutOfMemoryError as e:
@@ -340,6 +227,42 @@ def stylize(
         raise
 
 
+LOSS_NAMES = ("content", "style", "tv", "total")
+
+
+@dataclass
+class _Job:
+    """What every scale of one run shares."""
+
+    settings: StyleSettings
+    network: LossNetwork
+    content: torch.Tensor  # full resolution, (1, 3, H, W) in [0, 1]
+    styles: list[torch.Tensor]
+    blend: list[float]
+    sizes: list[int]  # longer sides, coarse to fine
+    amp: bool
+    graph: bool
+    started: float
+    should_stop: Callable[[], bool] | None
+    history: list[dict[str, float]] = field(default_factory=list)
+    done_its: int = 0
+    stopped: bool = False
+
+    @property
+    def total(self) -> int:
+        return self.settings.steps * len(self.sizes)
+
+    def wh(self, side: int) -> tuple[int, int]:
+        return output_size(self.content.shape[-1], self.content.shape[-2], side)
+
+    def progress(self, scale: int, wh: tuple[int, int], **fields) -> Progress:
+        metrics = {"scale": scale, "num_scales": len(self.sizes), "width": wh[0], "height": wh[1]}
+        metrics["seconds"] = time.perf_counter() - self.started
+        return Progress(
+            self.done_its, self.total, message=self.network.label, metrics=metrics, **fields
+        )
+
+
 def _stylize(
     content_img: Image.Image,
     style_imgs: list[Image.Image],
@@ -347,7 +270,7 @@ def _stylize(
     network: LossNetwork,
     device: torch.device,
     should_stop: Callable[[], bool] | None,
-) -> Iterator[StyleEvent]:
+) -> Iterator[Progress]:
     started = time.perf_counter()
     cuda = device.type == "cuda"
     amp = cuda if settings.amp is None else settings.amp and cuda
@@ -355,97 +278,118 @@ def _stylize(
     if cuda:  # channels_last convolutions (the input is converted in the loop)
         network.module.to(memory_format=torch.channels_last)
     if amp:
-        network = _amp_network(network)
-    blend = list(settings.style_blend or [1.0] * len(style_imgs))
-    spec = network.spec
-    layers = (frozenset(spec.content_layers), frozenset(spec.style_layers))
-    mode = settings.preserve_colors
-    content_full = to_tensor(content_img, device)
-    styles_full = [to_tensor(s, device) for s in style_imgs]
-    main_style = styles_full[int(np.argmax(blend))]
-    w, h = content_img.size
-    sizes = scale_sizes(settings.size, settings.multiscale)
-    total = settings.steps * len(sizes)
+        network = network.with_bf16_weights()
+    job = _Job(
+        settings,
+        network,
+        to_tensor(content_img, device),
+        [to_tensor(s, device) for s in style_imgs],
+        list(settings.style_blend or [1.0] * len(style_imgs)),
+        scale_sizes(settings.size, settings.multiscale),
+        amp,
+        graph,
+        started,
+        should_stop,
+    )
     gen = torch.Generator(device="cpu").manual_seed(settings.seed)
     x: torch.Tensor | None = None
-    history: list[dict[str, float]] = []
-    done_its = 0
-    stopped = False
-    names = ("content", "style", "tv", "total")
-
-    for si, side in enumerate(sizes):
-        wh = output_size(w, h, side)
-        content = resize(content_full, wh)
-        styles = [
-            resize(s, output_size(s.shape[-1], s.shape[-2], round(side * settings.style_scale)))
-            for s in styles_full
-        ]
-        if mode == "luminance":
-            content = color.luminance(content)
-            styles = [color.match_luminance(color.luminance(s), content) for s in styles]
-        elif mode == "match":
-            styles = [color.match_color(s, content) for s in styles]
-        if x is None:
-            x = _initial_image(settings.init, mode, content, main_style, gen)
-        else:
-            x = resize(x, wh)
-        content_targets, style_targets = _targets(network, layers, content, styles, blend, amp)
-        objective = StyleObjective(
-            content_targets,
-            style_targets,
-            spec.style_layers,
-            settings.content_weight,
-            settings.style_weight,
-            settings.tv_weight,
-            settings.normalize_losses,
-        )
-        stepper = _Stepper(network, objective, x, settings, settings.steps, amp, graph)
-        synced = 0
-        for k in range(settings.steps):
-            stepper.step(k)
-            done_its += 1
-            last = k == settings.steps - 1
-            stopped = bool(should_stop and should_stop())
-            event = StyleEvent(done_its, total, si + 1, len(sizes), wh, network.label)
-            if last or stopped or (k + 1) % settings.preview_every == 0:
-                rows = stepper.hist[synced : k + 1].tolist()
-                history += [dict(zip(names, r, strict=True)) for r in rows]
-                synced = k + 1
-                event.losses = history[-1]
-                event.image = to_image(_displayed(stepper.img, content_full, wh, mode))
-            event.seconds = time.perf_counter() - started
-            if stopped or (last and si == len(sizes) - 1):
-                break
-            yield event
-        x = stepper.img.detach().clone()
-        del stepper
-        if stopped:
+    scale = 0
+    for scale, side in enumerate(job.sizes, 1):
+        x = yield from _run_scale(job, scale, side, x, gen)
+        if job.stopped:
             break
-
     assert x is not None
-    final = _displayed(x, content_full, output_size(w, h, sizes[-1]), mode)
-    yield StyleEvent(
-        iteration=done_its,
-        total=total,
-        scale=len(sizes) if not stopped else si + 1,
-        num_scales=len(sizes),
-        size=(final.shape[-1], final.shape[-2]),
-        network=network.label,
-        losses=history[-1] if history else None,
-        image=to_image(final),
+    yield _final(job, x, scale)
+
+
+def _scale_inputs(job: _Job, wh: tuple[int, int], side: int):
+    """Content and style images at one scale, with the colour mode applied."""
+    content = resize(job.content, wh)
+    style_side = round(side * job.settings.style_scale)
+    styles = [resize(s, output_size(s.shape[-1], s.shape[-2], style_side)) for s in job.styles]
+    mode = job.settings.preserve_colors
+    if mode == "luminance":
+        content = color.luminance(content)
+        styles = [color.match_luminance(color.luminance(s), content) for s in styles]
+    elif mode == "match":
+        styles = [color.match_color(s, content) for s in styles]
+    return content, styles
+
+
+def _objective(job: _Job, content: torch.Tensor, styles: list[torch.Tensor]) -> StyleObjective:
+    spec, settings = job.network.spec, job.settings
+    layers = (frozenset(spec.content_layers), frozenset(spec.style_layers))
+    content_targets, style_targets = _targets(
+        job.network, layers, content, styles, job.blend, job.amp
+    )
+    return StyleObjective(
+        content_targets,
+        style_targets,
+        spec.style_layers,
+        settings.content_weight,
+        settings.style_weight,
+        settings.tv_weight,
+        settings.normalize_losses,
+    )
+
+
+def _run_scale(
+    job: _Job, scale: int, side: int, x: torch.Tensor | None, gen: torch.Generator
+) -> Iterator[Progress]:
+    """The iterations of one scale; returns the image it reached."""
+    settings, wh = job.settings, job.wh(side)
+    content, styles = _scale_inputs(job, wh, side)
+    if x is None:
+        main_style = job.styles[int(np.argmax(job.blend))]
+        x = _initial_image(settings.init, settings.preserve_colors, content, main_style, gen)
+    else:
+        x = resize(x, wh)
+    objective = _objective(job, content, styles)
+    stepper = _Stepper(job.network, objective, x, settings, settings.steps, job.amp, job.graph)
+    synced = 0
+    for k in range(settings.steps):
+        stepper.step(k)
+        job.done_its += 1
+        last = k == settings.steps - 1
+        job.stopped = bool(job.should_stop and job.should_stop())
+        preview = None
+        if last or job.stopped or (k + 1) % settings.preview_every == 0:
+            rows = stepper.hist[synced : k + 1].tolist()
+            job.history += [dict(zip(LOSS_NAMES, r, strict=True)) for r in rows]
+            synced = k + 1
+            shown = _displayed(stepper.img, job.content, wh, settings.preserve_colors)
+            preview = to_image(shown)
+        if job.stopped or (last and scale == len(job.sizes)):
+            break
+        losses = job.history[-1] if preview is not None else {}
+        yield job.progress(scale, wh, losses=losses, preview=preview)
+    return stepper.img.detach().clone()
+
+
+def _final(job: _Job, x: torch.Tensor, scale: int) -> Progress:
+    """The last event: the final image (at full size), the whole loss history."""
+    final = _displayed(x, job.content, job.wh(job.sizes[-1]), job.settings.preserve_colors)
+    image = to_image(final)
+    wh = (final.shape[-1], final.shape[-2])
+    event = job.progress(
+        scale if job.stopped else len(job.sizes),
+        wh,
+        losses=job.history[-1] if job.history else {},
+        preview=image,
         done=True,
-        stopped=stopped,
-        seconds=time.perf_counter() - started,
-        history=history,
+        stopped=job.stopped,
+        history=job.history,
+        output=image,
     )
     log.info(
         "style transfer: %d iterations, %dx%d, %s, %.2f s",
-        done_its,
-        final.shape[-1],
-        final.shape[-2],
-        network.label,
-        time.perf_counter() - started,
+        job.done_its,
+        wh[0],
+        wh[1],
+        job.network.label,
+        event.metrics["seconds"],
     )
+    return event
 
 
 def _initial_image(
@@ -470,6 +414,6 @@ def _displayed(
     return x
 
 
-def run_to_end(events: Iterator[StyleEvent]) -> StyleEvent:
+def run_to_end(events: Iterator[Progress]) -> Progress:
     """Exhaust a `stylize` run and return its final event."""
     return deque(events, maxlen=1)[0]

@@ -9,6 +9,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from core.images import IMAGENET_MEAN, IMAGENET_STD
+
 # Channels per conv, "M" for a pooling layer; the indices in `features` match torchvision.
 VGG19_CFG: tuple[int | str, ...] = (
     *(64, 64, "M"),
@@ -17,8 +19,6 @@ VGG19_CFG: tuple[int | str, ...] = (
     *(512, 512, 512, 512, "M"),
     *(512, 512, 512, 512, "M"),
 )
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def _layer_index() -> dict[str, int]:

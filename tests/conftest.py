@@ -65,11 +65,25 @@ def tiny_generator(seed: int = 0, image_size: int = 16) -> Generator:
 logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
+def launch_app(services=None) -> tuple[object, str]:
+    """The app on `services` (or fresh ones) at a free local port: (demo, url)."""
+    import app
+
+    demo = app.build_demo(services)
+    demo.queue(default_concurrency_limit=4)
+    _, url, _ = demo.launch(
+        prevent_thread_lock=True, quiet=True, server_port=None, **app.launch_options()
+    )
+    return demo, url
+
+
 @pytest.fixture(scope="session")
-def app_url(tmp_path_factory) -> str:
-    """The real app, launched once per session on a free local port, offline, with its own
-    checkpoints folder (the bundled models linked in) so tests may add models to it."""
+def app_services(tmp_path_factory):
+    """The session app's services, offline, with their own checkpoints folder (the bundled
+    models linked in) so tests may add models to it."""
     import os
+
+    from ui.services import build_services
 
     folder = tmp_path_factory.mktemp("app-checkpoints")
     for child in (ROOT / "checkpoints").iterdir():
@@ -77,13 +91,13 @@ def app_url(tmp_path_factory) -> str:
             (folder / child.name).symlink_to(child)
     os.environ["GAN_STUDIO_CHECKPOINTS"] = str(folder)
     os.environ["HF_HUB_OFFLINE"] = "1"
-    import app
+    return build_services()
 
-    demo = app.build_demo()
-    demo.queue(default_concurrency_limit=4)
-    _, url, _ = demo.launch(
-        prevent_thread_lock=True, quiet=True, server_port=None, **app.launch_options()
-    )
+
+@pytest.fixture(scope="session")
+def app_url(app_services) -> str:
+    """The real app, launched once per session on a free local port."""
+    demo, url = launch_app(app_services)
     yield url
     demo.close()
 

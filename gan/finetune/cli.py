@@ -1,6 +1,6 @@
 """Headless fine-tuning: `python -m gan.finetune --data DIR --name NAME [...]`.
 
-Runs the same loop as the Fine-tune tab (`gan.train.run_finetune`). On several GPUs:
+Runs the same loop as the Fine-tune tab (`gan.finetune.loop.run_finetune`). On several GPUs:
 
     torchrun --nproc_per_node=4 -m gan.finetune --data DIR --name NAME --steps 5000
 
@@ -14,8 +14,8 @@ import json
 import logging
 import os
 import signal
-import sys
 import threading
+from collections.abc import Iterator
 from dataclasses import fields
 from pathlib import Path
 
@@ -24,10 +24,14 @@ import torch.distributed as dist
 
 from core import store
 from core.device import resolve_device
+from core.efficientnet import load_efficientnet_lite0
 from core.errors import UserInputError
-from gan import data
-from gan.kid import load_feature_net
-from gan.train import FinetuneConfig, FinetuneJob, run_finetune, world
+from core.events import Progress
+from gan import DEFAULT_MODEL, loading
+from gan.finetune import data
+from gan.finetune.config import FinetuneConfig, FinetuneJob
+from gan.finetune.loop import run_finetune
+from gan.finetune.trainer import world
 
 log = logging.getLogger("gan.finetune")
 
@@ -37,7 +41,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m gan.finetune", description=__doc__.splitlines()[0])
     p.add_argument("--data", required=True, nargs="+", help="image folder(s), files or .zip")
     p.add_argument("--name", required=True, help="output model name (checkpoints/<name>/)")
-    p.add_argument("--model", default="dcgan-digiface", help="base model (local or owner/repo@rev)")
+    p.add_argument("--model", default=DEFAULT_MODEL, help="base model (local or owner/repo@rev)")
     p.add_argument("--resume", action="store_true", help="continue checkpoints/<name>/")
     p.add_argument("--device", default=None, help="cuda, cuda:1, cpu (default: auto)")
     p.add_argument("--no-kid", action="store_true", help="skip KID before and after")
@@ -90,13 +94,13 @@ def main(argv: list[str] | None = None) -> int:
         base = args.model
         if args.resume:
             base = store.read_config(store.resolve(args.name)).get("base_model", base)
-        image_size = _image_size(args.name if args.resume else base)
+        image_size = loading.image_size(args.name if args.resume else base)
         dataset = data.prepare(args.data, image_size)
         if warning := dataset.warning():
             log.warning("%s", warning)
         config.checked(len(dataset))  # bad hyper-parameters fail before any model loads
         job = FinetuneJob(dataset.images, args.name, base, config, args.resume, dataset.skipped)
-        net = None if args.no_kid or rank != 0 else load_feature_net(device)
+        net = None if args.no_kid or rank != 0 else load_efficientnet_lite0(device)
         summary = _consume(run_finetune(job, device, stop, feature_net=net))
     except UserInputError as e:
         log.error("%s", e)
@@ -109,39 +113,36 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _image_size(name: str) -> int:
-    return int(store.read_config(store.resolve(name)).get("image_size", 64))
-
-
-def _consume(events) -> dict:
+def _consume(events: Iterator[Progress]) -> dict:
     """Log the run's events; return a summary of the last one."""
     summary: dict = {}
     for event in events:
-        if event.kind == "status":
+        if event.message and not event.done:
             log.info("%s", event.message)
-        elif event.kind == "step":
-            loss = event.losses
+        if event.losses:
             log.info(
                 "step %d/%d  loss_d %.3f%s  loss_g %.3f  %.0f img/s",
                 event.step,
                 event.total,
-                loss.loss_d,
-                " (D step skipped)" if loss.d_skipped else "",
-                loss.loss_g,
-                event.images_per_s,
+                event.losses["loss_d"],
+                " (D step skipped)" if event.metrics.get("d_skipped") else "",
+                event.losses["loss_g"],
+                event.metrics["images_per_s"],
             )
-        elif event.kind == "kid":
-            log.info("KID before: %s", event.kid.get("before"))
-        elif event.kind == "done":
+        elif "kid_before" in event.metrics and not event.done:
+            log.info("KID before: %s", event.metrics["kid_before"])
+        if event.done:
+            kid = _kid(event)
             summary = {
-                "checkpoint": str(event.checkpoint),
+                "checkpoint": str(event.output),
                 "steps": event.step,
                 "ended": event.message,
-                "kid": event.kid,
+                "kid": kid,
             }
-            log.info("saved %s; KID %s", event.checkpoint, event.kid)
+            log.info("saved %s; KID %s", event.output, kid)
     return summary
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def _kid(event: Progress) -> dict[str, float | None]:
+    """{"before": ..., "after": ...} from an event's `kid_*` metrics."""
+    return {k[4:]: v for k, v in event.metrics.items() if k.startswith("kid_")}

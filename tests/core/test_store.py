@@ -11,7 +11,7 @@ from safetensors.torch import save
 
 from core import store
 from core.errors import UserInputError
-from gan.studio import load_generator
+from gan.loading import load_generator
 from tests.conftest import tiny_generator
 
 REPO = "studio-test/tiny-dcgan"

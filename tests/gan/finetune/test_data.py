@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 from core.errors import UserInputError
-from gan import data
+from gan.finetune import data
 
 
 def _png(color=(200, 30, 30), size=(40, 30)) -> bytes:

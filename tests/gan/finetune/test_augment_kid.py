@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from core.errors import UserInputError
-from gan import augment, kid
+from gan.finetune import augment, kid
 from tests.conftest import tiny_generator
 
 

@@ -7,6 +7,9 @@ dozen images. Features are ImageNet-network features: the 1280-d pooled features
 EfficientNet-Lite0 (offline weights under `checkpoints/efficientnet-lite0/`) rather than
 Inception-v3's 2048-d, so absolute values are not comparable with published KIDs, only with
 each other. Lower is better; 0 means indistinguishable.
+
+The feature network is passed in (`FeatureNet`): the composition root (the app's services, the
+CLI) loads it; this module imports no network.
 """
 
 from __future__ import annotations
@@ -31,13 +34,6 @@ class KID:
 
     def __str__(self) -> str:
         return f"{self.mean * 1e3:.2f} ± {self.std * 1e3:.2f} (×10⁻³)"
-
-
-def load_feature_net(device: torch.device) -> FeatureNet:
-    """EfficientNet-Lite0 with ImageNet weights, in eval mode on `device`."""
-    from style.networks import load_efficientnet_lite0  # the Style tab's loader
-
-    return load_efficientnet_lite0(device)
 
 
 def polynomial_mmd2(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -13,10 +13,8 @@ import pytest
 from PIL import Image
 
 from core import store
-from gan import train
-from tests.conftest import tiny_generator
-
-ROOT = Path(__file__).resolve().parent.parent
+from gan.finetune.checkpoint import STATE_NAME
+from tests.conftest import ROOT, tiny_generator
 
 
 @pytest.fixture
@@ -55,7 +53,7 @@ def test_cli_trains_saves_and_resumes(setup, tmp_path):
     assert "notes.txt" in done.stderr  # the skipped file is reported
     again = _run([*common, "--steps", "2", "--batch-size", "4", "--resume"], checkpoints)
     assert again.returncode == 0, again.stderr
-    state = json.loads((checkpoints / "cli-ft" / train.STATE_NAME).read_text())
+    state = json.loads((checkpoints / "cli-ft" / STATE_NAME).read_text())
     assert state["steps_done"] == 5
 
 

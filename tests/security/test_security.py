@@ -81,9 +81,9 @@ def test_forged_file_paths_in_api_calls_are_refused(app_url, client):
     assert client.predict(seeds="1", api_name="/generate")[0]
 
 
-def test_the_apps_own_output_folder_is_not_served(app_url, client):
+def test_the_apps_own_output_folder_is_not_served(app_url, app_services, client):
     client.predict(seeds="1", api_name="/generate")
-    outputs = app.STUDIO.output_root
+    outputs = app_services.studio.output_root
     made = sorted(p for p in outputs.rglob("*") if p.is_file())
     assert made, "the app writes its files under FaceStudio.output_root"
     for path in [outputs, made[-1]]:
@@ -209,6 +209,9 @@ def test_main_launches_with_the_security_options(monkeypatch):
     seen: dict = {}
 
     class FakeDemo:
+        def __init__(self, services=None):
+            self.services = services
+
         def queue(self, **kwargs):
             return self
 

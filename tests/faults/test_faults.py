@@ -21,9 +21,9 @@ import torch
 
 import app
 from core import store
-from gan.studio import load_generator
+from gan.loading import load_generator
 from tests.api_helpers import small_style_pair
-from tests.conftest import ROOT, tiny_generator
+from tests.conftest import ROOT, launch_app, tiny_generator
 
 PYTHON = sys.executable
 
@@ -44,16 +44,34 @@ def free_port() -> int:
 
 
 class OutOfMemoryOnce:
-    """Stands in for the model call: raises CUDA's out-of-memory error once, then works."""
+    """Stands in for a service method: raises CUDA's out-of-memory error once when armed."""
 
     def __init__(self, real):
-        self.real, self.calls = real, 0
+        self.real, self.calls, self.armed = real, 0, False
 
     def __call__(self, *args, **kwargs):
         self.calls += 1
-        if self.calls == 1:
+        if self.armed:
+            self.armed = False
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
         return self.real(*args, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def oom(app_services):
+    """An app of its own whose services can be made to run out of memory once."""
+    from gradio_client import Client
+
+    from ui.services import build_services
+
+    services = build_services()
+    services.studio.synthesize = OutOfMemoryOnce(services.studio.synthesize)
+    services.stylist.stylize = OutOfMemoryOnce(services.stylist.stylize)
+    released: list[str] = []
+    services.release_memory = lambda: released.append("released")
+    demo, url = launch_app(services)
+    yield services, Client(url, verbose=False), released
+    demo.close()
 
 
 @pytest.mark.parametrize(
@@ -63,18 +81,17 @@ class OutOfMemoryOnce:
         ("/interpolate", {"seeds": "1, 2", "frames": 3}),
     ],
 )
-def test_out_of_memory_is_a_clear_message_and_the_next_request_works(
-    client, monkeypatch, api, kwargs
-):
-    fake = OutOfMemoryOnce(app.STUDIO.synthesize)
-    monkeypatch.setattr(app.STUDIO, "synthesize", fake)
-    released = []
-    monkeypatch.setattr(app, "release_memory", lambda device: released.append(device))
+def test_out_of_memory_is_a_clear_message_and_the_next_request_works(oom, api, kwargs):
+    services, client, released = oom
+    fake = services.studio.synthesize
+    released.clear()
+    calls = fake.calls
+    fake.armed = True
     with pytest.raises(Exception, match="ran out of memory"):
         client.predict(**kwargs, api_name=api)
     assert released, "cached GPU memory is given back after an out-of-memory error"
     result = client.predict(**kwargs, api_name=api)
-    assert result and fake.calls == 2
+    assert result and fake.calls == calls + 2
 
 
 def stylize_small(client, pair: tuple[str, str]):
@@ -89,11 +106,10 @@ def stylize_small(client, pair: tuple[str, str]):
     )
 
 
-def test_out_of_memory_in_style_transfer_is_clear_and_the_next_run_works(
-    client, monkeypatch, tmp_path
-):
+def test_out_of_memory_in_style_transfer_is_clear_and_the_next_run_works(oom, tmp_path):
+    services, client, _ = oom
     pair = small_style_pair(tmp_path)
-    monkeypatch.setattr(app, "run_style", OutOfMemoryOnce(app.run_style))
+    services.stylist.stylize.armed = True
     with pytest.raises(Exception, match="ran out of memory"):
         stylize_small(client, pair)
     image, info, _ = stylize_small(client, pair)

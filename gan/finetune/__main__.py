@@ -1,0 +1,7 @@
+"""`python -m gan.finetune`: the headless fine-tuning CLI (`gan.finetune.cli`)."""
+
+import sys
+
+from gan.finetune.cli import main
+
+sys.exit(main())

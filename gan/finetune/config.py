@@ -1,0 +1,150 @@
+"""Fine-tuning settings: one validated dataclass per run, the host's caps, and the job."""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field, replace
+
+import torch
+
+from core.errors import UserInputError
+from gan import DEFAULT_MODEL
+from gan.finetune.augment import DEFAULT_POLICY, parse_policy
+
+
+def _env_number(name: str, default: float) -> float:
+    try:
+        return float(os.environ.get(name, default))
+    except ValueError:
+        return default
+
+
+# Shared-hosting caps, per run (a longer job is split into resumable runs).
+MAX_STEPS = int(_env_number("GAN_STUDIO_MAX_TRAIN_STEPS", 20_000))
+MAX_SECONDS = _env_number("GAN_STUDIO_MAX_TRAIN_SECONDS", 900)
+MAX_BATCH = 512
+MAX_LR = 0.05
+
+
+# Defaults that depend on the device: a few minutes on either.
+DEVICE_DEFAULTS: dict[str, dict[str, int]] = {
+    "cuda": {"steps": 2000, "batch_size": 64, "sample_every": 200, "kid_samples": 1000},
+    "cpu": {"steps": 100, "batch_size": 16, "sample_every": 20, "kid_samples": 64},
+}
+
+
+@dataclass
+class FinetuneConfig:
+    """Hyper-parameters of one run (saved in `training_state.json`)."""
+
+    steps: int = 200
+    batch_size: int = 32  # per process
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    beta1_g: float = 0.5
+    beta2_g: float = 0.999
+    beta1_d: float = 0.5
+    beta2_d: float = 0.999
+    d_loss_threshold: float = 0.2  # balance rule: skip the D step while its loss is below
+    diffaugment: str = DEFAULT_POLICY
+    hflip: bool = True
+    freeze_d: int = 1  # lower D blocks frozen when D comes from a checkpoint
+    ema_decay: float = 0.995
+    d_warmup: int = 20  # D-only steps first, when D starts fresh
+    sample_every: int = 50
+    n_samples: int = 16
+    max_seconds: float = MAX_SECONDS
+    seed: int = 0
+    kid_samples: int = 128  # generated images per KID estimate; 0 turns KID off
+    precision: str = "fp32"  # or "bf16" (autocast); fp32 (TF32 on GPUs) was faster for DCGAN
+
+    @classmethod
+    def for_device(cls, device: torch.device | str, **values: object) -> FinetuneConfig:
+        """The defaults for a run on `device` (GPU: longer, larger batches), then `values`."""
+        kind = "cuda" if torch.device(device).type == "cuda" else "cpu"
+        return cls(**{**DEVICE_DEFAULTS[kind], **values})  # type: ignore[arg-type]
+
+    def checked(self, n_images: int) -> tuple[FinetuneConfig, list[str]]:
+        """Validate: absurd values raise `UserInputError`, fixable ones are corrected (noted)."""
+        notes: list[str] = []
+        for name in ("lr_g", "lr_d"):
+            value = _number(getattr(self, name), name)
+            if not 0 < value <= MAX_LR:
+                raise UserInputError(
+                    f"{name} must be a learning rate in (0, {MAX_LR}]; got {value}"
+                )
+        for name in ("beta1_g", "beta2_g", "beta1_d", "beta2_d", "ema_decay"):
+            value = _number(getattr(self, name), name)
+            if not 0 <= value < 1:
+                raise UserInputError(f"{name} must be in [0, 1); got {value}")
+        threshold = _number(self.d_loss_threshold, "d_loss_threshold")
+        if threshold < 0:
+            raise UserInputError("d_loss_threshold must be >= 0 (0 turns the balance rule off)")
+        parse_policy(self.diffaugment)
+        if self.precision not in {"fp32", "bf16"}:
+            raise UserInputError("precision must be fp32 or bf16")
+        steps = _whole(self.steps, "steps")
+        batch = _whole(self.batch_size, "batch_size")
+        fixed = {}
+        if steps < 1:
+            raise UserInputError("steps must be at least 1")
+        if steps > MAX_STEPS:
+            fixed["steps"] = MAX_STEPS
+            notes.append(f"steps capped at {MAX_STEPS:,} per run on this host (resume to go on)")
+        if batch < 2:
+            raise UserInputError("batch_size must be at least 2 (batch norm needs two images)")
+        if batch > min(MAX_BATCH, n_images):
+            fixed["batch_size"] = min(MAX_BATCH, n_images)
+            notes.append(
+                f"batch_size {batch} is larger than "
+                + (f"the {n_images} images" if n_images < MAX_BATCH else f"{MAX_BATCH}")
+                + f": using {fixed['batch_size']}"
+            )
+        seconds = _number(self.max_seconds, "max_seconds")
+        if not 0 < seconds <= MAX_SECONDS:
+            fixed["max_seconds"] = MAX_SECONDS
+            notes.append(f"wall time capped at {MAX_SECONDS:g} s per run on this host")
+        for name, low, high in (
+            ("freeze_d", 0, 8),
+            ("sample_every", 1, 10**6),
+            ("d_warmup", 0, 10**6),
+        ):
+            value = _whole(getattr(self, name), name)
+            if not low <= value <= high:
+                raise UserInputError(f"{name} must be between {low} and {high}; got {value}")
+        n_samples = min(max(_whole(self.n_samples, "n_samples"), 1), 64)
+        kid_samples = min(max(_whole(self.kid_samples, "kid_samples"), 0), 10_000)
+        values = {"steps": steps, "batch_size": batch, "n_samples": n_samples}
+        values |= {"kid_samples": kid_samples, "seed": _whole(self.seed, "seed")}
+        out = replace(self, **(values | fixed))
+        return out, notes
+
+
+def _number(value: object, name: str) -> float:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as e:
+        raise UserInputError(f"{name} must be a number; got {value!r}") from e
+    if not math.isfinite(number):
+        raise UserInputError(f"{name} must be a finite number; got {value!r}")
+    return number
+
+
+def _whole(value: object, name: str) -> int:
+    number = _number(value, name)
+    if number != int(number):
+        raise UserInputError(f"{name} must be a whole number; got {value!r}")
+    return int(number)
+
+
+@dataclass
+class FinetuneJob:
+    """One run: data, where to start, where to save."""
+
+    images: torch.Tensor  # uint8 (N, 3, S, S), already at the model's resolution
+    name: str
+    base: str = DEFAULT_MODEL
+    config: FinetuneConfig = field(default_factory=FinetuneConfig)
+    resume: bool = False
+    skipped: list[str] = field(default_factory=list)

@@ -1,0 +1,103 @@
+"""The fine-tuning service the UI calls: owns the device, its one-run-at-a-time slot, the
+per-session stop flags and the KID feature network (passed in by the composition root)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from core import publish, store
+from core.events import Progress
+from core.runs import RunRegistry
+from gan import loading
+from gan.finetune import data
+from gan.finetune.config import FinetuneConfig, FinetuneJob
+from gan.finetune.kid import FeatureNet
+from gan.finetune.loop import run_finetune
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FinetuneRun:
+    """A run about to start: its prepared data (shown at once), then `events(session)`."""
+
+    tuner: FineTuner
+    job: FinetuneJob
+    dataset: data.Dataset
+
+    def events(self, session: str = "api") -> Iterator[Progress]:
+        """The training run's progress; `FineTuner.stop(session)` ends it (it still saves)."""
+        net = self.tuner.feature_net() if self.job.config.kid_samples else None
+        with self.tuner.runs.running(session) as stop:
+            yield from run_finetune(
+                self.job, self.tuner.device, stop, net, device_slot=self.tuner.device_slot
+            )
+
+
+class FineTuner:
+    """Fine-tunes generators on uploads; one training run on the device at a time."""
+
+    def __init__(
+        self,
+        device: torch.device | str,
+        feature_net: Callable[[], FeatureNet] | None = None,
+    ) -> None:
+        self.device = torch.device(device)
+        self.defaults = FinetuneConfig.for_device(self.device)
+        self.runs = RunRegistry()
+        self._feature_net = feature_net
+        self._slot = threading.Lock()
+
+    def feature_net(self) -> FeatureNet | None:
+        """KID's feature network, or None when this service has none (KID off)."""
+        return self._feature_net() if self._feature_net else None
+
+    @contextlib.contextmanager
+    def device_slot(self, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+        """One training run on this service's device; `on_wait()` if another holds it."""
+        if not self._slot.acquire(blocking=False):
+            log.info("a fine-tuning run is already using %s; waiting for it", self.device)
+            if on_wait:
+                on_wait()
+            self._slot.acquire()
+        try:
+            yield
+        finally:
+            self._slot.release()
+
+    def prepare(
+        self, images: Sequence[str | Path] | None, model: str, name: str = "", resume: bool = False
+    ) -> data.Dataset:
+        """The upload as training would see it (at the model's resolution)."""
+        return data.prepare(images, loading.image_size(name if resume else model))
+
+    def start(
+        self,
+        images: Sequence[str | Path] | None,
+        model: str,
+        name: str,
+        config: FinetuneConfig,
+        resume: bool = False,
+    ) -> FinetuneRun:
+        """Check the name, prepare the data; the returned run trains when iterated."""
+        name = (name or "").strip()
+        store.validate_name(name)
+        dataset = self.prepare(images, model, name, resume)
+        job = FinetuneJob(dataset.images, name, model, config, resume, dataset.skipped)
+        return FinetuneRun(self, job, dataset)
+
+    def stop(self, session: str) -> bool:
+        """Ask the run of `session` to stop and save; False when it has none."""
+        return self.runs.stop(session)
+
+    def push(self, name: str, repo_id: str, token: str = "", private: bool = True) -> str:
+        """Upload `checkpoints/<name>/` to the Hub; the token comes from the caller or
+        `HF_TOKEN`. Returns the repo's URL."""
+        return publish.push_to_hub((name or "").strip(), (repo_id or "").strip(), token, private)

@@ -1,0 +1,68 @@
+"""The header shared by every tab: the title, the face-model dropdown, the Hub status."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gradio as gr
+
+from core import store
+from gan import DEFAULT_MODEL
+from gan.studio import FaceStudio
+
+DESCRIPTION = """# GAN Studio
+Faces from a DCGAN, walks through its latent space, Gatys style transfer, and short fine-tuning
+runs on your own images. Running on **{device}**."""
+
+
+def hub_status() -> str:
+    if store.hub_reachable():
+        return f"Hub: reachable ({store.hub_host()})"
+    return "Hub: offline, serving local models"
+
+
+class ModelChoices:
+    """The dropdown's choices, fresh each time (new fine-tunes show up without a restart)."""
+
+    def __init__(self, studio: FaceStudio) -> None:
+        self.studio = studio
+
+    def update(self, current: str | None = None) -> dict:
+        choices = self.studio.model_choices()
+        value = current if current in choices else None
+        value = value or (DEFAULT_MODEL if DEFAULT_MODEL in choices else None)
+        return gr.update(choices=choices, value=value or (choices[0] if choices else None))
+
+
+@dataclass
+class Header:
+    model: gr.Dropdown  # the face model every GAN tab uses
+    status: gr.Markdown
+    choices: ModelChoices
+
+    def wire_page_load(self, demo: gr.Blocks) -> None:
+        """On every page load: fresh model choices and the Hub status."""
+        demo.load(self.choices.update, self.model, self.model, api_visibility="private")
+        demo.load(hub_status, None, self.status, api_visibility="private")
+
+
+def build_header(studio: FaceStudio, device_label: str) -> Header:
+    """Title, model dropdown (shared by the tabs), refresh button and Hub status."""
+    gr.Markdown(DESCRIPTION.format(device=device_label))
+    choices = ModelChoices(studio)
+    with gr.Row():
+        model = gr.Dropdown(
+            studio.model_choices(),
+            value=DEFAULT_MODEL,
+            label="Face model",
+            info="local checkpoints/ and configured Hub models",
+            scale=3,
+            # New fine-tunes must be usable through the API without a restart; the
+            # handlers validate the name against the model store instead.
+            allow_custom_value=True,
+        )
+        refresh = gr.Button("↻ Refresh", scale=0, size="sm", min_width=100)
+        status = gr.Markdown(scale=2)
+    refresh.click(choices.update, model, model, api_visibility="private")
+    model.focus(choices.update, model, model, api_visibility="private", show_progress="hidden")
+    return Header(model, status, choices)

@@ -1,0 +1,77 @@
+"""The Interpolate tab: walks between keyframe seeds (lerp/slerp), as a strip, GIF and MP4."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import gradio as gr
+
+from gan import DEFAULT_MODEL, latents
+from gan.studio import FaceStudio
+from ui.common import friendly, inputs_for
+
+
+class InterpolateHandlers:
+    """The tab's events, each one call of `FaceStudio`."""
+
+    def __init__(self, studio: FaceStudio) -> None:
+        self.studio = studio
+
+    def interpolate(
+        self,
+        seeds: str = "1, 2",
+        frames: float = 16,
+        mode: str = "slerp",
+        model: str = DEFAULT_MODEL,
+        loop: bool = False,
+        truncation_psi: float = 1.0,
+        fps: float = 12,
+    ):
+        """Frames between two or more keyframe seeds: a strip, a GIF and an MP4."""
+        images, (strip, gif, mp4), keyframes = self.studio.interpolate_request(
+            model, seeds, int(frames), mode, bool(loop), float(truncation_psi), fps
+        )
+        info = f"{len(images)} frames, {mode}, {keyframes} keyframes from **{model}**"
+        return str(strip), str(gif), str(mp4), [str(strip), str(gif), str(mp4)], info
+
+
+def build_interpolate_tab(
+    model: gr.Dropdown, studio: FaceStudio, release_memory: Callable[[], None] | None = None
+) -> None:
+    """The Interpolate tab's components and events (API: `/interpolate`)."""
+    handlers = InterpolateHandlers(studio)
+    with gr.Row():
+        with gr.Column(scale=1):
+            seeds = gr.Textbox(
+                value="1, 2, 3", label="Keyframe seeds", info="two or more, visited in order"
+            )
+            frames = gr.Slider(
+                2,
+                latents.MAX_FRAMES,
+                value=16,
+                step=1,
+                label="Frames per segment (endpoints included)",
+            )
+            mode = gr.Radio(["slerp", "lerp"], value="slerp", label="Interpolation")
+            loop = gr.Checkbox(value=False, label="Loop back to the first seed")
+            psi = gr.Slider(0.0, 2.0, value=1.0, step=0.05, label="Truncation ψ")
+            fps = gr.Slider(1, 60, value=12, step=1, label="Frames per second")
+            run = gr.Button("Interpolate", variant="primary")
+        with gr.Column(scale=2):
+            strip = gr.Image(label="Frames", type="filepath", format="png")
+            with gr.Row():
+                gif = gr.Image(label="GIF", type="filepath", format="gif", height=320)
+                mp4 = gr.Video(label="MP4", format="mp4", autoplay=True, loop=True, height=320)
+            info = gr.Markdown(label="info")
+            files = gr.File(label="Downloads", file_count="multiple")
+    components = {"seeds": seeds, "frames": frames, "mode": mode, "model": model, "loop": loop}
+    components |= {"truncation_psi": psi, "fps": fps}
+    gr.on(
+        [run.click, seeds.submit],
+        friendly(handlers.interpolate, release_memory),
+        inputs_for(handlers.interpolate, components),
+        [strip, gif, mp4, files, info],
+        api_name="interpolate",
+        concurrency_id="gpu",
+        concurrency_limit=1,
+    )

@@ -1,0 +1,223 @@
+"""The Style transfer tab: Gatys et al. with live previews, a loss plot and Stop."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterator
+
+import gradio as gr
+import pandas as pd
+
+from core.errors import UserInputError
+from core.events import Progress
+from style import networks
+from style.service import Stylist
+from style.settings import MAX_STEPS, MIN_SIZE, StyleSettings
+from ui.common import friendly, inputs_for, session_key, settings_from
+
+NETWORKS = {  # the dropdown's labels (also the API's values) -> loss network keys
+    "auto (VGG19 when available, else EfficientNet-Lite0)": networks.VGG19,
+    "EfficientNet-Lite0 (offline)": networks.EFFICIENTNET,
+}
+AUTO = next(iter(NETWORKS))
+DEFAULTS = StyleSettings()
+
+
+def style_info(event: Progress) -> str:
+    """The info box: network, iteration, scale, size, time, losses, and how it ended."""
+    m = event.metrics
+    text = f"**Loss network:** {event.message}  \nIteration {event.step}/{event.total}"
+    if m["num_scales"] > 1:
+        text += f", scale {m['scale']:g}/{m['num_scales']:g}"
+    text += f" ({m['width']:g}×{m['height']:g}), {m['seconds']:.1f} s"
+    if event.losses:
+        parts = event.losses
+        text += (
+            f"  \nLoss {parts['total']:.4g} (content {parts['content']:.3g}, "
+            f"style {parts['style']:.3g}, TV {parts['tv']:.3g})"
+        )
+    if event.done:
+        text += "  \n**Stopped**: the current image is shown." if event.stopped else "  \n**Done**."
+    return text
+
+
+def parse_blend(text: str | None) -> list[float] | None:
+    """'1, 0.5' -> [1.0, 0.5]; empty -> None (equal weights)."""
+    if not text or not str(text).strip():
+        return None
+    try:
+        return [float(v) for v in str(text).replace(";", ",").split(",") if v.strip()]
+    except ValueError as e:
+        raise UserInputError("blend weights: numbers separated by commas, e.g. '1, 0.5'") from e
+
+
+def loss_table(history: list[dict], settings: StyleSettings) -> pd.DataFrame:
+    """Weighted loss terms per iteration, as log10 (they span several decades)."""
+    weights = {
+        "content": settings.content_weight,
+        "style": settings.style_weight,
+        "tv": settings.tv_weight,
+        "total": 1.0,
+    }
+    rows = [
+        (i + 1, term, math.log10(max(h[term] * w, 1e-12)))
+        for i, h in enumerate(history)
+        for term, w in weights.items()
+        if w > 0
+    ]
+    return pd.DataFrame(rows, columns=["iteration", "term", "log10 loss"])
+
+
+class StyleHandlers:
+    """The tab's events, each one call of `Stylist`."""
+
+    def __init__(self, stylist: Stylist) -> None:
+        self.stylist = stylist
+
+    def stylize(
+        self,
+        content: str | None,
+        style: str | None,
+        steps: float = DEFAULTS.steps,
+        size: float = DEFAULTS.size,
+        content_weight: float = DEFAULTS.content_weight,
+        style_weight: float = DEFAULTS.style_weight,
+        tv_weight: float = DEFAULTS.tv_weight,
+        optimizer: str = DEFAULTS.optimizer,
+        init: str = DEFAULTS.init,
+        preserve_colors: str = DEFAULTS.preserve_colors,
+        extra_styles: list[str] | None = None,
+        style_blend: str = "",
+        network: str = AUTO,
+        request: gr.Request = None,
+        progress=gr.Progress(),  # noqa: B008 (Gradio injects it)
+    ):
+        """Gatys style transfer: repaint `content` in the style of `style` (plus `extra_styles`,
+        blended by `style_blend`); streams previews, the last output is the final image."""
+        if network not in NETWORKS:
+            raise UserInputError(f"network must be one of {list(NETWORKS)}")
+        # The parameters are named after StyleSettings' fields: the settings are built by name.
+        settings = settings_from(
+            StyleSettings, locals() | {"style_blend": parse_blend(style_blend)}
+        )
+        events = self.stylist.stylize(
+            content,
+            [style, *(extra_styles or [])],
+            settings,
+            NETWORKS[network],
+            session_key(request),
+        )
+        yield from _outputs(events, settings, progress)
+
+    def stop(self, request: gr.Request = None) -> None:
+        self.stylist.stop(session_key(request))
+
+    def network_status(self, choice: str | None = None) -> str:
+        prefer = NETWORKS.get(choice or "", networks.VGG19)
+        return f"Loss network for the next run: **{self.stylist.expected_label(prefer)}**"
+
+
+def _outputs(events: Iterator[Progress], settings: StyleSettings, progress: gr.Progress):
+    """Progress -> (image, info, loss plot) updates, with a throttled progress bar."""
+    last_progress = 0.0
+    for event in events:
+        now = time.monotonic()
+        if now - last_progress > 0.1 or event.done:
+            progress((event.step, event.total), desc="Repainting", unit="iterations")
+            last_progress = now
+        if event.done:
+            yield event.output, style_info(event), loss_table(event.history, settings)
+        elif event.preview is not None:
+            yield event.preview, style_info(event), gr.skip()
+
+
+def build_style_tab(stylist: Stylist, release_memory: Callable[[], None] | None = None) -> None:
+    """The Style transfer tab's components and events (API: `/stylize`)."""
+    handlers = StyleHandlers(stylist)
+    network_md = gr.Markdown(handlers.network_status)  # evaluated on every page load
+    with gr.Row():
+        with gr.Column(scale=1):
+            components = _settings_inputs(stylist.max_size)
+            with gr.Row():
+                run = gr.Button("Stylise", variant="primary")
+                stop = gr.Button("Stop", variant="stop")
+        with gr.Column(scale=1):
+            result = gr.Image(label="Result (live preview)", format="png", interactive=False)
+            info = gr.Markdown()
+            losses = gr.LinePlot(
+                x="iteration", y="log10 loss", color="term", label="Weighted losses", height=240
+            )
+    run.click(
+        friendly(handlers.stylize, release_memory),
+        inputs_for(handlers.stylize, components),
+        [result, info, losses],
+        api_name="stylize",
+        concurrency_id="gpu",
+        concurrency_limit=1,
+        show_progress_on=losses,  # the bar sits on the plot; the live preview stays clear
+    )
+    stop.click(handlers.stop, None, None, queue=False, api_visibility="private")
+    network = components["network"]
+    network.change(handlers.network_status, network, network_md, api_visibility="private")
+
+
+def _settings_inputs(max_size: int) -> dict[str, gr.components.Component]:
+    """The images and settings, by the handler's parameter names."""
+    c: dict[str, gr.components.Component] = {}
+    with gr.Row():
+        c["content"] = gr.Image(label="Content image", type="filepath", height=220)
+        c["style"] = gr.Image(label="Style image", type="filepath", height=220)
+    with gr.Row():
+        c["steps"] = gr.Slider(1, MAX_STEPS, value=DEFAULTS.steps, step=1, label="Iterations")
+        c["size"] = gr.Slider(
+            MIN_SIZE,
+            max_size,
+            value=DEFAULTS.size,
+            step=32,
+            label="Output size (longer side, px)",
+        )
+    with gr.Accordion("Weights", open=True):
+        c["content_weight"] = gr.Number(
+            value=DEFAULTS.content_weight, label="content_weight", minimum=0
+        )
+        c["style_weight"] = gr.Number(value=DEFAULTS.style_weight, label="style_weight", minimum=0)
+        c["tv_weight"] = gr.Number(
+            value=DEFAULTS.tv_weight, label="tv_weight (variation)", minimum=0
+        )
+    with gr.Accordion("More", open=False):
+        c |= _more_inputs()
+    return c
+
+
+def _more_inputs() -> dict[str, gr.components.Component]:
+    c: dict[str, gr.components.Component] = {}
+    c["optimizer"] = gr.Radio(["lbfgs", "adam"], value=DEFAULTS.optimizer, label="Optimiser")
+    c["init"] = gr.Radio(
+        [
+            ("content with the style's colours", "content_color"),
+            ("content", "content"),
+            ("noise", "noise"),
+        ],
+        value=DEFAULTS.init,
+        label="Start from",
+    )
+    c["preserve_colors"] = gr.Radio(
+        [
+            ("no: take the style's colours", "none"),
+            ("luminance-only transfer", "luminance"),
+            ("colour-matched style", "match"),
+        ],
+        value=DEFAULTS.preserve_colors,
+        label="Keep the content's colours",
+    )
+    c["extra_styles"] = gr.File(
+        label="More style images", file_count="multiple", file_types=["image"], type="filepath"
+    )
+    c["style_blend"] = gr.Textbox(
+        value="",
+        label="Style blend weights",
+        placeholder="e.g. 1, 0.5 (one per style image; empty: equal)",
+    )
+    c["network"] = gr.Dropdown(list(NETWORKS), value=AUTO, label="Loss network")
+    return c
