@@ -14,8 +14,10 @@ Fine-tuning rules kept from the DCGAN path, each off at 0:
 - Balance rule (the lesson): the D main step is skipped while D's loss on the batch,
   softplus(D(fake)) + softplus(-D(real)) (the same quantity as the DCGAN path's BCE sum), is
   below `d_loss_threshold`. R1 still runs on its schedule. `losses["skipped"]` says when.
-- D warm-up: a fresh D (a model converted without one) first trains alone for `d_warmup`
-  steps; G and its EMA are not updated, G's loss is only measured.
+- D warm-up: a fresh D (a model converted without one: `fresh_discriminator`) first trains
+  alone for `d_warmup` steps; G and its EMA are not updated, G's loss is only measured.
+  As on the DCGAN path, Freeze-D applies only to a pretrained D and the warm-up only to a
+  fresh one (`d_pretrained`); `notes` says which.
 
 Exact resume: `state_dict()` holds every bit that the next step depends on (weights,
 optimisers, EMA, ADA p and its RNG, pl_mean, torch/numpy/python RNGs, sampler position,
@@ -34,6 +36,8 @@ from torch import nn
 
 from gan.finetune.ada import AdaAugment, AdaptiveP
 from gan.finetune.sg2_loss import LossTerms, StyleGAN2Loss, auto_r1_gamma
+from gan.models.stylegan2 import StyleGAN2Config
+from gan.models.stylegan2_d import StyleGAN2Discriminator, StyleGAN2DiscriminatorConfig
 
 
 @dataclass
@@ -57,9 +61,9 @@ class SG2TrainConfig:
     ada_target: float = 0.6
     ada_interval: int = 4
     ada_kimg: float = 500
-    freeze_d: int = 0
-    d_loss_threshold: float = 0.2  # balance rule; 0 turns it off
-    d_warmup: int = 0  # D-only steps first (use e.g. 20 for a fresh D)
+    freeze_d: int = 0  # first D blocks frozen, when D is pretrained
+    d_loss_threshold: float = 0.2  # balance rule (as the DCGAN path); 0 turns it off
+    d_warmup: int = 20  # D-only steps first, when D is fresh
     noise_mode: str = "random"
     seed: int = 0
 
@@ -109,6 +113,21 @@ class PermutationSampler:
         self._perm = self._permutation()
 
 
+def fresh_discriminator(config: StyleGAN2Config, mbstd_group_size: int = 4) -> nn.Module:
+    """A randomly initialised D that fits G (resolution, channels, labels, clamp)."""
+    d_config = StyleGAN2DiscriminatorConfig(
+        c_dim=config.c_dim,
+        img_resolution=config.img_resolution,
+        img_channels=config.img_channels,
+        channel_base=config.channel_base,
+        channel_max=config.channel_max,
+        channels=config.channels,
+        conv_clamp=config.conv_clamp,
+        mbstd_group_size=mbstd_group_size,
+    )
+    return StyleGAN2Discriminator(d_config)
+
+
 def d_trainable(D: nn.Module, freeze_d: int) -> list[nn.Parameter]:
     """Freeze-D: the first `freeze_d` blocks (never the last) get no gradient; the rest."""
     blocks = D.blocks()
@@ -136,13 +155,18 @@ class StyleGAN2Trainer:
         config: SG2TrainConfig,
         images: torch.Tensor | None = None,
         device: torch.device | str = "cpu",
+        *,
+        d_pretrained: bool = True,
     ) -> None:
         self.device = torch.device(device)
         self.config = cfg = config.resolved(G.img_resolution)
         self.G = G.to(self.device).train().requires_grad_(False)
         self.D = D.to(self.device).train().requires_grad_(False)
         self.G_ema = copy.deepcopy(self.G).eval()
-        self.d_params = d_trainable(self.D, cfg.freeze_d)
+        self.frozen_d = min(cfg.freeze_d, len(self.D.blocks()) - 1) if d_pretrained else 0
+        self.d_warmup = 0 if d_pretrained else cfg.d_warmup
+        self.notes = _d_notes(cfg, d_pretrained)
+        self.d_params = d_trainable(self.D, self.frozen_d)
         g_interval = cfg.g_reg_interval if cfg.pl_weight > 0 else 0
         self.opt_g = lazy_adam(list(self.G.parameters()), cfg.lr_g, g_interval)
         self.opt_d = lazy_adam(self.d_params, cfg.lr_d, cfg.d_reg_interval)
@@ -265,7 +289,7 @@ class StyleGAN2Trainer:
         z_gmain, z_greg, z_dmain, _ = torch.randn([4 * n, self.G.z_dim], device=self.device).split(
             n
         )
-        warm_up = self.batch_idx < self.config.d_warmup
+        warm_up = self.batch_idx < self.d_warmup
         losses = self._g_phases(z_gmain, z_greg, warm_up)
         losses |= self._d_main(real, z_dmain)
         self._d_reg(real)
@@ -320,6 +344,15 @@ class StyleGAN2Trainer:
         self.cur_nimg = state["counters"]["cur_nimg"]
         self.last = dict(state["last"])
         set_rng_state(state["rng"])
+
+
+def _d_notes(config: SG2TrainConfig, d_pretrained: bool) -> list[str]:
+    if d_pretrained:
+        return [f"Freeze-D: first {config.freeze_d} D block(s) frozen"] if config.freeze_d else []
+    notes = ["the model has no discriminator: a fresh one is trained (no Freeze-D)"]
+    if config.d_warmup:
+        notes.append(f"D warm-up: {config.d_warmup} D-only step(s) first")
+    return notes
 
 
 def rng_state() -> dict:

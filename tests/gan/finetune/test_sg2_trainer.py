@@ -13,6 +13,7 @@ from gan.finetune.sg2_trainer import (
     PermutationSampler,
     SG2TrainConfig,
     StyleGAN2Trainer,
+    fresh_discriminator,
     lazy_adam,
 )
 from tests.gan.finetune.sg2_tiny import one_thread, tiny_d, tiny_g, tiny_images
@@ -34,9 +35,10 @@ BUSY = dict(
 )
 
 
-def make(seed: int = 0, **overrides) -> StyleGAN2Trainer:
+def make(seed: int = 0, d_pretrained: bool = True, **overrides) -> StyleGAN2Trainer:
     config = SG2TrainConfig(**(BUSY | overrides))
-    return StyleGAN2Trainer(tiny_g(seed), tiny_d(seed + 1), config, tiny_images(6))
+    G, D = tiny_g(seed), tiny_d(seed + 1)
+    return StyleGAN2Trainer(G, D, config, tiny_images(6), d_pretrained=d_pretrained)
 
 
 def flat(state, prefix: str = "") -> dict:
@@ -58,17 +60,18 @@ def assert_same(a: dict, b: dict) -> None:
             assert fa[key] == fb[key] or (fa[key] != fa[key] and fb[key] != fb[key]), key
 
 
-def test_n_steps_equal_two_halves_through_save_and_restore():
+@pytest.mark.parametrize("d_pretrained", [True, False])  # Freeze-D / fresh D with warm-up
+def test_n_steps_equal_two_halves_through_save_and_restore(d_pretrained):
     torch.manual_seed(10)
     np.random.seed(10)
     random.seed(10)
-    one = make()
+    one = make(d_pretrained=d_pretrained)
     losses_one = [one.train_step() for _ in range(4)]
 
     torch.manual_seed(10)
     np.random.seed(10)
     random.seed(10)
-    first = make()
+    first = make(d_pretrained=d_pretrained)
     for _ in range(2):
         first.train_step()
     buffer = io.BytesIO()
@@ -77,7 +80,7 @@ def test_n_steps_equal_two_halves_through_save_and_restore():
     torch.manual_seed(123)  # the resumed process starts from other RNG states and weights
     np.random.seed(123)
     random.seed(123)
-    second = make(seed=7)
+    second = make(seed=7, d_pretrained=d_pretrained)
     buffer.seek(0)
     second.load_state_dict(torch.load(buffer, weights_only=True))
     losses_two = [second.train_step() for _ in range(2)]
@@ -89,7 +92,8 @@ def test_n_steps_equal_two_halves_through_save_and_restore():
 
 
 def test_freeze_d_leaves_the_frozen_blocks_untouched():
-    trainer = make(freeze_d=2, d_warmup=0, pl_weight=0.0)
+    trainer = make(freeze_d=2, pl_weight=0.0)
+    assert trainer.frozen_d == 2 and trainer.d_warmup == 0  # no warm-up for a pretrained D
     before = {k: v.clone() for k, v in trainer.D.state_dict().items()}
     for _ in range(3):
         trainer.train_step()
@@ -111,7 +115,10 @@ def test_balance_rule_skips_the_d_step_and_says_so():
 
 
 def test_warm_up_trains_d_alone_and_its_loss_falls():
-    trainer = make(d_warmup=8, augment="none", r1_gamma=0.0, freeze_d=0, lr_d=0.01)
+    trainer = make(
+        d_pretrained=False, d_warmup=8, augment="none", r1_gamma=0.0, freeze_d=2, lr_d=0.01
+    )
+    assert trainer.frozen_d == 0 and "fresh" in trainer.notes[0]  # a fresh D trains whole
     g_before = {k: v.clone() for k, v in trainer.G.state_dict().items() if "w_avg" not in k}
     real = trainer.next_real()
     losses = [trainer.train_step(real) for _ in range(8)]
@@ -131,8 +138,15 @@ def test_losses_finite_and_reported_on_a_tiny_config():
     assert 0 <= losses["ada_p"] <= 1 and losses["kimg"] == pytest.approx(0.016)
 
 
+def test_fresh_discriminator_fits_the_generator():
+    G = tiny_g()
+    D = fresh_discriminator(G.config, mbstd_group_size=2)
+    assert D(G(torch.randn(2, 8))).shape == (2, 1)
+    assert D.img_resolution == G.img_resolution and D.c_dim == G.c_dim
+
+
 def test_ema_starts_at_g_then_lags_behind():
-    trainer = make(d_warmup=0, pl_weight=0.0)
+    trainer = make(pl_weight=0.0)
     trainer.train_step()  # cur_nimg = 0 at the update: ramp-up gives beta = 0, G_ema = G
     for p_ema, p in zip(trainer.G_ema.parameters(), trainer.G.parameters(), strict=True):
         assert torch.equal(p_ema, p)
