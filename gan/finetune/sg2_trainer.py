@@ -157,6 +157,7 @@ class StyleGAN2Trainer:
         device: torch.device | str = "cpu",
         *,
         d_pretrained: bool = True,
+        labels: torch.Tensor | None = None,
     ) -> None:
         self.device = torch.device(device)
         self.config = cfg = config.resolved(G.img_resolution)
@@ -185,6 +186,7 @@ class StyleGAN2Trainer:
             noise_mode=cfg.noise_mode,
         )
         self.images = images
+        self.labels = _checked_labels(labels, images, G.c_dim)
         self.sampler = PermutationSampler(len(images), cfg.seed) if images is not None else None
         self.batch_idx, self.cur_nimg = 0, 0
         self.last = {"R1": float("nan"), "PL": float("nan")}
@@ -195,12 +197,24 @@ class StyleGAN2Trainer:
 
     # -- data --------------------------------------------------------------------------------
 
-    def next_real(self) -> torch.Tensor:
-        """The next batch from the sampler, as floats in [-1, 1]."""
+    def next_real(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The next batch from the sampler, as floats in [-1, 1], and its labels (or None)."""
         if self.sampler is None:
             raise ValueError("this trainer was built without images")
         idx = torch.as_tensor(self.sampler.take(self.config.batch_size))
-        return self.images[idx].to(self.device, torch.float32) / 127.5 - 1
+        real = self.images[idx].to(self.device, torch.float32) / 127.5 - 1
+        return real, self._labels_at(idx)
+
+    def _labels_at(self, idx: torch.Tensor) -> torch.Tensor | None:
+        return None if self.labels is None else self.labels[idx].to(self.device)
+
+    def _gen_c(self, n: int) -> list[torch.Tensor | None]:
+        """Labels for the generated images of the four phases: those of random training
+        images, drawn with numpy's global RNG as NVIDIA does (nothing drawn without labels)."""
+        if self.labels is None:
+            return [None] * 4
+        idx = torch.as_tensor([np.random.randint(len(self.labels)) for _ in range(4 * n)])
+        return list(self._labels_at(idx).split(n))
 
     # -- phases ------------------------------------------------------------------------------
 
@@ -225,28 +239,29 @@ class StyleGAN2Trainer:
         for p in params:
             p.requires_grad_(False)
 
-    def _g_phases(self, z_main: torch.Tensor, z_reg: torch.Tensor, warm_up: bool) -> dict:
+    def _g_phases(self, main: tuple, reg: tuple, warm_up: bool) -> dict:
+        """Gmain and Greg; `main` and `reg` are (z, c) pairs."""
         g_params = list(self.G.parameters())
         if warm_up:  # fresh D first: G's loss only measured
             with torch.no_grad():
-                return {"G": self.loss.g_main(z_main).loss.mean().item()}
+                return {"G": self.loss.g_main(*main).loss.mean().item()}
         self._begin(self.opt_g, g_params)
-        terms = self.loss.g_main(z_main)
+        terms = self.loss.g_main(*main)
         self._run_phase(self.opt_g, g_params, [terms], gain=1)
         out = {"G": terms.loss.mean().item()}
         cfg = self.config
         if cfg.pl_weight > 0 and self.batch_idx % cfg.g_reg_interval == 0:
             self.opt_g.zero_grad(set_to_none=True)
-            pl = self.loss.g_pl(z_reg)
+            pl = self.loss.g_pl(*reg)
             self._run_phase(self.opt_g, g_params, [pl], gain=cfg.g_reg_interval)
             self.last["PL"] = pl.penalty.mean().item()
         self._end(g_params)
         return out
 
-    def _d_main(self, real: torch.Tensor, z: torch.Tensor) -> dict:
-        """D main phase, or its skip under the balance rule."""
+    def _d_main(self, real: tuple, gen: tuple) -> dict:
+        """D main phase, or its skip under the balance rule; (img, c) and (z, c) pairs."""
         self._begin(self.opt_d, self.d_params)
-        fake, real_t = self.loss.d_fake(z), self.loss.d_real(real)
+        fake, real_t = self.loss.d_fake(*gen), self.loss.d_real(*real)
         self.ada.observe(real_t.logits)
         value = (fake.loss.mean() + real_t.loss.mean()).item()
         skipped = value < self.config.d_loss_threshold
@@ -257,12 +272,12 @@ class StyleGAN2Trainer:
         self._end(self.d_params)
         return {"D": value, "skipped": skipped}
 
-    def _d_reg(self, real: torch.Tensor) -> None:
+    def _d_reg(self, real: tuple) -> None:
         interval = self.config.d_reg_interval
         if not (interval and self.config.r1_gamma > 0 and self.batch_idx % interval == 0):
             return
         self._begin(self.opt_d, self.d_params)
-        r1 = self.loss.d_r1(real)
+        r1 = self.loss.d_r1(*real)
         self.ada.observe(r1.logits)
         self._run_phase(self.opt_d, self.d_params, [r1], gain=interval)
         self._end(self.d_params)
@@ -282,33 +297,30 @@ class StyleGAN2Trainer:
             b_ema.copy_(b)
         return beta
 
-    def train_step(self, real: torch.Tensor | None = None) -> dict:
-        """One step on a real batch in [-1, 1] (the sampler's next one if None)."""
-        real = self.next_real() if real is None else real.to(self.device, torch.float32)
+    def train_step(self, real: torch.Tensor | None = None, c: torch.Tensor | None = None) -> dict:
+        """One step on a real batch in [-1, 1] with its labels `c` (the sampler's next batch
+        if `real` is None). Returns the losses: G, D, R1 (last lazy value), ada_p, skipped
+        (balance rule), kimg, warm_up, and PL when path length is on."""
+        if real is None:
+            real, c = self.next_real()
+        real = real.to(self.device, torch.float32)
         n = real.shape[0]
-        z_gmain, z_greg, z_dmain, _ = torch.randn([4 * n, self.G.z_dim], device=self.device).split(
-            n
-        )
+        zs = torch.randn([4 * n, self.G.z_dim], device=self.device).split(n)
+        cs = self._gen_c(n)
         warm_up = self.batch_idx < self.d_warmup
-        losses = self._g_phases(z_gmain, z_greg, warm_up)
-        losses |= self._d_main(real, z_dmain)
-        self._d_reg(real)
-        # NVIDIA counts images and runs the EMA before advancing; warm-up leaves G_ema alone.
+        losses = self._g_phases((zs[0], cs[0]), (zs[1], cs[1]), warm_up)
+        losses |= self._d_main((real, c), (zs[2], cs[2]))
+        self._d_reg((real, c))
+        # NVIDIA runs the EMA before counting the images; warm-up leaves G_ema alone.
         if not warm_up:
             self.update_ema()
         self.cur_nimg += n
         self.batch_idx += 1
         self.ada.step()
-        return (
-            losses
-            | {
-                "R1": self.last["R1"],
-                "ada_p": self.augment.p,
-                "kimg": self.kimg,
-                "warm_up": warm_up,
-            }
-            | ({"PL": self.last["PL"]} if self.config.pl_weight > 0 else {})
-        )
+        report = {"R1": self.last["R1"], "ada_p": self.augment.p, "kimg": self.kimg}
+        if self.config.pl_weight > 0:
+            report["PL"] = self.last["PL"]
+        return losses | report | {"warm_up": warm_up}
 
     # -- exact resume ------------------------------------------------------------------------
 
@@ -344,6 +356,19 @@ class StyleGAN2Trainer:
         self.cur_nimg = state["counters"]["cur_nimg"]
         self.last = dict(state["last"])
         set_rng_state(state["rng"])
+
+
+def _checked_labels(
+    labels: torch.Tensor | None, images: torch.Tensor | None, c_dim: int
+) -> torch.Tensor | None:
+    """Float labels (N, c_dim) for a conditional G; None for an unconditional one."""
+    if c_dim == 0:
+        if labels is not None:
+            raise ValueError("labels were given, but the model is unconditional (c_dim = 0)")
+        return None
+    if labels is None or labels.shape != (len(images), c_dim):
+        raise ValueError(f"a conditional model needs labels of shape (n_images, {c_dim})")
+    return labels.to(torch.float32)
 
 
 def _d_notes(config: SG2TrainConfig, d_pretrained: bool) -> list[str]:

@@ -16,6 +16,7 @@ from gan.finetune.sg2_trainer import (
     fresh_discriminator,
     lazy_adam,
 )
+from gan.models.stylegan2 import StyleGAN2Config, StyleGAN2Generator
 from tests.gan.finetune.sg2_tiny import one_thread, tiny_d, tiny_g, tiny_images
 
 __all__ = ["one_thread"]  # autouse fixture
@@ -120,7 +121,7 @@ def test_warm_up_trains_d_alone_and_its_loss_falls():
     )
     assert trainer.frozen_d == 0 and "fresh" in trainer.notes[0]  # a fresh D trains whole
     g_before = {k: v.clone() for k, v in trainer.G.state_dict().items() if "w_avg" not in k}
-    real = trainer.next_real()
+    real, _ = trainer.next_real()
     losses = [trainer.train_step(real) for _ in range(8)]
     assert all(step["warm_up"] for step in losses)
     assert all(torch.isfinite(torch.tensor([s["G"], s["D"]])).all() for s in losses)
@@ -173,3 +174,19 @@ def test_sampler_visits_every_image_once_per_epoch_and_resumes():
     other.load_state_dict(sampler.state_dict())
     assert other.state_dict() == {"epoch": 1, "index": 2, "seed": 3}
     assert list(other.take(6)) == list(sampler.take(6))
+
+
+def test_conditional_models_train_on_their_labels():
+    torch.manual_seed(0)
+    G = StyleGAN2Generator(StyleGAN2Config.from_dict(tiny_g().config.to_dict() | {"c_dim": 3}))
+    D = fresh_discriminator(G.config, mbstd_group_size=2)
+    labels = torch.eye(3)[torch.tensor([0, 1, 2, 0, 1, 2])]
+    config = SG2TrainConfig(**(BUSY | {"pl_weight": 0.0}))
+    trainer = StyleGAN2Trainer(G, D, config, tiny_images(6), labels=labels)
+    for _ in range(2):
+        losses = trainer.train_step()
+        assert np.isfinite([losses["G"], losses["D"], losses["R1"]]).all()
+    with pytest.raises(ValueError, match="labels"):
+        StyleGAN2Trainer(G, D, config, tiny_images(6))
+    with pytest.raises(ValueError, match="unconditional"):
+        StyleGAN2Trainer(tiny_g(), tiny_d(), config, tiny_images(6), labels=labels)
