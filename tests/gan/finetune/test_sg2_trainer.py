@@ -190,3 +190,17 @@ def test_conditional_models_train_on_their_labels():
         StyleGAN2Trainer(G, D, config, tiny_images(6))
     with pytest.raises(ValueError, match="unconditional"):
         StyleGAN2Trainer(tiny_g(), tiny_d(), config, tiny_images(6), labels=labels)
+
+
+def test_ada_p_rises_in_training_when_d_overfits_two_images():
+    """D alone (warm-up) on two images learns them; its signs on reals push p up from 0."""
+    config = SG2TrainConfig(
+        batch_size=2, augment_p=0.0, ada_interval=2, ada_kimg=0.08, r1_gamma=0.0,
+        pl_weight=0.0, d_warmup=12, lr_d=0.01, d_loss_threshold=0.0,
+    )  # fmt: skip
+    G, D = tiny_g(), fresh_discriminator(tiny_g().config, mbstd_group_size=2)
+    trainer = StyleGAN2Trainer(G, D, config, tiny_images(2), d_pretrained=False)
+    steps = [trainer.train_step() for _ in range(12)]
+    assert steps[0]["ada_p"] == 0.0
+    assert steps[-1]["ada_p"] > 0.0  # each adjustment is 2 * 2 / 80 = 0.05
+    assert max(step["ada_p"] for step in steps) >= 0.1
