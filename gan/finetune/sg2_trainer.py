@@ -168,6 +168,8 @@ class StyleGAN2Trainer:
         self.d_warmup = 0 if d_pretrained else cfg.d_warmup
         self.notes = _d_notes(cfg, d_pretrained)
         self.d_params = d_trainable(self.D, self.frozen_d)
+        # NVIDIA corrects G's Adam for G_reg_interval even with pl_weight = 0, when no Greg
+        # phase updates anything; here G gets the correction only when path length is on.
         g_interval = cfg.g_reg_interval if cfg.pl_weight > 0 else 0
         self.opt_g = lazy_adam(list(self.G.parameters()), cfg.lr_g, g_interval)
         self.opt_d = lazy_adam(self.d_params, cfg.lr_d, cfg.d_reg_interval)
