@@ -190,9 +190,14 @@ def load_secret(path: Path, env: Mapping[str, str] = os.environ) -> bytes:
 # --- Who is asking -------------------------------------------------------------------------
 
 
-def _cookies(request: Any) -> Mapping[str, str]:
-    cookies = getattr(request, "cookies", None)
-    return cookies if isinstance(cookies, Mapping) else {}
+def _cookie(request: Any, name: str) -> Any:
+    """One cookie of a `gr.Request` (whose `.cookies` is Gradio's `Obj`, not a Mapping), a
+    Starlette request, or None."""
+    try:
+        cookies = getattr(request, "cookies", None)
+        return cookies.get(name) if cookies is not None else None
+    except (AttributeError, TypeError):
+        return None
 
 
 def _signed_in(profile: Any, token: Any) -> Identity:
@@ -227,7 +232,7 @@ def identify(
         return _signed_in(profile, token)
     if signer is None:
         raise RuntimeError("identify() needs the server's Signer for anonymous visitors")
-    anon = signer.anonymous_id(_cookies(request).get(COOKIE_NAME))
+    anon = signer.anonymous_id(_cookie(request, COOKIE_NAME))
     anon = anon or signer.anonymous_id(browser_token)
     session_hash = getattr(request, "session_hash", None)
     if anon is None and isinstance(session_hash, str) and session_hash:
