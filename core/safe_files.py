@@ -6,17 +6,20 @@ a *directory* inside its cache passes the cache check (and later kills the cache
 inside Gradio's upload folder, symlinks resolved. Call it on every file a handler receives,
 first thing.
 
-`check_pixels` reads only image headers (PIL's `Image.open` is lazy) and refuses an upload
-whose images would decode to more than a budget of pixels, before any pixel is decoded.
+`FilePayloadGuard` is the same check at the API boundary, as ASGI middleware: it refuses such a
+payload before Gradio's pre-processing touches it (a check in the handler comes too late for
+both holes). `check_pixels` reads only image headers (PIL's `Image.open` is lazy) and refuses
+an upload whose images would decode to more than a budget of pixels, before any is decoded.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import tempfile
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -117,3 +120,85 @@ def open_reduced(path: Path, max_side: int) -> Image.Image:
     if im.format == "JPEG":
         im.draft("RGB", (max_side, max_side))
     return im
+
+
+# --- The API boundary ----------------------------------------------------------------------
+
+MAX_JSON_BODY = 8 * 1024 * 1024
+
+
+def file_payload_paths(data: Any) -> Iterator[str]:
+    """Every `path` of a file payload (a dict with a string `path` and a `meta`, `url` or
+    `orig_name` key, as Gradio's FileData) anywhere inside a decoded JSON body."""
+    if isinstance(data, dict):
+        path = data.get("path")
+        if isinstance(path, str) and {"meta", "url", "orig_name"} & data.keys():
+            yield path
+        for value in data.values():
+            yield from file_payload_paths(value)
+    elif isinstance(data, list):
+        for value in data:
+            yield from file_payload_paths(value)
+
+
+def check_payload(body: bytes, root: Path | None = None) -> None:
+    """UserInputError when a JSON request body names a file that `upload_path` refuses."""
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return  # not JSON: Gradio answers it, no file payload to move
+    for path in file_payload_paths(data):
+        upload_path(path, root)
+
+
+class FilePayloadGuard:
+    """ASGI middleware: refuses (400) a JSON POST whose file payloads are URLs, folders or
+    files outside the upload folder, *before* Gradio's pre-processing downloads the URL or
+    queues the folder for deletion (a check in the event handler comes too late)."""
+
+    def __init__(self, app: Any, root: Path | None = None, max_body: int = MAX_JSON_BODY) -> None:
+        self.app = app
+        self.root = root
+        self.max_body = max_body
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        headers = dict(scope.get("headers", []))
+        if scope["type"] != "http" or scope.get("method") != "POST":
+            await self.app(scope, receive, send)
+            return
+        if b"json" not in headers.get(b"content-type", b""):
+            await self.app(scope, receive, send)
+            return
+        chunks, size, more = [], 0, True
+        while more:
+            message = await receive()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body:
+                await _reply(send, 413, "request body too large")
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        try:
+            check_payload(body, self.root)
+        except UserInputError as e:
+            await _reply(send, 400, str(e))
+            return
+        replayed = False
+
+        async def replay() -> dict:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+async def _reply(send: Any, status: int, detail: str) -> None:
+    payload = json.dumps({"detail": detail}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(payload))]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
