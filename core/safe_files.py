@@ -115,7 +115,7 @@ def check_pixels(paths: Iterable[Path], budget: int) -> int:
 
 def open_reduced(path: Path, max_side: int) -> Image.Image:
     """Open an image already within budget, decoding a large JPEG at a reduced scale
-    (`draft`: DCT scaling, up to 1/8) when it is far bigger than `max_side`."""
+    (`draft`: DCT scaling, up to 1/8) that keeps both sides at least `max_side`."""
     im = Image.open(path)
     if im.format == "JPEG":
         im.draft("RGB", (max_side, max_side))

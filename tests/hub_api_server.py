@@ -53,7 +53,9 @@ class RecordingHub:
                 """404 for a missing repo, 401 for a private one without its token."""
                 known = any(r == repo_id for r, _ in hub.repos)
                 needed = hub.private.get(repo_id)
-                if known and (needed is None or self.headers.get("authorization") == f"Bearer {needed}"):
+                if known and (
+                    needed is None or self.headers.get("authorization") == f"Bearer {needed}"
+                ):
                     return False
                 self.send_response(404 if not known else 401)
                 self.send_header("X-Error-Code", "RepoNotFound")
@@ -110,7 +112,12 @@ class RecordingHub:
                     return None
                 wanted = parse_qs(body).get("paths", [])
                 infos = [
-                    {"type": "file", "path": p, "size": len(files[p]), "oid": hashlib.sha1(files[p]).hexdigest()}
+                    {
+                        "type": "file",
+                        "path": p,
+                        "size": len(files[p]),
+                        "oid": hashlib.sha1(files[p]).hexdigest(),
+                    }
                     for p in wanted
                     if p in files
                 ]

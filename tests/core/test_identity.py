@@ -105,7 +105,9 @@ def test_session_fallback_is_stable_and_not_chosen_by_the_caller():
 def test_browser_state_token_round_trip():
     who = identify(request(session_hash="s1"), None, None, SPACE, signer=signer)
     saved = browser_token_for(who, signer)
-    later = identify(request(session_hash="s9"), None, None, SPACE, signer=signer, browser_token=saved)
+    later = identify(
+        request(session_hash="s9"), None, None, SPACE, signer=signer, browser_token=saved
+    )
     assert later.owner_id == who.owner_id
     assert browser_token_for(OWNER, signer) is None
 

@@ -56,9 +56,11 @@ def test_env_overrides_and_bad_values():
 def test_one_heavy_job_per_identity():
     gate = JobGate(Quotas())
     with gate.heavy("anon-a", "style"):
-        with pytest.raises(UserInputError, match="your style job is still running"):
-            with gate.heavy("anon-a", "fine-tune"):
-                pass
+        with (
+            pytest.raises(UserInputError, match="your style job is still running"),
+            gate.heavy("anon-a", "fine-tune"),
+        ):
+            pass
         with gate.heavy("anon-b", "fine-tune"):  # another visitor is not blocked
             pass
     with gate.heavy("anon-a", "projection"):  # released after the first
@@ -89,9 +91,8 @@ def test_pending_per_visitor_and_per_address():
 def test_pending_released_and_stale_tickets_expire():
     now = [0.0]
     gate = JobGate(Quotas(max_pending_per_visitor=1), stale_s=100, clock=lambda: now[0])
-    with gate.pending("anon-a", "ip"):
-        with pytest.raises(UserInputError):
-            gate.admit("anon-a", "ip")
+    with gate.pending("anon-a", "ip"), pytest.raises(UserInputError):
+        gate.admit("anon-a", "ip")
     gate.admit("anon-a", "ip")  # the ticket was released; this one is never released
     now[0] = 101
     gate.admit("anon-a", "ip")  # stale ticket no longer counts
