@@ -53,24 +53,31 @@ class HubAccess:
     """Fetch the files of a pinned Hub repo under the rules of the module docstring.
 
     `configured()` gives the owner's configured repos as `(repo_id, revision)` pairs;
-    `api_factory(endpoint)` makes the `HfApi` (a seam for tests)."""
+    `owner_login=True` (the owner at the keyboard) lets typed ids use the machine's login, as
+    today; `reachable()` (the store's Hub probe) sends an unreachable Hub straight to the local
+    cache; `api_factory(endpoint)` makes the `HfApi` (a seam for tests)."""
 
     def __init__(
         self,
         quotas: Quotas,
         configured: Callable[[], Iterable[tuple[str, str]]] = tuple,
+        owner_login: bool = False,
+        reachable: Callable[[], bool] = lambda: True,
         api_factory: Callable[[str], Any] = lambda endpoint: HfApi(endpoint=endpoint),
     ) -> None:
         self.quotas = quotas
         self._configured = configured
+        self.owner_login = owner_login
+        self._reachable = reachable
         self._api_factory = api_factory
 
     def is_configured(self, repo_id: str, revision: str) -> bool:
         return (repo_id, revision) in set(self._configured())
 
     def token_for(self, repo_id: str, revision: str) -> bool | None:
-        """None (the server's read token) for a configured repo; False (none) otherwise."""
-        return None if self.is_configured(repo_id, revision) else False
+        """None (the server's read token, or the owner's login) for a configured repo or for
+        the owner at the keyboard; False (no token at all) for a visitor's typed id."""
+        return None if self.owner_login or self.is_configured(repo_id, revision) else False
 
     def check_allowed(self, repo_id: str, revision: str) -> None:
         """Refuse a typed id when typed ids are off (before any request)."""
@@ -121,6 +128,8 @@ class HubAccess:
         spec = f"{repo_id}@{revision}"
         self.check_allowed(repo_id, revision)
         names = self.wanted([*REQUIRED_FILES, *files])
+        if not self._reachable():
+            return self._cached(repo_id, revision, names)
         sizes = self.sizes(repo_id, revision, names)
         self.check_sizes(spec, sizes)
         token = self.token_for(repo_id, revision)
@@ -130,13 +139,33 @@ class HubAccess:
         assert folder is not None  # REQUIRED_FILES are in sizes
         return folder
 
-    def _download(self, repo_id: str, revision: str, name: str, token: bool | None) -> Path:
+    def _cached(self, repo_id: str, revision: str, names: list[str]) -> Path:
+        """The Hub cannot be reached: only files already in the local cache (they passed the
+        size check when they were downloaded)."""
+        folder = None
+        for name in names:
+            try:
+                path = self._download(repo_id, revision, name, False, local_only=True)
+            except HubRefusedError:
+                if name in REQUIRED_FILES:
+                    raise HubRefusedError(
+                        f"{repo_id}@{revision} is not cached here and the Hub cannot be reached"
+                    ) from None
+                continue
+            folder = path.parent
+        assert folder is not None
+        return folder
+
+    def _download(
+        self, repo_id: str, revision: str, name: str, token: bool | None, local_only: bool = False
+    ) -> Path:
         try:
             path = hf_hub_download(
                 repo_id,
                 name,
                 revision=revision,
                 token=token,
+                local_files_only=local_only,
                 etag_timeout=5,
                 endpoint=_endpoint(),
                 cache_dir=os.environ.get("HF_HUB_CACHE") or None,

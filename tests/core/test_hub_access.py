@@ -101,3 +101,22 @@ def test_configured_repo_at_another_revision_is_a_typed_id(hub):
     with pytest.raises(HubRefusedError, match="turned off"):
         acc.fetch("org/private-model", "other")
     assert hub.requests == []
+
+
+def test_owner_at_keyboard_uses_their_login_for_typed_ids(hub):
+    add_model(hub, "org/private-model")
+    hub.private["org/private-model"] = SERVER_TOKEN
+    owner = HubAccess(Quotas.for_owner(), owner_login=True)
+    assert (owner.fetch("org/private-model", "main") / "config.json").is_file()
+
+
+def test_unreachable_hub_uses_only_the_cache(hub):
+    add_model(hub, "someone/faces")
+    access().fetch("someone/faces", "main")
+    seen = len(hub.requests)
+    offline = HubAccess(Quotas(allow_hub_ids=True), reachable=lambda: False)
+    assert (offline.fetch("someone/faces", "main") / "model.safetensors").is_file()
+    assert len(hub.requests) == seen
+    with pytest.raises(HubRefusedError, match="not cached here"):
+        offline.fetch("someone/other", "main")
+    assert len(hub.requests) == seen
