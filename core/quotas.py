@@ -76,6 +76,35 @@ class Quotas:
             values[f.name] = getattr(base, f.name) if raw is None else _parse(name, raw, f.type)
         return cls(**values)
 
+    def check_finetune(self, anonymous: bool, steps: int, max_seconds: float) -> None:
+        """Refuse an anonymous fine-tune over the step or wall-time quota (signed-in visitors
+        and the owner are bound by `heavy_job_max_s` per chunk only)."""
+        if anonymous and steps > self.anon_max_steps:
+            raise UserInputError(
+                f"anonymous fine-tunes are limited to {self.anon_max_steps} steps; "
+                "sign in with Hugging Face for longer runs"
+            )
+        if anonymous and max_seconds > self.anon_max_seconds:
+            raise UserInputError(
+                f"anonymous fine-tunes are limited to {self.anon_max_seconds:.0f} s; "
+                "sign in with Hugging Face for longer runs"
+            )
+
+    def check_frames(self, total_frames: int) -> None:
+        """Refuse an interpolation whose keyframes x frames exceed the total-frames quota."""
+        if total_frames > self.max_total_frames:
+            raise UserInputError(
+                f"{total_frames} frames is over this server's limit of {self.max_total_frames}; "
+                "use fewer keyframes or frames per step"
+            )
+
+    def check_gif_bytes(self, size: int) -> None:
+        if size > self.max_gif_bytes:
+            raise UserInputError(
+                f"the GIF would be {size / 1e6:.1f} MB, over the {self.max_gif_bytes / 1e6:.0f} "
+                "MB limit; use fewer frames or a smaller size"
+            )
+
     @classmethod
     def env_names(cls) -> list[str]:
         """The documented variable names, in field order (for the README)."""

@@ -101,3 +101,22 @@ def test_pending_released_and_stale_tickets_expire():
 def test_queue_full_message_is_clear():
     assert "queue is full" in queue_full_message(Quotas(queue_size=8))
     assert "8" in queue_full_message(Quotas(queue_size=8))
+
+
+def test_anonymous_finetune_steps_and_seconds():
+    q = Quotas(anon_max_steps=300, anon_max_seconds=300)
+    q.check_finetune(anonymous=True, steps=300, max_seconds=300)
+    with pytest.raises(UserInputError, match="300 steps"):
+        q.check_finetune(anonymous=True, steps=301, max_seconds=10)
+    with pytest.raises(UserInputError, match="300 s"):
+        q.check_finetune(anonymous=True, steps=10, max_seconds=900)
+    q.check_finetune(anonymous=False, steps=10_000, max_seconds=900)
+
+
+def test_frame_flood_and_gif_size():
+    q = Quotas(max_total_frames=240, max_gif_bytes=8_000_000)
+    q.check_frames(240)
+    with pytest.raises(UserInputError, match="596 frames"):
+        q.check_frames(596)  # the red team's 6 keyframes x 120 frames
+    with pytest.raises(UserInputError, match="14.9 MB"):
+        q.check_gif_bytes(14_900_000)
