@@ -30,6 +30,17 @@ def on_zerogpu(env: Mapping[str, str] = os.environ) -> bool:
     return env.get("SPACES_ZERO_GPU", "").lower() in ("1", "t", "true")
 
 
+def import_spaces_early(env: Mapping[str, str] = os.environ) -> bool:
+    """On ZeroGPU, import `spaces` now: it patches torch at import and refuses to load once CUDA
+    is initialised, so app.py calls this first, before anything imports torch. Returns whether
+    it imported it (False off ZeroGPU, where nothing happens)."""
+    if not on_zerogpu(env):
+        return False
+    import spaces  # noqa: F401
+
+    return True
+
+
 def cap_duration(seconds: float, limit_s: float = PER_CALL_LIMIT_S) -> int:
     """A duration for `spaces.GPU`: at least MIN_DURATION_S, at most the per-call limit less
     the margin."""

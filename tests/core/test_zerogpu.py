@@ -81,3 +81,11 @@ def test_run_chunked_chains_and_stops_between_chunks():
     seen.clear()
     assert list(run_chunked(7, 3, run_chunk, should_stop=lambda: next(stops))) == [0, 1, 2]
     assert seen == [0]
+
+
+def test_spaces_not_imported_off_zerogpu(monkeypatch):
+    from core.zerogpu import import_spaces_early
+
+    monkeypatch.delitem(sys.modules, "spaces", raising=False)
+    assert import_spaces_early({}) is False
+    assert "spaces" not in sys.modules
