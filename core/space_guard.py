@@ -5,6 +5,7 @@ how the app is served, the signer, the quotas, the gate, visitors' models and Hu
     demo.queue(max_size=guard.quotas.queue_size + 8, ...)
     demo.launch(..., app_kwargs={"middleware": guard.middleware(demo)})
     # in each handler: who = guard.who(request, profile, token, browser_token)
+    #                   folder = guard.resolve(who, name)
 """
 
 from __future__ import annotations
@@ -71,6 +72,17 @@ class SpaceGuard:
             signer=self.signer,
             browser_token=browser_token,
         )
+
+    def resolve(self, who: Identity, name: str, weights: str = "model.safetensors") -> Path:
+        """The folder of a model `who` may use: a typed `owner/name@rev` through bounded Hub
+        access (refused with no request for visitors unless allowed), else their own model,
+        else a shared one; someone else's model answers as a missing one."""
+        if "/" in name:
+            from core.store import HubRef  # lazy: core.store imports torch, the UI must not
+
+            ref = HubRef.parse(name)
+            return self.hub.fetch(ref.repo_id, ref.revision, ["config.json", weights])
+        return self.models.resolve(who, name)
 
     def middleware(self, demo: Any) -> list[Any]:
         """ASGI middleware for `launch(app_kwargs={"middleware": ...})`: the visitor cookie and

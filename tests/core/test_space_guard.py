@@ -33,3 +33,21 @@ def test_secret_survives_a_restart(tmp_path):
     first, second = build(tmp_path, SPACE_ID="a/b"), build(tmp_path, SPACE_ID="a/b")
     token = first.signer.new_anonymous_token()
     assert second.signer.anonymous_id(token) is not None
+
+
+def test_resolve_typed_id_refused_for_visitors_and_own_models_first(tmp_path, monkeypatch):
+    import pytest
+
+    from core.hub_access import HubRefusedError
+    from core.identity import Identity
+
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # any request would fail loudly
+    guard = build(tmp_path, SPACE_ID="someone/space")
+    visitor = Identity(kind="anonymous", owner_id="anon-" + "c" * 32)
+    with pytest.raises(HubRefusedError, match="turned off"):
+        guard.resolve(visitor, "someorg/private-model@main")
+    folder = guard.models.check_new(visitor, "mine")
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text("{}")
+    (folder / "model.safetensors").write_bytes(b"w")
+    assert guard.resolve(visitor, "mine") == folder
