@@ -219,3 +219,28 @@ class JobGate:
 def queue_full_message(quotas: Quotas) -> str:
     """The clear text for a full queue (Gradio's own is a bare '503 Queue is full')."""
     return f"the queue is full ({quotas.queue_size} jobs are waiting); please try again in a minute"
+
+
+class Deadline:
+    """A wall-time cap for a heavy job (style, projection, fine-tune chunk), data preparation
+    included: start it when the job is admitted, `check()` between steps (every scale's steps
+    count, so coarse-to-fine style runs are bounded by the same clock)."""
+
+    def __init__(self, seconds: float, clock=time.monotonic) -> None:
+        self.seconds = seconds
+        self._clock = clock
+        self._end = clock() + seconds
+
+    def remaining(self) -> float:
+        return max(0.0, self._end - self._clock())
+
+    @property
+    def expired(self) -> bool:
+        return self._clock() >= self._end
+
+    def check(self, what: str = "the job") -> None:
+        if self.expired:
+            raise UserInputError(
+                f"{what} reached this server's {self.seconds:.0f} s limit and was stopped; "
+                "use fewer steps or a smaller size"
+            )

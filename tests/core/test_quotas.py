@@ -120,3 +120,18 @@ def test_frame_flood_and_gif_size():
         q.check_frames(596)  # the red team's 6 keyframes x 120 frames
     with pytest.raises(UserInputError, match="14.9 MB"):
         q.check_gif_bytes(14_900_000)
+
+
+def test_deadline_counts_wall_time_across_scales():
+    from core.quotas import Deadline
+
+    now = [0.0]
+    deadline = Deadline(10, clock=lambda: now[0])
+    steps = 0
+    with pytest.raises(UserInputError, match="10 s limit"):
+        for _scale in range(3):  # coarse-to-fine: one clock for every scale
+            for _ in range(100):
+                deadline.check("style transfer")
+                steps += 1
+                now[0] += 0.1
+    assert steps == 100 and deadline.remaining() == 0.0
