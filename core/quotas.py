@@ -34,9 +34,9 @@ class Quotas:
     anon_max_steps: int = 300
     anon_max_seconds: float = 300.0
     heavy_job_max_s: float = 280.0  # under ZeroGPU's ~5 min per call
-    max_pending_per_visitor: int = 2
-    max_pending_per_address: int = 4
-    queue_size: int = 32
+    max_pending_per_visitor: int = 4  # a streaming fine-tune holds one for its whole run
+    max_pending_per_address: int = 8
+    queue_size: int = 64
     max_decoded_pixels_per_upload: int = 100_000_000
     max_total_frames: int = 240
     max_gif_bytes: int = 8_000_000
@@ -54,9 +54,9 @@ class Quotas:
             anon_max_steps=10**9,
             anon_max_seconds=1e9,
             heavy_job_max_s=3600.0,
-            max_pending_per_visitor=64,
-            max_pending_per_address=64,
-            queue_size=64,
+            max_pending_per_visitor=256,
+            max_pending_per_address=256,
+            queue_size=256,
             max_decoded_pixels_per_upload=2_000_000_000,
             max_total_frames=2000,
             max_gif_bytes=64_000_000,
