@@ -104,6 +104,7 @@ def test_should_stop_ends_the_run(images):
     ],
 )
 def test_side_by_side_configs_differ_only_in_the_setting(setting, values, changed):
+    assert setting in SETTINGS
     a, b = (dataclasses.asdict(variant(TINY, setting, v)) for v in values)
     assert {k for k in a if a[k] != b[k]} == changed
 
