@@ -25,7 +25,8 @@ in Chromium):
   `BROWSER_LOCALE_JS` picks the best of our six languages from the browser's list (or the
   stored choice) on load. Wire them as:
   `demo.load(None, None, selector, js=BROWSER_LOCALE_JS)` and
-  `selector.change(None, selector, None, js=SET_LOCALE_JS)`.
+  `selector.input(None, selector, None, js=SET_LOCALE_JS)` (`input`, not `change`: the load
+  sets the selector too, and only a person's choice is stored).
   Both rely on Gradio internals: the browser test must cover them on every Gradio upgrade.
 """
 
