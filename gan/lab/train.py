@@ -29,6 +29,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from gan.data import prepare  # after the refactor: gan.finetune.data
 from gan.errors import UserInputError  # after the refactor: core.errors
 from gan.lab.collapse import CollapseMeter, CollapseReading
 from gan.lab.toy import toy_dataset
@@ -162,9 +163,10 @@ class LabRun:
         if len(images) < 2:
             raise UserInputError("train on at least two images")
         self.device = torch.device(device)
-        torch.manual_seed(config.seed)  # the initial weights
-        self.G = self._generator().to(self.device)
-        self.D = self._discriminator().to(self.device)
+        with torch.random.fork_rng(devices=[]):  # seeded weights, global RNG left alone
+            torch.manual_seed(config.seed)
+            self.G = self._generator().to(self.device)
+            self.D = self._discriminator().to(self.device)
         betas = (config.beta1, 0.999)
         self.opt_g = torch.optim.Adam(self.G.parameters(), config.lr_g, betas)
         self.opt_d = torch.optim.Adam(self.D.parameters(), config.lr_d, betas)
@@ -237,6 +239,13 @@ class LabRun:
         far behind it."""
         x = self.G(self.z_fixed.to(self.device)).float().cpu()
         return ((x.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
+
+
+def images_from_uploads(sources, image_size: int = 32, min_images: int = 8) -> np.ndarray:
+    """Uploaded files or .zip archives -> uint8 (N, S, S, 3), centre-cropped and resized, with
+    the Fine-tune tab's checks and limits (unusable files are skipped, too few is an error)."""
+    dataset = prepare(sources, image_size, min_images=min_images)
+    return dataset.images.permute(0, 2, 3, 1).contiguous().numpy()
 
 
 def sample_grid(samples: np.ndarray, columns: int = 4, scale: int = 2) -> np.ndarray:

@@ -12,7 +12,7 @@ import torch
 from gan.errors import UserInputError
 from gan.lab.compare import SETTINGS, side_by_side, variant
 from gan.lab.toy import toy_dataset
-from gan.lab.train import PRESETS, LabConfig, LabRun, sample_grid, train
+from gan.lab.train import PRESETS, LabConfig, LabRun, images_from_uploads, sample_grid, train
 
 TINY = LabConfig(
     steps=4, image_size=16, nz=8, ngf=4, ndf=4, batch_size=4, n_samples=4, preview_every=2
@@ -148,3 +148,20 @@ def test_sample_grid_tiles_in_order():
     grid = sample_grid(samples.repeat(3, 3), columns=2, scale=1)
     assert grid.shape == (4, 4, 3)
     assert grid[0, 0, 0] == 0 and grid[0, 2, 0] == 1 and grid[2, 0, 0] == 2 and grid[2, 2, 0] == 0
+
+
+def test_training_leaves_the_global_random_state_alone(images):
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    LabRun(TINY, images).step()
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_uploads_become_training_images(images_dir):
+    files = sorted(str(p) for p in images_dir.glob("*.jpg"))[:3]
+    data = images_from_uploads(files, 16, min_images=2)
+    assert data.shape == (3, 16, 16, 3) and data.dtype == np.uint8
+    assert len(list(train(dataclasses.replace(TINY, steps=1), data))) == 1
+    with pytest.raises(UserInputError):
+        images_from_uploads(files[:1], 16, min_images=2)
