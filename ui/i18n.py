@@ -4,7 +4,7 @@ Keys are flat (`tab.generate`, `generate.seeds.label`, `howto.generate.body`, ..
 
 - page text (every key not starting with `msg.`): labels, buttons, tab names, info texts and
   the "How it works" panels. They go to `gr.I18n` and are translated in the browser. They hold
-  no `{placeholders}`: the browser formats them as ICU messages, where `{x}` is a variable.
+  no `{placeholders}`: the browser may read them as ICU message variables (svelte-i18n).
 - messages (`msg.*`): text the server writes into results, with `{placeholders}` filled by
   `translate(key, lang, **values)`; `language_of(request)` picks the language from the
   request's Accept-Language header.
