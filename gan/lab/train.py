@@ -108,7 +108,7 @@ def _number(value: object, name: str) -> float:
 PRESETS: dict[str, LabConfig] = {
     "quick (400 steps)": LabConfig(steps=400, preview_every=20),
     "shapes (1000 steps)": LabConfig(steps=1000, preview_every=50),
-    "diverging (lr 10x)": LabConfig(steps=600, lr_g=2e-3, lr_d=2e-3, preview_every=25),
+    "learning rate 10x": LabConfig(steps=600, lr_g=2e-3, lr_d=2e-3, preview_every=25),
     "balance rule": LabConfig(steps=600, d_loss_threshold=0.3, preview_every=25),
 }
 
