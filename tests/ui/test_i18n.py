@@ -1,0 +1,127 @@
+"""The page's translations: every key in every language, non-empty, same placeholders."""
+
+from __future__ import annotations
+
+import json
+import types
+
+import gradio as gr
+import pytest
+
+from ui import i18n
+
+TRANSLATIONS = i18n.load_translations()
+
+
+def test_all_six_languages_ship():
+    assert set(TRANSLATIONS) == {"en", "nl", "tl", "el", "fi", "hr"}
+    for lang in i18n.LANGUAGES:
+        assert (i18n.LOCALES_DIR / f"{lang}.json").is_file()
+
+
+def test_no_key_is_missing_empty_or_mismatched_in_any_language():
+    assert i18n.problems(TRANSLATIONS) == []
+
+
+@pytest.mark.parametrize("lang", [lang for lang in i18n.LANGUAGES if lang != "en"])
+def test_every_language_has_exactly_the_english_keys(lang):
+    assert set(TRANSLATIONS[lang]) == set(TRANSLATIONS["en"])
+
+
+def test_translations_are_translated():
+    # Technical names (ψ, lr_g, KID, ...) may stay; the long panels must not be English.
+    for lang in ("nl", "tl", "el", "fi", "hr"):
+        same = [k for k in TRANSLATIONS["en"] if TRANSLATIONS[lang][k] == TRANSLATIONS["en"][k]]
+        assert not [k for k in same if k.startswith(("howto.", "msg.", "lab.intro"))], lang
+        assert len(same) < 0.25 * len(TRANSLATIONS["en"]), (lang, same)
+
+
+def test_every_tab_has_a_name_and_a_how_it_works_panel():
+    en = TRANSLATIONS["en"]
+    for tab in ("generate", "interpolate", "style_mixing", "style", "finetune", "edit"):
+        assert f"tab.{tab}" in en and f"howto.{tab}.body" in en
+    for tab in ("project", "judge", "lab"):
+        assert f"tab.{tab}" in en and f"howto.{tab}.body" in en
+    for panel in ("collapse", "sensitivity", "highres"):
+        assert f"howto.lab.{panel}.body" in en
+
+
+def test_the_lessons_terms_are_used():
+    # The lesson's own words for the key ideas (its Dutch, Finnish, Greek, Croatian and
+    # Tagalog translations).
+    terms = {
+        "nl": ["Stijltransfer", "inhoudsverlies", "Gevoeligheid voor hyperparameters"],
+        "fi": ["Tyylinsiirto", "diskriminaattori", "progressiivinen kasvu"],
+        "el": ["Μεταφορά στυλ", "απώλεια περιεχομένου", "προοδευτική ανάπτυξη"],
+        "hr": ["Prijenos stila", "Kolaps moda", "Gubitak varijacije".lower()],
+        "tl": ["Mode collapse", "Sensitivity sa hyperparameters", "dalawang yugto"],
+    }
+    for lang, words in terms.items():
+        text = " ".join(TRANSLATIONS[lang].values()).lower()
+        for word in words:
+            assert word.lower() in text, (lang, word)
+
+
+def test_problems_finds_each_kind_of_fault():
+    good = {"en": {"a": "A", "msg.n": "{n} faces"}, "nl": {"a": "A nl", "msg.n": "{n} gezichten"}}
+    assert i18n.problems(good) == []
+    cases = {
+        "missing": {"en": good["en"], "nl": {"a": "x"}},
+        "empty": {"en": good["en"], "nl": {"a": " ", "msg.n": "{n}"}},
+        "placeholder": {"en": good["en"], "nl": {"a": "x", "msg.n": "{count} gezichten"}},
+        "unknown": {"en": good["en"], "nl": {**good["nl"], "b": "B"}},
+        "braces in page text": {"en": {"a": "{x}"}},
+        "malformed": {"en": good["en"], "nl": {"a": "x", "msg.n": "{n gezichten"}},
+    }
+    for name, translations in cases.items():
+        assert i18n.problems(translations), name
+
+
+def test_build_i18n_gives_gradio_the_page_texts_only():
+    built = i18n.build_i18n()
+    assert isinstance(built, gr.I18n)
+    assert set(built.translations_dict) == set(i18n.LANGUAGES)
+    for texts in built.translations_dict.values():
+        assert texts and not any(k.startswith(i18n.MESSAGE_PREFIX) for k in texts)
+    assert built.translations_dict["nl"]["tab.style"] == "Stijltransfer"
+    assert json.loads(str(built("tab.lab"))[len("__i18n__") :]) == {
+        "__type__": "translation_metadata",
+        "key": "tab.lab",
+    }
+
+
+def test_translate_fills_placeholders_and_falls_back_to_english():
+    text = i18n.translate("msg.lab.diverged", "fi-FI", step=12)
+    assert "12" in text and text != i18n.translate("msg.lab.diverged", "en", step=12)
+    assert i18n.translate("msg.app.device", "de", device="CPU") == "Running on **CPU**."
+    assert i18n.translate("tab.lab", "hr") == "GAN laboratorij"
+
+
+@pytest.mark.parametrize(
+    "header, lang",
+    [
+        ("el-GR,el;q=0.9,en;q=0.8", "el"),
+        ("de-DE,de;q=0.9,hr;q=0.5", "hr"),
+        ("fil-PH", "tl"),
+        ("en-US,nl;q=0.9", "en"),
+        ("fr;q=1.0, fi;q=0.3, nl;q=0.7", "nl"),
+        ("", "en"),
+        (None, "en"),
+        ("xx;q=abc", "en"),
+    ],
+)
+def test_best_language_reads_accept_language(header, lang):
+    assert i18n.best_language(header) == lang
+
+
+def test_language_of_a_request():
+    request = types.SimpleNamespace(headers={"accept-language": "tl,en;q=0.5"})
+    assert i18n.language_of(request) == "tl"
+    assert i18n.language_of(None) == "en"
+
+
+def test_locale_scripts_know_all_languages():
+    for lang in i18n.LANGUAGES:
+        assert f'"{lang}"' in i18n.BROWSER_LOCALE_JS
+    assert "changeLocale" in i18n.SET_LOCALE_JS and "localStorage.setItem" in i18n.SET_LOCALE_JS
+    assert "localStorage.setItem" not in i18n.BROWSER_LOCALE_JS

@@ -1,0 +1,199 @@
+"""The page's languages: one JSON file per language in `ui/locales/`, loaded into `gr.I18n`.
+
+Keys are flat (`tab.generate`, `generate.seeds.label`, `howto.generate.body`, ...). Two kinds:
+
+- page text (every key not starting with `msg.`): labels, buttons, tab names, info texts and
+  the "How it works" panels. They go to `gr.I18n` and are translated in the browser. They hold
+  no `{placeholders}`: the browser may read them as ICU message variables (svelte-i18n).
+- messages (`msg.*`): text the server writes into results, with `{placeholders}` filled by
+  `translate(key, lang, **values)`; `language_of(request)` picks the language from the
+  request's Accept-Language header.
+
+What Gradio 6.31 does with `demo.launch(i18n=gr.I18n(...))` (read from its frontend and checked
+in Chromium):
+
+- The first locale is `navigator.language` if it is one of Gradio's *own* 33 UI languages
+  (exact tag, else its base language), else English. Custom translations do not widen that
+  list, so Dutch and Finnish browsers get their language, while Greek, Croatian and Tagalog
+  browsers get English.
+- Gradio's footer Settings panel has a language menu, again only with its own languages (nl
+  and fi, not el, hr, tl). There is no URL parameter for the language and the choice is not
+  stored.
+- Changing the locale at run time re-renders every translated string; it needs Gradio's
+  `changeLocale`, which is not on `window`. `SET_LOCALE_JS` imports it from the page's own
+  `core-*.js` module (found among the loaded resources, so no version-specific file name), and
+  `BROWSER_LOCALE_JS` picks the best of our six languages from the browser's list (or the
+  stored choice) on load. Wire them as:
+  `demo.load(None, None, selector, js=BROWSER_LOCALE_JS)` and
+  `selector.input(None, selector, None, js=SET_LOCALE_JS)` (`input`, not `change`: the load
+  sets the selector too, and only a person's choice is stored).
+  Both rely on Gradio internals: the browser test must cover them on every Gradio upgrade.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import string
+from pathlib import Path
+
+LOCALES_DIR = Path(__file__).resolve().parent / "locales"
+LANGUAGES: dict[str, str] = {
+    "en": "English",
+    "nl": "Nederlands",
+    "tl": "Tagalog",
+    "el": "Ελληνικά",
+    "fi": "Suomi",
+    "hr": "Hrvatski",
+}
+DEFAULT = "en"
+ALIASES = {"fil": "tl"}  # browsers set to Filipino read the Tagalog page
+MESSAGE_PREFIX = "msg."
+STORAGE_KEY = "gan-studio-language"
+
+
+@functools.cache
+def load_translations(folder: Path = LOCALES_DIR) -> dict[str, dict[str, str]]:
+    """{language: {key: text}} for every language in `LANGUAGES`."""
+    out = {}
+    for lang in LANGUAGES:
+        with open(folder / f"{lang}.json", encoding="utf-8") as f:
+            out[lang] = json.load(f)
+    return out
+
+
+def page_texts(translations: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    """The browser-side part: every key except the server's `msg.*` messages."""
+    return {
+        lang: {k: v for k, v in texts.items() if not k.startswith(MESSAGE_PREFIX)}
+        for lang, texts in translations.items()
+    }
+
+
+def build_i18n(folder: Path = LOCALES_DIR):
+    """A `gr.I18n` with the page texts of all languages (pass it to `demo.launch(i18n=...)`)."""
+    import gradio as gr  # here, so that the checks and `translate` work without Gradio
+
+    return gr.I18n(**page_texts(load_translations(folder)))
+
+
+def translate(key: str, lang: str = DEFAULT, **values: object) -> str:
+    """A message in `lang` (English where the key is missing), placeholders filled."""
+    translations = load_translations()
+    texts = translations.get(normalise(lang) or DEFAULT, translations[DEFAULT])
+    text = texts.get(key) or translations[DEFAULT][key]
+    return text.format(**values) if values else text
+
+
+def normalise(tag: str | None) -> str | None:
+    """A BCP 47 tag (`el-GR`, `fil`, `NL`) -> one of `LANGUAGES`, or None."""
+    tag = (tag or "").strip().lower().replace("_", "-")
+    for candidate in (tag, tag.split("-")[0]):
+        candidate = ALIASES.get(candidate, candidate)
+        if candidate in LANGUAGES:
+            return candidate
+    return None
+
+
+def best_language(accept_language: str | None) -> str:
+    """The best of `LANGUAGES` for an Accept-Language header (q-values honoured)."""
+    ranked = []
+    for i, part in enumerate((accept_language or "").split(",")):
+        tag, _, params = part.partition(";")
+        q = 1.0
+        if params.strip().startswith("q="):
+            try:
+                q = float(params.strip()[2:])
+            except ValueError:
+                q = 0.0
+        ranked.append((-q, i, tag))
+    for _, _, tag in sorted(ranked):
+        if lang := normalise(tag):
+            return lang
+    return DEFAULT
+
+
+def language_of(request: object | None) -> str:
+    """The language for a `gr.Request` (its Accept-Language header); English without one."""
+    headers = getattr(request, "headers", None) or {}
+    return best_language(headers.get("accept-language"))
+
+
+# --- Checks (the test runs them on the shipped files) ------------------------------------------
+
+
+def placeholders(text: str) -> set[str]:
+    """Names of the `{placeholders}` in a str.format text."""
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+
+
+def problems(translations: dict[str, dict[str, str]], reference: str = DEFAULT) -> list[str]:
+    """Everything wrong with a set of translations, one line each (empty: all good)."""
+    ref = translations[reference]
+    out = []
+    for lang, texts in translations.items():
+        out += [f"{lang}: missing {k}" for k in ref if k not in texts]
+        out += [f"{lang}: unknown key {k}" for k in texts if k not in ref]
+        for key, text in texts.items():
+            out += _text_problems(lang, key, text, ref.get(key))
+    return out
+
+
+def _text_problems(lang: str, key: str, text: object, ref: str | None) -> list[str]:
+    if not isinstance(text, str) or not text.strip():
+        return [f"{lang}: {key} is empty"]
+    try:
+        names = placeholders(text)
+    except ValueError as e:
+        return [f"{lang}: {key} has a malformed placeholder ({e})"]
+    if not key.startswith(MESSAGE_PREFIX):
+        # page texts go through the browser's ICU formatter, which reads { } as variables
+        return [f"{lang}: page text {key} contains {{ or }}"] if "{" in text or "}" in text else []
+    expected = placeholders(ref) if ref is not None else names
+    if names != expected:
+        return [f"{lang}: {key} has placeholders {sorted(names)}, not {sorted(expected)}"]
+    return []
+
+
+# --- Browser side (see the module docstring) ---------------------------------------------------
+
+_CHANGE_LOCALE = """
+  const core = performance.getEntriesByType('resource').map((e) => e.name)
+    .find((n) => /\\/assets\\/core-[^/]*\\.js$/.test(n));
+  if (!core) { console.warn('GAN Studio: Gradio core module not found'); return lang; }
+  import(core).then((m) => m.changeLocale(lang));
+"""
+
+# A choice made in the selector is stored; the browser's own languages are not, so that a
+# changed browser language still applies until someone picks one.
+SET_LOCALE_JS = (
+    "(lang) => {"
+    + _CHANGE_LOCALE
+    + "  try { localStorage.setItem(STORAGE_KEY, lang); } catch (e) {}\n  return lang;\n}"
+).replace("STORAGE_KEY", json.dumps(STORAGE_KEY))
+
+BROWSER_LOCALE_JS = (
+    """() => {
+  const supported = SUPPORTED, aliases = ALIASES;
+  let stored = null;
+  try { stored = localStorage.getItem(STORAGE_KEY); } catch (e) {}
+  const wanted = stored ? [stored] : (navigator.languages || [navigator.language]);
+  let lang = DEFAULT;
+  outer: for (const tag of wanted) {
+    const t = (tag || '').toLowerCase();
+    for (let c of [t, t.split('-')[0]]) {
+      c = aliases[c] || c;
+      if (supported.includes(c)) { lang = c; break outer; }
+    }
+  }
+"""
+    + _CHANGE_LOCALE
+    + "  return lang;\n}"
+)
+for _name, _value in (
+    ("SUPPORTED", json.dumps(list(LANGUAGES))),
+    ("ALIASES", json.dumps(ALIASES)),
+    ("STORAGE_KEY", json.dumps(STORAGE_KEY)),
+    ("DEFAULT", json.dumps(DEFAULT)),
+):
+    BROWSER_LOCALE_JS = BROWSER_LOCALE_JS.replace(_name, _value)
