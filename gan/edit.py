@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from gan.errors import UserInputError
+from core.errors import UserInputError
 
 # Layer presets of genforce/sefa's interface (indices into W+, inclusive); clipped to num_ws.
 PRESETS: dict[str, tuple[int, int] | None] = {

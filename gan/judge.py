@@ -22,9 +22,9 @@ from PIL import Image
 from safetensors import SafetensorError, safe_open
 from torch import nn
 
-from gan import images as image_io
-from gan import store
-from gan.errors import UserInputError
+from core import images as image_io
+from core import store
+from core.errors import UserInputError
 
 DISCRIMINATOR_NAME = "discriminator.safetensors"
 MAX_IMAGES = 64
@@ -104,10 +104,8 @@ def build_discriminator(path: Path, image_size: int) -> nn.Module:
 
 
 def _dcgan_discriminator(tensors: dict, image_size: int, label: str) -> nn.Module:
-    try:
-        from gan.models.dcgan import Discriminator, DiscriminatorConfig
-    except ImportError:  # before the refactor
-        from gan.model import Discriminator, DiscriminatorConfig
+    from gan.models.dcgan import Discriminator, DiscriminatorConfig
+
     first = tensors.get("main.0.weight")
     if first is None:
         raise store.ModelLoadError(f"{label} is not a DCGAN or StyleGAN2 discriminator")

@@ -28,8 +28,8 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from gan import images as image_io
-from gan.errors import UserInputError
+from core import images as image_io
+from core.errors import UserInputError
 from gan.latents import MAX_ABS_Z, latents_json, validate_z
 
 MAX_STEPS = 5000

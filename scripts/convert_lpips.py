@@ -28,7 +28,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from gan.store import checkpoints_dir, save_pretrained  # noqa: E402
+from core.store import checkpoints_dir, save_pretrained  # noqa: E402
 from style.lpips import LIN_NAME, LPIPS_CHANNELS  # noqa: E402
 
 log = logging.getLogger("convert_lpips")

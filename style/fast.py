@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from gan.errors import UserInputError  # after the refactor: core.errors
+from core.errors import UserInputError
 
 log = logging.getLogger(__name__)
 

@@ -26,8 +26,8 @@ import torch
 from safetensors import SafetensorError, safe_open
 from torch import nn
 
-from gan import store
-from gan.errors import UserInputError
+from core import store
+from core.errors import UserInputError
 from style.networks import load_efficientnet_lite0
 
 log = logging.getLogger(__name__)

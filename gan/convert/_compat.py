@@ -1,24 +1,16 @@
 """The project pieces this package leans on, imported in one place.
 
-`store` and `UserInputError` live in `core/` since the issue-8 refactor and in `gan/` before it;
-this module is the only one that knows which.
+The converter reaches the store and the error type only through this module.
 """
 
 from __future__ import annotations
 
-import inspect
-import json
 from pathlib import Path
 
 import torch
-from safetensors.torch import save_file
 
-try:
-    from core import store
-    from core.errors import UserInputError
-except ImportError:  # a tree from before the core/ package
-    from gan import store
-    from gan.errors import UserInputError
+from core import store
+from core.errors import UserInputError
 
 __all__ = ["UserInputError", "checkpoints_dir", "hub_endpoint", "save_model", "store"]
 
@@ -32,21 +24,11 @@ def save_model(
     extra_metadata: dict[str, dict[str, str]],
 ) -> Path:
     """config.json + model.safetensors + README.md + `extra` safetensors files, atomically,
-    through the store's one `save_pretrained` when it takes per-file metadata."""
+    through the store's one `save_pretrained`."""
     meta = {"format": "pt"}
-    if "extra_metadata" in inspect.signature(store.save_pretrained).parameters:
-        return store.save_pretrained(
-            target, config, tensors, card, extra, metadata=meta, extra_metadata=extra_metadata
-        )
-
-    def write(folder: Path) -> None:  # the older store: same files, same atomic swap
-        (folder / store.CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n")
-        save_file(tensors, str(folder / store.WEIGHTS_NAME), metadata=meta)
-        for name, more in extra.items():
-            save_file(more, str(folder / name), metadata=extra_metadata.get(name))
-        (folder / store.CARD_NAME).write_text(card)
-
-    return store.atomic_write_dir(target, write)
+    return store.save_pretrained(
+        target, config, tensors, card, extra, metadata=meta, extra_metadata=extra_metadata
+    )
 
 
 def checkpoints_dir() -> Path:

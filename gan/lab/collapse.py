@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gan.errors import UserInputError  # after the refactor: core.errors
+from core.errors import UserInputError
 
 FEATURE_KINDS = ("random_conv", "pixels")
 FEATURE_SEED = 1234

@@ -19,7 +19,7 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from gan.errors import UserInputError  # after the refactor: core.errors
+from core.errors import UserInputError
 from gan.lab.collapse import CollapseMeter
 from gan.lab.toy import toy_dataset
 from gan.lab.train import LabConfig, LabProgress, LabRun, progress

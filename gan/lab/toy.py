@@ -13,7 +13,7 @@ import random
 import numpy as np
 from PIL import Image, ImageDraw
 
-from gan.errors import UserInputError  # after the refactor: core.errors
+from core.errors import UserInputError
 
 SHAPES = ("circle", "square", "triangle", "ring")
 PALETTE = (

@@ -29,11 +29,17 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from gan.data import prepare  # after the refactor: gan.finetune.data
-from gan.errors import UserInputError  # after the refactor: core.errors
+from core.errors import UserInputError
+from gan.finetune.data import prepare
 from gan.lab.collapse import CollapseMeter, CollapseReading
 from gan.lab.toy import toy_dataset
-from gan.model import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig, init_weights
+from gan.models.dcgan import (
+    Discriminator,
+    DiscriminatorConfig,
+    Generator,
+    GeneratorConfig,
+    init_weights,
+)
 
 log = logging.getLogger(__name__)
 

@@ -12,13 +12,19 @@ from typing import Any
 
 from torch import nn
 
-from gan.models import dcgan
+from gan.models import dcgan, stylegan2, stylegan2_d
 
 REGISTRY: dict[str, tuple[type, type[nn.Module]]] = {
     dcgan.GENERATOR_TYPE: (dcgan.GeneratorConfig, dcgan.Generator),
     dcgan.DISCRIMINATOR_TYPE: (dcgan.DiscriminatorConfig, dcgan.Discriminator),
+    stylegan2.GENERATOR_TYPE: (stylegan2.StyleGAN2Config, stylegan2.StyleGAN2Generator),
+    stylegan2_d.DISCRIMINATOR_TYPE: (
+        stylegan2_d.StyleGAN2DiscriminatorConfig,
+        stylegan2_d.StyleGAN2Discriminator,
+    ),
 }
-GENERATOR_TYPES = (dcgan.GENERATOR_TYPE,)  # model types the Generate/Interpolate tabs can run
+# model types the Generate/Interpolate tabs can run
+GENERATOR_TYPES = (dcgan.GENERATOR_TYPE, stylegan2.GENERATOR_TYPE)
 
 
 def register(model_type: str, config_class: type, module_class: type[nn.Module]) -> None:
@@ -37,6 +43,8 @@ def lookup(model_type: str) -> tuple[type, type[nn.Module]]:
 def config_from_dict(model_type: str, values: dict[str, Any]) -> Any:
     """The config dataclass of `model_type` from a config.json dict (unknown keys ignored)."""
     config_class, _ = lookup(model_type)
+    if hasattr(config_class, "from_dict"):  # configs with their own JSON rules (StyleGAN2)
+        return config_class.from_dict(values)
     known = {f.name for f in dataclasses.fields(config_class)}
     return config_class(**{k: v for k, v in values.items() if k in known})
 

@@ -27,6 +27,8 @@ from gan.models.stylegan2_ops import (
     upsample2d,
 )
 
+GENERATOR_TYPE = "stylegan2-generator"  # the `model_type` of config.json
+
 ARCHITECTURES = ("orig", "skip", "resnet")
 NOISE_MODES = ("const", "random", "none")
 
@@ -84,7 +86,7 @@ class StyleGAN2Config:
         d["resample_filter"] = list(self.resample_filter)
         if self.channels is not None:
             d["channels"] = {str(k): v for k, v in self.channels.items()}
-        return {"model_type": "stylegan2-generator", **d}
+        return {"model_type": GENERATOR_TYPE, **d}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> StyleGAN2Config:

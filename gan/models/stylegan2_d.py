@@ -23,6 +23,8 @@ from gan.models.stylegan2_ops import (
     setup_filter,
 )
 
+DISCRIMINATOR_TYPE = "stylegan2-discriminator"  # the `model_type` of config.json
+
 
 @dataclasses.dataclass
 class StyleGAN2DiscriminatorConfig:
@@ -59,7 +61,7 @@ class StyleGAN2DiscriminatorConfig:
         d["resample_filter"] = list(self.resample_filter)
         if self.channels is not None:
             d["channels"] = {str(k): v for k, v in self.channels.items()}
-        return {"model_type": "stylegan2-discriminator", **d}
+        return {"model_type": DISCRIMINATOR_TYPE, **d}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> StyleGAN2DiscriminatorConfig:

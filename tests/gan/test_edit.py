@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
+from core.errors import UserInputError
 from gan import edit
-from gan.errors import UserInputError
 from tests.conftest import tiny_generator
 from tests.gan.sg2_tiny import one_thread, tiny_stylegan2
 

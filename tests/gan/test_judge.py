@@ -10,10 +10,10 @@ import torch
 from PIL import Image
 from safetensors.torch import save_file
 
+from core import store
+from core.errors import UserInputError
 from gan import judge as J
-from gan import store
-from gan.errors import UserInputError
-from gan.model import Discriminator, DiscriminatorConfig, init_weights
+from gan.models.dcgan import Discriminator, DiscriminatorConfig, init_weights
 from tests.conftest import tiny_generator
 from tests.gan.sg2_tiny import one_thread, tiny_stylegan2_d
 

@@ -10,9 +10,9 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from core.errors import UserInputError
 from gan import latents
 from gan import project as P
-from gan.errors import UserInputError
 from tests.conftest import tiny_generator
 from tests.gan.sg2_tiny import one_thread, tiny_stylegan2
 

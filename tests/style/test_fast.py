@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gan.errors import UserInputError
+from core.errors import UserInputError
 from style import fast
 
 

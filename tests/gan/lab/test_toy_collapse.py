@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from gan.errors import UserInputError
+from core.errors import UserInputError
 from gan.lab import collapse
 from gan.lab.collapse import CollapseMeter, mean_pairwise_distance, near_duplicates
 from gan.lab.toy import PALETTE, toy_dataset

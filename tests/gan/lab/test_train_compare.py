@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from gan.errors import UserInputError
+from core.errors import UserInputError
 from gan.lab.compare import SETTINGS, side_by_side, variant
 from gan.lab.toy import toy_dataset
 from gan.lab.train import PRESETS, LabConfig, LabRun, images_from_uploads, sample_grid, train
