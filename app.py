@@ -6,21 +6,31 @@ once here, at start-up (`ui.services.build_services`). Run `python app.py` (see 
 
 from __future__ import annotations
 
-import logging
 import os
-import signal
-import threading
 
-import gradio as gr
+from core.paths import data_dir, use_persistent_hf_home
+from core.zerogpu import import_spaces_early
 
-from core import store
-from core.runs import trim_memory_forever
-from ui.finetune import build_finetune_tab
-from ui.generate import build_generate_tab
-from ui.header import build_header, hub_status
-from ui.interpolate import build_interpolate_tab
-from ui.services import Services, build_services
-from ui.style import build_style_tab
+# Before anything imports torch (ZeroGPU patches it) or huggingface_hub (reads HF_HOME).
+import_spaces_early()
+use_persistent_hf_home(os.environ, data_dir())
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import logging  # noqa: E402
+import signal  # noqa: E402
+import threading  # noqa: E402
+
+import gradio as gr  # noqa: E402
+
+from core import store  # noqa: E402
+from core.runs import trim_memory_forever  # noqa: E402
+from ui.common import guarding  # noqa: E402
+from ui.finetune import build_finetune_tab  # noqa: E402
+from ui.generate import build_generate_tab  # noqa: E402
+from ui.header import build_delete_control, build_header, hub_status  # noqa: E402
+from ui.interpolate import build_interpolate_tab  # noqa: E402
+from ui.services import Services, build_services  # noqa: E402
+from ui.style import build_style_tab  # noqa: E402
 
 log = logging.getLogger("gan_studio")
 
@@ -33,7 +43,8 @@ def build_demo(services: Services | None = None) -> gr.Blocks:
     """The whole app on `services` (made here when not given)."""
     s = services or build_services()
     release = s.release_memory
-    with gr.Blocks(title="GAN Studio", delete_cache=(3600, 3600)) as demo:
+    blocks = gr.Blocks(title="GAN Studio", delete_cache=(3600, 3600), analytics_enabled=False)
+    with guarding(s.guard), blocks as demo:
         header = build_header(s.studio, s.device.type.upper())
         with gr.Tabs():
             with gr.Tab("Generate", id="generate"):
@@ -44,23 +55,48 @@ def build_demo(services: Services | None = None) -> gr.Blocks:
                 build_style_tab(s.stylist, release)
             with gr.Tab("Fine-tune", id="finetune"):
                 build_finetune_tab(header.model, s.tuner, release, header.choices.update)
+                build_delete_control(header)
         header.wire_page_load(demo)
+    hide_unnamed_endpoints(demo)
+    demo.gan_studio_guard = s.guard  # launch_options(demo) adds its middleware
     return demo
 
 
-def launch_options() -> dict:
+def hide_unnamed_endpoints(demo: gr.Blocks) -> None:
+    """Events Gradio named itself (`/_style_network_status_1`, from a component whose value
+    is a function) are not part of the API: make them private."""
+    for fn in demo.fns.values():
+        if fn.api_name and str(fn.api_name).startswith("_"):
+            fn.api_visibility = "private"
+
+
+def queue_options(demo: gr.Blocks) -> dict:
+    """A bounded queue; the admission middleware answers a clear message at its size."""
+    guard = getattr(demo, "gan_studio_guard", None)
+    size = guard.quotas.queue_size if guard is not None else 64
+    return {"default_concurrency_limit": 4, "max_size": size + 8}
+
+
+def launch_options(demo: gr.Blocks | None = None) -> dict:
     """Security settings of every launch (`main` and the tests' app): an upload size limit, no
     public share link unless `GRADIO_SHARE=1` asks for one, no extra folders served (Gradio
     serves only its own upload/cache folder), no run history (it would keep inputs such as a
     pasted Hub token, and can write to a Hub bucket), and errors shown as messages."""
-    share = os.environ.get("GRADIO_SHARE", "").strip().lower() in {"1", "true", "yes"}
-    return {
+    options = {
         "max_file_size": MAX_UPLOAD,
-        "share": share,
+        "share": share_asked(),
         "show_error": True,
         "allowed_paths": [],
         "run_history": False,
     }
+    guard = getattr(demo, "gan_studio_guard", None)
+    if guard is not None:  # the visitor cookie, the file-payload guard and queue admission
+        options["app_kwargs"] = {"middleware": guard.middleware(demo)}
+    return options
+
+
+def share_asked() -> bool:
+    return os.environ.get("GRADIO_SHARE", "").strip().lower() in {"1", "true", "yes"}
 
 
 def stop_runs_and_exit(services: Services, signum: int) -> None:
@@ -83,14 +119,15 @@ def main() -> None:
     # Probe the Hub in the background so an unreachable Hub never delays start-up.
     threading.Thread(target=store.hub_reachable, daemon=True).start()
     threading.Thread(target=trim_memory_forever, daemon=True).start()
-    services = build_services()
+    server_name = os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1")
+    services = build_services(server_name=server_name, share=share_asked())
     signal.signal(signal.SIGTERM, lambda signum, _frame: stop_runs_and_exit(services, signum))
     demo = build_demo(services)
-    demo.queue(default_concurrency_limit=4, max_size=64)
+    demo.queue(**queue_options(demo))
     demo.launch(
-        server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+        server_name=server_name,
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
-        **launch_options(),
+        **launch_options(demo),
     )
 
 

@@ -23,7 +23,9 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -96,6 +98,45 @@ class HubRef:
         return f"{self.repo_id}@{self.revision}"
 
 
+# --- Whose models a request sees --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The models one visitor's request may use (set by the UI around each handler; the owner
+    at the keyboard has no scope: today's behaviour). `own` is the visitor's model folder (new
+    fine-tunes, resume and push only there; shared models in `checkpoints/` stay readable);
+    `fetch_hub(ref, files)` is the bounded Hub access for a typed `owner/name@rev`, and
+    `hub_token(ref)` the token any other Hub download of theirs may use (False: none)."""
+
+    own: Path
+    fetch_hub: Callable[[HubRef, list[str]], Path]
+    hub_token: Callable[[HubRef], bool | None]
+
+
+_SCOPE: ContextVar[Scope | None] = ContextVar("gan_studio_store_scope", default=None)
+
+
+@contextmanager
+def scoped(scope: Scope | None) -> Iterator[None]:
+    """Resolve names for one visitor inside the block (None: the owner, no restriction)."""
+    token = _SCOPE.set(scope)
+    try:
+        yield
+    finally:
+        _SCOPE.reset(token)
+
+
+def current_scope() -> Scope | None:
+    return _SCOPE.get()
+
+
+def own_models_dir() -> Path:
+    """Where the caller's own models live: their namespace for a visitor, else checkpoints/."""
+    scope = _SCOPE.get()
+    return scope.own if scope is not None else checkpoints_dir()
+
+
 # --- Hub reachability ----------------------------------------------------------------------
 
 _probe_lock = threading.Lock()
@@ -157,11 +198,14 @@ def hub_file(ref: HubRef, filename: str) -> Path:
     if not filename.endswith(REMOTE_SUFFIXES) or "/" in filename or ".." in filename:
         raise UserInputError(f"refusing to fetch {filename!r}: only safetensors/json/md files")
     online = hub_reachable()
+    scope = _SCOPE.get()
     try:
         path = hf_hub_download(
             ref.repo_id,
             filename,
             revision=ref.revision,
+            # a visitor's request never sends the server's token, except to the owner's models
+            token=scope.hub_token(ref) if scope is not None else None,
             local_files_only=not online,
             etag_timeout=5,
             endpoint=hub_endpoint(),
@@ -196,25 +240,37 @@ def read_config(folder: Path) -> dict:
 # --- Resolution -------------------------------------------------------------------------------
 
 
-def local_model_dir(name: str) -> Path | None:
-    """`checkpoints/<name>/` when it holds a complete model, else None."""
-    _recover_interrupted_swap(checkpoints_dir() / validate_name(name))
-    folder = checkpoints_dir() / name
+def _complete_dir(root: Path, name: str) -> Path | None:
+    _recover_interrupted_swap(root / validate_name(name))
+    folder = root / name
     if (folder / CONFIG_NAME).is_file() and (folder / WEIGHTS_NAME).is_file():
         return folder
     return None
 
 
+def local_model_dir(name: str) -> Path | None:
+    """The caller's own `<name>/` (`checkpoints/<name>/`, or a visitor's namespace inside a
+    `scoped` block) when it holds a complete model, else None."""
+    return _complete_dir(own_models_dir(), name)
+
+
 def resolve(name: str, weights: str = WEIGHTS_NAME) -> Path:
-    """Folder holding `config.json` and `weights` for a local name or a `owner/name@rev` spec."""
+    """Folder holding `config.json` and `weights` for a local name or a `owner/name@rev` spec.
+    Inside a `scoped` block: the visitor's own model, else a shared one in checkpoints/, and a
+    typed Hub id through the scope's bounded Hub access."""
+    scope = _SCOPE.get()
     if "/" not in name:
         folder = local_model_dir(name)
+        if folder is None and scope is not None:
+            folder = _complete_dir(checkpoints_dir(), name)
         if folder is None:
             raise ModelNotFoundError(
                 f"no model {name!r} here; local models: {', '.join(list_local()) or 'none'}"
             )
         return folder
     ref = HubRef.parse(name)
+    if scope is not None:
+        return scope.fetch_hub(ref, [CONFIG_NAME, weights])
     config = hub_file(ref, CONFIG_NAME)
     hub_file(ref, weights)
     return config.parent

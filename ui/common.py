@@ -1,4 +1,13 @@
-"""Helpers every tab shares: errors as messages, the session key, inputs by name."""
+"""Helpers every tab shares: errors as messages, who is asking, the session key, inputs by name.
+
+`friendly(fn)` also makes every event identify its caller on the server: it adds the
+parameters Gradio fills and hides from the API (`gr.Request`, `gr.OAuthProfile | None`,
+`gr.OAuthToken | None`), asks the app's `SpaceGuard` who is asking, runs the handler's checks
+from `ui.policy` (files, quotas, ownership, tokens) and runs the handler with the model store
+scoped to that caller (`core.store.scoped`). The composition root installs the guard with
+`guarding(guard)` while the tabs are built; with none installed (a tab built alone in a test)
+the caller is the owner at the keyboard, as before.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +16,53 @@ import functools
 import inspect
 import logging
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 import gradio as gr
 
 from core.device import is_out_of_memory
 from core.errors import UserInputError
+from core.identity import OWNER, Identity
 
 log = logging.getLogger("gan_studio")
 
 T = TypeVar("T")
 INJECTED = ("request", "progress")  # handler parameters that Gradio fills, not components
+# The parameters `friendly` adds (filled by Gradio, hidden from the API).
+CALLER = ("gs_request", "gs_profile", "gs_oauth")
+
+_GUARD: ContextVar[Any] = ContextVar("gan_studio_guard", default=None)
+_WHO: ContextVar[Identity | None] = ContextVar("gan_studio_caller", default=None)
+
+
+@contextmanager
+def guarding(guard: Any) -> Iterator[None]:
+    """Events made by `friendly` inside the block check their caller with `guard`."""
+    token = _GUARD.set(guard)
+    try:
+        yield
+    finally:
+        _GUARD.reset(token)
+
+
+def installed_guard() -> Any:
+    """The `SpaceGuard` of the app being built (None outside `guarding`)."""
+    return _GUARD.get()
+
+
+def current_caller() -> Identity:
+    """Who is asking, inside a handler made by `friendly` (the owner outside one)."""
+    return _WHO.get() or OWNER
+
+
+def on_a_space() -> bool:
+    """While building: whether the app being built is served to visitors (hides the
+    token box, shows the sign-in button)."""
+    guard = _GUARD.get()
+    return guard is not None and not guard.deployment.owner_at_keyboard
 
 
 def as_gr_error(error: Exception, release_memory: Callable[[], None] | None = None) -> Exception:
@@ -46,34 +90,111 @@ def _reject_non_finite(names: list[str], args: tuple, kwargs: dict) -> None:
 
 def friendly(fn: Callable, release_memory: Callable[[], None] | None = None) -> Callable:
     """Wrap a handler (plain or generator) so that errors reach the page as `gr.Error`;
-    `release_memory()` gives cached GPU memory back after an out-of-memory error."""
+    `release_memory()` gives cached GPU memory back after an out-of-memory error. Under an
+    installed guard the handler also identifies its caller (see the module docstring)."""
     names = list(inspect.signature(fn).parameters)
+    guard = _GUARD.get()
     if inspect.isgeneratorfunction(fn):
 
         @functools.wraps(fn)
         def stream(*args, **kwargs):
             try:
+                args, kwargs, who = _caller(fn, guard, args, kwargs)
                 _reject_non_finite(names, args, kwargs)
-                yield from fn(*args, **kwargs)
+                checked = _checked(fn, guard, who, names, args, kwargs)
+                with checked as (args, kwargs, deadline):
+                    yield from _in_scope(guard, who, fn(*args, **kwargs), deadline)
             except Exception as e:
                 raise as_gr_error(e, release_memory) from e
 
-        return stream
+        return _with_caller_params(stream, fn, guard)
 
     @functools.wraps(fn)
     def call(*args, **kwargs):
         try:
+            args, kwargs, who = _caller(fn, guard, args, kwargs)
             _reject_non_finite(names, args, kwargs)
-            return fn(*args, **kwargs)
+            checked = _checked(fn, guard, who, names, args, kwargs)
+            with checked as (args, kwargs, _), _scope(guard, who):
+                return fn(*args, **kwargs)
         except Exception as e:
             raise as_gr_error(e, release_memory) from e
 
-    return call
+    return _with_caller_params(call, fn, guard)
+
+
+def _with_caller_params(wrapper: Callable, fn: Callable, guard: Any) -> Callable:
+    """Give `wrapper` the handler's signature plus the caller parameters Gradio injects."""
+    if guard is None:
+        return wrapper
+    sig = inspect.signature(fn)
+    extra = [
+        inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None)
+        for n in CALLER
+    ]
+    wrapper.__signature__ = sig.replace(parameters=[*sig.parameters.values(), *extra])
+    hints = dict(getattr(fn, "__annotations__", {}))
+    hints |= {
+        "gs_request": gr.Request,
+        "gs_profile": gr.OAuthProfile | None,
+        "gs_oauth": gr.OAuthToken | None,
+    }
+    wrapper.__annotations__ = hints
+    return wrapper
+
+
+def _caller(fn: Callable, guard: Any, args: tuple, kwargs: dict) -> tuple[tuple, dict, Identity]:
+    """Split off the injected caller parameters; who is asking."""
+    if guard is None:
+        return args, kwargs, OWNER
+    n = len(inspect.signature(fn).parameters)
+    injected = dict(zip(CALLER, args[n:], strict=False))
+    injected |= {k: kwargs.pop(k) for k in CALLER if k in kwargs}
+    who = guard.who(
+        injected.get("gs_request"), injected.get("gs_profile"), injected.get("gs_oauth")
+    )
+    return args[:n], kwargs, who
+
+
+def _checked(fn: Callable, guard: Any, who: Identity, names: list[str], args, kwargs):
+    from ui.policy import checked  # the checks know the tabs' parameter names
+
+    return checked(fn.__name__, guard, who, names, args, kwargs)
+
+
+@contextmanager
+def _scope(guard: Any, who: Identity) -> Iterator[None]:
+    """The caller and their store scope around one step of a handler."""
+    from ui.policy import store_scope
+
+    token = _WHO.set(who)
+    try:
+        with store_scope(guard, who):
+            yield
+    finally:
+        _WHO.reset(token)
+
+
+def _in_scope(guard: Any, who: Identity, events: Iterator, deadline: Any) -> Iterator:
+    """Run each step of a generator handler in the caller's scope (Gradio may run each step
+    in another thread, with a fresh context), checking the job's wall-time cap between."""
+    while True:
+        with _scope(guard, who):
+            try:
+                item = next(events)
+            except StopIteration:
+                return
+        yield item
+        if deadline is not None:
+            deadline.check("this job")
 
 
 def session_key(request: gr.Request | None) -> str:
-    """The browser session (or API client) a request comes from: the key of its stop flag."""
-    return getattr(request, "session_hash", None) or "api"
+    """The browser session (or API client) a request comes from: the key of its stop flag,
+    inside the caller's namespace (a visitor's Stop reaches only their own runs)."""
+    session = getattr(request, "session_hash", None) or "api"
+    who = _WHO.get()
+    return session if who is None or who.is_owner else f"{who.owner_id}:{session}"
 
 
 def inputs_for(fn: Callable, components: Mapping[str, Any]) -> list[Any]:

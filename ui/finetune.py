@@ -14,7 +14,7 @@ from gan.finetune import augment
 from gan.finetune.config import MAX_SECONDS, MAX_STEPS, FinetuneConfig
 from gan.finetune.data import preview_grid
 from gan.finetune.service import FineTuner, FinetuneRun
-from ui.common import friendly, inputs_for, session_key, settings_from
+from ui.common import friendly, inputs_for, on_a_space, session_key, settings_from
 
 POLICIES = list(augment.POLICIES)
 Outputs = tuple  # (status, preview, samples, loss plot, result)
@@ -204,6 +204,7 @@ def build_finetune_tab(
         [images, model],
         [out["preview"], c["upload_note"]],
         api_visibility="private",
+        concurrency_id="train",  # data preparation runs in the heavy lane
     )
     event = run.click(
         friendly(handlers.finetune, release_memory),
@@ -216,7 +217,7 @@ def build_finetune_tab(
     )
     if on_saved is not None:
         event.then(on_saved, model, model, api_visibility="private")
-    stop.click(handlers.stop, None, None, queue=False, api_visibility="private")
+    stop.click(friendly(handlers.stop), None, None, queue=False, api_visibility="private")
     push["push"].click(
         friendly(handlers.push, release_memory),
         [c["name"], push["repo"], push["token"], push["private"]],
@@ -300,7 +301,9 @@ def _push_inputs() -> dict[str, gr.components.Component]:
     with gr.Accordion("Push to the Hub", open=False):
         c["repo"] = gr.Textbox(label="Hub repo", placeholder="owner/name")
         c["token"] = gr.Textbox(
-            label="Hub token (empty: HF_TOKEN from the environment)", type="password"
+            label="Hub token (empty: HF_TOKEN from the environment)",
+            type="password",
+            visible=not on_a_space(),  # visitors push with their own sign-in
         )
         c["private"] = gr.Checkbox(value=True, label="Private repo")
         c["push"] = gr.Button("Push")

@@ -9,6 +9,7 @@ import gradio as gr
 from core import store
 from gan import DEFAULT_MODEL
 from gan.studio import FaceStudio
+from ui.common import current_caller, friendly, installed_guard, on_a_space
 
 DESCRIPTION = """# GAN Studio
 Faces from a DCGAN, walks through its latent space, Gatys style transfer, and short fine-tuning
@@ -24,11 +25,18 @@ def hub_status() -> str:
 class ModelChoices:
     """The dropdown's choices, fresh each time (new fine-tunes show up without a restart)."""
 
-    def __init__(self, studio: FaceStudio) -> None:
+    def __init__(self, studio: FaceStudio, guard=None) -> None:
         self.studio = studio
+        self.guard = guard
+
+    def visible(self) -> list[str]:
+        """The shared models, then the caller's own (a visitor sees no one else's)."""
+        if self.guard is None:
+            return self.studio.model_choices()
+        return self.guard.models.visible_to(current_caller())
 
     def update(self, current: str | None = None) -> dict:
-        choices = self.studio.model_choices()
+        choices = self.visible()
         value = current if current in choices else None
         value = value or (DEFAULT_MODEL if DEFAULT_MODEL in choices else None)
         return gr.update(choices=choices, value=value or (choices[0] if choices else None))
@@ -42,14 +50,17 @@ class Header:
 
     def wire_page_load(self, demo: gr.Blocks) -> None:
         """On every page load: fresh model choices and the Hub status."""
-        demo.load(self.choices.update, self.model, self.model, api_visibility="private")
+        update = friendly(self.choices.update)
+        demo.load(update, self.model, self.model, api_visibility="private")
         demo.load(hub_status, None, self.status, api_visibility="private")
 
 
 def build_header(studio: FaceStudio, device_label: str) -> Header:
     """Title, model dropdown (shared by the tabs), refresh button and Hub status."""
     gr.Markdown(DESCRIPTION.format(device=device_label))
-    choices = ModelChoices(studio)
+    choices = ModelChoices(studio, installed_guard())
+    if on_a_space():
+        gr.LoginButton(size="sm")  # sign in with Hugging Face: push, longer runs
     with gr.Row():
         model = gr.Dropdown(
             studio.model_choices(),
@@ -63,6 +74,33 @@ def build_header(studio: FaceStudio, device_label: str) -> Header:
         )
         refresh = gr.Button("↻ Refresh", scale=0, size="sm", min_width=100)
         status = gr.Markdown(scale=2)
-    refresh.click(choices.update, model, model, api_visibility="private")
-    model.focus(choices.update, model, model, api_visibility="private", show_progress="hidden")
+    update = friendly(choices.update)
+    refresh.click(update, model, model, api_visibility="private")
+    model.focus(update, model, model, api_visibility="private", show_progress="hidden")
     return Header(model, status, choices)
+
+
+class MyModels:
+    """The "Delete my model" event of a visitor."""
+
+    def __init__(self, guard) -> None:
+        self.guard = guard
+
+    def delete_model(self, model: str) -> str:
+        """Delete the caller's own model (shared models and others' cannot be deleted)."""
+        self.guard.models.delete(current_caller(), (model or "").strip())
+        return f"Deleted **{model}**."
+
+
+def build_delete_control(header: Header) -> None:
+    """"Delete my model" (visitors only): removes the chosen model if it is the caller's."""
+    guard = installed_guard()
+    if guard is None or not on_a_space():
+        return
+    mine = MyModels(guard)
+    with gr.Row():
+        button = gr.Button("Delete my model", variant="stop", size="sm", scale=0)
+        note = gr.Markdown()
+    button.click(
+        friendly(mine.delete_model), header.model, note, api_visibility="private"
+    ).then(friendly(header.choices.update), header.model, header.model, api_visibility="private")

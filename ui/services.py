@@ -6,7 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core import store
 from core.device import release_memory, resolve_device
+from core.space_guard import SpaceGuard
 from gan.finetune.service import FineTuner
 from gan.studio import FaceStudio
 from style.service import Stylist
@@ -20,6 +22,7 @@ class Services:
     studio: FaceStudio
     stylist: Stylist
     tuner: FineTuner
+    guard: SpaceGuard  # who is asking, quotas, visitors' models, bounded Hub access
 
     def release_memory(self) -> None:
         """Give cached GPU memory back (after an out-of-memory error)."""
@@ -30,10 +33,30 @@ class Services:
         return self.tuner.runs.stop_all() + self.stylist.runs.stop_all()
 
 
-def build_services(device: str | None = None, output_root: Path | None = None) -> Services:
+def build_services(
+    device: str | None = None,
+    output_root: Path | None = None,
+    server_name: str | None = None,
+    share: bool = False,
+) -> Services:
     """Services on `device` (default: `$GAN_STUDIO_DEVICE`, else CUDA when present, else CPU).
-    KID's feature network is the style service's EfficientNet-Lite0: one copy serves both."""
+    KID's feature network is the style service's EfficientNet-Lite0: one copy serves both.
+    The guard is built from how the app is served (`server_name`, `share`, `$SPACE_ID`)."""
     device = resolve_device(device)
     stylist = Stylist(device)
     tuner = FineTuner(device, feature_net=stylist.networks.efficientnet)
-    return Services(device, FaceStudio(device, output_root), stylist, tuner)
+    studio = FaceStudio(device, output_root)
+    return Services(device, studio, stylist, tuner, build_guard(studio, server_name, share))
+
+
+def build_guard(studio: FaceStudio, server_name: str | None, share: bool) -> SpaceGuard:
+    """The guard on this app's shared models: the shipped/owner ones and the configured Hub
+    models (which alone may use the server's read token)."""
+    return SpaceGuard.from_env(
+        server_name,
+        share,
+        shared=studio.model_choices,
+        shared_folder=store.resolve,
+        configured=lambda: [(r.repo_id, r.revision) for r in store.configured_hub_models()],
+        reachable=store.hub_reachable,
+    )

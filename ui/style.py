@@ -157,7 +157,7 @@ def build_style_tab(stylist: Stylist, release_memory: Callable[[], None] | None 
         concurrency_limit=1,
         show_progress_on=losses,  # the bar sits on the plot; the live preview stays clear
     )
-    stop.click(handlers.stop, None, None, queue=False, api_visibility="private")
+    stop.click(friendly(handlers.stop), None, None, queue=False, api_visibility="private")
     network = components["network"]
     network.change(handlers.network_status, network, network_md, api_visibility="private")
 

@@ -60,7 +60,7 @@ def check_target(job: FinetuneJob) -> Path:
     store.validate_name(job.name)
     if job.name == job.base and not job.resume:
         raise UserInputError("choose a new name for the fine-tuned model (not the base model's)")
-    target = store.checkpoints_dir() / job.name
+    target = store.own_models_dir() / job.name
     if not job.resume and store.local_model_dir(job.name) is not None:
         if not (target / STATE_NAME).is_file():
             raise UserInputError(f"{job.name!r} is an existing model that was not fine-tuned here")
