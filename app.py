@@ -35,6 +35,7 @@ from ui.style import build_style_tab  # noqa: E402
 log = logging.getLogger("gan_studio")
 
 MAX_UPLOAD = "60mb"
+API_ENDPOINTS = ("generate", "interpolate", "stylize", "finetune")  # the README's API section
 SHUTDOWN_GRACE_S = 60.0  # how long a SIGTERM waits for fine-tunes to save
 __all__ = ["build_demo", "hub_status", "launch_options", "main"]
 
@@ -63,10 +64,12 @@ def build_demo(services: Services | None = None) -> gr.Blocks:
 
 
 def hide_unnamed_endpoints(demo: gr.Blocks) -> None:
-    """Events Gradio named itself (`/_style_network_status_1`, from a component whose value
-    is a function) are not part of the API: make them private."""
+    """Only the endpoints that the README's API section lists are public; any other event
+    (such as the one Gradio makes for a component whose value is a function) is private.
+    A new public endpoint goes into API_ENDPOINTS and the README together."""
     for fn in demo.fns.values():
-        if fn.api_name and str(fn.api_name).startswith("_"):
+        if fn.api_visibility != "private" and fn.api_name not in API_ENDPOINTS:
+            log.info("making the unlisted endpoint %s private", fn.api_name)
             fn.api_visibility = "private"
 
 

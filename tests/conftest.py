@@ -70,9 +70,9 @@ def launch_app(services=None) -> tuple[object, str]:
     import app
 
     demo = app.build_demo(services)
-    demo.queue(default_concurrency_limit=4)
+    demo.queue(**app.queue_options(demo))
     _, url, _ = demo.launch(
-        prevent_thread_lock=True, quiet=True, server_port=None, **app.launch_options()
+        prevent_thread_lock=True, quiet=True, server_port=None, **app.launch_options(demo)
     )
     return demo, url
 

@@ -129,8 +129,7 @@ def _with_caller_params(wrapper: Callable, fn: Callable, guard: Any) -> Callable
         return wrapper
     sig = inspect.signature(fn)
     extra = [
-        inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None)
-        for n in CALLER
+        inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None) for n in CALLER
     ]
     wrapper.__signature__ = sig.replace(parameters=[*sig.parameters.values(), *extra])
     hints = dict(getattr(fn, "__annotations__", {}))

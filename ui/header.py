@@ -93,7 +93,7 @@ class MyModels:
 
 
 def build_delete_control(header: Header) -> None:
-    """"Delete my model" (visitors only): removes the chosen model if it is the caller's."""
+    """The "Delete my model" button (visitors only): removes the chosen model if it is the caller's."""
     guard = installed_guard()
     if guard is None or not on_a_space():
         return
@@ -101,6 +101,6 @@ def build_delete_control(header: Header) -> None:
     with gr.Row():
         button = gr.Button("Delete my model", variant="stop", size="sm", scale=0)
         note = gr.Markdown()
-    button.click(
-        friendly(mine.delete_model), header.model, note, api_visibility="private"
-    ).then(friendly(header.choices.update), header.model, header.model, api_visibility="private")
+    button.click(friendly(mine.delete_model), header.model, note, api_visibility="private").then(
+        friendly(header.choices.update), header.model, header.model, api_visibility="private"
+    )

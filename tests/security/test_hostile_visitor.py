@@ -1,0 +1,390 @@
+"""The app as on a public Space (`SPACE_ID` and `HF_TOKEN` set, a stand-in Hub that records
+every request and its `Authorization` header), attacked by visitors through the raw queue
+(`/gradio_api/queue/join` with any `fn_index`, private events included), with forged session
+hashes, other visitors' model names, path tricks and typed Hub ids.
+
+Each test fails when the protection it names is removed (see the README's Security section).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import io
+import json
+import secrets
+import zipfile
+from pathlib import Path
+
+import httpx
+import pytest
+from PIL import Image
+
+from core import store
+from core.identity import COOKIE_NAME, Identity
+from gan.models.dcgan import GeneratorConfig
+from tests.conftest import ROOT, launch_app, tiny_generator
+from tests.hub_api_server import RecordingHub
+
+SERVER_TOKEN = "hf_server_" + "S3CRET" * 4
+PRIVATE_REPO = "someorg/private-model"
+
+
+@pytest.fixture(scope="module")
+def space(tmp_path_factory):
+    """(url, demo, services, hub): the app launched as on a Space."""
+    hub = RecordingHub().start()
+    hub.add(PRIVATE_REPO, "config.json", b"{}")
+    hub.add(PRIVATE_REPO, "model.safetensors", b"x" * 10)
+    hub.private[PRIVATE_REPO] = SERVER_TOKEN  # only the server's token opens it
+    checkpoints = tmp_path_factory.mktemp("space-checkpoints")
+    for child in (ROOT / "checkpoints").iterdir():
+        if child.is_dir() and not child.name.startswith("."):
+            (checkpoints / child.name).symlink_to(child)
+    env = {
+        "SPACE_ID": "owner/gan-studio",
+        "HF_TOKEN": SERVER_TOKEN,
+        "HF_ENDPOINT": hub.url,
+        "GAN_STUDIO_CHECKPOINTS": str(checkpoints),
+        "GAN_STUDIO_DATA": str(tmp_path_factory.mktemp("space-data")),
+        "GAN_STUDIO_SECRET": secrets.token_hex(16),
+        "GAN_STUDIO_HEAVY_JOB_MAX_S": "2",
+        "GAN_STUDIO_MAX_TOTAL_FRAMES": "60",
+        "GAN_STUDIO_MAX_DECODED_PIXELS_PER_UPLOAD": "20000000",
+    }
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in env.items():
+            mp.setenv(key, value)
+        mp.delenv("HF_HUB_OFFLINE", raising=False)
+        import gradio.oauth as oauth
+
+        for name in ("OAUTH_CLIENT_ID", "OAUTH_CLIENT_SECRET", "OAUTH_SCOPES"):
+            mp.setattr(oauth, name, "stand-in")
+        mp.setattr(oauth, "OPENID_PROVIDER_URL", hub.url)
+        store.forget_hub_probe()
+        from ui.services import build_services
+
+        services = build_services()
+        demo, url = launch_app(services)
+        try:
+            yield url.rstrip("/"), demo, services, hub
+        finally:
+            demo.close()
+            hub.stop()
+            store.forget_hub_probe()
+
+
+class Visitor:
+    """A raw API caller with its own cookie jar (its signed anonymous id) and session hash."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.http = httpx.Client(timeout=60)
+        self.http.get(f"{url}/config")  # the visitor cookie is set on the first response
+        self.session = secrets.token_hex(6)
+
+    def owner_id(self, services) -> str:
+        return services.guard.signer.anonymous_id(self.http.cookies.get(COOKIE_NAME))
+
+    def call(self, demo, api_name: str, data: list) -> tuple[bool, object]:
+        """(success, output data or error message) of one queued event."""
+        index = next(i for i, fn in demo.fns.items() if fn.api_name == api_name)
+        body = {"data": data, "fn_index": index, "session_hash": self.session}
+        joined = self.http.post(f"{self.url}/gradio_api/queue/join", json=body)
+        if joined.status_code != 200:
+            return False, f"HTTP {joined.status_code}: {joined.text}"
+        return self._result()
+
+    def _result(self) -> tuple[bool, object]:
+        params = {"session_hash": self.session}
+        with self.http.stream("GET", f"{self.url}/gradio_api/queue/data", params=params) as r:
+            for line in r.iter_lines():
+                if not line.startswith("data:"):
+                    continue
+                message = json.loads(line[5:])
+                if message.get("msg") == "process_completed":
+                    output = message.get("output") or {}
+                    if message.get("success"):
+                        return True, output.get("data")
+                    return False, str(output.get("error"))
+        return False, "no result"
+
+
+def plant_model(services, owner_id: str, name: str) -> Path:
+    """A tiny fine-tuned model in a visitor's namespace."""
+    folder = services.guard.models.root / owner_id / name
+    G = tiny_generator()
+    store.save_pretrained(folder, G.state_dict(), G.config.to_dict())
+    assert isinstance(G.config, GeneratorConfig)
+    return folder
+
+
+def inputs_of(demo, api_name: str, **values) -> list:
+    """The default payload of an event's inputs, with some replaced by parameter name."""
+    index = next(i for i, fn in demo.fns.items() if fn.api_name == api_name)
+    fn = demo.fns[index]
+    names = [p for p in inspect.signature(fn.fn).parameters if not p.startswith("gs_")]
+    names = [n for n in names if n not in ("request", "progress")]
+    data = [c.value for c in fn.inputs]
+    for key, value in values.items():
+        data[names.index(key)] = value
+    return data
+
+
+@pytest.fixture(scope="module")
+def visitors(space):
+    url, demo, services, _ = space
+    a, b = Visitor(url), Visitor(url)
+    plant_model(services, a.owner_id(services), "my-faces")
+    return a, b
+
+
+# --- every event checks who is asking ----------------------------------------------------------
+
+HARMLESS = {"random_seeds", "hub_status", "network_status"}  # no model, file, run or token
+
+
+def test_every_event_identifies_its_caller_on_the_server(space):
+    _, demo, _, _ = space
+    for fn in demo.fns.values():
+        if fn.fn is None or fn.name in HARMLESS:
+            continue
+        params = inspect.signature(fn.fn).parameters
+        assert {"gs_request", "gs_profile", "gs_oauth"} <= params.keys(), fn.name
+
+
+def test_only_the_readme_endpoints_are_public(space):
+    url, _, _, _ = space
+    info = httpx.get(f"{url}/gradio_api/info").json()
+    public = {name.strip("/") for name in info["named_endpoints"]}
+    assert public == {"generate", "interpolate", "stylize", "finetune"}
+    readme = (ROOT / "README.md").read_text()
+    api = readme.split("## API", 1)[1].split("\n## ", 1)[0]
+    assert all(f'api_name="/{name}"' in api for name in public)
+
+
+def test_analytics_are_off(space):
+    _, demo, _, _ = space
+    assert demo.analytics_enabled is False
+
+
+# --- visitor B cannot touch visitor A's model --------------------------------------------------
+
+
+def test_b_cannot_see_a_model_that_a_sees(space, visitors):
+    _, demo, _, _ = space
+    a, b = visitors
+    ok, data = a.call(demo, "update", [None])
+    assert ok and "my-faces" in json.dumps(data)
+    ok, data = b.call(demo, "update", [None])
+    assert ok and "my-faces" not in json.dumps(data)
+
+
+def test_b_cannot_generate_with_a_model(space, visitors):
+    _, demo, _, _ = space
+    a, b = visitors
+    payload = inputs_of(demo, "generate", seeds="1", model="my-faces")
+    ok, _ = a.call(demo, "generate", payload)
+    assert ok
+    ok, error = b.call(demo, "generate", payload)
+    assert not ok and "no model 'my-faces'" in error
+
+
+def test_b_cannot_resume_push_or_delete_a_model(space, visitors):
+    _, demo, services, _ = space
+    a, b = visitors
+    resume = inputs_of(demo, "finetune", name="my-faces", resume=True, images=None)
+    ok, error = b.call(demo, "finetune", resume)
+    assert not ok and "nothing to resume" in error
+    ok, error = b.call(demo, "push", ["my-faces", "b/my-faces", SERVER_TOKEN, True])
+    assert not ok and "sign in with Hugging Face" in error
+    ok, error = b.call(demo, "delete_model", ["my-faces"])
+    assert not ok and "no model 'my-faces'" in error
+    assert (services.guard.models.root / a.owner_id(services) / "my-faces").is_dir()
+
+
+def test_a_forged_session_hash_or_cookie_does_not_give_a_identity(space, visitors):
+    _, demo, _, _ = space
+    a, _ = visitors
+    forger = Visitor(space[0])
+    forger.http.cookies.set(COOKIE_NAME, "anon-" + "0" * 32 + ".forged")
+    forger.session = a.session + "x"
+    ok, error = forger.call(demo, "generate", inputs_of(demo, "generate", model="my-faces"))
+    assert not ok and "no model" in error
+
+
+def test_b_stop_does_not_reach_a_run(space, visitors):
+    """Stop flags live in the caller's namespace: B's Stop with A's session hash is B's."""
+    from ui.common import _WHO, session_key
+
+    class Request:
+        session_hash = "same-hash"
+
+    keys = []
+    for owner in ("anon-" + "a" * 32, "anon-" + "b" * 32):
+        token = _WHO.set(Identity("anonymous", owner))
+        keys.append(session_key(Request()))
+        _WHO.reset(token)
+    assert keys[0] != keys[1]
+
+
+def test_visitors_delete_their_own_model(space):
+    url, demo, services, _ = space
+    c = Visitor(url)
+    folder = plant_model(services, c.owner_id(services), "to-delete")
+    ok, _ = c.call(demo, "delete_model", ["to-delete"])
+    assert ok and not folder.exists()
+
+
+# --- the server's token and typed Hub ids ------------------------------------------------------
+
+
+def test_a_typed_hub_id_makes_no_request_and_no_copy(space, visitors):
+    """The red team's private-model copy: `/generate` with a private repo's id."""
+    _, demo, _, hub = space
+    _, b = visitors
+    before = len(hub.requests)
+    spec = f"{PRIVATE_REPO}@main"
+    ok, error = b.call(demo, "generate", inputs_of(demo, "generate", model=spec))
+    assert not ok and "typed Hub ids are turned off" in error
+    ok, error = b.call(demo, "finetune", inputs_of(demo, "finetune", model=spec, name="copy"))
+    assert not ok
+    assert not [p for p in hub.paths()[before:] if "someorg" in p]
+
+
+def test_no_request_carries_the_servers_token(space, visitors):
+    _, demo, _, hub = space
+    a, b = visitors
+    for visitor in (a, b):
+        visitor.call(demo, "generate", inputs_of(demo, "generate", model="dcgan-digiface"))
+        visitor.call(demo, "push", ["my-faces", "x/y", "", True])
+    assert all(SERVER_TOKEN not in (auth or "") for auth in hub.authorizations())
+
+
+def test_a_signed_in_push_sends_only_the_visitors_oauth_token(space):
+    """A stand-in for Gradio's OAuth: the profile and token it would inject."""
+    import gradio as gr
+
+    from ui.common import friendly, guarding
+    from ui.finetune import FinetuneHandlers
+
+    _, _, services, hub = space
+    plant_model(services, "hf-bob", "bobs-faces")
+    with guarding(services.guard):
+        push = friendly(FinetuneHandlers(services.tuner).push)
+    profile = gr.OAuthProfile({"preferred_username": "bob", "name": "Bob", "picture": ""})
+    oauth = gr.OAuthToken(token="hf_oauth_bob", scope="write-repos", expires_at=0)
+    before = len(hub.requests)
+    with contextlib.suppress(gr.Error):  # the stand-in Hub does not create repos
+        push("bobs-faces", "bob/bobs-faces", SERVER_TOKEN, True, None, profile, oauth)
+    sent = hub.authorizations()[before:]
+    assert sent and set(sent) == {"Bearer hf_oauth_bob"}
+    with pytest.raises(gr.Error, match="repo of your own"):
+        push("bobs-faces", "owner/stolen", "", True, None, profile, oauth)
+
+
+def test_the_token_box_is_gone_on_a_space(space):
+    url, _, _, _ = space
+    config = httpx.get(f"{url}/config").json()
+    boxes = [c for c in config["components"] if "Hub token" in str(c.get("props", {}))]
+    assert boxes and all(c["props"].get("visible") is False for c in boxes)
+
+
+# --- quotas ------------------------------------------------------------------------------------
+
+
+def test_anonymous_fine_tunes_are_capped_with_a_clear_message(space, visitors):
+    _, demo, _, _ = space
+    _, b = visitors
+    payload = inputs_of(demo, "finetune", steps=5000, name="long-run")
+    ok, error = b.call(demo, "finetune", payload)
+    assert not ok and "anonymous fine-tunes are limited to 300 steps" in error
+
+
+def test_the_frame_flood_is_refused(space, visitors):
+    """The red team's 6 keyframes x 120 frames."""
+    _, demo, _, _ = space
+    _, b = visitors
+    payload = inputs_of(demo, "interpolate", seeds="1,2,3,4,5,6", frames=120)
+    ok, error = b.call(demo, "interpolate", payload)
+    assert not ok and "over this server's limit of 60" in error
+
+
+def upload(visitor: Visitor, name: str, data: bytes) -> dict:
+    files = {"files": (name, data)}
+    path = visitor.http.post(f"{visitor.url}/gradio_api/upload", files=files).json()[0]
+    return {"path": path, "orig_name": name, "meta": {"_type": "gradio.FileData"}}
+
+
+def test_the_pixel_bomb_zip_is_refused_from_headers(space, visitors):
+    """The red team's zip of 6320x6320 one-colour PNGs, to the private upload preview."""
+    _, demo, _, _ = space
+    _, b = visitors
+    png = io.BytesIO()
+    Image.new("L", (6320, 6320)).save(png, format="PNG")
+    packed = io.BytesIO()
+    with zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as zf:
+        for i in range(40):
+            zf.writestr(f"bomb{i}.png", png.getvalue())
+    payload = [[upload(b, "bomb.zip", packed.getvalue())], "dcgan-digiface"]
+    ok, error = b.call(demo, "preview_upload", payload)
+    assert not ok and "megapixels" in error
+
+
+def test_a_directory_path_is_refused(space, visitors):
+    _, demo, _, _ = space
+    _, b = visitors
+    cache = Path(upload(b, "a.json", b"[0]")["path"]).parent
+    folder = {"path": str(cache), "orig_name": "x", "meta": {"_type": "gradio.FileData"}}
+    ok, error = b.call(demo, "generate", inputs_of(demo, "generate", latent_file=folder))
+    assert not ok and cache.is_dir()
+
+
+def test_a_url_path_is_refused(space, visitors):
+    _, demo, _, _ = space
+    _, b = visitors
+    url = {"path": "http://127.0.0.1:9/big", "orig_name": "x", "meta": {"_type": "gradio.FileData"}}
+    ok, error = b.call(demo, "generate", inputs_of(demo, "generate", latent_file=url))
+    assert not ok and "URL" in error
+
+
+def test_a_long_stylisation_is_stopped_at_the_cap(space, visitors, tmp_path):
+    """The red team's 2000 steps at 1024 px: stopped at the heavy-job cap (2 s here)."""
+    from tests.api_helpers import small_style_pair
+
+    _, demo, _, _ = space
+    _, b = visitors
+    content, style = small_style_pair(tmp_path)
+    payload = inputs_of(
+        demo,
+        "stylize",
+        content=upload(b, "c.png", Path(content).read_bytes()),
+        style=upload(b, "s.png", Path(style).read_bytes()),
+        steps=2000,
+        size=64,
+        optimizer="adam",
+        network="EfficientNet-Lite0 (offline)",
+    )
+    ok, error = b.call(demo, "stylize", payload)
+    assert not ok and "2 s limit" in error
+
+
+def test_one_heavy_job_per_visitor(space):
+    from core.errors import UserInputError
+    from ui.policy import checked
+
+    _, _, services, _ = space
+    who = Identity("anonymous", "anon-" + "c" * 32)
+    with checked("stylize", services.guard, who, [], (), {}):
+        with pytest.raises(UserInputError, match="one heavy job at a time"):
+            with checked("finetune", services.guard, who, [], (), {}):
+                pass
+
+
+def test_queue_admission_is_installed_for_visitors(space):
+    _, demo, _, _ = space
+    from core.admission import QueueAdmission
+    from core.safe_files import FilePayloadGuard
+
+    classes = {m.cls for m in demo.app.user_middleware}
+    assert {QueueAdmission, FilePayloadGuard} <= classes
