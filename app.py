@@ -24,7 +24,7 @@ import gradio as gr  # noqa: E402
 
 from core import store  # noqa: E402
 from core.runs import trim_memory_forever  # noqa: E402
-from ui.common import guarding  # noqa: E402
+from ui.common import friendly, guarding  # noqa: E402
 from ui.finetune import build_finetune_tab  # noqa: E402
 from ui.generate import build_generate_tab  # noqa: E402
 from ui.header import build_delete_control, build_header, hub_status  # noqa: E402
@@ -55,7 +55,7 @@ def build_demo(services: Services | None = None) -> gr.Blocks:
             with gr.Tab("Style transfer", id="style"):
                 build_style_tab(s.stylist, release)
             with gr.Tab("Fine-tune", id="finetune"):
-                build_finetune_tab(header.model, s.tuner, release, header.choices.update)
+                build_finetune_tab(header.model, s.tuner, release, friendly(header.choices.update))
                 build_delete_control(header)
         header.wire_page_load(demo)
     hide_unnamed_endpoints(demo)

@@ -289,7 +289,7 @@ def list_local(model_type: str | None = None) -> list[str]:
     for child in sorted(root.iterdir()):
         if child.name.startswith(".") or not _NAME_RE.fullmatch(child.name):
             continue
-        folder = local_model_dir(child.name)
+        folder = _complete_dir(root, child.name)
         if folder is None:
             continue
         if model_type is not None:

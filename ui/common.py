@@ -16,6 +16,7 @@ import functools
 import inspect
 import logging
 import math
+import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -56,6 +57,14 @@ def installed_guard() -> Any:
 def current_caller() -> Identity:
     """Who is asking, inside a handler made by `friendly` (the owner outside one)."""
     return _WHO.get() or OWNER
+
+
+def sign_in_offered() -> bool:
+    """While building: whether visitors can sign in with Hugging Face: only on a real Space
+    (Gradio's own test, `SYSTEM=spaces`). Elsewhere Gradio would mock the sign-in with the
+    machine's own login, which must never reach a visitor."""
+    guard = _GUARD.get()
+    return guard is not None and guard.deployment.on_space and os.environ.get("SYSTEM") == "spaces"
 
 
 def on_a_space() -> bool:

@@ -9,7 +9,7 @@ import gradio as gr
 from core import store
 from gan import DEFAULT_MODEL
 from gan.studio import FaceStudio
-from ui.common import current_caller, friendly, installed_guard, on_a_space
+from ui.common import current_caller, friendly, installed_guard, on_a_space, sign_in_offered
 
 DESCRIPTION = """# GAN Studio
 Faces from a DCGAN, walks through its latent space, Gatys style transfer, and short fine-tuning
@@ -59,7 +59,7 @@ def build_header(studio: FaceStudio, device_label: str) -> Header:
     """Title, model dropdown (shared by the tabs), refresh button and Hub status."""
     gr.Markdown(DESCRIPTION.format(device=device_label))
     choices = ModelChoices(studio, installed_guard())
-    if on_a_space():
+    if sign_in_offered():
         gr.LoginButton(size="sm")  # sign in with Hugging Face: push, longer runs
     with gr.Row():
         model = gr.Dropdown(

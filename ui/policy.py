@@ -121,10 +121,10 @@ def _finetune(guard: Any, who: Identity, values: dict, stack: contextlib.ExitSta
     quotas = guard.quotas
     name = str(values.get("name") or "").strip()
     steps = int(values.get("steps") or 0)
-    max_seconds = float(values.get("max_seconds") or quotas.heavy_job_max_s)
-    quotas.check_finetune(who.is_anonymous, steps, max_seconds)
     # One chunk of a visitor's run fits the heavy-job cap; the run saves when it is reached.
-    values["max_seconds"] = min(max_seconds, quotas.heavy_job_max_s)
+    max_seconds = min(float(values.get("max_seconds") or 1e9), quotas.heavy_job_max_s)
+    quotas.check_finetune(who.is_anonymous, steps, max_seconds)
+    values["max_seconds"] = max_seconds
     guard.models.evict()
     if values.get("resume"):
         if name not in guard.models.own(who.owner_id):

@@ -43,6 +43,7 @@ def space(tmp_path_factory):
             (checkpoints / child.name).symlink_to(child)
     env = {
         "SPACE_ID": "owner/gan-studio",
+        "SYSTEM": "spaces",  # what a Space sets; Gradio's own test for one
         "HF_TOKEN": SERVER_TOKEN,
         "HF_ENDPOINT": hub.url,
         "GAN_STUDIO_CHECKPOINTS": str(checkpoints),
@@ -81,10 +82,14 @@ class Visitor:
         self.url = url
         self.http = httpx.Client(timeout=60)
         self.http.get(f"{url}/config")  # the visitor cookie is set on the first response
+        # It is `Secure` on a Space (https); send it over this test's plain http too.
+        self.cookie = self.http.cookies.get(COOKIE_NAME)
+        self.http.cookies.clear()
+        self.http.headers["Cookie"] = f"{COOKIE_NAME}={self.cookie}"
         self.session = secrets.token_hex(6)
 
     def owner_id(self, services) -> str:
-        return services.guard.signer.anonymous_id(self.http.cookies.get(COOKIE_NAME))
+        return services.guard.signer.anonymous_id(self.cookie)
 
     def call(self, demo, api_name: str, data: list) -> tuple[bool, object]:
         """(success, output data or error message) of one queued event."""
@@ -114,7 +119,8 @@ def plant_model(services, owner_id: str, name: str) -> Path:
     """A tiny fine-tuned model in a visitor's namespace."""
     folder = services.guard.models.root / owner_id / name
     G = tiny_generator()
-    store.save_pretrained(folder, G.state_dict(), G.config.to_dict())
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    store.save_pretrained(folder, G.config.to_dict(), G.state_dict(), card="# test model")
     assert isinstance(G.config, GeneratorConfig)
     return folder
 
@@ -141,7 +147,7 @@ def visitors(space):
 
 # --- every event checks who is asking ----------------------------------------------------------
 
-HARMLESS = {"random_seeds", "hub_status", "network_status"}  # no model, file, run or token
+HARMLESS = {"random_seeds", "hub_status", "network_status", "_check_login_status"}  # no model, file, run or token
 
 
 def test_every_event_identifies_its_caller_on_the_server(space):
@@ -207,7 +213,7 @@ def test_a_forged_session_hash_or_cookie_does_not_give_a_identity(space, visitor
     _, demo, _, _ = space
     a, _ = visitors
     forger = Visitor(space[0])
-    forger.http.cookies.set(COOKIE_NAME, "anon-" + "0" * 32 + ".forged")
+    forger.http.headers["Cookie"] = f"{COOKIE_NAME}=anon-{'0' * 32}.forged"
     forger.session = a.session + "x"
     ok, error = forger.call(demo, "generate", inputs_of(demo, "generate", model="my-faces"))
     assert not ok and "no model" in error
@@ -272,7 +278,9 @@ def test_a_signed_in_push_sends_only_the_visitors_oauth_token(space):
     plant_model(services, "hf-bob", "bobs-faces")
     with guarding(services.guard):
         push = friendly(FinetuneHandlers(services.tuner).push)
-    profile = gr.OAuthProfile({"preferred_username": "bob", "name": "Bob", "picture": ""})
+    profile = gr.OAuthProfile(
+        {"preferred_username": "bob", "name": "Bob", "picture": "", "profile": ""}
+    )
     oauth = gr.OAuthToken(token="hf_oauth_bob", scope="write-repos", expires_at=0)
     before = len(hub.requests)
     with contextlib.suppress(gr.Error):  # the stand-in Hub does not create repos
