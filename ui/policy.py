@@ -106,7 +106,7 @@ def _visitor_checks(
         _push(guard, who, values, stack)
     elif handler == "interpolate":
         _frames(guard, values)
-    if isinstance(values.get("model"), str):
+    if isinstance(values.get("model"), str) and handler != "delete_model":
         _lease(guard, who, values["model"], stack)
     return Deadline(quotas.heavy_job_max_s) if handler in DEADLINED else None
 
