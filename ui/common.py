@@ -103,6 +103,7 @@ def friendly(fn: Callable, release_memory: Callable[[], None] | None = None) -> 
     installed guard the handler also identifies its caller (see the module docstring)."""
     names = list(inspect.signature(fn).parameters)
     guard = _GUARD.get()
+    run = _on_gpu(fn, guard)
     if inspect.isgeneratorfunction(fn):
 
         @functools.wraps(fn)
@@ -112,7 +113,7 @@ def friendly(fn: Callable, release_memory: Callable[[], None] | None = None) -> 
                 _reject_non_finite(names, args, kwargs)
                 checked = _checked(fn, guard, who, names, args, kwargs)
                 with checked as (args, kwargs, deadline):
-                    yield from _in_scope(guard, who, fn(*args, **kwargs), deadline)
+                    yield from _in_scope(guard, who, run(*args, **kwargs), deadline)
             except Exception as e:
                 raise as_gr_error(e, release_memory) from e
 
@@ -125,7 +126,7 @@ def friendly(fn: Callable, release_memory: Callable[[], None] | None = None) -> 
             _reject_non_finite(names, args, kwargs)
             checked = _checked(fn, guard, who, names, args, kwargs)
             with checked as (args, kwargs, _), _scope(guard, who):
-                return fn(*args, **kwargs)
+                return _after(fn, guard, who, run(*args, **kwargs))
         except Exception as e:
             raise as_gr_error(e, release_memory) from e
 
@@ -168,6 +169,19 @@ def _checked(fn: Callable, guard: Any, who: Identity, names: list[str], args, kw
     from ui.policy import checked  # the checks know the tabs' parameter names
 
     return checked(fn.__name__, guard, who, names, args, kwargs)
+
+
+def _after(fn: Callable, guard: Any, who: Identity, result: Any) -> Any:
+    from ui.policy import after
+
+    return after(fn.__name__, guard, who, result)
+
+
+def _on_gpu(fn: Callable, guard: Any) -> Callable:
+    """The handler under ZeroGPU's `spaces.GPU` where the app runs on ZeroGPU (else itself)."""
+    from ui.policy import on_gpu
+
+    return on_gpu(fn.__name__, fn, guard)
 
 
 @contextmanager

@@ -93,7 +93,7 @@ class MyModels:
 
 
 def build_delete_control(header: Header) -> None:
-    """The "Delete my model" button (visitors only): removes the chosen model if it is the caller's."""
+    """The "Delete my model" button (visitors only): removes the chosen model, if theirs."""
     guard = installed_guard()
     if guard is None or not on_a_space():
         return

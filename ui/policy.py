@@ -173,3 +173,41 @@ def _split(names: list[str], args: tuple, values: dict) -> tuple:
 
 def kwargs_of(names: list[str], args: tuple, values: dict) -> dict:
     return {k: v for k, v in values.items() if k not in names[: len(args)]}
+
+
+# --- After the handler, and ZeroGPU ----------------------------------------------------------
+
+
+def after(handler: str, guard: Any, who: Identity, result: Any) -> Any:
+    """Checks on what a handler made: an interpolation's GIF within the size quota."""
+    if guard is None or who.is_owner or handler != "interpolate":
+        return result
+    gif = Path(str(result[1]))
+    if gif.is_file() and gif.stat().st_size > guard.quotas.max_gif_bytes:
+        size = gif.stat().st_size
+        for path in result[:3]:
+            Path(str(path)).unlink(missing_ok=True)
+        guard.quotas.check_gif_bytes(size)
+    return result
+
+
+GPU_SECONDS = {"generate": 30.0, "interpolate": 90.0, "style_mix": 30.0}
+GPU_JOBS = {"stylize", "finetune", "project"}  # heavy: up to their wall-time cap
+
+
+def on_gpu(handler: str, fn: Any, guard: Any) -> Any:
+    """`fn` under `spaces.GPU(duration=...)` on ZeroGPU (unchanged everywhere else), the
+    duration estimated from the job's cap: a fine-tune's (capped) max_seconds, a heavy job's
+    wall-time cap, a fixed estimate for the light ones."""
+    from core.zerogpu import gpu
+
+    if handler not in GPU_SECONDS and handler not in GPU_JOBS:
+        return fn
+    cap = guard.quotas.heavy_job_max_s if guard is not None else 3600.0
+
+    def duration(*args: Any, **kwargs: Any) -> float:
+        if handler in GPU_SECONDS:
+            return GPU_SECONDS[handler]
+        return min(float(kwargs.get("max_seconds") or cap), cap) + 20
+
+    return gpu(duration)(fn)
