@@ -18,6 +18,8 @@ The owner at the keyboard (no visitors) keeps today's behaviour: the checks on f
 from __future__ import annotations
 
 import contextlib
+import shutil
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -178,17 +180,48 @@ def kwargs_of(names: list[str], args: tuple, values: dict) -> dict:
 # --- After the handler, and ZeroGPU ----------------------------------------------------------
 
 
+OUTPUT_ROOT_NAME = "gan-studio-outputs"  # FaceStudio's default output root
+OUTPUT_COPY_TTL_S = 120.0  # Gradio copies outputs into its cache as the handler returns
+
+
 def after(handler: str, guard: Any, who: Identity, result: Any) -> Any:
-    """Checks on what a handler made: an interpolation's GIF within the size quota."""
-    if guard is None or who.is_owner or handler != "interpolate":
+    """Checks on what a handler made for a visitor: an interpolation's GIF within the size
+    quota, and one stored copy per output (the app's own copy goes once Gradio has cached
+    its copy)."""
+    if guard is None or who.is_owner or handler not in ("generate", "interpolate"):
         return result
-    gif = Path(str(result[1]))
-    if gif.is_file() and gif.stat().st_size > guard.quotas.max_gif_bytes:
-        size = gif.stat().st_size
-        for path in result[:3]:
-            Path(str(path)).unlink(missing_ok=True)
-        guard.quotas.check_gif_bytes(size)
+    folders = {Path(p).parent for p in _returned_files(result)}
+    if handler == "interpolate":
+        gif = Path(str(result[1]))
+        if gif.is_file() and gif.stat().st_size > guard.quotas.max_gif_bytes:
+            size = gif.stat().st_size
+            _remove(folders)
+            guard.quotas.check_gif_bytes(size)
+    timer = threading.Timer(OUTPUT_COPY_TTL_S, _remove, (folders,))
+    timer.daemon = True
+    timer.start()
     return result
+
+
+def _returned_files(result: Any) -> list[str]:
+    """The app's own output files among a handler's outputs: files in a request folder of
+    the studio's output root (`.../gan-studio-outputs/<random>/`), also inside lists."""
+    found: list[str] = []
+    for value in result if isinstance(result, tuple | list) else [result]:
+        if isinstance(value, list):
+            found += _returned_files(value)
+        elif isinstance(value, str) and _is_output(Path(value)):
+            found.append(value)
+    return found
+
+
+def _is_output(path: Path) -> bool:
+    return path.is_file() and path.resolve().parent.parent.name == OUTPUT_ROOT_NAME
+
+
+def _remove(folders: set[Path]) -> None:
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 GPU_SECONDS = {"generate": 30.0, "interpolate": 90.0, "style_mix": 30.0}
