@@ -197,10 +197,15 @@ def after(handler: str, guard: Any, who: Identity, result: Any) -> Any:
             size = gif.stat().st_size
             _remove(folders)
             guard.quotas.check_gif_bytes(size)
-    timer = threading.Timer(OUTPUT_COPY_TTL_S, _remove, (folders,))
+    later(OUTPUT_COPY_TTL_S, _remove, folders)
+    return result
+
+
+def later(delay_s: float, fn: Any, arg: Any) -> None:
+    """Call `fn(arg)` in `delay_s` seconds, on a daemon timer thread."""
+    timer = threading.Timer(delay_s, fn, (arg,))
     timer.daemon = True
     timer.start()
-    return result
 
 
 def _returned_files(result: Any) -> list[str]:

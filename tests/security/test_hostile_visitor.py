@@ -399,3 +399,17 @@ def test_queue_admission_is_installed_for_visitors(space):
 
     classes = {m.cls for m in demo.app.user_middleware}
     assert {QueueAdmission, FilePayloadGuard} <= classes
+
+
+def test_a_visitors_output_is_stored_once(space, tmp_path, monkeypatch):
+    """The app's own copy of a visitor's output goes once Gradio has cached its copy."""
+    from ui import policy
+
+    _, _, services, _ = space
+    folder = tmp_path / "gan-studio-outputs" / "0123abcd"
+    folder.mkdir(parents=True)
+    (folder / "face.png").write_bytes(b"png")
+    monkeypatch.setattr(policy, "later", lambda delay, fn, arg: fn(arg))
+    visitor = Identity("anonymous", "anon-" + "d" * 32)
+    policy.after("generate", services.guard, visitor, ([], [str(folder / "face.png")], "info"))
+    assert not folder.exists()
