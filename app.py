@@ -21,6 +21,7 @@ from ui.header import build_header, hub_status
 from ui.interpolate import build_interpolate_tab
 from ui.services import Services, build_services
 from ui.style import build_style_tab
+from ui.style_mix import build_style_mix_tab
 
 log = logging.getLogger("gan_studio")
 
@@ -40,6 +41,8 @@ def build_demo(services: Services | None = None) -> gr.Blocks:
                 build_generate_tab(header.model, s.studio, release)
             with gr.Tab("Interpolate", id="interpolate"):
                 build_interpolate_tab(header.model, s.studio, release)
+            with gr.Tab("Style mixing", id="style_mix"):
+                build_style_mix_tab(header.model, s.studio, release)
             with gr.Tab("Style transfer", id="style"):
                 build_style_tab(s.stylist, release)
             with gr.Tab("Fine-tune", id="finetune"):
