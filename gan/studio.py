@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 from torch import nn
 
 from core import media, store
@@ -86,6 +87,19 @@ class StyleMix:
         for r in range(len(self.rows)):
             cells += [self.rows[r : r + 1], self.mixed[r]]
         return media.grid(np.concatenate(cells), ncols=len(self.columns) + 1)
+
+    def resized(self, size: int) -> StyleMix:
+        """The same figure with `size`-pixel faces (nearest up, area-averaged down)."""
+
+        def resize(images: np.ndarray) -> np.ndarray:
+            flat = images.reshape(-1, *images.shape[-3:])
+            resample = Image.Resampling.NEAREST if flat.shape[1] < size else Image.Resampling.BOX
+            out = [np.asarray(Image.fromarray(i).resize((size, size), resample)) for i in flat]
+            return np.stack(out).reshape(*images.shape[:-3], size, size, 3)
+
+        return replace(
+            self, rows=resize(self.rows), columns=resize(self.columns), mixed=resize(self.mixed)
+        )
 
 
 def is_stylegan2(generator: nn.Module) -> bool:
@@ -329,14 +343,21 @@ class FaceStudio:
         preset: str = "coarse",
         layers: str = "",
         sg2: SG2Settings | None = None,
-    ) -> tuple[StyleMix, Path]:
+    ) -> tuple[StyleMix, Path, Path]:
         """A style-mixing figure from seed text and a preset (`coarse`, `middle`, `fine`) or,
-        with preset `custom`, a ws range such as `0-3` or `4, 5`; (figure, native grid PNG)."""
+        with preset `custom`, a ws range such as `0-3` or `4, 5`; (figure, native grid PNG,
+        preview PNG)."""
         rows = latents.parse_seeds(row_seeds, max_count=MAX_MIX_SEEDS)
         cols = latents.parse_seeds(column_seeds, max_count=MAX_MIX_SEEDS)
         num_ws = self.stylegan2(name, "style mixing").num_ws
         mix = self.style_mix(name, rows, cols, mix_layers(preset, layers, num_ws), sg2)
-        return mix, media.save_png(mix.grid(), self.output_dir() / "style-mix.png")
+        return mix, *self.save_style_mix(mix)
+
+    def save_style_mix(self, mix: StyleMix, cell: int = DISPLAY_SIZE) -> tuple[Path, Path]:
+        """The grid at native resolution, and a preview with `cell`-pixel faces for the page."""
+        folder = self.output_dir()
+        native = media.save_png(mix.grid(), folder / "style-mix.png")
+        return native, media.save_png(mix.resized(cell).grid(), folder / "style-mix-preview.png")
 
     # --- files ------------------------------------------------------------------------------
 

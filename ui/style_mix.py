@@ -6,15 +6,16 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import gradio as gr
+from PIL import Image
 
 from gan import DEFAULT_MODEL
-from gan.studio import STYLE_PRESETS, FaceStudio
+from gan.studio import STYLE_PRESETS, FaceStudio, StyleMix
 from ui.common import friendly, inputs_for
 from ui.generate import build_sg2_controls, sg2_settings, thumbnail
 
 PRESET_HELP = "coarse = ws 0-3 (4-8 px: pose, face shape), middle = 4-7 (16-32 px: features, "
 PRESET_HELP += "hair), fine = 8 and up (64 px+: colours, micro detail); custom: the range below"
-PREVIEW_CELL = 256  # the on-page grid's cell size; the PNG download keeps native resolution
+PREVIEW_CELL = 256  # faces on the page (grid and gallery); the PNG download keeps native size
 
 
 class StyleMixHandlers:
@@ -39,25 +40,32 @@ class StyleMixHandlers:
         `preset` ws (coarse 0-3, middle 4-7, fine 8+) or, with preset "custom", the `layers`
         range (e.g. `0-3, 8`) from the columns. Returns (grid preview, gallery, PNG, info)."""
         sg2 = sg2_settings(truncation_psi, noise_mode, truncation_cutoff, class_idx)
-        mix, png = self.studio.style_mix_request(
+        mix, png, preview = self.studio.style_mix_request(
             model, row_seeds, column_seeds, preset, layers, sg2
         )
-        gallery = [
-            (thumbnail(img), f"row seed {s}")
-            for img, s in zip(mix.rows, mix.row_seeds, strict=True)
-        ]
-        gallery += [
-            (thumbnail(img), f"column seed {s}")
-            for img, s in zip(mix.columns, mix.column_seeds, strict=True)
-        ]
-        for r, row in enumerate(mix.row_seeds):
-            for c, col in enumerate(mix.column_seeds):
-                gallery.append((thumbnail(mix.mixed[r, c]), f"{row} + styles of {col}"))
-        size = mix.rows.shape[2]
-        span = _span(mix.layers)
-        info = f"{len(mix.row_seeds)} x {len(mix.column_seeds)} at {size}x{size} from **{model}**"
-        info += f": rows take ws {span} of the columns"
-        return str(png), gallery, [str(png)], info
+        return str(preview), _gallery(mix), [str(png)], _info(mix, model)
+
+
+def _gallery(mix: StyleMix) -> list[tuple[Image.Image, str]]:
+    """The rows' and columns' own faces, then every mix, row by row (at most 256 px each)."""
+    small = mix.resized(PREVIEW_CELL) if mix.rows.shape[1] > PREVIEW_CELL else mix
+    items = [
+        (thumbnail(im), f"row seed {s}") for im, s in zip(small.rows, mix.row_seeds, strict=True)
+    ]
+    items += [
+        (thumbnail(im), f"column seed {s}")
+        for im, s in zip(small.columns, mix.column_seeds, strict=True)
+    ]
+    for r, row in enumerate(mix.row_seeds):
+        for c, col in enumerate(mix.column_seeds):
+            items.append((thumbnail(small.mixed[r, c]), f"{row} + styles of {col}"))
+    return items
+
+
+def _info(mix: StyleMix, model: str) -> str:
+    size = mix.rows.shape[2]
+    info = f"{len(mix.row_seeds)} x {len(mix.column_seeds)} at {size}x{size} from **{model}**"
+    return info + f": rows take ws {_span(mix.layers)} of the columns"
 
 
 def _span(layers: list[int]) -> str:

@@ -159,10 +159,11 @@ def test_mix_layer_presets_and_custom_ranges():
 
 
 def test_style_mix_request_writes_a_native_png(studio):
-    mix, png = studio.style_mix_request("sg2-tiny", "1-2", "3", "custom", "0-1")
+    mix, png, preview = studio.style_mix_request("sg2-tiny", "1-2", "3", "custom", "0-1")
     from PIL import Image
 
     assert Image.open(png).size == (2 * 34 + 2, 3 * 34 + 2) and mix.layers == [0, 1]
+    assert Image.open(preview).size == (2 * 258 + 2, 3 * 258 + 2)  # 256 px faces to view
 
 
 def test_style_mixing_needs_a_stylegan2(studio, checkpoints):
@@ -226,3 +227,10 @@ def test_w_latents_are_refused_by_a_dcgan(studio, checkpoints):
     shutil.copytree(ROOT / "checkpoints" / "dcgan-digiface", checkpoints / "dcgan")
     with pytest.raises(UserInputError, match="shape"):
         studio.generate_request("dcgan", "", 1.0, latent_vector=json.dumps([[[0.0] * 100]]))
+
+
+def test_a_resized_figure_keeps_its_layout(studio):
+    mix = studio.style_mix("sg2-tiny", [1, 2], [3], [0, 1])
+    small = mix.resized(16)
+    assert small.mixed.shape == (2, 1, 16, 16, 3) and small.rows.shape == (2, 16, 16, 3)
+    assert small.grid().shape == (3 * 18 + 2, 2 * 18 + 2, 3)
