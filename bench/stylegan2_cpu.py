@@ -58,14 +58,21 @@ def config(quick: bool) -> StyleGAN2Config:
     )
 
 
-def timed(fn: Callable[[], object], repeats: int) -> dict:
-    """One warm-up call, then `repeats` timed ones (seconds)."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
+def timed(paths: dict[str, Callable[[], object]], repeats: int) -> dict[str, dict]:
+    """One warm-up call of each path, then `repeats` rounds that time every path once, in turn:
+    on a shared machine whose load drifts, each path sees the same conditions."""
+    for fn in paths.values():
         fn()
-        times.append(time.perf_counter() - start)
+    times: dict[str, list[float]] = {name: [] for name in paths}
+    for _ in range(repeats):
+        for name, fn in paths.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: _stats(ts) for name, ts in times.items()}
+
+
+def _stats(times: list[float]) -> dict:
     return {
         "median_s": round(statistics.median(times), 4),
         "min_s": round(min(times), 4),
@@ -127,16 +134,19 @@ def run(quick: bool, repeats: int) -> dict:
         G = StyleGAN2Generator(cfg).eval().requires_grad_(False)
         store.save_pretrained(Path(tmp) / MODEL, cfg.to_dict(), G.state_dict(), "# random\n")
         before = machine()
-        results = {"baseline": timed(baseline(G), repeats)}
         from tests.conftest import launch_app
         from ui.services import build_services
 
         services = build_services("cpu", Path(tmp) / "outputs")
         studio = services.studio
-        results["studio"] = timed(lambda: studio.generate(MODEL, SEEDS), repeats)
         demo, url = launch_app(services)
         try:
-            results["api"] = timed(api_call(url), repeats)
+            paths = {
+                "baseline": baseline(G),
+                "studio": lambda: studio.generate(MODEL, SEEDS),
+                "api": api_call(url),
+            }
+            results = timed(paths, repeats)
         finally:
             demo.close()
     return summary(cfg, results, before, repeats)
@@ -159,8 +169,9 @@ def summary(cfg: StyleGAN2Config, results: dict, before: dict, repeats: int) -> 
         "commit": commit(),
         "machine": before,
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
-        "note": "shared, loaded machine (other jobs running): see the load averages; times "
-        "are medians of the repeats, after one warm-up call each",
+        "note": "shared, loaded machine (other jobs running on its 2 cores): see the load "
+        "averages; the three paths are timed in turn in each round (after one warm-up call "
+        "each), medians of the rounds",
         "target_s": 1.5,
         **results,
     }
