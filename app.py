@@ -41,7 +41,7 @@ def build_demo(services: Services | None = None) -> gr.Blocks:
                 build_generate_tab(header.model, s.studio, release)
             with gr.Tab("Interpolate", id="interpolate"):
                 build_interpolate_tab(header.model, s.studio, release)
-            with gr.Tab("Style mixing", id="style_mix"):
+            with gr.Tab("Style mixing", id="style_mixing"):
                 build_style_mix_tab(header.model, s.studio, release)
             with gr.Tab("Style transfer", id="style"):
                 build_style_tab(s.stylist, release)

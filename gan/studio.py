@@ -226,7 +226,14 @@ class FaceStudio:
         z = latents.truncate(z, truncation_psi)
         return Faces(self.synthesize(name, z), z, seeds, truncation_psi)
 
-    def _generate_sg2(self, name, seeds, z, w, s: SG2Settings) -> Faces:
+    def _generate_sg2(
+        self,
+        name: str,
+        seeds: list[int] | None,
+        z: torch.Tensor | None,
+        w: torch.Tensor | None,
+        s: SG2Settings,
+    ) -> Faces:
         G = self.generator(name)
         if w is not None:  # already truncated: rendered as it is
             w = latents.validate_w(w, G.num_ws, G.w_dim)
