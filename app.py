@@ -31,11 +31,18 @@ from ui.header import build_delete_control, build_header, hub_status  # noqa: E4
 from ui.interpolate import build_interpolate_tab  # noqa: E402
 from ui.services import Services, build_services  # noqa: E402
 from ui.style import build_style_tab  # noqa: E402
+from ui.style_mix import build_style_mix_tab  # noqa: E402
 
 log = logging.getLogger("gan_studio")
 
 MAX_UPLOAD = "60mb"
-API_ENDPOINTS = ("generate", "interpolate", "stylize", "finetune")  # the README's API section
+API_ENDPOINTS = (  # the README's API section
+    "generate",
+    "interpolate",
+    "style_mix",
+    "stylize",
+    "finetune",
+)
 SHUTDOWN_GRACE_S = 60.0  # how long a SIGTERM waits for fine-tunes to save
 __all__ = ["build_demo", "hub_status", "launch_options", "main"]
 
@@ -52,6 +59,8 @@ def build_demo(services: Services | None = None) -> gr.Blocks:
                 build_generate_tab(header.model, s.studio, release)
             with gr.Tab("Interpolate", id="interpolate"):
                 build_interpolate_tab(header.model, s.studio, release)
+            with gr.Tab("Style mixing", id="style_mixing"):
+                build_style_mix_tab(header.model, s.studio, release)
             with gr.Tab("Style transfer", id="style"):
                 build_style_tab(s.stylist, release)
             with gr.Tab("Fine-tune", id="finetune"):

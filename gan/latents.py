@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -70,9 +71,7 @@ def truncate(z: torch.Tensor, truncation_psi: float) -> torch.Tensor:
     StyleGAN applies psi in w space around the average w; a DCGAN's prior N(0, I) has mean 0,
     so here it is a plain scaling of z. psi < 1 trades variety for typical, cleaner faces.
     """
-    if not np.isfinite(truncation_psi) or not 0.0 <= truncation_psi <= 2.0:
-        raise UserInputError("truncation_psi must be between 0 and 2")
-    return z * truncation_psi
+    return z * check_truncation(truncation_psi)
 
 
 def validate_z(z: np.ndarray | torch.Tensor, nz: int) -> torch.Tensor:
@@ -109,23 +108,33 @@ def parse_latent_text(text: str, nz: int) -> torch.Tensor:
 def load_latent_file(path: str | Path, nz: int) -> torch.Tensor:
     """`.npy` (loaded without pickle) or `.json` file of latent vectors."""
     path = Path(path)
+    if _check_latent_file(path) == ".npy":
+        return validate_z(_read_npy(path), nz)
+    return parse_latent_text(path.read_text(errors="replace"), nz)
+
+
+def _check_latent_file(path: Path) -> str:
+    """The file's suffix (`.npy` or `.json`), after the size check."""
     if path.stat().st_size > MAX_LATENT_FILE_BYTES:
         raise UserInputError("the latent file is too large (limit 4 MB)")
     suffix = path.suffix.lower()
-    if suffix == ".npy":
-        try:
-            array = np.load(path, allow_pickle=False)
-        except (ValueError, OSError, EOFError, MemoryError) as e:  # MemoryError: a lying header
-            raise UserInputError(f"cannot read {path.name} as a NumPy array ({e})") from e
-        if not isinstance(array, np.ndarray):  # a zip (.npz, torch.save) renamed .npy
-            array.close()
-            raise UserInputError(f"cannot read {path.name} as a NumPy array (it is an archive)")
-        if not np.issubdtype(array.dtype, np.number) or np.iscomplexobj(array):
-            raise UserInputError(f"{path.name} must hold real numbers, not {array.dtype}")
-        return validate_z(array, nz)
-    if suffix == ".json":
-        return parse_latent_text(path.read_text(errors="replace"), nz)
-    raise UserInputError("upload latents as a .npy or .json file")
+    if suffix not in (".npy", ".json"):
+        raise UserInputError("upload latents as a .npy or .json file")
+    return suffix
+
+
+def _read_npy(path: Path) -> np.ndarray:
+    """A real-valued array from `.npy`, never unpickling."""
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError, MemoryError) as e:  # MemoryError: a lying header
+        raise UserInputError(f"cannot read {path.name} as a NumPy array ({e})") from e
+    if not isinstance(array, np.ndarray):  # a zip (.npz, torch.save) renamed .npy
+        array.close()
+        raise UserInputError(f"cannot read {path.name} as a NumPy array (it is an archive)")
+    if not np.issubdtype(array.dtype, np.number) or np.iscomplexobj(array):
+        raise UserInputError(f"{path.name} must hold real numbers, not {array.dtype}")
+    return array
 
 
 def _validate_list(data: object, nz: int) -> torch.Tensor:
@@ -138,12 +147,105 @@ def _validate_list(data: object, nz: int) -> torch.Tensor:
     return validate_z(array, nz)
 
 
-def latents_json(z: torch.Tensor, seeds: list[int] | None, truncation_psi: float) -> str:
-    """Export format: readable by `parse_latent_text`, records what produced the faces."""
-    payload = {"truncation_psi": truncation_psi, "z": z.tolist()}
+def latents_json(
+    z: torch.Tensor, seeds: list[int] | None, truncation_psi: float, **settings: object
+) -> str:
+    """Export format: readable by `parse_latent_text`, records what produced the faces
+    (`settings`: StyleGAN2's cutoff, class and noise mode)."""
+    payload = {"truncation_psi": truncation_psi, **settings, "z": z.tolist()}
     if seeds is not None:
         payload["seeds"] = seeds
     return json.dumps(payload)
+
+
+# --- StyleGAN2: z or w ---------------------------------------------------------------------------
+
+MAX_ABS_W = 1e4  # w is unbounded, but anything this large is not a mapped latent
+
+
+@dataclass
+class Latent:
+    """A user-supplied latent: `space` "z" (N, z_dim) or "w" (N, num_ws, w_dim)."""
+
+    space: str
+    value: torch.Tensor
+
+
+def validate_w(w: np.ndarray | torch.Tensor, num_ws: int, w_dim: int) -> torch.Tensor:
+    """Check a w latent: (w_dim,), (N, w_dim) (broadcast to every layer) or (N, num_ws, w_dim)."""
+    w = torch.as_tensor(np.asarray(w, dtype=np.float32))
+    if w.dim() == 1:
+        w = w[None]
+    if w.dim() == 2:
+        w = w[:, None].repeat(1, num_ws, 1)
+    if w.dim() != 3 or tuple(w.shape[1:]) != (num_ws, w_dim):
+        raise UserInputError(
+            f"w latents must have shape ({w_dim},) or (N, {num_ws}, {w_dim}); got {tuple(w.shape)}"
+        )
+    if not 0 < w.shape[0] <= MAX_SEEDS:
+        raise UserInputError(f"give between 1 and {MAX_SEEDS} latent vectors")
+    if not torch.isfinite(w).all():
+        raise UserInputError("the w latent contains NaN or infinite values")
+    if w.abs().max() > MAX_ABS_W:
+        raise UserInputError(f"w values must lie within ±{MAX_ABS_W:g}")
+    return w
+
+
+def read_latent(
+    file: str | Path | None, text: str, z_dim: int, num_ws: int, w_dim: int
+) -> Latent | None:
+    """A z or w latent from an uploaded file or pasted JSON (None when neither is given).
+
+    A 3-d array, or a JSON object with key "w" (our export and the Project tab's), is a w;
+    anything else is a z.
+    """
+    if file:
+        path = Path(file)
+        if _check_latent_file(path) == ".npy":
+            return _z_or_w(_read_npy(path), z_dim, num_ws, w_dim)
+        text = path.read_text(errors="replace")
+    if not text or not text.strip():
+        return None
+    data = _json_value(text)
+    if isinstance(data, dict) and "w" in data:
+        return Latent("w", validate_w(_as_array(data["w"]), num_ws, w_dim))
+    if isinstance(data, dict) and "z" in data:
+        data = data["z"]
+    return _z_or_w(_as_array(data), z_dim, num_ws, w_dim)
+
+
+def _z_or_w(array: np.ndarray, z_dim: int, num_ws: int, w_dim: int) -> Latent:
+    if array.ndim == 3:
+        return Latent("w", validate_w(array, num_ws, w_dim))
+    return Latent("z", validate_z(array, z_dim))
+
+
+def _json_value(text: str) -> object:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise UserInputError(f"the latent vector is not valid JSON: {e.msg} at {e.pos}") from e
+    except RecursionError as e:
+        raise UserInputError("the latent vector is nested too deeply") from e
+
+
+def _as_array(data: object) -> np.ndarray:
+    try:
+        return np.asarray(data, dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise UserInputError("latent vectors must be a list of numbers or a list of lists") from e
+
+
+def w_json(w: torch.Tensor, **settings: object) -> str:
+    """Export format of w (N, num_ws, w_dim), read back by `read_latent` (and the Project tab)."""
+    return json.dumps({"space": "w", **settings, "w": w.tolist()})
+
+
+def check_truncation(truncation_psi: float) -> float:
+    """ψ as a float in [0, 2]."""
+    if not np.isfinite(truncation_psi) or not 0.0 <= truncation_psi <= 2.0:
+        raise UserInputError("truncation_psi must be between 0 and 2")
+    return float(truncation_psi)
 
 
 # --- Interpolation ------------------------------------------------------------------------------

@@ -9,11 +9,12 @@ import threading
 import time
 import uuid
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 from torch import nn
 
 from core import media, store
@@ -21,11 +22,22 @@ from core.errors import UserInputError
 from core.images import to_uint8
 from gan import latents, models
 from gan.loading import load_generator
+from gan.models import stylegan2
 
 log = logging.getLogger(__name__)
 
 DISPLAY_SIZE = 256
 OUTPUT_TTL_S = 3600
+MAX_MIX_SEEDS = 8  # per side: an 8 x 8 figure is 81 images
+NOISE_MODES = stylegan2.NOISE_MODES
+# Style-mixing presets, as ws indices (StyleGAN, Karras et al. 2019, sec. 3.1: coarse = 4²-8²,
+# middle = 16²-32², fine = 64² and up; two ws per resolution). NVIDIA's style_mixing.py
+# takes the same indices as `--styles`, its default `0-6`.
+STYLE_PRESETS: dict[str, tuple[int, int | None]] = {
+    "coarse": (0, 4),
+    "middle": (4, 8),
+    "fine": (8, None),
+}
 
 
 @dataclass
@@ -33,9 +45,65 @@ class Faces:
     """Generated faces and the latents behind them."""
 
     images: np.ndarray  # (N, H, W, 3) uint8 at the model's native resolution
-    z: torch.Tensor  # (N, nz), after truncation
+    z: torch.Tensor | None  # (N, nz); DCGAN: after truncation; StyleGAN2: before (None from w)
     seeds: list[int] | None
     truncation_psi: float
+    w: torch.Tensor | None = None  # StyleGAN2: (N, num_ws, w_dim), after truncation
+    settings: dict = field(default_factory=dict)  # StyleGAN2: cutoff, class, noise mode
+
+
+@dataclass
+class SG2Settings:
+    """How a StyleGAN2 maps z to w and renders w (ignored by DCGANs)."""
+
+    truncation_psi: float = 1.0
+    truncation_cutoff: int | None = None  # truncate the first `cutoff` ws only; None = all
+    noise_mode: str = "const"
+    class_idx: int = 0
+
+    def export(self) -> dict:
+        return {
+            "truncation_cutoff": self.truncation_cutoff,
+            "class_idx": self.class_idx,
+            "noise_mode": self.noise_mode,
+        }
+
+
+@dataclass
+class StyleMix:
+    """A style-mixing figure: rows take the `layers` ws of each column."""
+
+    rows: np.ndarray  # (R, H, W, 3)
+    columns: np.ndarray  # (C, H, W, 3)
+    mixed: np.ndarray  # (R, C, H, W, 3)
+    row_seeds: list[int]
+    column_seeds: list[int]
+    layers: list[int]
+
+    def grid(self) -> np.ndarray:
+        """The paper's layout: columns along the top, rows down the left, a blank corner."""
+        blank = np.full_like(self.rows[:1], 255)
+        cells = [blank, self.columns]
+        for r in range(len(self.rows)):
+            cells += [self.rows[r : r + 1], self.mixed[r]]
+        return media.grid(np.concatenate(cells), ncols=len(self.columns) + 1)
+
+    def resized(self, size: int) -> StyleMix:
+        """The same figure with `size`-pixel faces (nearest up, area-averaged down)."""
+
+        def resize(images: np.ndarray) -> np.ndarray:
+            flat = images.reshape(-1, *images.shape[-3:])
+            resample = Image.Resampling.NEAREST if flat.shape[1] < size else Image.Resampling.BOX
+            out = [np.asarray(Image.fromarray(i).resize((size, size), resample)) for i in flat]
+            return np.stack(out).reshape(*images.shape[:-3], size, size, 3)
+
+        return replace(
+            self, rows=resize(self.rows), columns=resize(self.columns), mixed=resize(self.mixed)
+        )
+
+
+def is_stylegan2(generator: nn.Module) -> bool:
+    return isinstance(generator, stylegan2.StyleGAN2Generator)
 
 
 class FaceStudio:
@@ -65,12 +133,34 @@ class FaceStudio:
             if cached and cached[0] == key:
                 return cached[1]
             generator = load_generator(name, self.device)
+            if is_stylegan2(generator):  # same images, about a third faster (see the module)
+                generator = generator.to(memory_format=torch.channels_last)
             self._cache[name] = (key, generator)
             log.info("loaded %s on %s", name, self.device)
             return generator
 
     def nz(self, name: str) -> int:
-        return self.generator(name).config.nz
+        generator = self.generator(name)
+        return generator.z_dim if is_stylegan2(generator) else generator.config.nz
+
+    def stylegan2(self, name: str, what: str) -> stylegan2.StyleGAN2Generator:
+        """Generator `name`, which `what` needs to be a StyleGAN2."""
+        generator = self.generator(name)
+        if not is_stylegan2(generator):
+            raise UserInputError(f"{what} needs a StyleGAN2 model: {name} is a DCGAN")
+        return generator
+
+    def model_info(self, name: str) -> dict:
+        """What the tabs show per model: `stylegan2`, `c_dim`, `num_ws`, `resolution`."""
+        generator = self.generator(name)
+        if not is_stylegan2(generator):
+            return {"stylegan2": False, "c_dim": 0, "num_ws": 0, "resolution": 0}
+        return {
+            "stylegan2": True,
+            "c_dim": generator.c_dim,
+            "num_ws": generator.num_ws,
+            "resolution": generator.img_resolution,
+        }
 
     # --- inference --------------------------------------------------------------------------
 
@@ -78,8 +168,34 @@ class FaceStudio:
     def synthesize(self, name: str, z: torch.Tensor, batch_size: int = 64) -> np.ndarray:
         """z (N, nz) -> uint8 images (N, H, W, 3)."""
         generator = self.generator(name)
+        if is_stylegan2(generator):
+            return self.render(name, self.map(name, z))
         chunks = [
             generator(chunk.to(self.device)).float().cpu().numpy() for chunk in z.split(batch_size)
+        ]
+        return to_uint8(np.concatenate(chunks))
+
+    @torch.no_grad()  # not inference_mode: callers mix and edit the ws they get
+    def map(self, name: str, z: torch.Tensor, s: SG2Settings | None = None) -> torch.Tensor:
+        """StyleGAN2: z (N, z_dim) -> ws (N, num_ws, w_dim) on the CPU, truncated toward w_avg."""
+        G, s = self.generator(name), s or SG2Settings()
+        cutoff = _check_cutoff(s.truncation_cutoff, G.num_ws)
+        psi = latents.check_truncation(s.truncation_psi)
+        c = _one_hot(s.class_idx, G.c_dim, len(z), self.device)
+        ws = G.mapping(z.to(self.device), c, truncation_psi=psi, truncation_cutoff=cutoff)
+        return ws.float().cpu()
+
+    @torch.no_grad()
+    def render(
+        self, name: str, ws: torch.Tensor, noise_mode: str = "const", batch_size: int = 16
+    ) -> np.ndarray:
+        """StyleGAN2: ws (N, num_ws, w_dim) -> uint8 images (N, H, W, 3)."""
+        G = self.generator(name)
+        if noise_mode not in NOISE_MODES:
+            raise UserInputError(f"noise_mode must be one of {', '.join(NOISE_MODES)}")
+        chunks = [
+            G.synthesis(chunk.to(self.device), noise_mode=noise_mode).float().cpu().numpy()
+            for chunk in ws.split(batch_size)
         ]
         return to_uint8(np.concatenate(chunks))
 
@@ -89,8 +205,17 @@ class FaceStudio:
         seeds: list[int] | None = None,
         z: torch.Tensor | None = None,
         truncation_psi: float = 1.0,
+        sg2: SG2Settings | None = None,
+        w: torch.Tensor | None = None,
     ) -> Faces:
-        """Faces from seeds or from explicit latents (exactly one of the two)."""
+        """Faces from seeds, explicit z or (StyleGAN2) explicit w; exactly one of them.
+        `sg2` (StyleGAN2 only; ψ there is `truncation_psi`) is ignored by DCGANs."""
+        if is_stylegan2(self.generator(name)):
+            return self._generate_sg2(
+                name, seeds, z, w, replace(sg2 or SG2Settings(), truncation_psi=truncation_psi)
+            )
+        if w is not None:
+            raise UserInputError("w latents need a StyleGAN2 model; this one takes z")
         nz = self.nz(name)
         if z is None:
             if not seeds:
@@ -101,6 +226,25 @@ class FaceStudio:
         z = latents.truncate(z, truncation_psi)
         return Faces(self.synthesize(name, z), z, seeds, truncation_psi)
 
+    def _generate_sg2(
+        self,
+        name: str,
+        seeds: list[int] | None,
+        z: torch.Tensor | None,
+        w: torch.Tensor | None,
+        s: SG2Settings,
+    ) -> Faces:
+        G = self.generator(name)
+        if w is not None:  # already truncated: rendered as it is
+            w = latents.validate_w(w, G.num_ws, G.w_dim)
+        else:
+            if z is None and not seeds:
+                raise UserInputError("give seeds or a latent vector")
+            z = latents.seeds_to_z(seeds, G.z_dim) if z is None else latents.validate_z(z, G.z_dim)
+            w = self.map(name, z, s)
+        images = self.render(name, w, s.noise_mode)
+        return Faces(images, z, seeds, s.truncation_psi, w, s.export())
+
     def interpolate(
         self,
         name: str,
@@ -109,13 +253,50 @@ class FaceStudio:
         mode: str = "slerp",
         loop: bool = False,
         truncation_psi: float = 1.0,
+        space: str = "z",
+        sg2: SG2Settings | None = None,
     ) -> np.ndarray:
-        """Frames (T, H, W, 3) along a lerp/slerp path through the seeds' latents."""
+        """Frames (T, H, W, 3) along a lerp/slerp path through the seeds' latents. StyleGAN2
+        walks in Z (then maps each frame) or, with `space="w"`, lerps in W (`mode` unused)."""
         if len(seeds) < 2:
             raise UserInputError("interpolation needs at least two seeds, e.g. `1, 2`")
-        keyframes = latents.truncate(latents.seeds_to_z(seeds, self.nz(name)), truncation_psi)
-        path = latents.interpolation_path(keyframes, frames, mode, loop)
-        return self.synthesize(name, path)
+        if space not in ("z", "w"):
+            raise UserInputError(f"space must be 'z' or 'w', not {space!r}")
+        z = latents.seeds_to_z(seeds, self.nz(name))
+        if not is_stylegan2(self.generator(name)):  # DCGAN: truncation scales z
+            z = latents.truncate(z, truncation_psi)
+            return self.synthesize(name, latents.interpolation_path(z, frames, mode, loop))
+        s = replace(sg2 or SG2Settings(), truncation_psi=truncation_psi)
+        if space == "z":
+            ws = self.map(name, latents.interpolation_path(z, frames, mode, loop), s)
+        else:  # W is not Gaussian: straight lines (Karras et al. 2019, sec. 4.2, lerp in W)
+            keys = self.map(name, z, s)
+            path = latents.interpolation_path(keys.flatten(1), frames, "lerp", loop)
+            ws = path.view(-1, *keys.shape[1:])
+        return self.render(name, ws, s.noise_mode)
+
+    def style_mix(
+        self,
+        name: str,
+        row_seeds: list[int],
+        column_seeds: list[int],
+        layers: list[int],
+        sg2: SG2Settings | None = None,
+    ) -> StyleMix:
+        """Each row's ws with the ws at `layers` taken from each column (StyleGAN, Fig. 3)."""
+        G, s = self.stylegan2(name, "style mixing"), sg2 or SG2Settings()
+        layers = _check_layers(layers, G.num_ws)
+        row_ws = self.map(name, latents.seeds_to_z(row_seeds, G.z_dim), s)
+        col_ws = self.map(name, latents.seeds_to_z(column_seeds, G.z_dim), s)
+        rows, cols = len(row_ws), len(col_ws)
+        mixed_ws = stylegan2.mix_styles(
+            row_ws.repeat_interleave(cols, dim=0), col_ws.repeat(rows, 1, 1), layers
+        )
+        images = self.render(name, torch.cat([row_ws, col_ws, mixed_ws]), s.noise_mode)
+        mixed = images[rows + cols :].reshape(rows, cols, *images.shape[1:])
+        return StyleMix(
+            images[:rows], images[rows : rows + cols], mixed, row_seeds, column_seeds, layers
+        )
 
     def generate_request(
         self,
@@ -124,17 +305,22 @@ class FaceStudio:
         truncation_psi: float = 1.0,
         latent_vector: str = "",
         latent_file: str | Path | None = None,
+        sg2: SG2Settings | None = None,
     ) -> tuple[Faces, list[Path]]:
-        """Faces for seed text (`1-8, 42`), or for a pasted (JSON) or uploaded latent vector,
-        and their files (`save_faces`)."""
-        z, seed_list = None, None
-        if latent_file:
-            z = latents.load_latent_file(latent_file, self.nz(name))
-        elif latent_vector and latent_vector.strip():
-            z = latents.parse_latent_text(latent_vector, self.nz(name))
-        else:
+        """Faces for seed text (`1-8, 42`), or for a pasted (JSON) or uploaded latent vector
+        (StyleGAN2: z or w), and their files (`save_faces`)."""
+        z, w, seed_list = None, None, None
+        G = self.generator(name)
+        if not is_stylegan2(G):
+            if latent_file:
+                z = latents.load_latent_file(latent_file, self.nz(name))
+            elif latent_vector and latent_vector.strip():
+                z = latents.parse_latent_text(latent_vector, self.nz(name))
+        elif given := latents.read_latent(latent_file, latent_vector, G.z_dim, G.num_ws, G.w_dim):
+            z, w = (given.value, None) if given.space == "z" else (None, given.value)
+        if z is None and w is None:
             seed_list = latents.parse_seeds(seeds)
-        faces = self.generate(name, seed_list, z, truncation_psi)
+        faces = self.generate(name, seed_list, z, truncation_psi, sg2, w)
         return faces, self.save_faces(faces)
 
     def interpolate_request(
@@ -146,13 +332,39 @@ class FaceStudio:
         loop: bool = False,
         truncation_psi: float = 1.0,
         fps: int = 12,
+        space: str = "z",
+        sg2: SG2Settings | None = None,
     ) -> tuple[np.ndarray, tuple[Path, Path, Path], int]:
         """Frames between keyframe seed text (`1, 2, 3`), saved as a strip, GIF and MP4;
         (frames, files, keyframe count)."""
         keyframes = latents.parse_seeds(seeds, max_count=16)
-        images = self.interpolate(name, keyframes, frames, mode, loop, truncation_psi)
+        images = self.interpolate(name, keyframes, frames, mode, loop, truncation_psi, space, sg2)
         fps = int(min(max(fps, 1), 60))
         return images, self.save_animation(images, fps), len(keyframes)
+
+    def style_mix_request(
+        self,
+        name: str,
+        row_seeds: str,
+        column_seeds: str,
+        preset: str = "coarse",
+        layers: str = "",
+        sg2: SG2Settings | None = None,
+    ) -> tuple[StyleMix, Path, Path]:
+        """A style-mixing figure from seed text and a preset (`coarse`, `middle`, `fine`) or,
+        with preset `custom`, a ws range such as `0-3` or `4, 5`; (figure, native grid PNG,
+        preview PNG)."""
+        rows = latents.parse_seeds(row_seeds, max_count=MAX_MIX_SEEDS)
+        cols = latents.parse_seeds(column_seeds, max_count=MAX_MIX_SEEDS)
+        num_ws = self.stylegan2(name, "style mixing").num_ws
+        mix = self.style_mix(name, rows, cols, mix_layers(preset, layers, num_ws), sg2)
+        return mix, *self.save_style_mix(mix)
+
+    def save_style_mix(self, mix: StyleMix, cell: int = DISPLAY_SIZE) -> tuple[Path, Path]:
+        """The grid at native resolution, and a preview with `cell`-pixel faces for the page."""
+        folder = self.output_dir()
+        native = media.save_png(mix.grid(), folder / "style-mix.png")
+        return native, media.save_png(mix.resized(cell).grid(), folder / "style-mix-preview.png")
 
     # --- files ------------------------------------------------------------------------------
 
@@ -184,13 +396,23 @@ class FaceStudio:
             for label, image in zip(names, faces.images, strict=True):
                 archive.writestr(f"{prefix}{label:04d}.png", media.png_bytes(image))
         files.append(folder / "faces.zip")
-        np.save(folder / "latents.npy", faces.z.numpy().astype(np.float32))
-        files.append(folder / "latents.npy")
-        (folder / "latents.json").write_text(
-            latents.latents_json(faces.z, faces.seeds, faces.truncation_psi)
-        )
-        files.append(folder / "latents.json")
+        if faces.z is not None:
+            np.save(folder / "latents.npy", faces.z.numpy().astype(np.float32))
+            files.append(folder / "latents.npy")
+            (folder / "latents.json").write_text(
+                latents.latents_json(faces.z, faces.seeds, faces.truncation_psi, **faces.settings)
+            )
+            files.append(folder / "latents.json")
+        if faces.w is not None:
+            files += self._save_w(faces, folder)
         return files
+
+    def _save_w(self, faces: Faces, folder: Path) -> list[Path]:
+        """StyleGAN2's w (N, num_ws, w_dim), after truncation: it renders the same faces."""
+        np.save(folder / "w.npy", faces.w.numpy().astype(np.float32))
+        settings = {"noise_mode": faces.settings["noise_mode"]}
+        (folder / "w.json").write_text(latents.w_json(faces.w, **settings))
+        return [folder / "w.npy", folder / "w.json"]
 
     def save_animation(self, frames: np.ndarray, fps: int) -> tuple[Path, Path, Path]:
         """Strip PNG (native resolution), GIF and MP4 (upscaled for viewing)."""
@@ -201,3 +423,49 @@ class FaceStudio:
             media.save_gif(big, folder / "interpolation.gif", fps),
             media.save_mp4(big, folder / "interpolation.mp4", fps),
         )
+
+
+# --- checks -------------------------------------------------------------------------------------
+
+
+def _check_cutoff(cutoff: int | None, num_ws: int) -> int | None:
+    """None or 0: truncate every ws; else the first `cutoff` of them (NVIDIA's meaning)."""
+    if cutoff is None or int(cutoff) == 0:
+        return None
+    if not 0 < int(cutoff) <= num_ws:
+        raise UserInputError(f"truncation_cutoff must be between 0 (all) and {num_ws}")
+    return int(cutoff)
+
+
+def _one_hot(
+    class_idx: int | None, c_dim: int, n: int, device: torch.device
+) -> torch.Tensor | None:
+    """The class label of a conditional model; None for unconditional ones (class ignored)."""
+    if c_dim == 0:
+        return None
+    idx = int(class_idx or 0)
+    if not 0 <= idx < c_dim:
+        raise UserInputError(f"class_idx must be between 0 and {c_dim - 1}")
+    c = torch.zeros(n, c_dim, device=device)
+    c[:, idx] = 1
+    return c
+
+
+def mix_layers(preset: str, layers: str, num_ws: int) -> list[int]:
+    """The ws indices a preset (or, for `custom`, the text `layers`) names, within num_ws."""
+    if preset == "custom":
+        chosen = latents.parse_seeds(layers, max_count=512)
+    elif preset in STYLE_PRESETS:
+        lo, hi = STYLE_PRESETS[preset]
+        chosen = list(range(lo, num_ws if hi is None else min(hi, num_ws)))
+    else:
+        raise UserInputError(f"preset must be one of {', '.join([*STYLE_PRESETS, 'custom'])}")
+    return _check_layers(chosen, num_ws)
+
+
+def _check_layers(layers: list[int], num_ws: int) -> list[int]:
+    if not layers:
+        raise UserInputError(f"no style layers chosen: this model has ws 0-{num_ws - 1}")
+    if max(layers) >= num_ws:
+        raise UserInputError(f"style layers must lie in 0-{num_ws - 1} for this model")
+    return sorted(set(layers))

@@ -189,6 +189,7 @@ def build_finetune_tab(
     refreshes the model dropdown after a run."""
     handlers = FinetuneHandlers(tuner)
     gr.Markdown(INTRO)
+    gr.Markdown("**Takes DCGAN models for now**: StyleGAN2 ones generate and mix, not fine-tune.")
     with gr.Row():
         with gr.Column(scale=1):
             c = {"model": model, **_training_inputs(tuner.defaults)}

@@ -2,15 +2,40 @@
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import gradio as gr
+import numpy as np
+from PIL import Image
 
 from core.media import upscale
 from gan import DEFAULT_MODEL, latents
-from gan.studio import DISPLAY_SIZE, FaceStudio
+from gan.studio import DISPLAY_SIZE, NOISE_MODES, FaceStudio, SG2Settings
 from ui.common import friendly, inputs_for
+
+log = logging.getLogger(__name__)
+THUMBNAIL_SIZE = 512  # gallery images above this are shown downscaled; downloads stay native
+
+
+def thumbnail(image: np.ndarray) -> Image.Image:
+    """A face for the gallery: small ones upscaled (crisp pixels), large ones downscaled."""
+    if image.shape[1] <= THUMBNAIL_SIZE:
+        return upscale(image, DISPLAY_SIZE)
+    pil = Image.fromarray(image)
+    pil.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE), Image.Resampling.LANCZOS)
+    return pil
+
+
+def sg2_settings(
+    truncation_psi: float, noise_mode: str, truncation_cutoff: float, class_idx: float
+) -> SG2Settings:
+    """The StyleGAN2 inputs of a request (cutoff 0 = every layer)."""
+    return SG2Settings(
+        float(truncation_psi), int(truncation_cutoff or 0), noise_mode, int(class_idx or 0)
+    )
 
 
 class GenerateHandlers:
@@ -26,17 +51,28 @@ class GenerateHandlers:
         model: str = DEFAULT_MODEL,
         latent_vector: str = "",
         latent_file: str | None = None,
+        noise_mode: str = "const",
+        truncation_cutoff: float = 0,
+        class_idx: float = 0,
     ):
-        """Faces for the seeds (e.g. `1-8, 42`), or for a pasted/uploaded latent vector."""
+        """Faces for the seeds (e.g. `1-8, 42`), or for a pasted/uploaded latent vector (z, or
+        for StyleGAN2 also w). StyleGAN2 only: `noise_mode` (const/random/none),
+        `truncation_cutoff` (truncate the first N ws; 0 = all), `class_idx` (conditional)."""
         psi = float(truncation_psi)
-        faces, files = self.studio.generate_request(model, seeds, psi, latent_vector, latent_file)
+        sg2 = sg2_settings(psi, noise_mode, truncation_cutoff, class_idx)
+        faces, files = self.studio.generate_request(
+            model, seeds, psi, latent_vector, latent_file, sg2
+        )
+        space = "z" if faces.z is not None else "w"
         labels = [f"seed {s}" for s in faces.seeds] if faces.seeds else None
         gallery = [
-            (upscale(image, DISPLAY_SIZE), labels[i] if labels else f"z[{i}]")
+            (thumbnail(image), labels[i] if labels else f"{space}[{i}]")
             for i, image in enumerate(faces.images)
         ]
         h, w = faces.images.shape[1:3]
         info = f"{len(faces.images)} faces at {w}x{h} from **{model}**, truncation ψ={psi:g}"
+        if faces.w is not None:
+            info += f", noise {sg2.noise_mode}" + (" (rendered from w)" if faces.z is None else "")
         return gallery, [str(p) for p in files], info
 
 
@@ -44,6 +80,69 @@ def random_seeds(count: float) -> str:
     """`count` consecutive seeds from a random start."""
     start = random.randint(0, latents.MAX_SEED - int(count))
     return f"{start}-{start + int(count) - 1}" if count > 1 else str(start)
+
+
+@dataclass
+class StyleGAN2Controls:
+    """Noise mode, truncation cutoff and class: shown for StyleGAN2 models only."""
+
+    group: gr.Accordion
+    noise_mode: gr.Radio
+    truncation_cutoff: gr.Slider
+    class_idx: gr.Number
+
+    def components(self) -> dict:
+        return {
+            "noise_mode": self.noise_mode,
+            "truncation_cutoff": self.truncation_cutoff,
+            "class_idx": self.class_idx,
+        }
+
+    def follow(self, model: gr.Dropdown, studio: FaceStudio) -> None:
+        """Show or hide the controls (and size them) whenever the model changes."""
+
+        def update(name: str):
+            info = _model_info(studio, name)
+            num_ws, c_dim = info["num_ws"], info["c_dim"]
+            return (
+                gr.update(visible=info["stylegan2"]),
+                gr.update(maximum=max(num_ws, 1), info=f"0 = all {num_ws} ws"),
+                gr.update(visible=c_dim > 0, maximum=max(c_dim - 1, 0)),
+            )
+
+        outputs = [self.group, self.truncation_cutoff, self.class_idx]
+        model.change(update, model, outputs, api_visibility="private", show_progress="hidden")
+
+
+def _model_info(studio: FaceStudio, name: str) -> dict:
+    try:
+        return studio.model_info(name)
+    except Exception as e:  # a bad name: the controls hide, generating gives the message
+        log.info("no model info for %r: %s", name, e)
+        return {"stylegan2": False, "c_dim": 0, "num_ws": 0, "resolution": 0}
+
+
+def build_sg2_controls(visible: bool = False) -> StyleGAN2Controls:
+    """The StyleGAN2 accordion (hidden until a StyleGAN2 model is chosen)."""
+    with gr.Accordion("StyleGAN2", open=True, visible=visible) as group:
+        noise = gr.Radio(
+            list(NOISE_MODES),
+            value="const",
+            label="Noise mode",
+            info="const: same seed, same pixels; random: new fine detail each run",
+        )
+        cutoff = gr.Slider(
+            0,
+            18,
+            value=0,
+            step=1,
+            label="Truncation cutoff",
+            info="truncate the first N ws; 0 = all",
+        )
+        class_idx = gr.Number(
+            value=0, precision=0, minimum=0, label="Class", visible=False, info="conditional models"
+        )
+    return StyleGAN2Controls(group, noise, cutoff, class_idx)
 
 
 def build_generate_tab(
@@ -67,6 +166,7 @@ def build_generate_tab(
                 label="Truncation ψ",
                 info="below 1: more typical faces, less variety",
             )
+            sg2 = build_sg2_controls()
             latent_text, latent_file = _latent_inputs()
             run = gr.Button("Generate", variant="primary")
         with gr.Column(scale=2):
@@ -80,6 +180,8 @@ def build_generate_tab(
     dice.click(random_seeds, count, seeds, api_visibility="private")
     components = {"seeds": seeds, "truncation_psi": psi, "model": model}
     components |= {"latent_vector": latent_text, "latent_file": latent_file}
+    components |= sg2.components()
+    sg2.follow(model, studio)
     gr.on(
         [run.click, seeds.submit],
         friendly(handlers.generate, release_memory),
@@ -98,9 +200,10 @@ def _latent_inputs() -> tuple[gr.Textbox, gr.File]:
             label="Latent vector (JSON)",
             lines=3,
             placeholder="[0.1, -1.2, ...] (nz numbers) or a list of such lists",
+            info="StyleGAN2: z (N, z_dim) or w (N, num_ws, w_dim), e.g. a downloaded w.json",
         )
         latent_file = gr.File(
-            label="or upload latents (.npy / .json)",
+            label="or upload latents (.npy / .json): z, or w for StyleGAN2",
             file_types=[".npy", ".json"],
             type="filepath",
         )

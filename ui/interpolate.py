@@ -9,6 +9,7 @@ import gradio as gr
 from gan import DEFAULT_MODEL, latents
 from gan.studio import FaceStudio
 from ui.common import friendly, inputs_for
+from ui.generate import build_sg2_controls, sg2_settings
 
 
 class InterpolateHandlers:
@@ -26,12 +27,20 @@ class InterpolateHandlers:
         loop: bool = False,
         truncation_psi: float = 1.0,
         fps: float = 12,
+        space: str = "z",
+        noise_mode: str = "const",
+        truncation_cutoff: float = 0,
+        class_idx: float = 0,
     ):
-        """Frames between two or more keyframe seeds: a strip, a GIF and an MP4."""
+        """Frames between two or more keyframe seeds: a strip, a GIF and an MP4. StyleGAN2
+        only: `space` "z" (the `mode` path in Z) or "w" (lerp in W), `noise_mode`,
+        `truncation_cutoff` (0 = all ws), `class_idx`."""
+        sg2 = sg2_settings(truncation_psi, noise_mode, truncation_cutoff, class_idx)
         images, (strip, gif, mp4), keyframes = self.studio.interpolate_request(
-            model, seeds, int(frames), mode, bool(loop), float(truncation_psi), fps
+            model, seeds, int(frames), mode, bool(loop), float(truncation_psi), fps, space, sg2
         )
-        info = f"{len(images)} frames, {mode}, {keyframes} keyframes from **{model}**"
+        path = "lerp in W" if space == "w" and self.studio.model_info(model)["stylegan2"] else mode
+        info = f"{len(images)} frames, {path}, {keyframes} keyframes from **{model}**"
         return str(strip), str(gif), str(mp4), [str(strip), str(gif), str(mp4)], info
 
 
@@ -56,6 +65,14 @@ def build_interpolate_tab(
             loop = gr.Checkbox(value=False, label="Loop back to the first seed")
             psi = gr.Slider(0.0, 2.0, value=1.0, step=0.05, label="Truncation ψ")
             fps = gr.Slider(1, 60, value=12, step=1, label="Frames per second")
+            sg2 = build_sg2_controls()
+            with sg2.group:
+                space = gr.Radio(
+                    ["z", "w"],
+                    value="z",
+                    label="Latent space",
+                    info="z: the path above, then mapped; w: straight lines in W",
+                )
             run = gr.Button("Interpolate", variant="primary")
         with gr.Column(scale=2):
             strip = gr.Image(label="Frames", type="filepath", format="png")
@@ -65,7 +82,9 @@ def build_interpolate_tab(
             info = gr.Markdown(label="info")
             files = gr.File(label="Downloads", file_count="multiple")
     components = {"seeds": seeds, "frames": frames, "mode": mode, "model": model, "loop": loop}
-    components |= {"truncation_psi": psi, "fps": fps}
+    components |= {"truncation_psi": psi, "fps": fps, "space": space}
+    components |= sg2.components()
+    sg2.follow(model, studio)
     gr.on(
         [run.click, seeds.submit],
         friendly(handlers.interpolate, release_memory),

@@ -46,3 +46,11 @@ def test_load_bench_tiny(tmp_path: Path):
     )
     assert result["requests"] > 0 and result["failed_requests"] == 0, result
     assert result["memory_mb"]["warm"] > 0
+
+
+def test_stylegan2_cpu_bench_quick(tmp_path: Path):
+    result = run_bench(["-m", "bench.stylegan2_cpu"], "--quick", tmp_path / "sg2.json")
+    for run in ("baseline", "studio", "api"):
+        assert result[run]["median_s"] > 0
+    assert result["studio"]["speedup_vs_baseline"] > 0
+    assert len(result["machine"]["load_average_1_5_15"]) == 3

@@ -73,7 +73,7 @@ def test_forged_file_paths_in_api_calls_are_refused(app_url, client):
     for path in SECRET_FILES:
         body = (
             '{"data": ["1", 1, "dcgan-digiface", "", '
-            f'{{"path": "{path}", "meta": {{"_type": "gradio.FileData"}}}}]}}'
+            f'{{"path": "{path}", "meta": {{"_type": "gradio.FileData"}}}}, "const", 0, 0]}}'
         )
         event, detail = call_raw(app_url, "generate", body)
         assert event == "error"
@@ -97,7 +97,9 @@ def server_paths(app_url: str, seeds: str) -> list[Path]:
     """The server-side paths of /generate's files, as the server announces them (a plain
     `gradio_client` would show its own downloaded copies instead)."""
     event, data = call_raw(
-        app_url, "generate", f'{{"data": ["{seeds}", 1, "dcgan-digiface", "", null]}}'
+        app_url,
+        "generate",
+        f'{{"data": ["{seeds}", 1, "dcgan-digiface", "", null, "const", 0, 0]}}',
     )
     assert event == "complete", data
     paths: list[Path] = []

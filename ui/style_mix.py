@@ -1,0 +1,119 @@
+"""The Style mixing tab (StyleGAN, Karras et al. 2019, Fig. 3): each row's face takes the
+chosen style layers (ws) of each column's face."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import gradio as gr
+from PIL import Image
+
+from gan import DEFAULT_MODEL
+from gan.studio import STYLE_PRESETS, FaceStudio, StyleMix
+from ui.common import friendly, inputs_for
+from ui.generate import build_sg2_controls, sg2_settings, thumbnail
+
+PRESET_HELP = "coarse = ws 0-3 (4-8 px: pose, face shape), middle = 4-7 (16-32 px: features, "
+PRESET_HELP += "hair), fine = 8 and up (64 px+: colours, micro detail); custom: the range below"
+PREVIEW_CELL = 256  # faces on the page (grid and gallery); the PNG download keeps native size
+
+
+class StyleMixHandlers:
+    """The tab's events, each one call of `FaceStudio`."""
+
+    def __init__(self, studio: FaceStudio) -> None:
+        self.studio = studio
+
+    def style_mix(
+        self,
+        row_seeds: str = "1-3",
+        column_seeds: str = "4-7",
+        preset: str = "coarse",
+        layers: str = "0-3",
+        truncation_psi: float = 1.0,
+        model: str = DEFAULT_MODEL,
+        noise_mode: str = "const",
+        truncation_cutoff: float = 0,
+        class_idx: float = 0,
+    ):
+        """A StyleGAN2 style-mixing grid: row seeds x column seeds, the rows taking the
+        `preset` ws (coarse 0-3, middle 4-7, fine 8+) or, with preset "custom", the `layers`
+        range (e.g. `0-3, 8`) from the columns. Returns (grid preview, gallery, PNG, info)."""
+        sg2 = sg2_settings(truncation_psi, noise_mode, truncation_cutoff, class_idx)
+        mix, png, preview = self.studio.style_mix_request(
+            model, row_seeds, column_seeds, preset, layers, sg2
+        )
+        return str(preview), _gallery(mix), [str(png)], _info(mix, model)
+
+
+def _gallery(mix: StyleMix) -> list[tuple[Image.Image, str]]:
+    """The rows' and columns' own faces, then every mix, row by row (at most 256 px each)."""
+    small = mix.resized(PREVIEW_CELL) if mix.rows.shape[1] > PREVIEW_CELL else mix
+    items = [
+        (thumbnail(im), f"row seed {s}") for im, s in zip(small.rows, mix.row_seeds, strict=True)
+    ]
+    items += [
+        (thumbnail(im), f"column seed {s}")
+        for im, s in zip(small.columns, mix.column_seeds, strict=True)
+    ]
+    for r, row in enumerate(mix.row_seeds):
+        for c, col in enumerate(mix.column_seeds):
+            items.append((thumbnail(small.mixed[r, c]), f"{row} + styles of {col}"))
+    return items
+
+
+def _info(mix: StyleMix, model: str) -> str:
+    size = mix.rows.shape[2]
+    info = f"{len(mix.row_seeds)} x {len(mix.column_seeds)} at {size}x{size} from **{model}**"
+    return info + f": rows take ws {_span(mix.layers)} of the columns"
+
+
+def _span(layers: list[int]) -> str:
+    """`[0, 1, 2, 5]` -> `0-2, 5`."""
+    parts, start = [], layers[0]
+    for prev, cur in zip(layers, [*layers[1:], None], strict=True):
+        if cur is None or cur != prev + 1:
+            parts.append(f"{start}-{prev}" if prev > start else str(start))
+            start = cur
+    return ", ".join(parts)
+
+
+def build_style_mix_tab(
+    model: gr.Dropdown, studio: FaceStudio, release_memory: Callable[[], None] | None = None
+) -> None:
+    """The Style mixing tab's components and events (API: `/style_mix`)."""
+    handlers = StyleMixHandlers(studio)
+    gr.Markdown("Style mixing needs a **StyleGAN2** face model (choose one above).")
+    with gr.Row():
+        with gr.Column(scale=1):
+            rows = gr.Textbox(value="1-3", label="Row seeds", info="their faces down the left")
+            cols = gr.Textbox(value="4-7", label="Column seeds", info="their styles along the top")
+            preset = gr.Radio(
+                [*STYLE_PRESETS, "custom"],
+                value="coarse",
+                label="Styles from the columns",
+                info=PRESET_HELP,
+            )
+            layers = gr.Textbox(value="0-3", label="Custom ws", info="e.g. `0-3` or `4, 5, 8`")
+            psi = gr.Slider(0.0, 2.0, value=1.0, step=0.05, label="Truncation ψ")
+            sg2 = build_sg2_controls(visible=True)
+            run = gr.Button("Mix styles", variant="primary")
+        with gr.Column(scale=2):
+            grid = gr.Image(label="Style mixing", type="filepath", format="png")
+            gallery = gr.Gallery(label="Rows, columns and mixes", columns=6, height="auto")
+            info = gr.Markdown(label="info")
+            files = gr.File(
+                label="Download: the grid PNG at native resolution", file_count="multiple"
+            )
+    components = {"row_seeds": rows, "column_seeds": cols, "preset": preset, "layers": layers}
+    components |= {"truncation_psi": psi, "model": model} | sg2.components()
+    sg2.follow(model, studio)
+    gr.on(
+        [run.click, rows.submit, cols.submit],
+        friendly(handlers.style_mix, release_memory),
+        inputs_for(handlers.style_mix, components),
+        [grid, gallery, files, info],
+        api_name="style_mix",
+        concurrency_id="gpu",
+        concurrency_limit=1,
+    )
