@@ -14,6 +14,7 @@ from torch import nn
 from core import store
 from core.errors import UserInputError
 from gan import models
+from gan.finetune import run_state
 from gan.finetune.config import FinetuneJob
 from gan.finetune.trainer import GANTrainer, unwrap
 from gan.loading import generator_from_folder
@@ -96,21 +97,25 @@ def model_card(state: dict, name: str) -> str:
     return "\n".join(line for line in lines if line is not None)
 
 
-def save_run(target: Path, trainer: GANTrainer, state: dict) -> Path:
-    """Write the whole run atomically: config, EMA G, raw G, D, optimisers, state, card."""
+def save_run(target: Path, trainer: GANTrainer, state: dict, resume: dict | None = None) -> Path:
+    """Write the whole run atomically: config, EMA G, raw G, D, optimisers, state, card, and
+    `resume` (RNG states, sampler position: `run_state.safetensors` + `run_state.json`)."""
     G, D = unwrap(trainer.G), unwrap(trainer.D)
     config = {**G.config.to_dict(), "base_model": state["base_model"]}
     optim = adam_tensors(trainer.opt_g, trainer.named_g, "G")
     optim |= adam_tensors(trainer.opt_d, trainer.named_d, "D")
+    extra = {GENERATOR_TRAIN_NAME: G.state_dict(), DISCRIMINATOR_NAME: D.state_dict()}
+    texts = {STATE_NAME: json.dumps(state, indent=1) + "\n"}
+    if resume is not None:
+        extra[run_state.TENSORS_NAME], texts[run_state.JSON_NAME] = run_state.files(resume)
     return store.save_pretrained(
         target,
         config,
         trainer.G_ema.state_dict(),
         model_card(state, target.name),
-        extra={GENERATOR_TRAIN_NAME: G.state_dict(), DISCRIMINATOR_NAME: D.state_dict()}
-        | {OPTIMIZER_NAME: optim},
+        extra=extra | {OPTIMIZER_NAME: optim},
         extra_metadata={DISCRIMINATOR_NAME: {"config": json.dumps(D.config.to_dict())}},
-        texts={STATE_NAME: json.dumps(state, indent=1) + "\n"},
+        texts=texts,
     )
 
 

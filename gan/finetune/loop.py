@@ -48,6 +48,7 @@ from core import store
 from core.errors import UserInputError
 from core.events import Progress
 from gan import latents
+from gan.finetune import run_state
 from gan.finetune.checkpoint import STATE_NAME, save_run, start_state
 from gan.finetune.config import FinetuneJob
 from gan.finetune.kid import FeatureNet, KIDScorer
@@ -70,13 +71,6 @@ def check_target(job: FinetuneJob) -> Path:
             "(or tick Resume to continue that run)"
         )
     return target
-
-
-def _downsample(history: list[dict], max_points: int = 400) -> list[dict]:
-    if len(history) <= max_points:
-        return history
-    stride = math.ceil(len(history) / max_points)
-    return history[::stride] + ([history[-1]] if (len(history) - 1) % stride else [])
 
 
 def _downsample(history: list[dict], max_points: int = 400) -> list[dict]:
@@ -125,10 +119,33 @@ class _Run:
         self.config, self.report_every_s = job.config, report_every_s
         torch.manual_seed(self.config.seed + self.rank)
         self.trainer, self.state, self.notes = start_state(job, device)
+        self.sampler = BatchSampler(
+            job.images, device, self.config.hflip, self.config.seed + 1000 * self.rank
+        )
+        self.resume_state: dict | None = None
+        if job.resume:
+            self._restore(run_state.load(target))
         self.first_step = self.trainer.step
         self.history: list[dict] = self.state["history"]
         self.z_samples = latents.seeds_to_z(list(range(self.config.n_samples)), self.trainer.nz)
         self.started = time.monotonic()
+
+    def _restore(self, saved: dict | None) -> None:
+        """Exact resume: the RNG states and the sampler position where the last run stopped
+        (a run saved before these existed resumes with fresh ones, as before)."""
+        if saved is None or saved.get("steps_done") != self.trainer.step:
+            self.notes.append("no exact resume state saved: the random streams start afresh")
+            return
+        run_state.set_rng_state(saved["rng"])
+        self.sampler.load_state_dict(saved["sampler"])
+
+    def _capture(self) -> None:
+        """The RNG states and sampler position after the last step (saved with the model)."""
+        self.resume_state = {
+            "steps_done": self.trainer.step,
+            "rng": run_state.rng_state(),
+            "sampler": self.sampler.state_dict(),
+        }
 
     def progress(self, step: int, **fields) -> Progress:
         return Progress(step, self.config.steps, **fields)
@@ -169,6 +186,7 @@ class _Run:
         self.started = time.monotonic()
         try:
             stopped = yield from self._train()
+            self._capture()  # before KID, which must not shift what the next run draws
             seconds = time.monotonic() - self.started
             if self.rank == 0:
                 run_steps = self.trainer.step - self.first_step
@@ -177,6 +195,7 @@ class _Run:
                 if scorer is not None:
                     self.state["kid"]["after"] = scorer(self.trainer.G_ema, self.trainer.nz).mean
         except GeneratorExit:  # the request was cancelled: save what was learned, then close
+            self._capture()
             self._finish("cancelled", None)
             raise
         checkpoint = self._finish(stopped, seconds)
@@ -194,10 +213,7 @@ class _Run:
 
     def _train(self) -> Iterator[Progress]:
         """The steps; returns why they ended ("finished", "stopped" or the time cap)."""
-        config, trainer = self.config, self.trainer
-        sampler = BatchSampler(
-            self.job.images, self.device, config.hflip, config.seed + 1000 * self.rank
-        )
+        config, trainer, sampler = self.config, self.trainer, self.sampler
         last_report = self.started
         if self.rank == 0:
             yield self.progress(trainer.step, preview=self.samples())
@@ -259,7 +275,7 @@ class _Run:
                 ended=stopped,
                 history=_downsample(self.history, 2000),
             )
-            checkpoint = save_run(self.target, trainer, self.state)
+            checkpoint = save_run(self.target, trainer, self.state, self.resume_state)
             log.info("saved %s (%d steps, %s)", checkpoint, trainer.step, stopped)
         if world()[1] > 1:
             dist.barrier()

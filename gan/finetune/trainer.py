@@ -217,3 +217,10 @@ class BatchSampler:
             flip = torch.rand(batch_size, 1, 1, 1, device=x.device, generator=self.g) < 0.5
             x = torch.where(flip, x.flip(3), x)
         return x
+
+    def state_dict(self) -> dict:
+        """The sampler's position: its generator's state (exact resume)."""
+        return {"rng": self.g.get_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.g.set_state(state["rng"])
