@@ -27,6 +27,7 @@ counters); `load_state_dict()` on a freshly built trainer continues bit for bit 
 from __future__ import annotations
 
 import copy
+import functools
 import random
 from dataclasses import asdict, dataclass
 
@@ -35,6 +36,7 @@ import torch
 from torch import nn
 
 from gan.finetune.ada import AdaAugment, AdaptiveP
+from gan.finetune.augment import diff_augment, parse_policy
 from gan.finetune.sg2_loss import LossTerms, StyleGAN2Loss, auto_r1_gamma
 from gan.models.stylegan2 import StyleGAN2Config
 from gan.models.stylegan2_d import StyleGAN2Discriminator, StyleGAN2DiscriminatorConfig
@@ -55,7 +57,8 @@ class SG2TrainConfig:
     pl_decay: float = 0.01
     ema_kimg: float | None = None  # auto: batch * 10 / 32
     ema_rampup: float | None = 0.05
-    augment: str = "ada"  # "ada" (adaptive p), "fixed" (p = augment_p) or "none"
+    augment: str = "ada"  # "ada" (adaptive p), "fixed" (p = augment_p), "diffaugment" or "none"
+    diffaugment: str = "color,translation,cutout"  # DiffAugment's policy, for "diffaugment"
     ada_pipeline: str = "bgc"
     augment_p: float = 0.0  # initial (or fixed) p
     ada_target: float = 0.6
@@ -180,7 +183,7 @@ class StyleGAN2Trainer:
         self.loss = StyleGAN2Loss(
             self.G,
             self.D,
-            augment=None if cfg.augment == "none" else self.augment,
+            augment=self._augment_fn(),
             r1_gamma=cfg.r1_gamma,
             style_mixing_prob=cfg.style_mixing_prob,
             pl_weight=cfg.pl_weight,
@@ -192,6 +195,16 @@ class StyleGAN2Trainer:
         self.sampler = PermutationSampler(len(images), cfg.seed) if images is not None else None
         self.batch_idx, self.cur_nimg = 0, 0
         self.last = {"R1": float("nan"), "PL": float("nan")}
+
+    def _augment_fn(self):
+        """What D's inputs go through: ADA's pipeline, DiffAugment (Zhao et al. 2020, on the
+        global torch RNG, which exact resume restores) or nothing."""
+        kind = self.config.augment
+        if kind == "none":
+            return None
+        if kind == "diffaugment":
+            return functools.partial(diff_augment, policy=parse_policy(self.config.diffaugment))
+        return self.augment
 
     @property
     def kimg(self) -> float:
@@ -318,7 +331,8 @@ class StyleGAN2Trainer:
             self.update_ema()
         self.cur_nimg += n
         self.batch_idx += 1
-        self.ada.step()
+        if self.config.augment == "ada":  # "fixed" keeps p; the others do not use it
+            self.ada.step()
         report = {"R1": self.last["R1"], "ada_p": self.augment.p, "kimg": self.kimg}
         if self.config.pl_weight > 0:
             report["PL"] = self.last["PL"]

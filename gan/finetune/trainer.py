@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import copy
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -51,6 +51,7 @@ class StepLosses:
     loss_d: float
     loss_g: float
     d_skipped: bool
+    extra: dict[str, float] = field(default_factory=dict)  # StyleGAN2: r1, ada_p, kimg
 
 
 def d_blocks(D: Discriminator) -> list[nn.Module]:
