@@ -255,5 +255,7 @@ def augment_preview(
     p = config.augment_p if p is None else p
     shown = p if p > 0 else PREVIEW_P
     out = AdaAugment("bgc", shown, seed=config.seed)(x)
-    note = f"ADA at p = {shown:.2f}" + (" (p starts at 0 and rises when D overfits)" if not p else "")
+    note = f"ADA at p = {shown:.2f}"
+    if not p:
+        note += " (training starts at p = 0; p rises when D overfits)"
     return to_uint8(out.numpy()), note
