@@ -8,6 +8,7 @@ import json
 import pytest
 import torch
 from gradio_client import handle_file
+from PIL import Image
 
 from core import store
 from gan import judge
@@ -53,6 +54,7 @@ def test_stylegan2_finetune_without_d_generates_and_saves_d(
     assert "fresh D" in status and "warm-up" in status
     assert result["kimg"] == 6 * 4 / 1000 and 0 <= result["ada_p"] <= 1
     assert {row[1] for row in losses["data"]} >= {"D", "G"}
+    assert Image.open(samples).size[0] >= 256 and Image.open(preview).size[0] > 16
     folder = store.checkpoints_dir() / "sg2-api"
     config = store.read_config(folder)
     assert config["model_type"] == "stylegan2-generator" and config["base_model"] == "tiny-sg2"
