@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
+import torch.distributed as dist
 from torch import nn
 
 from gan.finetune.ada import AdaAugment, AdaptiveP
@@ -166,6 +167,7 @@ class StyleGAN2Trainer:
         self.config = cfg = config.resolved(G.img_resolution)
         self.G = G.to(self.device).train().requires_grad_(False)
         self.D = D.to(self.device).train().requires_grad_(False)
+        _broadcast_from_rank0(self.G, self.D)  # every process starts from the same weights
         self.G_ema = copy.deepcopy(self.G).eval()
         self.frozen_d = min(cfg.freeze_d, len(self.D.blocks()) - 1) if d_pretrained else 0
         self.d_warmup = 0 if d_pretrained else cfg.d_warmup
@@ -239,6 +241,7 @@ class StyleGAN2Trainer:
     ) -> None:  # fmt: skip
         """Backward sum of mean(loss) * gain, grads cleaned of NaN/inf as NVIDIA, Adam step."""
         sum(t.loss.mean() for t in terms).mul(gain).backward()
+        _mean_grads_across(params)
         for p in params:
             if p.grad is not None:
                 torch.nan_to_num(p.grad, nan=0, posinf=1e5, neginf=-1e5, out=p.grad)
@@ -278,7 +281,7 @@ class StyleGAN2Trainer:
         self._begin(self.opt_d, self.d_params)
         fake, real_t = self.loss.d_fake(*gen), self.loss.d_real(*real)
         self.ada.observe(real_t.logits)
-        value = (fake.loss.mean() + real_t.loss.mean()).item()
+        value = _mean_across(fake.loss.mean().detach() + real_t.loss.mean().detach())
         skipped = value < self.config.d_loss_threshold
         if skipped:
             self.opt_d.zero_grad(set_to_none=True)
@@ -372,6 +375,43 @@ class StyleGAN2Trainer:
         self.cur_nimg = state["counters"]["cur_nimg"]
         self.last = dict(state["last"])
         set_rng_state(state["rng"])
+
+
+# --- Several processes (torchrun): NVIDIA's scheme, gradients averaged after each phase -----
+
+
+def _world() -> int:
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
+def _mean_grads_across(params: list[nn.Parameter]) -> None:
+    """Average the phase's gradients over the processes (one flat all-reduce, as NVIDIA)."""
+    if _world() == 1:
+        return
+    grads = [p.grad for p in params if p.grad is not None]
+    if grads:
+        flat = torch.cat([g.flatten() for g in grads])
+        dist.all_reduce(flat)
+        flat /= _world()
+        for g, part in zip(grads, flat.split([g.numel() for g in grads]), strict=True):
+            g.copy_(part.view_as(g))
+
+
+def _mean_across(value: torch.Tensor) -> float:
+    """A scalar averaged over the processes, so they all take the same decisions."""
+    if _world() > 1:
+        value = value.clone()
+        dist.all_reduce(value)
+        value /= _world()
+    return value.item()
+
+
+def _broadcast_from_rank0(*modules: nn.Module) -> None:
+    if _world() == 1:
+        return
+    for module in modules:
+        for tensor in [*module.parameters(), *module.buffers()]:
+            dist.broadcast(tensor.data, 0)
 
 
 def _checked_labels(
