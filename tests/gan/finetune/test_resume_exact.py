@@ -118,3 +118,20 @@ def test_stylegan2_resume_is_bit_exact(checkpoints, augment):
     a, b = (run_state.load(checkpoints / n) for n in ("whole", "halves"))
     assert a["trainer"]["counters"] == b["trainer"]["counters"] == {"batch_idx": 6, "cur_nimg": 12}
     assert a["trainer"]["ada"]["augment"]["p"] == b["trainer"]["ada"]["augment"]["p"]
+
+
+def test_chunked_run_equals_one_run(checkpoints):
+    """ZeroGPU-sized chunks (core.zerogpu.run_chunked), each a resume of the last."""
+    from core.zerogpu import run_chunked
+
+    base = _dcgan_base(checkpoints)
+    _run(_dcgan_job("whole", base, 7))
+
+    def chunk(c):
+        yield from run_finetune(
+            _dcgan_job("chunked", base, c.steps, resume=c.index > 0), CPU, report_every_s=0
+        )
+
+    events = list(run_chunked(7, 3, chunk))
+    assert [e.step for e in events if e.done] == [3, 3, 1]
+    _assert_same(checkpoints / "whole", checkpoints / "chunked")
