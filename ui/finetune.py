@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 
 import gradio as gr
 import pandas as pd
 
+from core.errors import UserInputError
 from core.events import Progress
 from core.media import grid, upscale
 from gan import DEFAULT_MODEL
 from gan.finetune import augment
-from gan.finetune.config import MAX_SECONDS, MAX_STEPS, FinetuneConfig
+from gan.finetune.config import AUGMENTS, MAX_SECONDS, MAX_STEPS, FinetuneConfig
 from gan.finetune.data import preview_grid
 from gan.finetune.service import FineTuner, FinetuneRun
 from ui.common import friendly, inputs_for, on_a_space, session_key, settings_from
 
 POLICIES = list(augment.POLICIES)
+# Settings that follow the chosen model's architecture and resolution.
+DEFAULT_FIELDS = ("steps", "batch_size", "lr_g", "lr_d", "freeze_d", "d_warmup", "sample_every")
 Outputs = tuple  # (status, preview, samples, loss plot, result)
 
 
@@ -28,6 +32,7 @@ def kid_summary(kid: dict[str, float | None]) -> str:
 def loss_frame(history: list[dict]) -> pd.DataFrame:
     rows = [(h["step"], "D", h["loss_d"]) for h in history]
     rows += [(h["step"], "G", h["loss_g"]) for h in history]
+    rows += [(h["step"], "R1", h["r1"]) for h in history if math.isfinite(h.get("r1", math.nan))]
     return pd.DataFrame(rows, columns=["step", "network", "loss"])
 
 
@@ -42,11 +47,24 @@ def status_text(lines: list[str], event: Progress | None = None, kid: dict | Non
         skipped = " (D step skipped: balance rule)" if event.metrics.get("d_skipped") else ""
         text.append(
             f"Step **{event.step}/{event.total}**: D loss {event.losses['loss_d']:.3f}{skipped}, "
-            f"G loss {event.losses['loss_g']:.3f}, {event.metrics['images_per_s']:.0f} images/s"
+            f"G loss {event.losses['loss_g']:.3f}{_stylegan2_numbers(event)}, "
+            f"{event.metrics['images_per_s']:.1f} images/s"
         )
     if kid:
         text.append(kid_summary(kid) + " (EfficientNet-Lite0 features, lower is better)")
     return "  \n".join(text)
+
+
+def _stylegan2_numbers(event: Progress) -> str:
+    """ ", R1 0.012, ADA p 0.004, 1.2 kimg" for a StyleGAN2 run; "" for a DCGAN one."""
+    parts = []
+    if "r1" in event.losses and math.isfinite(event.losses["r1"]):
+        parts.append(f"R1 {event.losses['r1']:.4f}")
+    if "ada_p" in event.metrics:
+        parts.append(f"ADA p {event.metrics['ada_p']:.3f}")
+    if "kimg" in event.metrics:
+        parts.append(f"{event.metrics['kimg']:g} kimg")
+    return "".join(f", {p}" for p in parts)
 
 
 def _kid(event: Progress) -> dict[str, float | None]:
@@ -92,6 +110,11 @@ class FinetuneHandlers:
         max_seconds: float,
         resume: bool,
         kid: bool,
+        augment: str = "ada",
+        ada_target: float = 0.6,
+        r1_gamma: float = 0.0,
+        style_mixing_prob: float = 0.9,
+        ema_kimg: float = 0.0,
         request: gr.Request = None,
         progress=gr.Progress(),  # noqa: B008 (Gradio injects it)
     ):
@@ -104,20 +127,46 @@ class FinetuneHandlers:
         run = self.tuner.start(images, model, name, config, bool(resume))
         if warning := run.dataset.warning():
             gr.Warning(warning)
-        lines = [f"**{len(run.dataset)} images** prepared at {run.dataset.image_size}px"]
+        lines = [
+            f"**{len(run.dataset)} images** prepared at {run.dataset.image_size}px "
+            f"({self.tuner.describe(name if resume else model)})"
+        ]
         preview = preview_grid(run.dataset.images)
         yield status_text(lines), preview, gr.skip(), gr.skip(), gr.skip()
         yield from _outputs(run, session_key(request), lines, preview, progress)
 
-    def preview_upload(self, images: list[str] | None, model: str = DEFAULT_MODEL):
-        """Prepare the upload as training would, to show the grid and any problems at once."""
+    def preview_upload(
+        self,
+        images: list[str] | None,
+        model: str = DEFAULT_MODEL,
+        augment: str = "ada",
+        diffaugment: list[str] | str | None = None,
+    ):
+        """Prepare the upload as training would, to show the grid, the same images as the
+        StyleGAN2 D sees them (augmented) and any problems, before training."""
         if not images:
-            return None, ""
+            return None, "", None
         dataset = self.tuner.prepare(images, model)
-        note = f"**{len(dataset)} images** ready at {dataset.image_size}px"
+        note = (
+            f"**{len(dataset)} images** ready at {dataset.image_size}px "
+            f"({self.tuner.describe(model)})"
+        )
         if warning := dataset.warning():
             note += f"  \n⚠️ {warning}"
-        return preview_grid(dataset.images), note
+        augmented = None
+        if self.tuner.architecture(model) == "stylegan2":
+            config = FinetuneConfig(augment=augment, diffaugment=_policy(diffaugment))
+            augmented, caption = self.tuner.augment_preview(dataset, config)
+            note += f"  \nAugmented preview: {caption}"
+        return preview_grid(dataset.images), note, augmented
+
+    def defaults(self, model: str):
+        """The settings for `model`'s architecture and resolution, and a line saying so."""
+        try:
+            d, line = self.tuner.defaults_for(model), self.tuner.describe(model)
+        except UserInputError:
+            return (gr.skip(),) * (len(DEFAULT_FIELDS) + 1)
+        return *(getattr(d, f) for f in DEFAULT_FIELDS), f"Fine-tuning **{model}**: {line}"
 
     def push(self, name: str, repo_id: str, token: str = "", private: bool = True) -> str:
         """Upload `checkpoints/<name>/` to the Hub; the token comes from the box or `HF_TOKEN`."""
@@ -164,6 +213,8 @@ def _final(event: Progress, run: FinetuneRun, lines: list[str], preview) -> Outp
         "kid_before": kid.get("before"),
         "kid_after": kid.get("after"),
     }
+    last = event.history[-1] if event.history else {}
+    result |= {k: last[k] for k in ("ada_p", "kimg") if k in last}  # StyleGAN2 runs
     samples = samples_image(event.preview)
     return status_text(lines, kid=kid), preview, samples, loss_frame(event.history), result
 
@@ -171,8 +222,10 @@ def _final(event: Progress, run: FinetuneRun, lines: list[str], preview) -> Outp
 # --- Components ---------------------------------------------------------------------------------
 
 INTRO = (
-    "Fine-tune the model chosen above on your own images (a few dozen to a few thousand, "
-    "or one .zip), then pick the result in the model list. One training run at a time: "
+    "Fine-tune the model chosen above (DCGAN or StyleGAN2) on your own images (a few dozen "
+    "to a few thousand, or one .zip): upload, check the prepared set, press Start; the "
+    "settings follow the model's architecture and resolution. Then pick the result in the "
+    "model list. One training run at a time: "
     "others wait in the queue. Runs are capped at "
     f"{MAX_STEPS:,} steps and {MAX_SECONDS / 60:g} minutes; tick *Resume* to "
     "continue a saved run."
@@ -189,10 +242,10 @@ def build_finetune_tab(
     refreshes the model dropdown after a run."""
     handlers = FinetuneHandlers(tuner)
     gr.Markdown(INTRO)
-    gr.Markdown("**Takes DCGAN models for now**: StyleGAN2 ones generate and mix, not fine-tune.")
+    arch_note = gr.Markdown()
     with gr.Row():
         with gr.Column(scale=1):
-            c = {"model": model, **_training_inputs(tuner.defaults)}
+            c = {"model": model, **_training_inputs(_initial_defaults(tuner, model.value))}
             with gr.Row():
                 run = gr.Button("Start fine-tuning", variant="primary")
                 stop = gr.Button("Stop and save", variant="stop")
@@ -200,12 +253,19 @@ def build_finetune_tab(
         with gr.Column(scale=1):
             out = _output_components()
     images = c["images"]
-    images.upload(
-        friendly(handlers.preview_upload, release_memory),
-        [images, model],
-        [out["preview"], c["upload_note"]],
+    for trigger in (images.upload, c["augment"].change):
+        trigger(
+            friendly(handlers.preview_upload, release_memory),
+            [images, model, c["augment"], c["diffaugment"]],
+            [out["preview"], c["upload_note"], out["augmented"]],
+            api_visibility="private",
+            concurrency_id="train",  # data preparation runs in the heavy lane
+        )
+    model.change(
+        handlers.defaults,
+        model,
+        [c[f] for f in DEFAULT_FIELDS] + [arch_note],
         api_visibility="private",
-        concurrency_id="train",  # data preparation runs in the heavy lane
     )
     event = run.click(
         friendly(handlers.finetune, release_memory),
@@ -245,6 +305,8 @@ def _training_inputs(d: FinetuneConfig) -> dict[str, gr.components.Component]:
     with gr.Accordion("Hyper-parameters", open=False):
         c |= _optimiser_inputs(d)
         c |= _regulariser_inputs(d)
+    with gr.Accordion("StyleGAN2 settings (ignored for DCGAN models)", open=False):
+        c |= _stylegan2_inputs(d)
     c["resume"] = gr.Checkbox(value=False, label="Resume the saved run of this name")
     return c
 
@@ -297,6 +359,46 @@ def _regulariser_inputs(d: FinetuneConfig) -> dict[str, gr.components.Component]
     return c
 
 
+def _stylegan2_inputs(d: FinetuneConfig) -> dict[str, gr.components.Component]:
+    """ADA or DiffAugment, ADA's target, R1's γ, style mixing and G's EMA, each with a why."""
+    c: dict[str, gr.components.Component] = {}
+    c["augment"] = gr.Radio(
+        list(AUGMENTS),
+        value=d.augment,
+        label="Augmentation",
+        info="ADA adapts its strength p to how much D overfits; DiffAugment uses the fixed "
+        "policy above; none: only for large sets (D memorises a few dozen images).",
+    )
+    with gr.Row():
+        c["ada_target"] = gr.Number(
+            value=d.ada_target, label="ADA target", minimum=0, maximum=1,
+            info="p rises while D is surer than this on real images (0.6 as in the paper).",
+        )  # fmt: skip
+        c["r1_gamma"] = gr.Number(
+            value=d.r1_gamma, label="R1 γ (0 = auto)", minimum=0,
+            info="Penalises D's gradient on real images, so it stays smooth; "
+            "auto = 0.0002·res²/batch.",
+        )  # fmt: skip
+    with gr.Row():
+        c["style_mixing_prob"] = gr.Number(
+            value=d.style_mixing_prob, label="Style-mixing probability", minimum=0, maximum=1,
+            info="Two latents per image part of the time: keeps the styles disentangled.",
+        )  # fmt: skip
+        c["ema_kimg"] = gr.Number(
+            value=d.ema_kimg, label="G EMA half-life, kimg (0 = auto)", minimum=0,
+            info="The saved G averages its recent weights: smoother, better samples.",
+        )  # fmt: skip
+    return c
+
+
+def _initial_defaults(tuner: FineTuner, model: str | None) -> FinetuneConfig:
+    """The settings for the model the page opens with (the device's, if it cannot be read)."""
+    try:
+        return tuner.defaults_for(model or DEFAULT_MODEL)
+    except UserInputError:
+        return tuner.defaults
+
+
 def _push_inputs() -> dict[str, gr.components.Component]:
     c: dict[str, gr.components.Component] = {}
     with gr.Accordion("Push to the Hub", open=False):
@@ -320,10 +422,13 @@ def _output_components() -> dict[str, gr.components.Component]:
         x="step",
         y="loss",
         color="network",
-        color_map={"D": "#2563eb", "G": "#ea580c"},
-        label="Losses (D: discriminator, G: generator)",
+        color_map={"D": "#2563eb", "G": "#ea580c", "R1": "#16a34a"},
+        label="Losses (D: discriminator, G: generator, R1: StyleGAN2's gradient penalty)",
         height=220,
     )
     c["preview"] = gr.Image(label="Prepared training set", format="png")
+    c["augmented"] = gr.Image(
+        label="Augmented real images, as the StyleGAN2 D sees them", format="png"
+    )
     c["result"] = gr.JSON(label="Result")
     return c

@@ -30,6 +30,7 @@ import math
 from dataclasses import dataclass
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 
 # Probability multipliers per transform; 'bgc' = blit + geometric + colour (ADA's default).
@@ -296,7 +297,10 @@ class AdaptiveP:
     def step(self) -> bool:
         """Count one training step; adjust p every `interval` steps. Returns whether it did."""
         self.steps += 1
-        if self.steps % self.interval != 0 or self.count == 0:
+        if self.steps % self.interval != 0:
+            return False
+        self._sum_across_processes()
+        if self.count == 0:
             return False
         self.last_rt = self.sign_sum / self.count
         adjust = (
@@ -306,6 +310,14 @@ class AdaptiveP:
         self.augment.p = min(max(self.augment.p + delta, 0.0), 1.0)
         self.sign_sum, self.count = 0.0, 0
         return True
+
+    def _sum_across_processes(self) -> None:
+        """Under torchrun, r_t is taken over every process's real logits (as NVIDIA)."""
+        if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+            return
+        totals = torch.tensor([self.sign_sum, float(self.count)], dtype=torch.float64)
+        dist.all_reduce(totals)
+        self.sign_sum, self.count = float(totals[0]), int(totals[1])
 
     def state_dict(self) -> dict:
         keys = ("sign_sum", "count", "steps", "last_rt")

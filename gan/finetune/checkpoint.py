@@ -14,6 +14,7 @@ from torch import nn
 from core import store
 from core.errors import UserInputError
 from gan import models
+from gan.finetune import run_state
 from gan.finetune.config import FinetuneJob
 from gan.finetune.trainer import GANTrainer, unwrap
 from gan.loading import generator_from_folder
@@ -96,21 +97,25 @@ def model_card(state: dict, name: str) -> str:
     return "\n".join(line for line in lines if line is not None)
 
 
-def save_run(target: Path, trainer: GANTrainer, state: dict) -> Path:
-    """Write the whole run atomically: config, EMA G, raw G, D, optimisers, state, card."""
+def save_run(target: Path, trainer: GANTrainer, state: dict, resume: dict | None = None) -> Path:
+    """Write the whole run atomically: config, EMA G, raw G, D, optimisers, state, card, and
+    `resume` (RNG states, sampler position: `run_state.safetensors` + `run_state.json`)."""
     G, D = unwrap(trainer.G), unwrap(trainer.D)
     config = {**G.config.to_dict(), "base_model": state["base_model"]}
     optim = adam_tensors(trainer.opt_g, trainer.named_g, "G")
     optim |= adam_tensors(trainer.opt_d, trainer.named_d, "D")
+    extra = {GENERATOR_TRAIN_NAME: G.state_dict(), DISCRIMINATOR_NAME: D.state_dict()}
+    texts = {STATE_NAME: json.dumps(state, indent=1) + "\n"}
+    if resume is not None:
+        extra[run_state.TENSORS_NAME], texts[run_state.JSON_NAME] = run_state.files(resume)
     return store.save_pretrained(
         target,
         config,
         trainer.G_ema.state_dict(),
         model_card(state, target.name),
-        extra={GENERATOR_TRAIN_NAME: G.state_dict(), DISCRIMINATOR_NAME: D.state_dict()}
-        | {OPTIMIZER_NAME: optim},
+        extra=extra | {OPTIMIZER_NAME: optim},
         extra_metadata={DISCRIMINATOR_NAME: {"config": json.dumps(D.config.to_dict())}},
-        texts={STATE_NAME: json.dumps(state, indent=1) + "\n"},
+        texts=texts,
     )
 
 
@@ -171,8 +176,28 @@ def _discriminator_config(
 
 
 def start_state(job: FinetuneJob, device: torch.device) -> tuple[GANTrainer, dict, list[str]]:
-    """Build the trainer from the base model (new run) or from `checkpoints/<name>/` (resume)."""
+    """Build the trainer from the base model (new run) or from `checkpoints/<name>/` (resume);
+    a StyleGAN2 model gets the StyleGAN2 trainer (`gan.finetune.sg2_run`)."""
+    from gan.finetune import sg2_run  # imports this module's neighbours
+
+    if job.resume:
+        folder = store.local_model_dir(job.name)
+        if folder is None or not (folder / STATE_NAME).is_file():
+            raise UserInputError(f"nothing to resume: {job.name!r} is not a fine-tuned model here")
+    else:
+        folder = store.resolve(job.base)
+    if sg2_run.is_stylegan2(folder):
+        return sg2_run.start(job, device, folder)
     return _resume_state(job, device) if job.resume else _new_state(job, device)
+
+
+def save_checkpoint(target: Path, trainer, state: dict, resume: dict | None) -> Path:
+    """`save_run` for the DCGAN trainer, `sg2_run.save` for the StyleGAN2 one."""
+    from gan.finetune import sg2_run
+
+    if isinstance(trainer, sg2_run.SG2Adapter):
+        return sg2_run.save(target, trainer, state, resume)
+    return save_run(target, trainer, state, resume)
 
 
 def _resume_state(job: FinetuneJob, device: torch.device) -> tuple[GANTrainer, dict, list[str]]:

@@ -1,6 +1,9 @@
 """Headless fine-tuning: `python -m gan.finetune --data DIR --name NAME [...]`.
 
-Runs the same loop as the Fine-tune tab (`gan.finetune.loop.run_finetune`). On several GPUs:
+Runs the same loop as the Fine-tune tab (`gan.finetune.loop.run_finetune`), for a DCGAN or a
+StyleGAN2 `--model` (the trainer follows its config.json; the StyleGAN2-only flags such as
+`--augment ada|diffaugment|none`, `--r1-gamma`, `--ada-target` are ignored for DCGAN).
+On several GPUs:
 
     torchrun --nproc_per_node=4 -m gan.finetune --data DIR --name NAME --steps 5000
 
@@ -16,7 +19,7 @@ import os
 import signal
 import threading
 from collections.abc import Iterator
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 
 import torch
@@ -28,7 +31,7 @@ from core.efficientnet import load_efficientnet_lite0
 from core.errors import UserInputError
 from core.events import Progress
 from gan import DEFAULT_MODEL, loading
-from gan.finetune import data
+from gan.finetune import data, sg2_run
 from gan.finetune.config import FinetuneConfig, FinetuneJob
 from gan.finetune.loop import run_finetune
 from gan.finetune.trainer import world
@@ -49,11 +52,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for f in fields(FinetuneConfig):
         flag = "--" + f.name.replace("_", "-")
         default = getattr(defaults, f.name)
+        # Unset flags keep the architecture's default (StyleGAN2: per resolution, see main).
         if isinstance(default, bool):
-            p.add_argument(flag, type=_bool, default=default, metavar="{true,false}")
+            p.add_argument(flag, type=_bool, default=argparse.SUPPRESS, metavar="{true,false}")
         else:
-            p.add_argument(flag, type=type(default), default=default)
+            kind = float if isinstance(default, float) else type(default)
+            p.add_argument(flag, type=kind, default=argparse.SUPPRESS, help=f"default {default}")
     return p.parse_args(argv)
+
+
+def config_for(args: argparse.Namespace, base: str, device: torch.device) -> FinetuneConfig:
+    """FinetuneConfig's defaults (a StyleGAN2 base: those of its resolution), then the flags."""
+    config = FinetuneConfig()
+    folder = store.resolve(base)
+    if sg2_run.is_stylegan2(folder):
+        config = replace(config, **sg2_run.defaults(loading.image_size(base), device))
+    given = {f.name: getattr(args, f.name) for f in fields(FinetuneConfig) if hasattr(args, f.name)}
+    return replace(config, **given)
 
 
 def _bool(text: str) -> bool:
@@ -89,11 +104,11 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C, or a container shutting down:
         signal.signal(signum, lambda *_: stop.set())  # stop cleanly and save
-    config = FinetuneConfig(**{f.name: getattr(args, f.name) for f in fields(FinetuneConfig)})
     try:
         base = args.model
         if args.resume:
             base = store.read_config(store.resolve(args.name)).get("base_model", base)
+        config = config_for(args, args.name if args.resume else base, device)
         image_size = loading.image_size(args.name if args.resume else base)
         dataset = data.prepare(args.data, image_size)
         if warning := dataset.warning():

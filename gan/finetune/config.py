@@ -25,6 +25,7 @@ MAX_STEPS = int(_env_number("GAN_STUDIO_MAX_TRAIN_STEPS", 20_000))
 MAX_SECONDS = _env_number("GAN_STUDIO_MAX_TRAIN_SECONDS", 900)
 MAX_BATCH = 512
 MAX_LR = 0.05
+AUGMENTS = ("ada", "diffaugment", "none")
 
 
 # Defaults that depend on the device: a few minutes on either.
@@ -58,6 +59,14 @@ class FinetuneConfig:
     seed: int = 0
     kid_samples: int = 128  # generated images per KID estimate; 0 turns KID off
     precision: str = "fp32"  # or "bf16" (autocast); fp32 (TF32 on GPUs) was faster for DCGAN
+    # StyleGAN2 only (the DCGAN path always uses `diffaugment`); 0 means ADA's "auto" value.
+    augment: str = "ada"  # "ada", "diffaugment" (the `diffaugment` policy) or "none"
+    augment_p: float = 0.0  # ADA's initial p
+    ada_target: float = 0.6  # ADA raises p while E[sign(D(real))] is above this
+    r1_gamma: float = 0.0  # R1 weight; 0: auto, 0.0002 * resolution^2 / batch
+    d_reg_interval: int = 16  # lazy R1 every K steps
+    style_mixing_prob: float = 0.9
+    ema_kimg: float = 0.0  # G_ema half-life in thousands of images; 0: auto, batch * 10 / 32
 
     @classmethod
     def for_device(cls, device: torch.device | str, **values: object) -> FinetuneConfig:
@@ -101,8 +110,22 @@ class FinetuneConfig:
         if threshold < 0:
             raise UserInputError("d_loss_threshold must be >= 0 (0 turns the balance rule off)")
         parse_policy(self.diffaugment)
+        self._check_stylegan2()
         if self.precision not in {"fp32", "bf16"}:
             raise UserInputError("precision must be fp32 or bf16")
+
+    def _check_stylegan2(self) -> None:
+        """The StyleGAN2 settings: augmentation, ADA target and p, R1, mixing, EMA."""
+        if self.augment not in AUGMENTS:
+            raise UserInputError(f"augment must be one of {', '.join(AUGMENTS)}")
+        for name in ("augment_p", "ada_target", "style_mixing_prob"):
+            if not 0 <= _number(getattr(self, name), name) <= 1:
+                raise UserInputError(f"{name} must be in [0, 1]")
+        for name in ("r1_gamma", "ema_kimg"):
+            if _number(getattr(self, name), name) < 0:
+                raise UserInputError(f"{name} must be >= 0 (0 picks the automatic value)")
+        if not 1 <= _whole(self.d_reg_interval, "d_reg_interval") <= 1000:
+            raise UserInputError("d_reg_interval must be between 1 and 1000")
 
     def _capped(self, n_images: int) -> tuple[dict[str, float], list[str]]:
         """Steps, batch size and wall time: absurd ones raise, too large ones are capped."""

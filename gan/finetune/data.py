@@ -11,6 +11,7 @@ as one uint8 tensor (N, 3, S, S).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import shutil
 import stat
@@ -244,13 +245,20 @@ def prepare(
     try:
         files, skipped = collect_files(sources, workdir, limits)
         arrays = []
+        seen: dict[str, str] = {}  # hash of the prepared pixels -> the first file's name
         for name, path in files:
             try:
                 image = load_rgb(path, what=f"file {name}", min_side=16)
             except UserInputError as e:
                 skipped.append(f"{name}: {_reason(e, name)}")
                 continue
-            arrays.append(np.asarray(center_crop_resize(image, image_size)))
+            array = np.asarray(center_crop_resize(image, image_size))
+            digest = hashlib.sha256(array.tobytes()).hexdigest()
+            if digest in seen:  # the same training image twice only weighs it double
+                skipped.append(f"{name}: duplicate of {seen[digest]}, removed")
+                continue
+            seen[digest] = name
+            arrays.append(array)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     if skipped:

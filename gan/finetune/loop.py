@@ -48,7 +48,8 @@ from core import store
 from core.errors import UserInputError
 from core.events import Progress
 from gan import latents
-from gan.finetune.checkpoint import STATE_NAME, save_run, start_state
+from gan.finetune import run_state
+from gan.finetune.checkpoint import STATE_NAME, save_checkpoint, start_state
 from gan.finetune.config import FinetuneJob
 from gan.finetune.kid import FeatureNet, KIDScorer
 from gan.finetune.trainer import BatchSampler, StepLosses, world
@@ -70,13 +71,6 @@ def check_target(job: FinetuneJob) -> Path:
             "(or tick Resume to continue that run)"
         )
     return target
-
-
-def _downsample(history: list[dict], max_points: int = 400) -> list[dict]:
-    if len(history) <= max_points:
-        return history
-    stride = math.ceil(len(history) / max_points)
-    return history[::stride] + ([history[-1]] if (len(history) - 1) % stride else [])
 
 
 def _downsample(history: list[dict], max_points: int = 400) -> list[dict]:
@@ -125,10 +119,41 @@ class _Run:
         self.config, self.report_every_s = job.config, report_every_s
         torch.manual_seed(self.config.seed + self.rank)
         self.trainer, self.state, self.notes = start_state(job, device)
+        self.sampler: BatchSampler | None = None  # StyleGAN2's trainer has its own
+        if not hasattr(self.trainer, "resume_state"):
+            self.sampler = BatchSampler(
+                job.images, device, self.config.hflip, self.config.seed + 1000 * self.rank
+            )
+        self.resume_state: dict | None = None
+        if job.resume:
+            self._restore(run_state.load(target))
         self.first_step = self.trainer.step
         self.history: list[dict] = self.state["history"]
         self.z_samples = latents.seeds_to_z(list(range(self.config.n_samples)), self.trainer.nz)
         self.started = time.monotonic()
+
+    def _restore(self, saved: dict | None) -> None:
+        """Exact resume: the RNG states and the sampler position where the last run stopped
+        (a run saved before these existed resumes with fresh ones, as before)."""
+        if saved is None or saved.get("steps_done") != self.state["steps_done"]:
+            if self.sampler is None:
+                raise UserInputError(f"{self.job.name!r} has no resume state: start a new run")
+            self.notes.append("no exact resume state saved: the random streams start afresh")
+            return
+        if self.sampler is None:
+            self.trainer.restore(saved["trainer"])
+            return
+        run_state.set_rng_state(saved["rng"])
+        self.sampler.load_state_dict(saved["sampler"])
+
+    def _capture(self) -> None:
+        """The RNG states and sampler position after the last step (saved with the model)."""
+        state: dict = {"steps_done": self.trainer.step}
+        if self.sampler is None:  # StyleGAN2: RNGs, sampler, ADA, Adam, kimg
+            state["trainer"] = self.trainer.resume_state()
+        else:
+            state |= {"rng": run_state.rng_state(), "sampler": self.sampler.state_dict()}
+        self.resume_state = state
 
     def progress(self, step: int, **fields) -> Progress:
         return Progress(step, self.config.steps, **fields)
@@ -141,7 +166,8 @@ class _Run:
         return {f"kid_{k}": v for k, v in kid.items()}
 
     def events(self, notes: list[str], feature_net: FeatureNet | None) -> Iterator[Progress]:
-        image_size = self.trainer.G_ema.config.image_size
+        image_size = getattr(self.trainer, "image_size", None)
+        image_size = image_size or self.trainer.G_ema.config.image_size
         images = self.job.images
         if images.shape[-1] != image_size or images.dtype != torch.uint8:
             raise UserInputError(f"training images must be uint8 at {image_size}x{image_size}")
@@ -169,6 +195,7 @@ class _Run:
         self.started = time.monotonic()
         try:
             stopped = yield from self._train()
+            self._capture()  # before KID, which must not shift what the next run draws
             seconds = time.monotonic() - self.started
             if self.rank == 0:
                 run_steps = self.trainer.step - self.first_step
@@ -177,6 +204,7 @@ class _Run:
                 if scorer is not None:
                     self.state["kid"]["after"] = scorer(self.trainer.G_ema, self.trainer.nz).mean
         except GeneratorExit:  # the request was cancelled: save what was learned, then close
+            self._capture()
             self._finish("cancelled", None)
             raise
         checkpoint = self._finish(stopped, seconds)
@@ -194,10 +222,7 @@ class _Run:
 
     def _train(self) -> Iterator[Progress]:
         """The steps; returns why they ended ("finished", "stopped" or the time cap)."""
-        config, trainer = self.config, self.trainer
-        sampler = BatchSampler(
-            self.job.images, self.device, config.hflip, config.seed + 1000 * self.rank
-        )
+        config, trainer, sampler = self.config, self.trainer, self.sampler
         last_report = self.started
         if self.rank == 0:
             yield self.progress(trainer.step, preview=self.samples())
@@ -205,7 +230,7 @@ class _Run:
             reason = _stop_reason(self.stop, self.started, config.max_seconds)
             if reason:
                 return reason
-            losses = trainer.train_step(sampler(config.batch_size))
+            losses = trainer.train_step(sampler(config.batch_size) if sampler else None)
             self._record(losses)
             if self.rank != 0:
                 continue
@@ -225,6 +250,7 @@ class _Run:
                 "loss_g": losses.loss_g,
                 "d_skipped": losses.d_skipped,
             }
+            | losses.extra
         )
         if not all(math.isfinite(v) for v in (losses.loss_d, losses.loss_g)):
             raise UserInputError(
@@ -237,8 +263,10 @@ class _Run:
         rate = step * batch / max(now - self.started, 1e-9)
         return self.progress(
             step,
-            losses={"loss_d": losses.loss_d, "loss_g": losses.loss_g},
-            metrics={"images_per_s": rate, "d_skipped": float(losses.d_skipped)},
+            losses={"loss_d": losses.loss_d, "loss_g": losses.loss_g}
+            | ({"r1": losses.extra["r1"]} if "r1" in losses.extra else {}),
+            metrics={"images_per_s": rate, "d_skipped": float(losses.d_skipped)}
+            | {k: v for k, v in losses.extra.items() if k != "r1"},
             history=_downsample(self.history),
         )
 
@@ -259,7 +287,7 @@ class _Run:
                 ended=stopped,
                 history=_downsample(self.history, 2000),
             )
-            checkpoint = save_run(self.target, trainer, self.state)
+            checkpoint = save_checkpoint(self.target, trainer, self.state, self.resume_state)
             log.info("saved %s (%d steps, %s)", checkpoint, trainer.step, stopped)
         if world()[1] > 1:
             dist.barrier()

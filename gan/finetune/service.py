@@ -7,16 +7,17 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from core import publish, store
 from core.events import Progress
 from core.runs import RunRegistry
-from gan import loading
-from gan.finetune import data
+from gan import judge, loading
+from gan.finetune import data, sg2_run
 from gan.finetune.config import FinetuneConfig, FinetuneJob
 from gan.finetune.kid import FeatureNet
 from gan.finetune.loop import run_finetune
@@ -71,6 +72,39 @@ class FineTuner:
             yield
         finally:
             self._slot.release()
+
+    def architecture(self, model: str) -> str:
+        """ "stylegan2" or "dcgan": which trainer fine-tunes `model`."""
+        return "stylegan2" if sg2_run.is_stylegan2(store.resolve(model)) else "dcgan"
+
+    def defaults_for(self, model: str) -> FinetuneConfig:
+        """This device's defaults, with those of `model`'s architecture and resolution."""
+        if self.architecture(model) == "dcgan":
+            return self.defaults
+        values = sg2_run.defaults(loading.image_size(model), self.device)
+        return replace(self.defaults, **values)  # type: ignore[arg-type]
+
+    def describe(self, model: str) -> str:
+        """One line on how `model` will be fine-tuned (architecture, resolution, its D)."""
+        folder = store.resolve(model)
+        size = loading.image_size(model)
+        has_d = judge.discriminator_file(model, folder) is not None
+        if self.architecture(model) == "dcgan":
+            return f"DCGAN, {size} px" + ("" if has_d else ": no saved D, a fresh one warms up")
+        d = (
+            "its discriminator is fine-tuned too (Freeze-D on its first blocks)"
+            if has_d
+            else "it was converted without a discriminator: a fresh D is trained, "
+            "with a D-only warm-up first"
+        )
+        return f"StyleGAN2, {size} px: {d}"
+
+    def augment_preview(
+        self, dataset: data.Dataset, config: FinetuneConfig
+    ) -> tuple[np.ndarray, str]:
+        """A grid of real images as the StyleGAN2 D will see them, and its caption."""
+        images, note = sg2_run.augment_preview(dataset.images, config)
+        return data.preview_grid(torch.from_numpy(images).permute(0, 3, 1, 2)), note
 
     def prepare(
         self, images: Sequence[str | Path] | None, model: str, name: str = "", resume: bool = False

@@ -27,14 +27,17 @@ counters); `load_state_dict()` on a freshly built trainer continues bit for bit 
 from __future__ import annotations
 
 import copy
+import functools
 import random
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
+import torch.distributed as dist
 from torch import nn
 
 from gan.finetune.ada import AdaAugment, AdaptiveP
+from gan.finetune.augment import diff_augment, parse_policy
 from gan.finetune.sg2_loss import LossTerms, StyleGAN2Loss, auto_r1_gamma
 from gan.models.stylegan2 import StyleGAN2Config
 from gan.models.stylegan2_d import StyleGAN2Discriminator, StyleGAN2DiscriminatorConfig
@@ -55,7 +58,8 @@ class SG2TrainConfig:
     pl_decay: float = 0.01
     ema_kimg: float | None = None  # auto: batch * 10 / 32
     ema_rampup: float | None = 0.05
-    augment: str = "ada"  # "ada" (adaptive p), "fixed" (p = augment_p) or "none"
+    augment: str = "ada"  # "ada" (adaptive p), "fixed" (p = augment_p), "diffaugment" or "none"
+    diffaugment: str = "color,translation,cutout"  # DiffAugment's policy, for "diffaugment"
     ada_pipeline: str = "bgc"
     augment_p: float = 0.0  # initial (or fixed) p
     ada_target: float = 0.6
@@ -163,6 +167,7 @@ class StyleGAN2Trainer:
         self.config = cfg = config.resolved(G.img_resolution)
         self.G = G.to(self.device).train().requires_grad_(False)
         self.D = D.to(self.device).train().requires_grad_(False)
+        _broadcast_from_rank0(self.G, self.D)  # every process starts from the same weights
         self.G_ema = copy.deepcopy(self.G).eval()
         self.frozen_d = min(cfg.freeze_d, len(self.D.blocks()) - 1) if d_pretrained else 0
         self.d_warmup = 0 if d_pretrained else cfg.d_warmup
@@ -180,7 +185,7 @@ class StyleGAN2Trainer:
         self.loss = StyleGAN2Loss(
             self.G,
             self.D,
-            augment=None if cfg.augment == "none" else self.augment,
+            augment=self._augment_fn(),
             r1_gamma=cfg.r1_gamma,
             style_mixing_prob=cfg.style_mixing_prob,
             pl_weight=cfg.pl_weight,
@@ -192,6 +197,16 @@ class StyleGAN2Trainer:
         self.sampler = PermutationSampler(len(images), cfg.seed) if images is not None else None
         self.batch_idx, self.cur_nimg = 0, 0
         self.last = {"R1": float("nan"), "PL": float("nan")}
+
+    def _augment_fn(self):
+        """What D's inputs go through: ADA's pipeline, DiffAugment (Zhao et al. 2020, on the
+        global torch RNG, which exact resume restores) or nothing."""
+        kind = self.config.augment
+        if kind == "none":
+            return None
+        if kind == "diffaugment":
+            return functools.partial(diff_augment, policy=parse_policy(self.config.diffaugment))
+        return self.augment
 
     @property
     def kimg(self) -> float:
@@ -226,6 +241,7 @@ class StyleGAN2Trainer:
     ) -> None:  # fmt: skip
         """Backward sum of mean(loss) * gain, grads cleaned of NaN/inf as NVIDIA, Adam step."""
         sum(t.loss.mean() for t in terms).mul(gain).backward()
+        _mean_grads_across(params)
         for p in params:
             if p.grad is not None:
                 torch.nan_to_num(p.grad, nan=0, posinf=1e5, neginf=-1e5, out=p.grad)
@@ -265,7 +281,7 @@ class StyleGAN2Trainer:
         self._begin(self.opt_d, self.d_params)
         fake, real_t = self.loss.d_fake(*gen), self.loss.d_real(*real)
         self.ada.observe(real_t.logits)
-        value = (fake.loss.mean() + real_t.loss.mean()).item()
+        value = _mean_across(fake.loss.mean().detach() + real_t.loss.mean().detach())
         skipped = value < self.config.d_loss_threshold
         if skipped:
             self.opt_d.zero_grad(set_to_none=True)
@@ -318,7 +334,8 @@ class StyleGAN2Trainer:
             self.update_ema()
         self.cur_nimg += n
         self.batch_idx += 1
-        self.ada.step()
+        if self.config.augment == "ada":  # "fixed" keeps p; the others do not use it
+            self.ada.step()
         report = {"R1": self.last["R1"], "ada_p": self.augment.p, "kimg": self.kimg}
         if self.config.pl_weight > 0:
             report["PL"] = self.last["PL"]
@@ -358,6 +375,43 @@ class StyleGAN2Trainer:
         self.cur_nimg = state["counters"]["cur_nimg"]
         self.last = dict(state["last"])
         set_rng_state(state["rng"])
+
+
+# --- Several processes (torchrun): NVIDIA's scheme, gradients averaged after each phase -----
+
+
+def _world() -> int:
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
+def _mean_grads_across(params: list[nn.Parameter]) -> None:
+    """Average the phase's gradients over the processes (one flat all-reduce, as NVIDIA)."""
+    if _world() == 1:
+        return
+    grads = [p.grad for p in params if p.grad is not None]
+    if grads:
+        flat = torch.cat([g.flatten() for g in grads])
+        dist.all_reduce(flat)
+        flat /= _world()
+        for g, part in zip(grads, flat.split([g.numel() for g in grads]), strict=True):
+            g.copy_(part.view_as(g))
+
+
+def _mean_across(value: torch.Tensor) -> float:
+    """A scalar averaged over the processes, so they all take the same decisions."""
+    if _world() > 1:
+        value = value.clone()
+        dist.all_reduce(value)
+        value /= _world()
+    return value.item()
+
+
+def _broadcast_from_rank0(*modules: nn.Module) -> None:
+    if _world() == 1:
+        return
+    for module in modules:
+        for tensor in [*module.parameters(), *module.buffers()]:
+            dist.broadcast(tensor.data, 0)
 
 
 def _checked_labels(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import copy
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -51,6 +51,7 @@ class StepLosses:
     loss_d: float
     loss_g: float
     d_skipped: bool
+    extra: dict[str, float] = field(default_factory=dict)  # StyleGAN2: r1, ada_p, kimg
 
 
 def d_blocks(D: Discriminator) -> list[nn.Module]:
@@ -217,3 +218,10 @@ class BatchSampler:
             flip = torch.rand(batch_size, 1, 1, 1, device=x.device, generator=self.g) < 0.5
             x = torch.where(flip, x.flip(3), x)
         return x
+
+    def state_dict(self) -> dict:
+        """The sampler's position: its generator's state (exact resume)."""
+        return {"rng": self.g.get_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.g.set_state(state["rng"])

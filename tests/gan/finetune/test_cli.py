@@ -76,3 +76,38 @@ def test_torchrun_two_processes_gloo(setup, tmp_path):
     assert "rank 1 of 2" in done.stderr
     assert json.loads(summary.read_text())["steps"] == 6
     assert store.local_model_dir("ddp-ft") is not None
+
+
+@pytest.fixture
+def sg2_setup(setup):
+    from tests.gan.finetune.sg2_tiny import tiny_g
+
+    checkpoints, data = setup
+    G = tiny_g()
+    store.save_pretrained(checkpoints / "sg2", G.config.to_dict(), G.state_dict(), "# sg2\n")
+    return checkpoints, data
+
+
+def test_cli_stylegan2_defaults_and_flags(sg2_setup, tmp_path):
+    checkpoints, data = sg2_setup
+    args = ["--data", str(data), "--name", "cli-sg2", "--model", "sg2", "--no-kid"]
+    args += ["--steps", "3", "--augment", "diffaugment", "--r1-gamma", "0.5"]
+    done = _run(args, checkpoints)
+    assert done.returncode == 0, done.stderr[-3000:]
+    state = json.loads((checkpoints / "cli-sg2" / STATE_NAME).read_text())
+    cfg = state["sg2_config"]
+    assert state["steps_done"] == 3 and cfg["batch_size"] == 4 and cfg["lr_g"] == 0.0025
+    assert cfg["augment"] == "diffaugment" and cfg["r1_gamma"] == 0.5
+    assert "fresh one is trained" in done.stderr
+
+
+def test_torchrun_two_processes_gloo_stylegan2(sg2_setup, tmp_path):
+    checkpoints, data = sg2_setup
+    summary = tmp_path / "summary.json"
+    args = ["--data", str(data), "--name", "ddp-sg2", "--model", "sg2", "--no-kid"]
+    args += ["--steps", "4", "--batch-size", "2", "--d-warmup", "1", "--summary", str(summary)]
+    done = _run(args, checkpoints, torchrun=2)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "rank 1 of 2" in done.stderr
+    assert json.loads(summary.read_text())["steps"] == 4
+    assert store.read_config(checkpoints / "ddp-sg2")["model_type"] == "stylegan2-generator"

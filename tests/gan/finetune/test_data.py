@@ -105,7 +105,7 @@ def test_prepare_skips_corrupt_files_and_crops(tmp_path):
     files = []
     for i in range(9):
         path = tmp_path / f"{i}.png"
-        path.write_bytes(_png(size=(60 + 10 * i, 30)))
+        path.write_bytes(_png(color=(200, 30, 20 + i), size=(60 + 10 * i, 30)))  # no duplicates
         files.append(path)
     (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
     (tmp_path / "empty.png").write_bytes(b"")
@@ -133,7 +133,25 @@ def test_folder_zip_and_preview(images_dir, tmp_path):
         for path in sorted(images_dir.glob("*.jpg"))[:4]:
             zf.write(path, f"photos/{path.name}")
     ds = data.prepare([images_dir, archive], 64)
-    assert len(ds) == 12 + 4
+    assert len(ds) == 12  # the zip's 4 photos are duplicates of the folder's, removed
+    assert sum("duplicate of" in s for s in ds.skipped) == 4
     assert any("SOURCES.md" in s for s in ds.skipped)
     grid = data.preview_grid(ds.images)
     assert grid.dtype == np.uint8 and grid.shape == (2 + 2 * 66, 2 + 8 * 66, 3)
+
+
+def test_duplicates_are_removed_by_their_prepared_pixels(tmp_path):
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(8):
+        path = tmp_path / f"img{i}.png"
+        Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(path)
+        paths.append(path)
+    copy = tmp_path / "copy.png"
+    copy.write_bytes(paths[0].read_bytes())
+    bigger = tmp_path / "bigger.png"  # same picture at another size: different pixels
+    Image.open(paths[1]).resize((64, 64)).save(bigger)
+    dataset = data.prepare([*paths, copy, bigger], 16)
+    assert len(dataset) == 9
+    assert dataset.skipped == ["copy.png: duplicate of img0.png, removed"]
+    assert len({bytes(x.numpy()) for x in dataset.images}) == 9

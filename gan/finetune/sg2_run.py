@@ -1,0 +1,261 @@
+"""StyleGAN2 fine-tuning on the loop of `gan.finetune.loop`: where a run starts (a base model,
+with or without its D, or a saved run), its checkpoint, and the adapter that gives the loop
+the DCGAN trainer's interface around `StyleGAN2Trainer`.
+
+A StyleGAN2 checkpoint is one folder written by `core.store.save_pretrained`:
+config.json (G's config + base_model), model.safetensors (G_ema, what generation uses),
+discriminator.safetensors (D, its config as JSON in the metadata key "config", as the converter
+writes it), generator_train.safetensors (the raw G), training_state.json (the run's summary,
+history, KIDs), and run_state.safetensors + run_state.json: everything else the next step
+depends on (Adam states, ADA p and its RNG, sampler position, kimg, torch/numpy/Python RNGs).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from core import store
+from core.errors import UserInputError
+from core.images import to_uint8
+from gan import judge
+from gan.finetune import run_state
+from gan.finetune.ada import AdaAugment
+from gan.finetune.augment import diff_augment, parse_policy
+from gan.finetune.config import FinetuneConfig, FinetuneJob
+from gan.finetune.sg2_trainer import SG2TrainConfig, StyleGAN2Trainer, fresh_discriminator
+from gan.finetune.trainer import StepLosses, world
+from gan.loading import generator_from_folder
+from gan.models.stylegan2 import GENERATOR_TYPE
+
+DISCRIMINATOR_NAME = "discriminator.safetensors"
+GENERATOR_TRAIN_NAME = "generator_train.safetensors"
+STATE_NAME = "training_state.json"
+PREVIEW_P = 0.5  # ADA's p for the augmentation preview while p is still 0
+
+
+def is_stylegan2(folder: Path) -> bool:
+    """Whether the model folder holds a StyleGAN2 generator."""
+    return store.read_config(folder).get("model_type") == GENERATOR_TYPE
+
+
+def defaults(resolution: int, device: torch.device | str) -> dict[str, float]:
+    """Settings that suit a short StyleGAN2 fine-tune at `resolution` on `device`: ADA's
+    learning rate; a batch that fits (smaller at high resolution, small on a CPU)."""
+    gpu = torch.device(device).type == "cuda"
+    batch = (32 if resolution <= 256 else 16 if resolution <= 512 else 8) if gpu else 4
+    steps = (2000 if resolution <= 256 else 1000) if gpu else 20
+    lr = 0.002 if resolution >= 1024 else 0.0025
+    return {
+        "steps": steps,
+        "batch_size": batch,
+        "lr_g": lr,
+        "lr_d": lr,
+        "freeze_d": 2 if resolution >= 64 else 1,
+        "sample_every": max(1, steps // 10),
+        "d_warmup": 20 if gpu else 4,
+    }
+
+
+def train_config(config: FinetuneConfig, rank: int = 0) -> SG2TrainConfig:
+    """The trainer's settings from the run's (0 means ADA's automatic value)."""
+    return SG2TrainConfig(
+        batch_size=config.batch_size,
+        lr_g=config.lr_g,
+        lr_d=config.lr_d,
+        r1_gamma=config.r1_gamma or None,
+        d_reg_interval=config.d_reg_interval,
+        style_mixing_prob=config.style_mixing_prob,
+        ema_kimg=config.ema_kimg or None,
+        augment=config.augment,
+        diffaugment=config.diffaugment,
+        augment_p=config.augment_p,
+        ada_target=config.ada_target,
+        freeze_d=config.freeze_d,
+        d_loss_threshold=config.d_loss_threshold,
+        d_warmup=config.d_warmup,
+        seed=config.seed + 1000 * rank,
+    )
+
+
+class SG2Adapter:
+    """`StyleGAN2Trainer` with the interface the loop uses (`step`, `nz`, `G_ema`, ...)."""
+
+    def __init__(self, trainer: StyleGAN2Trainer, d_pretrained: bool) -> None:
+        self.trainer, self.d_pretrained = trainer, d_pretrained
+        self.nz = trainer.G.z_dim
+        self.image_size = trainer.G.img_resolution
+        self.frozen_d, self.d_warmup = trainer.frozen_d, trainer.d_warmup
+
+    @property
+    def step(self) -> int:
+        return self.trainer.batch_idx
+
+    @property
+    def G_ema(self) -> nn.Module:  # noqa: N802 (the papers' name)
+        return self.trainer.G_ema
+
+    def train_step(self, real: torch.Tensor | None = None) -> StepLosses:
+        """One StyleGAN2 step on the trainer's own sampler (`real` is ignored)."""
+        out = self.trainer.train_step()
+        extra = {"r1": out["R1"], "kimg": out["kimg"]}
+        if self.trainer.config.augment in ("ada", "fixed"):
+            extra["ada_p"] = out["ada_p"]
+        return StepLosses(out["D"], out["G"], bool(out["skipped"]), extra)
+
+    @torch.no_grad()
+    def samples(self, z: torch.Tensor) -> np.ndarray:
+        """G_ema on fixed latents (constant noise) -> uint8 (N, H, W, 3)."""
+        img = self.trainer.G_ema(z.to(self.trainer.device), noise_mode="const")
+        return to_uint8(img.float().cpu().numpy())
+
+    def resume_state(self) -> dict:
+        """The trainer's state without the weights (those are the model's files)."""
+        state = self.trainer.state_dict()
+        for key in ("G", "G_ema", "D"):
+            state.pop(key)
+        return state
+
+    def restore(self, saved: dict) -> None:
+        t = self.trainer
+        weights = {"G": t.G.state_dict(), "G_ema": t.G_ema.state_dict(), "D": t.D.state_dict()}
+        t.load_state_dict(saved | weights)
+
+    def modules(self) -> tuple[nn.Module, nn.Module]:
+        return self.trainer.G, self.trainer.D
+
+
+# --- Where a run starts ---------------------------------------------------------------------
+
+
+def start(job: FinetuneJob, device: torch.device, folder: Path):
+    """(adapter, state, notes) for a new run from `folder` (the base) or a resume of it."""
+    return _resume(job, device, folder) if job.resume else _new(job, device, folder)
+
+
+def _trainer(job, device, G, D, config: SG2TrainConfig, d_pretrained: bool) -> SG2Adapter:
+    if G.c_dim:
+        raise UserInputError("fine-tuning a conditional StyleGAN2 (with classes) is not supported")
+    trainer = StyleGAN2Trainer(G, D, config, job.images, device, d_pretrained=d_pretrained)
+    return SG2Adapter(trainer, d_pretrained)
+
+
+def _new(job: FinetuneJob, device: torch.device, folder: Path):
+    G = generator_from_folder(folder, job.base)
+    path = judge.discriminator_file(job.base, folder)
+    if path is None:
+        D, pretrained = fresh_discriminator(G.config, mbstd_group_size=4), False
+    else:
+        D, pretrained = judge.build_discriminator(path, G.img_resolution), True
+    adapter = _trainer(job, device, G, D, train_config(job.config, world()[0]), pretrained)
+    state = {
+        "architecture": "stylegan2",
+        "d_pretrained": pretrained,
+        "d_warmup": adapter.d_warmup,
+        "base_model": job.base,
+        "steps_done": 0,
+        "frozen_d": adapter.frozen_d,
+        "discriminator_origin": f"from {job.base}" if pretrained else "fresh (StyleGAN2 init)",
+        "sg2_config": asdict(adapter.trainer.config),
+        "history": [],
+        "kid": {},
+    }
+    return adapter, state, list(adapter.trainer.notes)
+
+
+def _resume(job: FinetuneJob, device: torch.device, folder: Path):
+    previous = json.loads((folder / STATE_NAME).read_text())
+    G = generator_from_folder(folder, job.name, GENERATOR_TRAIN_NAME)
+    G_ema = generator_from_folder(folder, job.name)
+    D = judge.build_discriminator(folder / DISCRIMINATOR_NAME, G.img_resolution)
+    config = SG2TrainConfig(**previous["sg2_config"])  # the run's own settings
+    if config.batch_size != job.config.batch_size:
+        raise UserInputError(
+            f"resume with the run's batch size ({config.batch_size}) to continue it exactly"
+        )
+    adapter = _trainer(job, device, G, D, config, previous["d_pretrained"])
+    adapter.trainer.G_ema.load_state_dict(G_ema.state_dict())
+    state = {**previous, "kid": {"before": previous.get("kid", {}).get("after")}}
+    return adapter, state, [f"resuming {job.name} at step {previous['steps_done']}"]
+
+
+# --- The checkpoint -----------------------------------------------------------------------------
+
+
+def save(target: Path, adapter: SG2Adapter, state: dict, resume: dict | None) -> Path:
+    """The whole run, atomically, through the store's one writer."""
+    G, D = adapter.modules()
+    extra = {GENERATOR_TRAIN_NAME: G.state_dict(), DISCRIMINATOR_NAME: D.state_dict()}
+    texts = {STATE_NAME: json.dumps(state, indent=1) + "\n"}
+    if resume is not None:
+        extra[run_state.TENSORS_NAME], texts[run_state.JSON_NAME] = run_state.files(resume)
+    return store.save_pretrained(
+        target,
+        {**G.config.to_dict(), "base_model": state["base_model"]},
+        adapter.G_ema.state_dict(),
+        model_card(state, target.name),
+        extra=extra,
+        extra_metadata={DISCRIMINATOR_NAME: {"config": json.dumps(D.config.to_dict())}},
+        texts=texts,
+    )
+
+
+def model_card(state: dict, name: str) -> str:
+    """README.md of a fine-tuned StyleGAN2: base, data, steps, settings, KIDs."""
+    cfg, kid, base = state["sg2_config"], state.get("kid") or {}, state["base_model"]
+    lines = [
+        "---",
+        "library_name: pytorch",
+        "tags: [gan, stylegan2, image-generation, gan-studio, fine-tuned]",
+        *([f"base_model: {base.split('@')[0]}"] if "/" in base else []),
+        "---",
+        "",
+        f"# {name}",
+        "",
+        f"A StyleGAN2 generator fine-tuned with GAN Studio from **{base}**.",
+        "",
+        f"- Training images: {state['images']}; steps: {state['steps_done']} "
+        f"({state['steps_done'] * cfg['batch_size'] / 1000:g} kimg)",
+        f"- Batch {cfg['batch_size']}; lr G {cfg['lr_g']:g}, D {cfg['lr_d']:g}; "
+        f"R1 γ {cfg['r1_gamma']:g} every {cfg['d_reg_interval']} steps; "
+        f"style mixing {cfg['style_mixing_prob']:g}; EMA half-life {cfg['ema_kimg']:g} kimg",
+        f"- Augmentation {cfg['augment']} (ADA target {cfg['ada_target']:g}); Freeze-D "
+        f"{state['frozen_d']} block(s); balance rule {cfg['d_loss_threshold']:g}",
+        f"- Discriminator: {state['discriminator_origin']}",
+    ]
+    for when in ("before", "after"):
+        if kid.get(when) is not None:
+            lines.append(f"- KID ×10⁻³ {when} (EfficientNet-Lite0 features): {kid[when] * 1e3:.2f}")
+    lines += ["", "`model.safetensors` holds G_ema; the other files let GAN Studio resume.", ""]
+    return "\n".join(lines)
+
+
+# --- The augmentation preview -------------------------------------------------------------------
+
+
+def augment_preview(
+    images: torch.Tensor, config: FinetuneConfig, p: float | None = None, n: int = 16
+) -> tuple[np.ndarray, str]:
+    """Real images as D will see them: ADA at `p` (the initial p, or PREVIEW_P while that is
+    0), or DiffAugment; its own seeded RNGs, so training draws nothing less. (uint8 grid
+    images (N, H, W, 3), caption)."""
+    x = images[:n].float() / 127.5 - 1
+    if config.augment == "none":
+        return to_uint8(x.numpy()), "augmentation off: D sees the images as they are"
+    if config.augment == "diffaugment":
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(config.seed)
+            out = diff_augment(x, parse_policy(config.diffaugment))
+        return to_uint8(out.numpy()), f"DiffAugment {config.diffaugment}"
+    p = config.augment_p if p is None else p
+    shown = p if p > 0 else PREVIEW_P
+    out = AdaAugment("bgc", shown, seed=config.seed)(x)
+    note = f"ADA at p = {shown:.2f}"
+    if not p:
+        note += " (training starts at p = 0; p rises when D overfits)"
+    return to_uint8(out.numpy()), note
