@@ -21,6 +21,7 @@ from ui.header import build_header, hub_status
 from ui.interpolate import build_interpolate_tab
 from ui.services import Services, build_services
 from ui.style import build_style_tab
+from ui.tools import build_tool_tabs
 
 log = logging.getLogger("gan_studio")
 
@@ -44,6 +45,7 @@ def build_demo(services: Services | None = None) -> gr.Blocks:
                 build_style_tab(s.stylist, release)
             with gr.Tab("Fine-tune", id="finetune"):
                 build_finetune_tab(header.model, s.tuner, release, header.choices.update)
+            build_tool_tabs(header.model, s, release)  # Edit, Project, Judge
         header.wire_page_load(demo)
     return demo
 

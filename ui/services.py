@@ -7,8 +7,12 @@ from pathlib import Path
 from typing import Any
 
 from core.device import release_memory, resolve_device
+from gan.edit_service import Editor, faces_for_seeds
 from gan.finetune.service import FineTuner
+from gan.judge import Judge
+from gan.project_service import Projector
 from gan.studio import FaceStudio
+from style.lpips import load_perceptual_loss
 from style.service import Stylist
 
 
@@ -20,6 +24,9 @@ class Services:
     studio: FaceStudio
     stylist: Stylist
     tuner: FineTuner
+    editor: Editor | None = None
+    projector: Projector | None = None
+    judge: Judge | None = None
 
     def release_memory(self) -> None:
         """Give cached GPU memory back (after an out-of-memory error)."""
@@ -27,7 +34,8 @@ class Services:
 
     def stop_all(self) -> int:
         """Ask every run in progress to stop (fine-tunes then save); how many were asked."""
-        return self.tuner.runs.stop_all() + self.stylist.runs.stop_all()
+        projections = self.projector.runs.stop_all() if self.projector else 0
+        return self.tuner.runs.stop_all() + self.stylist.runs.stop_all() + projections
 
 
 def build_services(device: str | None = None, output_root: Path | None = None) -> Services:
@@ -36,4 +44,9 @@ def build_services(device: str | None = None, output_root: Path | None = None) -
     device = resolve_device(device)
     stylist = Stylist(device)
     tuner = FineTuner(device, feature_net=stylist.networks.efficientnet)
-    return Services(device, FaceStudio(device, output_root), stylist, tuner)
+    studio = FaceStudio(device, output_root)
+    services = Services(device, studio, stylist, tuner)
+    services.editor = Editor(studio)
+    services.projector = Projector(studio, lambda: load_perceptual_loss(device))
+    services.judge = Judge(device, lambda name, seeds: faces_for_seeds(studio, name, seeds))
+    return services
