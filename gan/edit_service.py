@@ -166,7 +166,9 @@ def _is_3d_npy(path: Path) -> bool:
     try:
         with path.open("rb") as f:
             version = np.lib.format.read_magic(f)
-            shape = np.lib.format._read_array_header(f, version)[0]
+            fmt = np.lib.format
+            read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+            shape = read(f)[0]
     except (ValueError, OSError, EOFError):
         return False  # load_latent_file gives the clear error
     return len(shape) == 3
@@ -239,7 +241,7 @@ def _check_alphas(alphas: Sequence[float], available: int) -> torch.Tensor:
     values = torch.as_tensor([float(a) for a in alphas], dtype=torch.float32)
     if len(values) > min(available, MAX_SLIDERS):
         raise UserInputError(f"at most {min(available, MAX_SLIDERS)} sliders for this model")
-    if not torch.isfinite(values).all() or values.abs().max(initial=0.0) > 10:
+    if not torch.isfinite(values).all() or bool((values.abs() > 10).any()):
         raise UserInputError("slider values must be finite numbers within ±10 σ")
     return values
 
