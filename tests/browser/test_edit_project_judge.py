@@ -134,12 +134,13 @@ def test_stop_a_projection_keeps_the_current_result(page, face_photo):
 
 
 def choose_model(page: Page, name: str) -> None:
-    box = page.get_by_label("Face model")
-    box.fill(name)
-    box.press("Enter")
+    """Pick a model from the header's dropdown (it exists before the page loads)."""
+    page.get_by_label("Face model").click()
+    page.get_by_role("option", name=name, exact=True).click()
+    expect(page.get_by_label("Face model")).to_have_value(name)
 
 
-def test_judge_ranks_uploads_and_faces(page, judged_model, images_dir):
+def test_judge_ranks_uploads_and_faces(judged_model, page, images_dir):
     choose_model(page, judged_model)
     open_tab(page, "Judge")
     tab = panel(page)
