@@ -32,6 +32,7 @@ from ui.interpolate import build_interpolate_tab  # noqa: E402
 from ui.services import Services, build_services  # noqa: E402
 from ui.style import build_style_tab  # noqa: E402
 from ui.style_mix import build_style_mix_tab  # noqa: E402
+from ui.tools import build_tool_tabs  # noqa: E402
 
 log = logging.getLogger("gan_studio")
 
@@ -42,6 +43,9 @@ API_ENDPOINTS = (  # the README's API section
     "style_mix",
     "stylize",
     "finetune",
+    "edit",
+    "project",
+    "judge",
 )
 SHUTDOWN_GRACE_S = 60.0  # how long a SIGTERM waits for fine-tunes to save
 __all__ = ["build_demo", "hub_status", "launch_options", "main"]
@@ -66,6 +70,7 @@ def build_demo(services: Services | None = None) -> gr.Blocks:
             with gr.Tab("Fine-tune", id="finetune"):
                 build_finetune_tab(header.model, s.tuner, release, friendly(header.choices.update))
                 build_delete_control(header)
+            build_tool_tabs(header.model, s, release)  # Edit, Project, Judge
         header.wire_page_load(demo)
     hide_unnamed_endpoints(demo)
     demo.gan_studio_guard = s.guard  # launch_options(demo) adds its middleware

@@ -28,7 +28,10 @@ from core.errors import UserInputError
 
 DISCRIMINATOR_NAME = "discriminator.safetensors"
 MAX_IMAGES = 64
-NO_DISCRIMINATOR = "this model has no discriminator; fine-tune it to get one"
+NO_DISCRIMINATOR = (
+    "this model has no discriminator; fine-tune it to get one (the Fine-tune tab saves D beside"
+    " G), or convert a StyleGAN2 pickle together with its D"
+)
 
 
 @dataclass
@@ -199,11 +202,22 @@ def judge(
     return Verdict(scores, [sigmoid(s) for s in scores], rank(scores))
 
 
-class Judge:
-    """Service: loads each model's D once (reloaded when the file changes) and scores uploads."""
+@dataclass
+class Judged:
+    """A verdict with the images it is about (uint8 HWC, as D saw them) and their labels."""
 
-    def __init__(self, device: torch.device | str = "cpu") -> None:
+    verdict: Verdict
+    images: list[np.ndarray]
+    labels: list[str]
+
+
+class Judge:
+    """Service: loads each model's D once (reloaded when the file changes) and scores uploads,
+    and faces the model makes (`faces(name, seeds)`, e.g. `FaceStudio`-backed, passed in)."""
+
+    def __init__(self, device: torch.device | str = "cpu", faces: Any = None) -> None:
         self.device = torch.device(device)
+        self.faces = faces  # (name, seeds) -> uint8 images (N, H, W, 3)
         self._cache: dict[str, tuple[tuple, nn.Module]] = {}
 
     def discriminator(self, name: str) -> nn.Module:
@@ -224,3 +238,20 @@ class Judge:
         D = self.discriminator(name)
         channels, resolution = resolution_of(D)
         return judge(D, prepare_images(sources, resolution, channels), together)
+
+    def score_request(
+        self, name: str, sources: Sequence[Any], seeds: list[int] | None = None
+    ) -> Judged:
+        """Uploads (in upload order), then the model's faces for `seeds`: D's verdict on all."""
+        D = self.discriminator(name)
+        channels, resolution = resolution_of(D)
+        items: list[Any] = list(sources or [])
+        labels = [f"upload {i + 1}" for i in range(len(items))]
+        if seeds:
+            if self.faces is None:
+                raise UserInputError("this server cannot generate faces to judge")
+            items += list(self.faces(name, seeds))
+            labels += [f"seed {s}" for s in seeds]
+        batch = prepare_images(items, resolution, channels)
+        shown = list(image_io.to_uint8(batch.numpy()))
+        return Judged(judge(D, batch), shown, labels)

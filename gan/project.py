@@ -30,22 +30,12 @@ from torch import nn
 
 from core import images as image_io
 from core.errors import UserInputError
+from core.events import Progress
 from gan.latents import MAX_ABS_Z, latents_json, validate_z
 
 MAX_STEPS = 5000
 MAX_LOSS_SIZE = 256  # NVIDIA: "VGG was built for 224x224 images"
 MAX_LATENT_FILE_BYTES = 16 * 1024 * 1024
-
-
-@dataclass
-class Progress:
-    """One progress report (replaced by `core.events.Progress` at merge; same fields)."""
-
-    step: int
-    total: int
-    losses: dict[str, float] = field(default_factory=dict)
-    preview: np.ndarray | None = None  # (H, W, 3) uint8
-    message: str = ""
 
 
 class StopFlag(Protocol):
@@ -350,7 +340,16 @@ class Projection:
         assert self.result is not None
         self.result.stopped = stopped
         message = f"stopped at step {step}/{s.steps}" if stopped else "done"
-        yield Progress(step, s.steps, losses, self.result.image, message)
+        yield Progress(
+            step,
+            s.steps,
+            losses,
+            self.result.image,
+            message,
+            done=True,
+            stopped=stopped,
+            output=self.result,
+        )
 
     def _step(self, optimizer: torch.optim.Optimizer, step: int, target_features) -> dict:
         s = self.settings

@@ -9,8 +9,12 @@ from typing import Any
 from core import store
 from core.device import release_memory, resolve_device
 from core.space_guard import SpaceGuard
+from gan.edit_service import Editor, faces_for_seeds
 from gan.finetune.service import FineTuner
+from gan.judge import Judge
+from gan.project_service import Projector
 from gan.studio import FaceStudio
+from style.lpips import load_perceptual_loss
 from style.service import Stylist
 
 
@@ -23,6 +27,9 @@ class Services:
     stylist: Stylist
     tuner: FineTuner
     guard: SpaceGuard  # who is asking, quotas, visitors' models, bounded Hub access
+    editor: Editor | None = None
+    projector: Projector | None = None
+    judge: Judge | None = None
 
     def release_memory(self) -> None:
         """Give cached GPU memory back (after an out-of-memory error)."""
@@ -30,7 +37,8 @@ class Services:
 
     def stop_all(self) -> int:
         """Ask every run in progress to stop (fine-tunes then save); how many were asked."""
-        return self.tuner.runs.stop_all() + self.stylist.runs.stop_all()
+        projections = self.projector.runs.stop_all() if self.projector else 0
+        return self.tuner.runs.stop_all() + self.stylist.runs.stop_all() + projections
 
 
 def build_services(
@@ -46,7 +54,11 @@ def build_services(
     stylist = Stylist(device)
     tuner = FineTuner(device, feature_net=stylist.networks.efficientnet)
     studio = FaceStudio(device, output_root)
-    return Services(device, studio, stylist, tuner, build_guard(studio, server_name, share))
+    services = Services(device, studio, stylist, tuner, build_guard(studio, server_name, share))
+    services.editor = Editor(studio)
+    services.projector = Projector(studio, lambda: load_perceptual_loss(device))
+    services.judge = Judge(device, lambda name, seeds: faces_for_seeds(studio, name, seeds))
+    return services
 
 
 def build_guard(studio: FaceStudio, server_name: str | None, share: bool) -> SpaceGuard:

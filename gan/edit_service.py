@@ -1,0 +1,261 @@
+"""The Edit service: SeFa sliders on any generator the studio serves, and latent I/O shared by
+Edit, Project and Judge.
+
+A DCGAN latent is z (1, nz), moved directly; a StyleGAN2 latent is W+ (1, num_ws, w_dim), moved on
+the chosen layers only. Sliders are in units of σ: for z, the directions are unit vectors of
+N(0, I), so σ = 1; for w, σ is the standard deviation of w along each direction, measured on
+mapped samples (w is far from isotropic, so a unit step would mean different things per direction).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from core import media
+from core.errors import UserInputError
+from core.images import to_uint8
+from gan import latents
+from gan.edit import DirectionCache, Directions, fingerprint, is_stylegan2, move, strip
+from gan.project import load_ws_file
+from gan.studio import FaceStudio
+
+MAX_SLIDERS = 5
+SIGMAS = (-3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0)
+SIGMA_SAMPLES = 2000
+
+
+@dataclass
+class Edited:
+    """One edit: the image, the moved latent, and its files."""
+
+    image: np.ndarray  # (H, W, 3) uint8
+    latent: torch.Tensor  # z (1, nz) or W+ (1, num_ws, w_dim)
+    space: str  # "z" or "w"
+    strip: np.ndarray | None = None  # rows: directions, columns: SIGMAS
+    files: list[Path] | None = None
+
+
+# --- Latents in and out -----------------------------------------------------------------------
+
+
+def latent_json(latent: torch.Tensor, space: str) -> str:
+    """The export format: Generate's `{"z": ...}` for z, `{"space": "w", "w": ...}` for W+."""
+    if space == "z":
+        return latents.latents_json(latent, None, 1.0)
+    return json.dumps({"space": "w", "w": latent.tolist()})
+
+
+def save_latent_files(latent: torch.Tensor, space: str, folder: Path, stem: str) -> list[Path]:
+    """`<stem>.npy` (float32, no pickle) and `<stem>.json`; both import back unchanged."""
+    npy, js = folder / f"{stem}.npy", folder / f"{stem}.json"
+    np.save(npy, latent.numpy().astype(np.float32), allow_pickle=False)
+    js.write_text(latent_json(latent, space))
+    return [npy, js]
+
+
+def _text_space(data: object) -> str:
+    if isinstance(data, dict) and ("w" in data or data.get("space") == "w"):
+        return "w"
+    depth, item = 0, data
+    while isinstance(item, list) and item:
+        depth, item = depth + 1, item[0]
+    return "w" if depth == 3 else "z"
+
+
+def parse_text(text: str) -> tuple[object, str]:
+    """Pasted JSON -> (data, "z" or "w"): a dict with "w", or a 3-deep list, is W+."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise UserInputError(f"the latent is not valid JSON: {e.msg} at {e.pos}") from e
+    except RecursionError as e:
+        raise UserInputError("the latent is nested too deeply") from e
+    return data, _text_space(data)
+
+
+@torch.no_grad()
+def z_to_latent(generator: nn.Module, z: torch.Tensor, truncation_psi: float) -> torch.Tensor:
+    """The model's editable latent for z: z itself (truncated) or W+ from the mapping."""
+    if not is_stylegan2(generator):
+        return latents.truncate(z, truncation_psi)
+    device = next(generator.parameters()).device
+    ws = generator.mapping(z.to(device), None, truncation_psi=truncation_psi)
+    return ws.cpu()
+
+
+@torch.no_grad()
+def render(generator: nn.Module, latent: torch.Tensor) -> np.ndarray:
+    """uint8 images (N, H, W, 3) of z or W+ latents."""
+    device = next(generator.parameters()).device
+    latent = latent.to(device)
+    if is_stylegan2(generator):
+        images = generator.synthesis(latent, noise_mode="const")
+    else:
+        images = generator(latent)
+    return to_uint8(images.float().cpu().numpy())
+
+
+def latent_dims(generator: nn.Module) -> tuple[int, int, int]:
+    """(z_dim, num_ws, w_dim); num_ws = w_dim = 0 for a DCGAN."""
+    if is_stylegan2(generator):
+        return int(generator.z_dim), int(generator.num_ws), int(generator.w_dim)
+    return int(generator.config.nz), 0, 0
+
+
+def start_latent(
+    generator: nn.Module,
+    seed: int = 0,
+    latent_text: str = "",
+    latent_file: str | Path | None = None,
+    truncation_psi: float = 1.0,
+) -> torch.Tensor:
+    """The latent to edit: an uploaded file, else pasted JSON, else the seed's face.
+
+    z inputs (Generate's format) are mapped for StyleGAN2; W+ inputs are taken as they are.
+    """
+    nz = latent_dims(generator)[0]
+    if latent_file:
+        return _from_file(generator, Path(latent_file), truncation_psi)
+    if latent_text and latent_text.strip():
+        data, space = parse_text(latent_text)
+        if space == "w":
+            return _ws(generator, data["w"] if isinstance(data, dict) else data)
+        z = latents._validate_list(data, nz)[:1]
+        return z_to_latent(generator, z, truncation_psi)
+    seed = int(seed)
+    if not 0 <= seed <= latents.MAX_SEED:
+        raise UserInputError(f"the seed must be a whole number from 0 to {latents.MAX_SEED}")
+    return z_to_latent(generator, latents.seeds_to_z([seed], nz), truncation_psi)
+
+
+def _ws(generator: nn.Module, data: object) -> torch.Tensor:
+    if not is_stylegan2(generator):
+        raise UserInputError("this is a w latent (StyleGAN2); a DCGAN takes z latents")
+    from gan.project import _validate_ws
+
+    try:
+        array = np.asarray(data, dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise UserInputError("the w latent must be a list of numbers") from e
+    _, num_ws, w_dim = latent_dims(generator)
+    return _validate_ws(array, num_ws, w_dim)[:1]
+
+
+def _from_file(generator: nn.Module, path: Path, truncation_psi: float) -> torch.Tensor:
+    nz, num_ws, w_dim = latent_dims(generator)
+    if path.suffix.lower() == ".json" and path.stat().st_size < latents.MAX_LATENT_FILE_BYTES:
+        data, space = parse_text(path.read_text(errors="replace"))
+        if space == "w":
+            return _ws(generator, data["w"] if isinstance(data, dict) else data)
+    if is_stylegan2(generator) and path.suffix.lower() == ".npy" and _is_3d_npy(path):
+        return load_ws_file(path, num_ws, w_dim)[:1]
+    z = latents.load_latent_file(path, nz)[:1]
+    return z_to_latent(generator, z, truncation_psi)
+
+
+def _is_3d_npy(path: Path) -> bool:
+    """Whether a .npy file holds a 3-D array (W+), from its header only."""
+    try:
+        with path.open("rb") as f:
+            version = np.lib.format.read_magic(f)
+            fmt = np.lib.format
+            read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+            shape = read(f)[0]
+    except (ValueError, OSError, EOFError):
+        return False  # load_latent_file gives the clear error
+    return len(shape) == 3
+
+
+# --- The service ------------------------------------------------------------------------------
+
+
+class Editor:
+    """SeFa edits on the studio's generators; directions and σ cached per model weights."""
+
+    def __init__(self, studio: FaceStudio, cache: DirectionCache | None = None) -> None:
+        self.studio = studio
+        self.cache = cache or DirectionCache()
+        self._sigmas: dict[tuple, torch.Tensor] = {}
+        self._lock = threading.Lock()
+
+    def directions(self, name: str, layers: str = "all") -> Directions:
+        return self.cache.get(name, self.studio.generator(name), layers)
+
+    def slider_labels(self, name: str, layers: str = "all", k: int = MAX_SLIDERS) -> list[str]:
+        """One label per slider: the direction and its share of the spectrum."""
+        labels = self.directions(name, layers).labels(k)
+        return [f"direction {text}" for text in labels]
+
+    def sigmas(self, name: str, layers: str = "all") -> torch.Tensor:
+        """σ of the latent along each direction (1 for z)."""
+        generator = self.studio.generator(name)
+        directions = self.directions(name, layers)
+        if directions.space == "z":
+            return torch.ones(len(directions.vectors))
+        key = (name, fingerprint(generator), layers)
+        with self._lock:
+            if key not in self._sigmas:
+                self._sigmas[key] = _w_sigmas(generator, directions)
+            return self._sigmas[key]
+
+    def _moved(self, name: str, latent: torch.Tensor, alphas: Sequence[float], layers: str):
+        directions = self.directions(name, layers)
+        alphas = _check_alphas(alphas, len(directions.vectors))
+        scaled = alphas * self.sigmas(name, layers)[: len(alphas)]
+        return move(latent, directions, scaled), directions
+
+    def preview(self, name: str, latent: torch.Tensor, alphas: Sequence[float], layers: str):
+        """The edited image only (the live preview while a slider moves)."""
+        moved, _ = self._moved(name, latent, alphas, layers)
+        return render(self.studio.generator(name), moved)[0]
+
+    def edit(
+        self, name: str, latent: torch.Tensor, alphas: Sequence[float], layers: str = "all"
+    ) -> Edited:
+        """The edited image, a strip per slider (−3σ..+3σ around the edit) and the files."""
+        moved, directions = self._moved(name, latent, alphas, layers)
+        generator = self.studio.generator(name)
+        sig = self.sigmas(name, layers)
+        rows = [
+            render(generator, strip(moved, directions, k, [s * float(sig[k]) for s in SIGMAS]))
+            for k in range(len(alphas))
+        ]
+        image = render(generator, moved)[0]
+        grid = media.grid(np.concatenate(rows), ncols=len(SIGMAS))
+        folder = self.studio.output_dir()
+        files = save_latent_files(moved, directions.space, folder, "edited")
+        files.insert(0, media.save_png(image, folder / "edited.png"))
+        files.insert(1, media.save_png(grid, folder / "strips.png"))
+        return Edited(image, moved, directions.space, grid, files)
+
+
+def _check_alphas(alphas: Sequence[float], available: int) -> torch.Tensor:
+    values = torch.as_tensor([float(a) for a in alphas], dtype=torch.float32)
+    if len(values) > min(available, MAX_SLIDERS):
+        raise UserInputError(f"at most {min(available, MAX_SLIDERS)} sliders for this model")
+    if not torch.isfinite(values).all() or bool((values.abs() > 10).any()):
+        raise UserInputError("slider values must be finite numbers within ±10 σ")
+    return values
+
+
+@torch.no_grad()
+def _w_sigmas(generator: nn.Module, directions: Directions) -> torch.Tensor:
+    device = next(generator.parameters()).device
+    z = torch.randn(SIGMA_SAMPLES, generator.z_dim, generator=torch.Generator().manual_seed(123))
+    w = generator.mapping(z.to(device), None)[:, 0].float().cpu()
+    return ((w - w.mean(0)) @ directions.vectors.T).std(0).clamp_min(1e-8)
+
+
+def faces_for_seeds(studio: FaceStudio, name: str, seeds: list[int]) -> np.ndarray:
+    """The model's faces for seeds (ψ = 1), uint8 (N, H, W, 3): what Judge scores."""
+    generator = studio.generator(name)
+    z = latents.seeds_to_z(list(seeds), latent_dims(generator)[0])
+    return render(generator, z_to_latent(generator, z, 1.0))

@@ -1,0 +1,117 @@
+"""The Project service: a photo into a generator's latent space, as a stoppable long job.
+
+The perceptual loss is made by a factory that the composition root passes in (`style.lpips`:
+LPIPS-VGG16, or the EfficientNet-Lite0 fallback offline), so `gan` does not import `style`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from core import media
+from core.events import Progress
+from core.images import load_rgb
+from core.runs import RunRegistry
+from gan.edit_service import latent_json, save_latent_files
+from gan.project import CropBox, Projection, ProjectionResult, ProjectSettings, prepare_target, psnr
+from gan.studio import DISPLAY_SIZE, FaceStudio
+
+log = logging.getLogger(__name__)
+
+VIDEO_FPS = 12
+
+
+@dataclass
+class Projected:
+    """A finished (or stopped) projection and its files."""
+
+    result: ProjectionResult
+    comparison: np.ndarray  # target | projection, side by side, upscaled
+    latent_text: str  # the JSON that Edit and Generate import
+    psnr_db: float
+    files: list[Path]
+    video: Path | None
+    loss_label: str
+
+
+class Projector:
+    """Projection jobs on the studio's generators; one stoppable run per session key."""
+
+    def __init__(self, studio: FaceStudio, loss_factory: Callable[[], Any]) -> None:
+        self.studio = studio
+        self.loss_factory = loss_factory  # () -> perceptual loss with features/distance/label
+        self.runs = RunRegistry()
+
+    def loss_label(self) -> str:
+        """The perceptual loss a run uses (loaded once, then cached by the factory)."""
+        return str(self.loss_factory().label)
+
+    def crop_preview(self, photo: Any, crop: CropBox) -> Image.Image:
+        """The photo with the crop box drawn on it (scaled down for the page)."""
+        image = load_rgb(photo, what="photo")
+        image.thumbnail((512, 512))
+        box = crop.pixels(image.width, image.height)
+        draw = ImageDraw.Draw(image)
+        width = max(2, image.width // 150)
+        draw.rectangle(box, outline=(255, 64, 64), width=width)
+        return image
+
+    def project(
+        self,
+        name: str,
+        photo: Any,
+        crop: CropBox,
+        settings: ProjectSettings,
+        session: str = "api",
+    ) -> Iterator[Progress]:
+        """Progress events (live preview every `settings.preview_every` steps); the last one
+        has `done=True` and `output` a `Projected`. `stop(session)` keeps the current result."""
+        generator = self.studio.generator(name)
+        target = prepare_target(photo, _resolution(generator), crop)
+        loss = self.loss_factory()
+        job = Projection(generator, target, loss, settings)
+        with self.runs.running(session) as stop:
+            for event in job.run(stop):
+                if event.done:
+                    event.output = self._finish(event.output, loss.label, settings.preview_every)
+                    event.metrics["psnr"] = event.output.psnr_db
+                yield event
+
+    def stop(self, session: str) -> bool:
+        return self.runs.stop(session)
+
+    def _finish(self, result: ProjectionResult, label: str, every: int) -> Projected:
+        folder = self.studio.output_dir()
+        files = save_latent_files(result.latent, result.space, folder, "projected")
+        pair = media.upscale_frames(np.stack([result.target, result.image]), DISPLAY_SIZE)
+        comparison = np.concatenate(list(pair), axis=1)
+        files.append(media.save_png(result.image, folder / "projected.png"))
+        files.append(media.save_png(comparison, folder / "target_vs_projected.png"))
+        video = _video(result, folder) if result.frames else None
+        if video is not None:
+            files.append(video)
+        value = psnr(result.image, result.target)
+        log.info("projection: %d/%d steps, PSNR %.1f dB", result.step, result.total, value)
+        return Projected(
+            result, comparison, latent_json(result.latent, result.space), value, files, video, label
+        )
+
+
+def _video(result: ProjectionResult, folder: Path) -> Path:
+    """MP4 of the optimisation: the target beside each preview frame."""
+    frames = np.stack([np.concatenate([result.target, f], axis=1) for f in result.frames])
+    big = media.upscale_frames(frames, 2 * DISPLAY_SIZE)
+    return media.save_mp4(big, folder / "projection.mp4", VIDEO_FPS)
+
+
+def _resolution(generator: Any) -> int:
+    if hasattr(generator, "img_resolution"):
+        return int(generator.img_resolution)
+    return int(generator.config.image_size)

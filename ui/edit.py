@@ -1,0 +1,171 @@
+"""The Edit tab: SeFa sliders (Shen & Zhou 2021) on a seed's, an uploaded or a projected latent."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import gradio as gr
+
+from core.media import upscale
+from gan import DEFAULT_MODEL, latents
+from gan.edit import PRESETS
+from gan.edit_service import MAX_SLIDERS, SIGMAS, Editor, start_latent
+from gan.studio import DISPLAY_SIZE
+from ui.common import friendly, inputs_for
+
+NOTE = """**SeFa** finds the directions that the generator's first layer stretches most: the
+eigenvectors of AᵀA, where A maps the latent into the generator (a DCGAN's first transposed
+convolution; StyleGAN2's style layers of the chosen range). Each slider moves the latent along
+one direction, in units of σ; its label gives the direction's share of the spectrum. The
+exported latent (`edited.npy` / `edited.json`) gives the same face in Generate (ψ = 1)."""
+
+
+class EditHandlers:
+    """The tab's events, each one call of `Editor`."""
+
+    def __init__(self, editor: Editor) -> None:
+        self.editor = editor
+
+    def _latent(self, model, seed, truncation_psi, latent_text, latent_file):
+        generator = self.editor.studio.generator(model)
+        return start_latent(generator, seed, latent_text, latent_file, float(truncation_psi))
+
+    def edit(
+        self,
+        model: str = DEFAULT_MODEL,
+        seed: float = 0,
+        truncation_psi: float = 1.0,
+        latent_text: str = "",
+        latent_file: str | None = None,
+        layers: str = "all",
+        direction_0: float = 0.0,
+        direction_1: float = 0.0,
+        direction_2: float = 0.0,
+        direction_3: float = 0.0,
+        direction_4: float = 0.0,
+    ):
+        """Move the start latent (seed, pasted or uploaded z/w) along the top SeFa directions
+        (σ units); returns the image, a −3σ..+3σ strip per direction, the files, the edited
+        latent as JSON and a note."""
+        alphas = [direction_0, direction_1, direction_2, direction_3, direction_4]
+        latent = self._latent(model, seed, truncation_psi, latent_text, latent_file)
+        edited = self.editor.edit(model, latent, alphas, layers)
+        labels = self.editor.slider_labels(model, layers)
+        moves = ", ".join(
+            f"{a:+g}σ on {label}" for a, label in zip(alphas, labels, strict=False) if a
+        )
+        info = (
+            f"**{model}**, {edited.space}-space, layers {layers}: {moves or 'no move'}.  \n"
+            f"Strip columns: {', '.join(f'{s:+g}σ' for s in SIGMAS)}; rows: directions #0-#4."
+        )
+        image = upscale(edited.image, DISPLAY_SIZE)
+        return image, edited.strip, [str(p) for p in edited.files], _json(edited), info
+
+    def preview(self, *args):
+        """The edited image only: the live preview while a slider moves."""
+        model, seed, psi, text, file, layers, *alphas = args
+        latent = self._latent(model, seed, psi, text, file)
+        return upscale(self.editor.preview(model, latent, alphas, layers), DISPLAY_SIZE)
+
+    def slider_updates(self, model: str, layers: str = "all"):
+        """Labels with each direction's share of the spectrum, sliders back to 0."""
+        labels = self.editor.slider_labels(model, layers)
+        labels += [f"direction #{i} (none)" for i in range(len(labels), MAX_SLIDERS)]
+        return [gr.update(label=text, value=0) for text in labels]
+
+
+def _json(edited) -> str:
+    from gan.edit_service import latent_json
+
+    return latent_json(edited.latent, edited.space)
+
+
+@dataclass
+class EditTab:
+    latent_text: gr.Textbox  # other tabs send latents here (Project's "Send to Edit")
+
+
+def build_edit_tab(
+    model: gr.Dropdown, editor: Editor, release_memory: Callable[[], None] | None = None
+) -> EditTab:
+    """The Edit tab's components and events (API: `/edit`)."""
+    handlers = EditHandlers(editor)
+    gr.Markdown(NOTE)
+    with gr.Row():
+        with gr.Column(scale=1):
+            c = _start_inputs()
+            c["layers"] = gr.Radio(
+                list(PRESETS),
+                value="all",
+                label="Layers (StyleGAN2)",
+                info="coarse: pose and shape, middle: features, fine: colour; a DCGAN has one",
+            )
+            sliders = _sliders(handlers, DEFAULT_MODEL)
+            c |= {f"direction_{i}": s for i, s in enumerate(sliders)}
+            with gr.Row():
+                run = gr.Button("Edit and export", variant="primary")
+                reset = gr.Button("Reset sliders")
+        with gr.Column(scale=1):
+            image = gr.Image(label="Edited face (live preview)", format="png", interactive=False)
+            strips = gr.Image(label="Each direction from −3σ to +3σ", format="png")
+            info = gr.Markdown()
+            files = gr.File(label="Downloads: edited image, strips, latent", file_count="multiple")
+            out_latent = gr.Textbox(label="Edited latent (JSON)", lines=2, max_lines=4)
+    c["model"] = model
+    inputs = inputs_for(handlers.edit, c)
+    gr.on(
+        [run.click, c["latent_text"].submit],
+        friendly(handlers.edit, release_memory),
+        inputs,
+        [image, strips, files, out_latent, info],
+        api_name="edit",
+        concurrency_id="gpu",
+        concurrency_limit=1,
+    )
+    gr.on(
+        [s.change for s in sliders],
+        friendly(handlers.preview, release_memory),
+        inputs,
+        image,
+        api_visibility="private",
+        trigger_mode="always_last",
+        concurrency_id="cheap",
+        concurrency_limit=2,
+        show_progress="hidden",
+    )
+    gr.on(
+        [model.change, c["layers"].change],
+        friendly(handlers.slider_updates),
+        [model, c["layers"]],
+        sliders,
+        api_visibility="private",
+    )
+    reset.click(lambda: [0.0] * MAX_SLIDERS, None, sliders, api_visibility="private")
+    return EditTab(c["latent_text"])
+
+
+def _start_inputs() -> dict[str, gr.components.Component]:
+    c: dict[str, gr.components.Component] = {}
+    with gr.Row():
+        c["seed"] = gr.Number(
+            value=0, precision=0, minimum=0, maximum=latents.MAX_SEED, label="Seed"
+        )
+        c["truncation_psi"] = gr.Slider(0.0, 2.0, value=1.0, step=0.05, label="Truncation ψ")
+    with gr.Accordion("Start from a latent instead (z or w; Project sends it here)", open=False):
+        c["latent_text"] = gr.Textbox(
+            value="", label="Latent (JSON)", lines=2, placeholder='[0.1, ...] or {"w": ...}'
+        )
+        c["latent_file"] = gr.File(
+            label="or upload a latent (.npy / .json)", file_types=[".npy", ".json"], type="filepath"
+        )
+    return c
+
+
+def _sliders(handlers: EditHandlers, model: str) -> list[gr.Slider]:
+    try:  # the bundled model's labels at start-up; the page refreshes them on model change
+        labels = handlers.editor.slider_labels(model)
+    except Exception:  # a missing default model must not stop the app
+        labels = [f"direction #{i}" for i in range(MAX_SLIDERS)]
+    labels += [f"direction #{i}" for i in range(len(labels), MAX_SLIDERS)]
+    return [gr.Slider(-3.0, 3.0, value=0.0, step=0.1, label=text) for text in labels]

@@ -1,0 +1,177 @@
+"""The Project tab: a photo into the latent space (NVIDIA's projector, Karras et al. 2020)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping
+
+import gradio as gr
+import pandas as pd
+
+from core.events import Progress
+from core.media import upscale
+from gan import DEFAULT_MODEL
+from gan.project import MAX_STEPS, CropBox, ProjectSettings
+from gan.project_service import Projector
+from gan.studio import DISPLAY_SIZE
+from ui.common import friendly, inputs_for, session_key
+
+ALIGNMENT_NOTE = """**No face alignment.** FFHQ-style alignment needs a face-landmark detector
+whose code *and* weights have a permissive licence, ship inside a PyPI wheel and install with
+this PyTorch (2.14); none that we checked qualifies (dlib's 68-point model and InsightFace's
+weights are non-commercial, MediaPipe pins older runtimes), so the photo is only cropped: move
+the box so that the face fills it, eyes level, as in the training images."""
+METHOD_NOTE = """Optimises a DCGAN's **z** (from 0) or a StyleGAN2's **w** (from w_avg; W+ as an
+option, and the noise maps with their regulariser) with Adam, a learning-rate ramp and decaying
+latent noise, against a perceptual distance to the cropped photo."""
+
+
+def loss_plot(history: list[dict]) -> pd.DataFrame:
+    rows = [(h["step"], h["distance"]) for h in history]
+    return pd.DataFrame(rows, columns=["step", "distance"])
+
+
+def project_info(event: Progress, label: str) -> str:
+    text = f"**Perceptual loss:** {label}  \nStep {event.step}/{event.total}"
+    if event.losses:
+        text += f", distance {event.losses.get('distance', float('nan')):.4g}"
+    if event.done:
+        out = event.output
+        ended = "**Stopped**: the current result is kept." if event.stopped else "**Done**."
+        text += f"  \n{ended} PSNR to the target {out.psnr_db:.1f} dB."
+    return text
+
+
+class ProjectHandlers:
+    """The tab's events, each one call of `Projector`."""
+
+    def __init__(self, projector: Projector) -> None:
+        self.projector = projector
+
+    def project(
+        self,
+        photo: str | None,
+        model: str = DEFAULT_MODEL,
+        crop_x: float = 0.5,
+        crop_y: float = 0.5,
+        crop_size: float = 1.0,
+        steps: float = 1000,
+        w_plus: bool = False,
+        preview_every: float = 25,
+        request: gr.Request = None,
+        progress=gr.Progress(),  # noqa: B008 (Gradio injects it)
+    ):
+        """Find the latent whose image matches the photo's crop; streams previews. The last
+        output holds the target beside the projection, the MP4, the files (latent .npy/.json,
+        PNGs, MP4), the latent as JSON and the info."""
+        crop = CropBox(float(crop_x), float(crop_y), float(crop_size))
+        settings = ProjectSettings(
+            steps=int(steps), w_plus=bool(w_plus), preview_every=int(preview_every)
+        )
+        events = self.projector.project(model, photo, crop, settings, session_key(request))
+        yield from _outputs(events, self.projector, progress)
+
+    def stop(self, request: gr.Request = None) -> None:
+        self.projector.stop(session_key(request))
+
+    def crop_preview(self, photo, crop_x=0.5, crop_y=0.5, crop_size=1.0):
+        if not photo:
+            return None
+        return self.projector.crop_preview(photo, CropBox(crop_x, crop_y, crop_size))
+
+    def loss_note(self) -> str:
+        return f"Perceptual loss in use: **{self.projector.loss_label()}**. " + METHOD_NOTE
+
+
+def _outputs(events: Iterator[Progress], projector: Projector, progress: gr.Progress):
+    label, history, last = "", [], 0.0
+    for event in events:
+        if not label:
+            label = projector.loss_label()
+        if event.losses:
+            history.append({"step": event.step, **event.losses})
+        if time.monotonic() - last > 0.1 or event.done:
+            progress((event.step, event.total), desc="Projecting", unit="steps")
+            last = time.monotonic()
+        info, plot = project_info(event, label), loss_plot(history)
+        if not event.done:
+            preview = upscale(event.preview, DISPLAY_SIZE)
+            yield preview, info, plot, gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            continue
+        out = event.output
+        files = [str(p) for p in out.files]
+        video = str(out.video) if out.video else None
+        preview = upscale(out.result.image, DISPLAY_SIZE)
+        yield preview, info, plot, out.comparison, video, files, out.latent_text
+
+
+def build_project_tab(
+    model: gr.Dropdown,
+    projector: Projector,
+    release_memory: Callable[[], None] | None = None,
+    send_to: Mapping[str, gr.Textbox] | None = None,
+) -> None:
+    """The Project tab's components and events (API: `/project`); `send_to` maps a tab's name
+    to its latent textbox, for the "Send to ..." buttons."""
+    handlers = ProjectHandlers(projector)
+    gr.Markdown(handlers.loss_note)  # evaluated on page load (loads the loss once)
+    with gr.Row():
+        with gr.Column(scale=1):
+            c = _inputs()
+            with gr.Row():
+                run = gr.Button("Project", variant="primary")
+                stop = gr.Button("Stop", variant="stop")
+            gr.Markdown(ALIGNMENT_NOTE)
+        with gr.Column(scale=1):
+            live = gr.Image(label="Projection (live preview)", format="png", interactive=False)
+            info = gr.Markdown()
+            plot = gr.LinePlot(x="step", y="distance", label="Perceptual distance", height=200)
+            pair = gr.Image(label="Target | projection", format="png", interactive=False)
+            video = gr.Video(label="The optimisation", format="mp4", loop=True, height=256)
+            files = gr.File(
+                label="Downloads: latent (.npy, .json), PNGs, MP4", file_count="multiple"
+            )
+            latent = gr.Textbox(label="Projected latent (JSON)", lines=2, max_lines=4)
+            buttons = [
+                (gr.Button(f"Send to {tab}", size="sm"), box)
+                for tab, box in (send_to or {}).items()
+            ]
+    c["model"] = model
+    run.click(
+        friendly(handlers.project, release_memory),
+        inputs_for(handlers.project, c),
+        [live, info, plot, pair, video, files, latent],
+        api_name="project",
+        concurrency_id="heavy",
+        concurrency_limit=1,
+        show_progress_on=plot,
+    )
+    stop.click(handlers.stop, None, None, queue=False, api_visibility="private")
+    crop_inputs = [c["photo"], c["crop_x"], c["crop_y"], c["crop_size"]]
+    gr.on(
+        [c[n].change for n in ("photo", "crop_x", "crop_y", "crop_size")],
+        friendly(handlers.crop_preview),
+        crop_inputs,
+        c["crop_view"],
+        api_visibility="private",
+        trigger_mode="always_last",
+        show_progress="hidden",
+    )
+    for button, box in buttons:
+        button.click(lambda text: text, latent, box, api_visibility="private")
+
+
+def _inputs() -> dict[str, gr.components.Component]:
+    c: dict[str, gr.components.Component] = {}
+    with gr.Row():
+        c["photo"] = gr.Image(label="Photo", type="filepath", height=240)
+        c["crop_view"] = gr.Image(label="Crop box", interactive=False, height=240)
+    c["crop_x"] = gr.Slider(0.0, 1.0, value=0.5, step=0.01, label="Crop centre x")
+    c["crop_y"] = gr.Slider(0.0, 1.0, value=0.5, step=0.01, label="Crop centre y")
+    c["crop_size"] = gr.Slider(
+        0.05, 1.0, value=1.0, step=0.01, label="Crop size", info="of the shorter side"
+    )
+    c["steps"] = gr.Slider(1, MAX_STEPS, value=1000, step=1, label="Steps (NVIDIA: 1000)")
+    c["preview_every"] = gr.Slider(1, 200, value=25, step=1, label="Preview every N steps")
+    c["w_plus"] = gr.Checkbox(value=False, label="W+ (StyleGAN2: one w per layer)")
+    return c

@@ -1,0 +1,27 @@
+"""The Edit, Project and Judge tabs (issue 13), built together so that Project can send its
+latents to Edit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import gradio as gr
+
+from ui.edit import build_edit_tab
+from ui.judge import build_judge_tab
+from ui.project import build_project_tab
+
+
+def build_tool_tabs(
+    model: gr.Dropdown, services: Any, release_memory: Callable[[], None] | None = None
+) -> None:
+    """The three tabs, inside the app's `gr.Tabs()`."""
+    with gr.Tab("Edit", id="edit"):
+        edit = build_edit_tab(model, services.editor, release_memory)
+    with gr.Tab("Project", id="project"):
+        build_project_tab(
+            model, services.projector, release_memory, send_to={"Edit": edit.latent_text}
+        )
+    with gr.Tab("Judge", id="judge"):
+        build_judge_tab(model, services.judge, release_memory)
