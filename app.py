@@ -15,6 +15,7 @@ import gradio as gr
 
 from core import store
 from core.runs import trim_memory_forever
+from ui.common import CSS
 from ui.finetune import build_finetune_tab
 from ui.generate import build_generate_tab
 from ui.header import build_header, hub_status
@@ -33,7 +34,7 @@ def build_demo(services: Services | None = None) -> gr.Blocks:
     """The whole app on `services` (made here when not given)."""
     s = services or build_services()
     release = s.release_memory
-    with gr.Blocks(title="GAN Studio", delete_cache=(3600, 3600)) as demo:
+    with gr.Blocks(title="GAN Studio", delete_cache=(600, 3600)) as demo:
         header = build_header(s.studio, s.device.type.upper())
         with gr.Tabs():
             with gr.Tab("Generate", id="generate"):
@@ -60,6 +61,7 @@ def launch_options() -> dict:
         "show_error": True,
         "allowed_paths": [],
         "run_history": False,
+        "css": CSS,  # not security: crisp native-resolution faces (ui.common.PIXELATED)
     }
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
+import secrets
 import shutil
 import tempfile
 import threading
 import time
-import uuid
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +21,7 @@ from torch import nn
 from core import media, store
 from core.errors import UserInputError
 from core.images import to_uint8
+from core.lanes import PriorityGate
 from gan import latents, models
 from gan.loading import load_generator
 
@@ -38,12 +41,26 @@ class Faces:
     truncation_psi: float
 
 
+def face_names(faces: Faces) -> list[str]:
+    """File names of the faces: `seed0042.png`, or `face0000.png` for given latents."""
+    if faces.seeds:
+        return [f"seed{s:04d}.png" for s in faces.seeds]
+    return [f"face{i:04d}.png" for i in range(len(faces.images))]
+
+
 class FaceStudio:
     """Holds loaded generators (one per name, reloaded when its weights change on disk)."""
 
-    def __init__(self, device: torch.device, output_root: Path | None = None) -> None:
+    def __init__(
+        self,
+        device: torch.device,
+        output_root: Path | None = None,
+        gate: PriorityGate | None = None,
+    ) -> None:
+        """`gate` (the app's priority gate) runs every forward pass as cheap work."""
         self.device = device
         self.output_root = output_root or Path(tempfile.gettempdir()) / "gan-studio-outputs"
+        self.gate = gate
         self._cache: dict[str, tuple[tuple, nn.Module]] = {}
         self._lock = threading.Lock()
 
@@ -78,9 +95,11 @@ class FaceStudio:
     def synthesize(self, name: str, z: torch.Tensor, batch_size: int = 64) -> np.ndarray:
         """z (N, nz) -> uint8 images (N, H, W, 3)."""
         generator = self.generator(name)
-        chunks = [
-            generator(chunk.to(self.device)).float().cpu().numpy() for chunk in z.split(batch_size)
-        ]
+        with self.gate.cheap() if self.gate else contextlib.nullcontext():
+            chunks = [
+                generator(chunk.to(self.device)).float().cpu().numpy()
+                for chunk in z.split(batch_size)
+            ]
         return to_uint8(np.concatenate(chunks))
 
     def generate(
@@ -126,7 +145,31 @@ class FaceStudio:
         latent_file: str | Path | None = None,
     ) -> tuple[Faces, list[Path]]:
         """Faces for seed text (`1-8, 42`), or for a pasted (JSON) or uploaded latent vector,
-        and their files (`save_faces`)."""
+        and their native-resolution PNGs (`save_gallery`)."""
+        faces = self.faces_request(name, seeds, truncation_psi, latent_vector, latent_file)
+        return faces, self.save_gallery(faces)
+
+    def zip_request(
+        self,
+        name: str,
+        seeds: str,
+        truncation_psi: float = 1.0,
+        latent_vector: str = "",
+        latent_file: str | Path | None = None,
+    ) -> Path:
+        """The same faces as `generate_request` (it is deterministic) in one zip (`save_zip`)."""
+        faces = self.faces_request(name, seeds, truncation_psi, latent_vector, latent_file)
+        return self.save_zip(faces)
+
+    def faces_request(
+        self,
+        name: str,
+        seeds: str,
+        truncation_psi: float = 1.0,
+        latent_vector: str = "",
+        latent_file: str | Path | None = None,
+    ) -> Faces:
+        """The faces of a request (seed text, pasted JSON or an uploaded latent file)."""
         z, seed_list = None, None
         if latent_file:
             z = latents.load_latent_file(latent_file, self.nz(name))
@@ -134,8 +177,7 @@ class FaceStudio:
             z = latents.parse_latent_text(latent_vector, self.nz(name))
         else:
             seed_list = latents.parse_seeds(seeds)
-        faces = self.generate(name, seed_list, z, truncation_psi)
-        return faces, self.save_faces(faces)
+        return self.generate(name, seed_list, z, truncation_psi)
 
     def interpolate_request(
         self,
@@ -159,23 +201,54 @@ class FaceStudio:
     def output_dir(self) -> Path:
         """A fresh, unguessable folder for one request's files; old ones are pruned."""
         self._prune_outputs()
-        folder = self.output_root / uuid.uuid4().hex
+        folder = self.output_root / secrets.token_hex(32)
         folder.mkdir(parents=True)
         return folder
 
     def _prune_outputs(self) -> None:
+        """Empty folders after OUTPUT_TTL_S, any after twice that. Inside Gradio's cache folder
+        Gradio deletes the files itself (`delete_cache`), and forgets them only then."""
         if not self.output_root.is_dir():
             return
-        cutoff = time.time() - OUTPUT_TTL_S
+        now = time.time()
         for child in self.output_root.iterdir():
             try:
-                if child.stat().st_mtime < cutoff:
+                age = now - child.stat().st_mtime
+                if age > 2 * OUTPUT_TTL_S:
                     shutil.rmtree(child, ignore_errors=True)
-            except FileNotFoundError:
+                elif age > OUTPUT_TTL_S:
+                    child.rmdir()  # only when empty
+            except OSError:
                 pass
 
+    def save_gallery(self, faces: Faces) -> list[Path]:
+        """Each face as a native-resolution PNG (the page scales them up with CSS)."""
+        folder = self.output_dir()
+        return [
+            media.save_png(image, folder / name)
+            for name, image in zip(face_names(faces), faces.images, strict=True)
+        ]
+
+    def save_zip(self, faces: Faces) -> Path:
+        """One zip: each face as a native PNG, the grid, the latents (.npy and .json)."""
+        path = self.output_dir() / "faces.zip"
+        z = io.BytesIO()
+        np.save(z, faces.z.numpy().astype(np.float32))
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:  # PNGs are compressed
+            for name, image in zip(face_names(faces), faces.images, strict=True):
+                archive.writestr(name, media.png_bytes(image))
+            archive.writestr("grid.png", media.png_bytes(media.grid(faces.images)))
+            archive.writestr("latents.npy", z.getvalue())
+            archive.writestr(
+                "latents.json",
+                latents.latents_json(faces.z, faces.seeds, faces.truncation_psi),
+            )
+        return path
+
     def save_faces(self, faces: Faces) -> list[Path]:
-        """Native-resolution PNGs (a grid, and each face in a zip) and the latents (.npy, .json)."""
+        """Four files: a grid PNG, a zip of the faces' PNGs and the latents (.npy, .json); the
+        app's earlier output shape (`save_gallery` and `save_zip` replace it; the cheap-path
+        benchmark measures it as its baseline)."""
         folder = self.output_dir()
         files = [media.save_png(media.grid(faces.images), folder / "grid.png")]
         names = faces.seeds or list(range(len(faces.images)))

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Callable
 
 import gradio as gr
 
-from core.media import upscale
 from gan import DEFAULT_MODEL, latents
-from gan.studio import DISPLAY_SIZE, FaceStudio
-from ui.common import friendly, inputs_for
+from gan.studio import FaceStudio
+from ui.common import CHEAP_LANE, PIXELATED, friendly, inputs_for
 
 
 class GenerateHandlers:
@@ -27,17 +27,28 @@ class GenerateHandlers:
         latent_vector: str = "",
         latent_file: str | None = None,
     ):
-        """Faces for the seeds (e.g. `1-8, 42`), or for a pasted/uploaded latent vector."""
+        """Faces for the seeds (e.g. `1-8, 42`), or for a pasted/uploaded latent vector:
+        the gallery (native-resolution PNGs), the latents (seeds, ψ, z) and a summary."""
         psi = float(truncation_psi)
-        faces, files = self.studio.generate_request(model, seeds, psi, latent_vector, latent_file)
+        faces, pngs = self.studio.generate_request(model, seeds, psi, latent_vector, latent_file)
         labels = [f"seed {s}" for s in faces.seeds] if faces.seeds else None
-        gallery = [
-            (upscale(image, DISPLAY_SIZE), labels[i] if labels else f"z[{i}]")
-            for i, image in enumerate(faces.images)
-        ]
+        gallery = [(str(path), labels[i] if labels else f"z[{i}]") for i, path in enumerate(pngs)]
         h, w = faces.images.shape[1:3]
         info = f"{len(faces.images)} faces at {w}x{h} from **{model}**, truncation ψ={psi:g}"
-        return gallery, [str(p) for p in files], info
+        z = json.loads(latents.latents_json(faces.z, faces.seeds, faces.truncation_psi))
+        return gallery, z, info
+
+    def faces_zip(
+        self,
+        seeds: str,
+        truncation_psi: float = 1.0,
+        model: str = DEFAULT_MODEL,
+        latent_vector: str = "",
+        latent_file: str | None = None,
+    ) -> str:
+        """The same faces in one zip: native PNGs, the grid, latents.npy and latents.json."""
+        psi = float(truncation_psi)
+        return str(self.studio.zip_request(model, seeds, psi, latent_vector, latent_file))
 
 
 def random_seeds(count: float) -> str:
@@ -71,12 +82,18 @@ def build_generate_tab(
             run = gr.Button("Generate", variant="primary")
         with gr.Column(scale=2):
             gallery = gr.Gallery(
-                label="Faces", columns=4, format="png", height="auto", object_fit="contain"
+                label="Faces",
+                columns=4,
+                format="png",
+                height="auto",
+                object_fit="contain",
+                elem_id="faces",
+                elem_classes=[PIXELATED],
             )
             info = gr.Markdown(label="info")
-            files = gr.File(
-                label="Downloads: native-resolution PNGs and latents", file_count="multiple"
-            )
+            z_out = gr.JSON(label="Latents (seeds, truncation ψ, z)", open=False)
+            zip_button = gr.Button("Zip of the PNGs, grid and latents", size="sm")
+            zip_file = gr.File(label="Download: native-resolution PNGs and latents")
     dice.click(random_seeds, count, seeds, api_visibility="private")
     components = {"seeds": seeds, "truncation_psi": psi, "model": model}
     components |= {"latent_vector": latent_text, "latent_file": latent_file}
@@ -84,10 +101,16 @@ def build_generate_tab(
         [run.click, seeds.submit],
         friendly(handlers.generate, release_memory),
         inputs_for(handlers.generate, components),
-        [gallery, files, info],
+        [gallery, z_out, info],
         api_name="generate",
-        concurrency_id="gpu",
-        concurrency_limit=1,
+        **CHEAP_LANE,
+    )
+    zip_button.click(
+        friendly(handlers.faces_zip, release_memory),
+        inputs_for(handlers.faces_zip, components),
+        zip_file,
+        api_name="faces_zip",
+        **CHEAP_LANE,
     )
 
 
