@@ -41,8 +41,9 @@ def test_finetune_bench_tiny(tmp_path: Path):
 
 
 def test_load_bench_tiny(tmp_path: Path):
-    result = run_bench(
-        ["-m", "bench.load"], "--users 2 --duration 8 --settle 1", tmp_path / "load.json", 400
-    )
-    assert result["requests"] > 0 and result["failed_requests"] == 0, result
-    assert result["memory_mb"]["warm"] > 0
+    flags = "--users 2 --duration 8 --settle 1 --mix style --style-size 64 --style-steps 3"
+    result = run_bench(["-m", "bench.load"], flags, tmp_path / "load.json", 400)
+    row = result["mixes"]["style"]
+    assert row["endpoints"]["/generate"]["ok"] > 0 and row["failed_requests"] == 0, row
+    assert row["order_errors"] == 0 and row["memory_mb"]["warm"] > 0
+    assert set(row["goals_met"]) >= {"generate_p50", "generate_p95", "results_in_order"}
