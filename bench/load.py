@@ -73,7 +73,9 @@ class App:
     """`python app.py` (from `source`) on a free local port, with a private checkpoints folder
     and the memory setting of the README's run instructions (`MALLOC_ARENA_MAX=2`)."""
 
-    def __init__(self, workdir: Path, device: str, source: Path = ROOT) -> None:
+    def __init__(
+        self, workdir: Path, device: str, source: Path = ROOT, command: list[str] | None = None
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         checkpoints = workdir / "checkpoints"
@@ -94,7 +96,7 @@ class App:
         self.log_path = workdir / "app.log"
         self._log = open(self.log_path, "w")  # noqa: SIM115 (closed in stop)
         self.process = subprocess.Popen(
-            [sys.executable, "app.py"],
+            [sys.executable, *(command or ["app.py"])],
             cwd=source,
             env=env,
             stdout=self._log,

@@ -47,3 +47,11 @@ def test_load_bench_tiny(tmp_path: Path):
     assert row["endpoints"]["/generate"]["ok"] > 0 and row["failed_requests"] == 0, row
     assert row["order_errors"] == 0 and row["memory_mb"]["warm"] > 0
     assert set(row["goals_met"]) >= {"generate_p50", "generate_p95", "results_in_order"}
+
+
+def test_cheap_path_bench_tiny(tmp_path: Path):
+    result = run_bench(["-m", "bench.cheap_path"], "--calls 1", tmp_path / "cheap.json", 400)
+    for mode in ("json", "files"):
+        for endpoint in ("ours", "before"):
+            assert result["modes"][mode][endpoint]["p50_ms"] > 0
+    assert result["goal"]["p50_ms_at_most"] == 150
