@@ -24,7 +24,7 @@ import gradio as gr  # noqa: E402
 
 from core import store  # noqa: E402
 from core.runs import trim_memory_forever  # noqa: E402
-from ui.common import friendly, guarding  # noqa: E402
+from ui.common import CSS, friendly, guarding  # noqa: E402
 from ui.finetune import build_finetune_tab  # noqa: E402
 from ui.generate import build_generate_tab  # noqa: E402
 from ui.header import build_delete_control, build_header, hub_status  # noqa: E402
@@ -55,7 +55,7 @@ def build_demo(services: Services | None = None) -> gr.Blocks:
     """The whole app on `services` (made here when not given)."""
     s = services or build_services()
     release = s.release_memory
-    blocks = gr.Blocks(title="GAN Studio", delete_cache=(3600, 3600), analytics_enabled=False)
+    blocks = gr.Blocks(title="GAN Studio", delete_cache=(600, 3600), analytics_enabled=False)
     with guarding(s.guard), blocks as demo:
         header = build_header(s.studio, s.device.type.upper())
         with gr.Tabs():
@@ -105,6 +105,7 @@ def launch_options(demo: gr.Blocks | None = None) -> dict:
         "show_error": True,
         "allowed_paths": [],
         "run_history": False,
+        "css": CSS,  # not security: crisp native-resolution faces (ui.common.PIXELATED)
     }
     guard = getattr(demo, "gan_studio_guard", None)
     if guard is not None:  # the visitor cookie, the file-payload guard and queue admission

@@ -1,16 +1,27 @@
-"""Load test: many concurrent `gradio_client` users against the real app while a fine-tune runs.
+"""Load test: 12 users call `/generate` in a loop while heavy jobs run back to back.
 
 Starts `python app.py` as a subprocess (offline, CPU unless told otherwise, its own checkpoints
-folder), warms every endpoint once, then runs N users for D seconds. Each user loops over a
-mix of /generate, /interpolate and a small /stylize (when the app has it); one more thread
-keeps a /finetune running in the background (when the app has it). Reports p50/p95 latency per
-endpoint, failed requests, and the app's resident memory (VmRSS) before, during and after.
+folder, `MALLOC_ARENA_MAX=2`), warms every endpoint once, then runs the issue's mixes:
 
-    python -m bench.load                      # 20 users, 300 s: the target run
-    python -m bench.load --quick              # 6 users, 30 s: a smoke run
-    python -m bench.load --out bench/results/load_cpu.json
+- `style`: N users call `/generate` (8 or 16 faces) in a loop while stylisations (256 px, 60
+  iterations) run back to back;
+- `finetune`: the same with a fine-tune running alongside.
 
-Only 127.0.0.1 is ever contacted; every loop stops at the deadline.
+Each user checks that its results come back in order (the captions are the seeds it asked
+for). Reports p50/p95/failures per endpoint, the heavy jobs finished, the machine's load
+average, and the app's resident memory (VmRSS) warm, during, and after a settle of at least
+35 s (one period of the app's `malloc_trim`). With `--baseline REF` each mix also runs
+against the app as it was at git ref `REF` (e.g. `integrate`), in the same run.
+
+    python -m bench.load                                  # both mixes, 12 users, 300 s each
+    python -m bench.load --duration 60 --baseline integrate   # a short form with the baseline
+    python -m bench.load --users 2 --duration 8 --settle 1 --mix style   # CI's tiny form
+
+Clients are `Client(url, ssl_verify=False)`: the URL is loopback `http://`, where no TLS is
+involved, and gradio_client otherwise loads the CA bundle for every HTTP call it makes (one per
+file it downloads), which costs the 2 shared cores more than the app does. Every output file
+is still downloaded, as a user's client would. Only 127.0.0.1 is ever contacted; every loop
+stops at the deadline.
 """
 
 from __future__ import annotations
@@ -23,7 +34,6 @@ import platform
 import random
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -40,10 +50,6 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 IMAGES = ROOT.parent / "shared" / "images"
 log = logging.getLogger("bench.load")
-
-# Memory may grow by at most this much from the warmed-up app to the app after the load
-# (caches, allocator pools); growth with the number of requests would exceed it quickly.
-MEMORY_BOUND_MB = 300.0
 
 
 # --- the app under test ------------------------------------------------------------------------
@@ -64,9 +70,12 @@ def rss_mb(pid: int) -> float:
 
 
 class App:
-    """`python app.py` on a free local port, with a private checkpoints folder."""
+    """`python app.py` (from `source`) on a free local port, with a private checkpoints folder
+    and the memory setting of the README's run instructions (`MALLOC_ARENA_MAX=2`)."""
 
-    def __init__(self, workdir: Path, device: str) -> None:
+    def __init__(
+        self, workdir: Path, device: str, source: Path = ROOT, command: list[str] | None = None
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         checkpoints = workdir / "checkpoints"
@@ -82,12 +91,13 @@ class App:
             HF_HUB_OFFLINE="1",
             GRADIO_TEMP_DIR=str(workdir / "gradio"),
             LOG_LEVEL="WARNING",
+            MALLOC_ARENA_MAX="2",  # glibc: two malloc arenas, not 8 per core (RSS growth)
         )
         self.log_path = workdir / "app.log"
         self._log = open(self.log_path, "w")  # noqa: SIM115 (closed in stop)
         self.process = subprocess.Popen(
-            [sys.executable, "app.py"],
-            cwd=ROOT,
+            [sys.executable, *(command or ["app.py"])],
+            cwd=source,
             env=env,
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -140,40 +150,32 @@ def small_images(folder: Path, count: int, size: int) -> list[str]:
 
 @dataclass
 class Workload:
-    """The calls users make, built from the endpoints the running app has."""
+    """The calls of one mix."""
 
-    endpoints: set[str]
-    content: str = ""
-    style: str = ""
-    train_images: list[str] = field(default_factory=list)
+    content: str
+    style: str
+    train_images: list[str]
+    style_size: int = 256
+    style_steps: int = 60
 
-    def choices(self) -> list[tuple[str, float]]:
-        mix = [("/generate", 0.5), ("/interpolate", 0.3)]
-        if "/stylize" in self.endpoints:
-            mix.append(("/stylize", 0.2))
-        return mix
+    def generate(self, client: Client, rng: random.Random) -> bool:
+        """One /generate of 8 or 16 faces; True when the captions are the seeds asked for."""
+        first, count = rng.randrange(0, 10_000), rng.choice((8, 16))
+        gallery = client.predict(seeds=f"{first}-{first + count - 1}", api_name="/generate")[0]
+        return [g["caption"] for g in gallery] == [f"seed {s}" for s in range(first, first + count)]
 
-    def call(self, client: Client, api: str, rng: random.Random) -> None:
-        if api == "/generate":
-            start = rng.randrange(0, 10_000)
-            client.predict(seeds=f"{start}-{start + rng.randrange(1, 8)}", api_name=api)
-        elif api == "/interpolate":
-            seeds = ", ".join(str(rng.randrange(0, 10_000)) for _ in range(2))
-            client.predict(seeds=seeds, frames=rng.randrange(4, 12), api_name=api)
-        elif api == "/stylize":
-            client.predict(
-                content=handle_file(self.content),
-                style=handle_file(self.style),
-                steps=5,
-                size=64,
-                api_name=api,
-            )
-        else:
-            raise ValueError(api)
+    def stylize(self, client: Client) -> None:
+        client.predict(
+            content=handle_file(self.content),
+            style=handle_file(self.style),
+            steps=self.style_steps,
+            size=self.style_size,
+            api_name="/stylize",
+        )
 
-    def finetune(self, client: Client, seconds: float, name: str) -> dict:
+    def finetune(self, client: Client, seconds: float, name: str) -> None:
         """One fine-tune run saved as `name` (a new name each run: runs never overwrite)."""
-        return client.predict(
+        client.predict(
             images=[handle_file(p) for p in self.train_images],
             model="dcgan-digiface",
             name=name,
@@ -190,6 +192,7 @@ class Workload:
 class Stats:
     latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     errors: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    order_errors: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def record(self, api: str, seconds: float, error: Exception | None) -> None:
@@ -209,7 +212,6 @@ class Stats:
                 "p50_s": round(percentile(times, 50), 3) if times else None,
                 "p95_s": round(percentile(times, 95), 3) if times else None,
                 "max_s": round(times[-1], 3) if times else None,
-                "mean_s": round(statistics.fmean(times), 3) if times else None,
                 "error_samples": self.errors.get(api, [])[:5],
             }
         return out
@@ -221,32 +223,36 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[min(rank, len(sorted_values)) - 1]
 
 
+def client_for(url: str) -> Client:
+    return Client(url, verbose=False, ssl_verify=False)  # loopback http: see the docstring
+
+
 def user(url: str, work: Workload, deadline: float, seed: int, stats: Stats) -> None:
     rng = random.Random(seed)
-    client = Client(url, verbose=False)
-    apis, weights = zip(*work.choices(), strict=True)
+    client = client_for(url)
     while time.monotonic() < deadline:
-        api = rng.choices(apis, weights)[0]
         started = time.monotonic()
         try:
-            work.call(client, api, rng)
-            stats.record(api, time.monotonic() - started, None)
+            in_order = work.generate(client, rng)
+            stats.record("/generate", time.monotonic() - started, None)
+            if not in_order:
+                with stats.lock:
+                    stats.order_errors += 1
         except Exception as e:  # every failure is counted, none stops the user
-            stats.record(api, time.monotonic() - started, e)
+            stats.record("/generate", time.monotonic() - started, e)
         time.sleep(rng.uniform(0.0, 0.2))  # think time
 
 
-def trainer(url: str, work: Workload, deadline: float, stats: Stats, runs: list[dict]) -> None:
-    """Keep a fine-tune running until the deadline (each run capped at the time left)."""
-    client = Client(url, verbose=False)
-    while (left := deadline - time.monotonic()) > 5:
-        started = time.monotonic()
+def heavy(url: str, job, deadline: float, stats: Stats, api: str) -> None:
+    """`job(client, seconds_left, run_number)` back to back until the deadline."""
+    client, runs = client_for(url), 0
+    while (left := deadline - time.monotonic()) > 1:
+        started, runs = time.monotonic(), runs + 1
         try:
-            result = work.finetune(client, left, f"load-test-{len(runs) + 1}")
-            stats.record("/finetune", time.monotonic() - started, None)
-            runs.append(result if isinstance(result, dict) else {"result": str(result)[:200]})
+            job(client, left, runs)
+            stats.record(api, time.monotonic() - started, None)
         except Exception as e:
-            stats.record("/finetune", time.monotonic() - started, e)
+            stats.record(api, time.monotonic() - started, e)
             time.sleep(1)
 
 
@@ -262,91 +268,122 @@ def sample_memory(app: App, until: threading.Event, samples: list[float]) -> Non
             return
 
 
-def run(users: int, duration_s: float, settle_s: float, device: str) -> dict:
+def load_threads(url: str, work: Workload, mix: str, users: int, deadline: float, stats: Stats):
+    threads = [
+        threading.Thread(target=user, args=(url, work, deadline, i, stats), daemon=True)
+        for i in range(users)
+    ]
+    style = lambda client, _left, _n: work.stylize(client)  # noqa: E731
+    threads.append(threading.Thread(target=heavy, args=(url, style, deadline, stats, "/stylize")))
+    if mix == "finetune":
+        tune = lambda client, left, n: work.finetune(client, left, f"load-{n}")  # noqa: E731
+        args = (url, tune, deadline, stats, "/finetune")
+        threads.append(threading.Thread(target=heavy, args=args, daemon=True))
+    return threads
+
+
+def warm_up(app: App, work: Workload, mix: str) -> float:
+    """Every endpoint once (models loaded, first-use allocations made); the solo /stylize s."""
+    client = client_for(app.url)
+    work.generate(client, random.Random(0))
+    started = time.monotonic()
+    work.stylize(client)
+    solo = time.monotonic() - started
+    if mix == "finetune":
+        work.finetune(client, 5.0, "load-warm-up")
+    return solo
+
+
+def run_mix(source: Path, mix: str, args: argparse.Namespace, settle_s: float) -> dict:
+    users, duration_s = args.users, args.duration
     workdir = Path(tempfile.mkdtemp(prefix="gan-studio-load-"))
-    app = App(workdir, device)
+    app = App(workdir, "cpu", source)
     try:
         startup_s = app.wait_ready()
-        rss_started = app.rss_mb()
-        client = Client(app.url, verbose=False)
-        endpoints = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
-        content, style = small_images(workdir / "style", 2, 96)
-        work = Workload(endpoints, content, style, small_images(workdir / "train", 16, 64))
-        rng = random.Random(0)
-        for api, _ in work.choices():  # warm-up: load every model once
-            work.call(client, api, rng)
-        if "/finetune" in endpoints:  # and train once, so first-use allocations are not "growth"
-            work.finetune(client, 5.0, "load-warm-up")
+        content, style = small_images(workdir / "style", 2, args.style_size)
+        train = small_images(workdir / "train", 16, 64)
+        work = Workload(content, style, train, args.style_size, args.style_steps)
+        solo_style_s = warm_up(app, work, mix)
         rss_warm = app.rss_mb()
-        log.info("warm: %.0f MB; endpoints %s", rss_warm, sorted(endpoints))
-
-        stats, runs, samples = Stats(), [], []
+        stats, samples = Stats(), []
         stop_sampling = threading.Event()
+        load_start = os.getloadavg()
         deadline = time.monotonic() + duration_s
-        threads = [
-            threading.Thread(target=user, args=(app.url, work, deadline, i, stats), daemon=True)
-            for i in range(users)
-        ]
-        if "/finetune" in endpoints:
-            threads.append(
-                threading.Thread(
-                    target=trainer, args=(app.url, work, deadline, stats, runs), daemon=True
-                )
-            )
-        threads.append(
-            threading.Thread(target=sample_memory, args=(app, stop_sampling, samples), daemon=True)
-        )
+        threads = load_threads(app.url, work, mix, users, deadline, stats)
+        sampler = threading.Thread(target=sample_memory, args=(app, stop_sampling, samples))
         started = time.monotonic()
-        for thread in threads:
+        for thread in [*threads, sampler]:
             thread.start()
-        for thread in threads[:-1]:
+        for thread in threads:
             thread.join(timeout=duration_s + 900)  # in-flight calls finish after the deadline
         load_s = time.monotonic() - started
+        load_end = os.getloadavg()
         stop_sampling.set()
         rss_end = app.rss_mb()
-        time.sleep(settle_s)  # let Gradio's queue and Python's allocator settle
+        time.sleep(settle_s)  # one malloc_trim period or more
         rss_after = app.rss_mb()
-        summary = stats.summary()
-        requests = sum(v["ok"] + v["failed"] for v in summary.values())
-        failed = sum(v["failed"] for v in summary.values())
-        growth = rss_after - rss_warm
-        return {
-            "benchmark": "load",
-            "device": device,
-            "machine": {
-                "cpus": os.cpu_count(),
-                "python": platform.python_version(),
-                "platform": platform.platform(),
-            },
-            "commit": git_commit(),
-            "users": users,
-            "duration_s": duration_s,
-            "load_s": round(load_s, 1),
-            "startup_s": round(startup_s, 1),
-            "endpoints": summary,
-            "finetune_runs": runs,
-            "requests": requests,
-            "failed_requests": failed,
-            "requests_per_s": round(requests / load_s, 2),
-            "memory_mb": {
-                "started": round(rss_started, 1),
-                "warm": round(rss_warm, 1),
-                "peak_during_load": round(max(samples, default=rss_end), 1),
-                "end_of_load": round(rss_end, 1),
-                f"after_{settle_s:g}s_idle": round(rss_after, 1),
-                "growth_after_load": round(growth, 1),
-                "during_load_every_10s": [round(v, 1) for v in samples[::10]],
-                "bound": MEMORY_BOUND_MB,
-            },
-            "target": {
-                "zero_failed_requests": failed == 0,
-                "memory_growth_within_bound": growth <= MEMORY_BOUND_MB,
-                "finetune_ran_alongside": "/finetune" in summary or "/finetune" not in endpoints,
-            },
-        }
     finally:
         app.stop()
         shutil.rmtree(workdir, ignore_errors=True)
+    summary = stats.summary()
+    generate = summary.get("/generate", {})
+    failed = sum(v["failed"] for v in summary.values())
+    return {
+        "mix": mix,
+        "users": users,
+        "duration_s": duration_s,
+        "stylize": {"size": args.style_size, "steps": args.style_steps},
+        "load_s": round(load_s, 1),
+        "startup_s": round(startup_s, 1),
+        "load_average_1_5_15": {"start": load_start, "end": load_end},
+        "stylize_solo_s": round(solo_style_s, 2),
+        "endpoints": summary,
+        "order_errors": stats.order_errors,
+        "failed_requests": failed,
+        "memory_mb": {
+            "warm": round(rss_warm, 1),
+            "peak_during_load": round(max(samples, default=rss_end), 1),
+            "end_of_load": round(rss_end, 1),
+            "settle_s": settle_s,
+            "after_settle": round(rss_after, 1),
+            "growth": round(rss_after - rss_warm, 1),
+            "every_10s": [round(v, 1) for v in samples[::10]],
+        },
+        "goals_met": goals_met(mix, generate, summary, stats, rss_after - rss_warm, duration_s),
+    }
+
+
+GOALS = {"style": (1.0, 3.0), "finetune": (1.5, None)}  # /generate p50, p95 bounds (s)
+MEMORY_BOUND_MB = 50.0  # after a 5-minute run
+
+
+def goals_met(
+    mix: str, generate: dict, summary: dict, stats: Stats, growth: float, duration: float
+):
+    p50, p95 = GOALS[mix]
+    met = {
+        "generate_p50": generate.get("p50_s") is not None and generate["p50_s"] <= p50,
+        "no_failed_request": all(v["failed"] == 0 for v in summary.values()),
+        "results_in_order": stats.order_errors == 0,
+        "stylizations_finish": summary.get("/stylize", {}).get("ok", 0) > 0,
+    }
+    if p95 is not None:
+        met["generate_p95"] = generate.get("p95_s") is not None and generate["p95_s"] <= p95
+    if duration >= 300:
+        met["memory_growth_within_50mb"] = growth <= MEMORY_BOUND_MB
+    return met
+
+
+def baseline_source(ref: str, workdir: Path) -> Path:
+    """The app's code at git ref `ref`, extracted (not checked out) into `workdir`."""
+    archive = subprocess.run(
+        ["git", "archive", ref, "app.py", "core", "gan", "style", "ui"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(workdir)], input=archive, check=True)
+    return workdir
 
 
 def git_commit() -> str:
@@ -366,40 +403,72 @@ def git_commit() -> str:
     return sha + (" with local changes" if dirty else "")
 
 
+def run(args: argparse.Namespace) -> dict:
+    """Every mix asked for, ours and (with `--baseline`) the baseline's, in one run."""
+    result = {
+        "benchmark": "load",
+        "device": "cpu",
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "commit": git_commit(),
+        "note": NOTE,
+        "mixes": {},
+    }
+    for mix in args.mix:
+        log.info("mix %s: %d users, %.0f s", mix, args.users, args.duration)
+        result["mixes"][mix] = run_mix(ROOT, mix, args, args.settle)
+        if args.baseline:
+            with tempfile.TemporaryDirectory(prefix="gan-studio-baseline-") as folder:
+                source = baseline_source(args.baseline, Path(folder))
+                log.info("mix %s: the baseline (%s)", mix, args.baseline)
+                row = run_mix(source, mix, args, 5.0)
+            result["mixes"][mix]["baseline"] = {"ref": args.baseline, **row}
+    return result
+
+
+NOTE = (
+    "CPU only: the GPU goals (fine-tune >= 2x, style <= 0.5 s) are measured by "
+    "bench/finetune_bench.py and bench/style_bench.py on a GPU, not here. The machine's load "
+    "average is recorded per mix: on a shared machine the latencies are inflated by the other "
+    "processes, compare ours with the baseline of the same run."
+)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--users", type=int, default=20)
-    parser.add_argument("--duration", type=float, default=300.0, help="seconds of load")
-    parser.add_argument("--settle", type=float, default=None, help="idle seconds before RSS")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--quick", action="store_true", help="6 users for 30 s")
-    parser.add_argument("--out", type=Path, default=None, help="results JSON")
+    parser.add_argument("--users", type=int, default=12)
+    parser.add_argument("--duration", type=float, default=300.0, help="seconds of load per mix")
+    parser.add_argument("--settle", type=float, default=40.0, help="idle seconds before RSS")
+    parser.add_argument("--mix", nargs="+", choices=sorted(GOALS), default=["style", "finetune"])
+    parser.add_argument("--style-size", type=int, default=256, help="stylisation px")
+    parser.add_argument("--style-steps", type=int, default=60, help="stylisation iterations")
+    parser.add_argument("--baseline", default="", help="also run the app at this git ref")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "load_cpu.json")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    if args.quick:
-        args.users, args.duration = 6, 30.0
-    if args.settle is None:
-        args.settle = 5.0 if args.quick else 40.0
-    out = args.out or ROOT / "bench" / "results" / f"load_{args.device.split(':')[0]}.json"
-    if args.quick and args.out is None:
-        out = out.with_name(out.stem + "_quick.json")
-    result = run(args.users, args.duration, args.settle, args.device)
+    result = run(args)
     result["command"] = "python -m bench.load " + " ".join(argv or sys.argv[1:])
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    log.info("wrote %s", out)
-    for api, row in result["endpoints"].items():
-        log.info(
-            "%-12s ok %5d failed %3d p50 %6ss p95 %6ss",
-            api,
-            row["ok"],
-            row["failed"],
-            row["p50_s"],
-            row["p95_s"],
-        )
-    log.info("memory: %s", result["memory_mb"])
-    return 0 if all(result["target"].values()) else 1
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    log.info("wrote %s", args.out)
+    for mix, row in result["mixes"].items():
+        for api, stats in row["endpoints"].items():
+            log.info(
+                "%s %-10s ok %4d failed %3d p50 %6ss p95 %6ss",
+                mix,
+                api,
+                stats["ok"],
+                stats["failed"],
+                stats["p50_s"],
+                stats["p95_s"],
+            )
+        log.info("%s memory: %s", mix, row["memory_mb"])
+    broken = [row["failed_requests"] + row["order_errors"] for row in result["mixes"].values()]
+    return 1 if any(broken) else 0  # the goals are reported, not enforced here
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@ Ours is `style.transfer.stylize` on the same VGG19 weights with the same objecti
 layers, losses and weights, `normalize_losses=False`, no TV), so the only differences are the
 implementation: sync-free compact L-BFGS, bfloat16 autocast, channels_last, CUDA graph.
 Both final images (as 8-bit images) are scored with the reference's float32 loss function.
+Both run with the app's backend flags (`core.device.resolve_device`: cuDNN autotuning, TF32),
+so only the algorithmic work differs.
 
 On CUDA it also times our default app path (EfficientNet-Lite0 or VGG19 with the app's
 settings), and on the CPU the offline target (EfficientNet-Lite0, 256 px, 100 iterations).
@@ -37,6 +39,7 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from core.device import resolve_device  # noqa: E402
 from core.images import load_rgb  # noqa: E402
 from style import networks  # noqa: E402
 from style.losses import gram_matrix  # noqa: E402
@@ -145,13 +148,10 @@ def ours_settings(steps: int, size: int, **kw) -> StyleSettings:
     )
 
 
-def backend_flags(device: torch.device, app: bool) -> None:
-    """The app's CUDA settings (`core.device.resolve_device`: cuDNN autotuning, TF32 matmuls)
-    for our path; PyTorch's defaults for the reference."""
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = app
-        torch.backends.cuda.matmul.allow_tf32 = app
-        torch.backends.cudnn.allow_tf32 = True  # PyTorch's default, both
+def backend_flags(device: torch.device) -> None:
+    """The app's CUDA settings (`core.device.resolve_device`: cuDNN autotuning, TF32 matmuls
+    and convolutions), for the reference and ours alike: only the algorithmic work differs."""
+    resolve_device(str(device))
 
 
 def sync(device: torch.device) -> None:
@@ -204,7 +204,7 @@ def run(args: argparse.Namespace) -> dict:
     def quantized(x: torch.Tensor) -> torch.Tensor:
         return (x.clamp(0, 1) * 255).round() / 255
 
-    backend_flags(device, app=False)
+    backend_flags(device)
     ref_t, ref_all, ref_x = timed(
         lambda: reference_stylize(vgg, content, style, args.steps), device, args.repeats
     )
@@ -213,10 +213,9 @@ def run(args: argparse.Namespace) -> dict:
         "runs": ref_all,
         **reference_losses(vgg, quantized(ref_x), content, style),
     }
-    backend_flags(device, app=True)
     results["backend"] = (
-        "reference: PyTorch defaults (cudnn.benchmark off, TF32 matmul off, TF32 conv on); "
-        "ours: the app's (cudnn.benchmark on, TF32 matmul on)"
+        "the app's flags for both (core.device.resolve_device: cudnn.benchmark on, TF32 "
+        "matmul and conv on)"
         if device.type == "cuda"
         else "cpu"
     )

@@ -37,3 +37,10 @@ def is_out_of_memory(error: BaseException) -> bool:
     if isinstance(error, torch.OutOfMemoryError):
         return True
     return isinstance(error, RuntimeError) and "out of memory" in str(error).lower()
+
+
+def set_torch_threads(count: int) -> None:
+    """Torch's intra-op threads for the calling OS thread (OpenMP teams are per thread); the
+    priority gate (`core.lanes`) calls it before cheap work and before every heavy iteration."""
+    if torch.get_num_threads() != count:
+        torch.set_num_threads(max(1, int(count)))

@@ -89,3 +89,12 @@ def save_mp4(frames: np.ndarray, path: Path, fps: int = 12) -> Path:
         writer.send(np.ascontiguousarray(frame[:h, :w]))
     writer.close()
     return path
+
+
+def thumbnail(image: np.ndarray, max_side: int) -> np.ndarray:
+    """`image` (H, W, 3) uint8, downscaled (Lanczos) to fit `max_side` when it is larger."""
+    if max(image.shape[:2]) <= max_side:
+        return image
+    pil = Image.fromarray(image)
+    pil.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    return np.asarray(pil)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
+import secrets
 import shutil
 import tempfile
 import threading
 import time
-import uuid
 import zipfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -20,6 +22,7 @@ from torch import nn
 from core import media, store
 from core.errors import UserInputError
 from core.images import to_uint8
+from core.lanes import PriorityGate
 from gan import latents, models
 from gan.loading import load_generator
 from gan.models import stylegan2
@@ -27,6 +30,7 @@ from gan.models import stylegan2
 log = logging.getLogger(__name__)
 
 DISPLAY_SIZE = 256
+THUMBNAIL_SIZE = 512  # gallery faces above this are shown downscaled; the zip keeps them native
 OUTPUT_TTL_S = 3600
 MAX_MIX_SEEDS = 8  # per side: an 8 x 8 figure is 81 images
 NOISE_MODES = stylegan2.NOISE_MODES
@@ -106,12 +110,47 @@ def is_stylegan2(generator: nn.Module) -> bool:
     return isinstance(generator, stylegan2.StyleGAN2Generator)
 
 
+def _npy(array: torch.Tensor) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array.numpy().astype(np.float32))
+    return buffer.getvalue()
+
+
+def latent_files(faces: Faces) -> dict[str, bytes | str]:
+    """The latents behind `faces` as files: z (`latents.npy/.json`, with ψ and the StyleGAN2
+    settings) and, for StyleGAN2, w after truncation (`w.npy/.json`): each reproduces them."""
+    files: dict[str, bytes | str] = {}
+    if faces.z is not None:
+        files["latents.npy"] = _npy(faces.z)
+        files["latents.json"] = latents.latents_json(
+            faces.z, faces.seeds, faces.truncation_psi, **faces.settings
+        )
+    if faces.w is not None:
+        files["w.npy"] = _npy(faces.w)
+        files["w.json"] = latents.w_json(faces.w, noise_mode=faces.settings["noise_mode"])
+    return files
+
+
+def face_names(faces: Faces) -> list[str]:
+    """File names of the faces: `seed0042.png`, or `face0000.png` for given latents."""
+    if faces.seeds:
+        return [f"seed{s:04d}.png" for s in faces.seeds]
+    return [f"face{i:04d}.png" for i in range(len(faces.images))]
+
+
 class FaceStudio:
     """Holds loaded generators (one per name, reloaded when its weights change on disk)."""
 
-    def __init__(self, device: torch.device, output_root: Path | None = None) -> None:
+    def __init__(
+        self,
+        device: torch.device,
+        output_root: Path | None = None,
+        gate: PriorityGate | None = None,
+    ) -> None:
+        """`gate` (the app's priority gate) runs every forward pass as cheap work."""
         self.device = device
         self.output_root = output_root or Path(tempfile.gettempdir()) / "gan-studio-outputs"
+        self.gate = gate
         self._cache: dict[str, tuple[tuple, nn.Module]] = {}
         self._lock = threading.Lock()
 
@@ -170,9 +209,11 @@ class FaceStudio:
         generator = self.generator(name)
         if is_stylegan2(generator):
             return self.render(name, self.map(name, z))
-        chunks = [
-            generator(chunk.to(self.device)).float().cpu().numpy() for chunk in z.split(batch_size)
-        ]
+        with self._cheap():
+            chunks = [
+                generator(chunk.to(self.device)).float().cpu().numpy()
+                for chunk in z.split(batch_size)
+            ]
         return to_uint8(np.concatenate(chunks))
 
     @torch.no_grad()  # not inference_mode: callers mix and edit the ws they get
@@ -193,11 +234,16 @@ class FaceStudio:
         G = self.generator(name)
         if noise_mode not in NOISE_MODES:
             raise UserInputError(f"noise_mode must be one of {', '.join(NOISE_MODES)}")
-        chunks = [
-            G.synthesis(chunk.to(self.device), noise_mode=noise_mode).float().cpu().numpy()
-            for chunk in ws.split(batch_size)
-        ]
+        with self._cheap():
+            chunks = [
+                G.synthesis(chunk.to(self.device), noise_mode=noise_mode).float().cpu().numpy()
+                for chunk in ws.split(batch_size)
+            ]
         return to_uint8(np.concatenate(chunks))
+
+    def _cheap(self):
+        """The priority gate's cheap slot (heavy jobs wait between iterations meanwhile)."""
+        return self.gate.cheap() if self.gate else contextlib.nullcontext()
 
     def generate(
         self,
@@ -308,7 +354,33 @@ class FaceStudio:
         sg2: SG2Settings | None = None,
     ) -> tuple[Faces, list[Path]]:
         """Faces for seed text (`1-8, 42`), or for a pasted (JSON) or uploaded latent vector
-        (StyleGAN2: z or w), and their files (`save_faces`)."""
+        (StyleGAN2: z or w), and their gallery PNGs (`save_gallery`)."""
+        faces = self.faces_request(name, seeds, truncation_psi, latent_vector, latent_file, sg2)
+        return faces, self.save_gallery(faces)
+
+    def zip_request(
+        self,
+        name: str,
+        seeds: str,
+        truncation_psi: float = 1.0,
+        latent_vector: str = "",
+        latent_file: str | Path | None = None,
+        sg2: SG2Settings | None = None,
+    ) -> Path:
+        """The same faces as `generate_request` (it is deterministic) in one zip (`save_zip`)."""
+        faces = self.faces_request(name, seeds, truncation_psi, latent_vector, latent_file, sg2)
+        return self.save_zip(faces)
+
+    def faces_request(
+        self,
+        name: str,
+        seeds: str,
+        truncation_psi: float = 1.0,
+        latent_vector: str = "",
+        latent_file: str | Path | None = None,
+        sg2: SG2Settings | None = None,
+    ) -> Faces:
+        """The faces of a request (seed text, pasted JSON or an uploaded latent file)."""
         z, w, seed_list = None, None, None
         G = self.generator(name)
         if not is_stylegan2(G):
@@ -320,8 +392,7 @@ class FaceStudio:
             z, w = (given.value, None) if given.space == "z" else (None, given.value)
         if z is None and w is None:
             seed_list = latents.parse_seeds(seeds)
-        faces = self.generate(name, seed_list, z, truncation_psi, sg2, w)
-        return faces, self.save_faces(faces)
+        return self.generate(name, seed_list, z, truncation_psi, sg2, w)
 
     def interpolate_request(
         self,
@@ -371,23 +442,50 @@ class FaceStudio:
     def output_dir(self) -> Path:
         """A fresh, unguessable folder for one request's files; old ones are pruned."""
         self._prune_outputs()
-        folder = self.output_root / uuid.uuid4().hex
+        folder = self.output_root / secrets.token_hex(32)
         folder.mkdir(parents=True)
         return folder
 
     def _prune_outputs(self) -> None:
+        """Empty folders after OUTPUT_TTL_S, any after twice that. Inside Gradio's cache folder
+        Gradio deletes the files itself (`delete_cache`), and forgets them only then."""
         if not self.output_root.is_dir():
             return
-        cutoff = time.time() - OUTPUT_TTL_S
+        now = time.time()
         for child in self.output_root.iterdir():
             try:
-                if child.stat().st_mtime < cutoff:
+                age = now - child.stat().st_mtime
+                if age > 2 * OUTPUT_TTL_S:
                     shutil.rmtree(child, ignore_errors=True)
-            except FileNotFoundError:
+                elif age > OUTPUT_TTL_S:
+                    child.rmdir()  # only when empty
+            except OSError:
                 pass
 
+    def save_gallery(self, faces: Faces) -> list[Path]:
+        """Each face as a PNG for the page: native resolution up to THUMBNAIL_SIZE (the page
+        scales small ones up with CSS), downscaled above it (the zip keeps native ones)."""
+        folder = self.output_dir()
+        return [
+            media.save_png(media.thumbnail(image, THUMBNAIL_SIZE), folder / name)
+            for name, image in zip(face_names(faces), faces.images, strict=True)
+        ]
+
+    def save_zip(self, faces: Faces) -> Path:
+        """One zip: each face as a native PNG, the grid, the latents (.npy and .json)."""
+        path = self.output_dir() / "faces.zip"
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:  # PNGs are compressed
+            for name, image in zip(face_names(faces), faces.images, strict=True):
+                archive.writestr(name, media.png_bytes(image))
+            archive.writestr("grid.png", media.png_bytes(media.grid(faces.images)))
+            for name, data in latent_files(faces).items():
+                archive.writestr(name, data)
+        return path
+
     def save_faces(self, faces: Faces) -> list[Path]:
-        """Native-resolution PNGs (a grid, and each face in a zip) and the latents (.npy, .json)."""
+        """Four files: a grid PNG, a zip of the faces' PNGs and the latents (.npy, .json); the
+        app's earlier output shape (`save_gallery` and `save_zip` replace it; the cheap-path
+        benchmark measures it as its baseline)."""
         folder = self.output_dir()
         files = [media.save_png(media.grid(faces.images), folder / "grid.png")]
         names = faces.seeds or list(range(len(faces.images)))
@@ -396,23 +494,11 @@ class FaceStudio:
             for label, image in zip(names, faces.images, strict=True):
                 archive.writestr(f"{prefix}{label:04d}.png", media.png_bytes(image))
         files.append(folder / "faces.zip")
-        if faces.z is not None:
-            np.save(folder / "latents.npy", faces.z.numpy().astype(np.float32))
-            files.append(folder / "latents.npy")
-            (folder / "latents.json").write_text(
-                latents.latents_json(faces.z, faces.seeds, faces.truncation_psi, **faces.settings)
-            )
-            files.append(folder / "latents.json")
-        if faces.w is not None:
-            files += self._save_w(faces, folder)
+        for name, data in latent_files(faces).items():
+            path = folder / name
+            path.write_bytes(data) if isinstance(data, bytes) else path.write_text(data)
+            files.append(path)
         return files
-
-    def _save_w(self, faces: Faces, folder: Path) -> list[Path]:
-        """StyleGAN2's w (N, num_ws, w_dim), after truncation: it renders the same faces."""
-        np.save(folder / "w.npy", faces.w.numpy().astype(np.float32))
-        settings = {"noise_mode": faces.settings["noise_mode"]}
-        (folder / "w.json").write_text(latents.w_json(faces.w, **settings))
-        return [folder / "w.npy", folder / "w.json"]
 
     def save_animation(self, frames: np.ndarray, fps: int) -> tuple[Path, Path, Path]:
         """Strip PNG (native resolution), GIF and MP4 (upscaled for viewing)."""

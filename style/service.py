@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import torch
@@ -21,8 +21,15 @@ ImageInput = str | Path | Image.Image
 class Stylist:
     """Gatys style transfer on one device; one run per session key at a time can be stopped."""
 
-    def __init__(self, device: torch.device | str, networks: LossNetworks | None = None) -> None:
+    def __init__(
+        self,
+        device: torch.device | str,
+        networks: LossNetworks | None = None,
+        pause: Callable[[], None] | None = None,
+    ) -> None:
+        """`pause()` runs before every iteration (the app's priority gate)."""
         self.device = torch.device(device)
+        self.pause = pause
         self.networks = networks or LossNetworks(self.device)
         self.runs = RunRegistry()
 
@@ -55,6 +62,7 @@ class Stylist:
                 lambda: self.networks.load(network),
                 self.device,
                 stop.is_set,
+                self.pause,
             )
 
     def stop(self, session: str) -> bool:

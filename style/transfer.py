@@ -204,19 +204,21 @@ def stylize(
     network: LossNetwork | Callable[[], LossNetwork],
     device: torch.device,
     should_stop: Callable[[], bool] | None = None,
+    pause: Callable[[], None] | None = None,
 ) -> Iterator[Progress]:
     """Yield a `Progress` per iteration (`step` counts the iterations of all scales); the last
     one has `done=True` and the final image as `output` (and `preview`).
 
     `settings` are checked here, once (`StyleSettings.checked`): bad ones raise
     `UserInputError` before any work, and before `network` is loaded when it is given as a
-    loader (a callable)."""
+    loader (a callable). `pause()` is called before every iteration (the app's priority gate:
+    it may wait while cheap requests run)."""
     device = torch.device(device)
     settings = settings.checked(device, len(styles))
     if not isinstance(network, LossNetwork):
         network = network()
     try:
-        yield from _stylize(content, list(styles), settings, network, device, should_stop)
+        yield from _stylize(content, list(styles), settings, network, device, should_stop, pause)
     except torch.OutOfMemoryError as e:
         release_memory(device)
         raise UserInputError(
@@ -247,6 +249,7 @@ class _Job:
     history: list[dict[str, float]] = field(default_factory=list)
     done_its: int = 0
     stopped: bool = False
+    pause: Callable[[], None] | None = None
 
     @property
     def total(self) -> int:
@@ -270,6 +273,7 @@ def _stylize(
     network: LossNetwork,
     device: torch.device,
     should_stop: Callable[[], bool] | None,
+    pause: Callable[[], None] | None = None,
 ) -> Iterator[Progress]:
     started = time.perf_counter()
     cuda = device.type == "cuda"
@@ -290,6 +294,7 @@ def _stylize(
         graph,
         started,
         should_stop,
+        pause=pause,
     )
     gen = torch.Generator(device="cpu").manual_seed(settings.seed)
     x: torch.Tensor | None = None
@@ -348,6 +353,8 @@ def _run_scale(
     stepper = _Stepper(job.network, objective, x, settings, settings.steps, job.amp, job.graph)
     synced = 0
     for k in range(settings.steps):
+        if job.pause:
+            job.pause()
         stepper.step(k)
         job.done_its += 1
         last = k == settings.steps - 1

@@ -74,6 +74,18 @@ def on_a_space() -> bool:
     return guard is not None and not guard.deployment.owner_at_keyboard
 
 
+# Gradio concurrency lanes (`concurrency_id=..., concurrency_limit=...`): cheap requests never
+# queue behind a stylisation or a fine-tune; heavy loops give way to cheap work between
+# iterations (`core.lanes.PriorityGate`).
+CHEAP_LANE = {"concurrency_id": "cheap", "concurrency_limit": 2}  # generate, interpolate, ...
+HEAVY_LANE = {"concurrency_id": "heavy", "concurrency_limit": 1}  # stylize, projection
+TRAIN_LANE = {"concurrency_id": "train", "concurrency_limit": 1}  # fine-tuning
+# Small faces are sent at native resolution and scaled up crisply by the browser: give the
+# gallery or image `elem_classes=[PIXELATED]`; `CSS` goes to `launch(css=...)`.
+PIXELATED = "pixelated"
+CSS = f".{PIXELATED} img {{ image-rendering: pixelated; }}"
+
+
 def as_gr_error(error: Exception, release_memory: Callable[[], None] | None = None) -> Exception:
     """Turn any failure into a message for the person; the server keeps serving."""
     if isinstance(error, gr.Error):

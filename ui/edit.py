@@ -12,7 +12,7 @@ from gan import DEFAULT_MODEL, latents
 from gan.edit import PRESETS
 from gan.edit_service import MAX_SLIDERS, SIGMAS, Editor, start_latent
 from gan.studio import DISPLAY_SIZE
-from ui.common import friendly, inputs_for
+from ui.common import CHEAP_LANE, friendly, inputs_for
 
 NOTE = """**SeFa** finds the directions that the generator's first layer stretches most: the
 eigenvectors of AᵀA, where A maps the latent into the generator (a DCGAN's first transposed
@@ -120,8 +120,7 @@ def build_edit_tab(
         inputs,
         [image, strips, files, out_latent, info],
         api_name="edit",
-        concurrency_id="gpu",
-        concurrency_limit=1,
+        **CHEAP_LANE,
     )
     gr.on(
         [s.change for s in sliders],
@@ -130,8 +129,7 @@ def build_edit_tab(
         image,
         api_visibility="private",
         trigger_mode="always_last",
-        concurrency_id="cheap",
-        concurrency_limit=2,
+        **CHEAP_LANE,
         show_progress="hidden",
     )
     gr.on(

@@ -16,7 +16,7 @@ from gan.finetune import augment
 from gan.finetune.config import AUGMENTS, MAX_SECONDS, MAX_STEPS, FinetuneConfig
 from gan.finetune.data import preview_grid
 from gan.finetune.service import FineTuner, FinetuneRun
-from ui.common import friendly, inputs_for, on_a_space, session_key, settings_from
+from ui.common import TRAIN_LANE, friendly, inputs_for, on_a_space, session_key, settings_from
 
 POLICIES = list(augment.POLICIES)
 # Settings that follow the chosen model's architecture and resolution.
@@ -273,8 +273,7 @@ def build_finetune_tab(
         [out["status"], out["preview"], out["samples"], out["losses"], out["result"]],
         show_progress_on=out["result"],  # the bar sits on the (still empty) result
         api_name="finetune",
-        concurrency_id="train",
-        concurrency_limit=1,
+        **TRAIN_LANE,
     )
     if on_saved is not None:
         event.then(on_saved, model, model, api_visibility="private")

@@ -2,31 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import gradio as gr
-import numpy as np
-from PIL import Image
 
-from core.media import upscale
 from gan import DEFAULT_MODEL, latents
-from gan.studio import DISPLAY_SIZE, NOISE_MODES, FaceStudio, SG2Settings
-from ui.common import friendly, inputs_for
+from gan.studio import NOISE_MODES, FaceStudio, SG2Settings, latent_files
+from ui.common import CHEAP_LANE, PIXELATED, friendly, inputs_for
 
 log = logging.getLogger(__name__)
-THUMBNAIL_SIZE = 512  # gallery images above this are shown downscaled; downloads stay native
-
-
-def thumbnail(image: np.ndarray) -> Image.Image:
-    """A face for the gallery: small ones upscaled (crisp pixels), large ones downscaled."""
-    if image.shape[1] <= THUMBNAIL_SIZE:
-        return upscale(image, DISPLAY_SIZE)
-    pil = Image.fromarray(image)
-    pil.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE), Image.Resampling.LANCZOS)
-    return pil
 
 
 def sg2_settings(
@@ -56,24 +44,52 @@ class GenerateHandlers:
         class_idx: float = 0,
     ):
         """Faces for the seeds (e.g. `1-8, 42`), or for a pasted/uploaded latent vector (z, or
-        for StyleGAN2 also w). StyleGAN2 only: `noise_mode` (const/random/none),
-        `truncation_cutoff` (truncate the first N ws; 0 = all), `class_idx` (conditional)."""
+        for StyleGAN2 also w): the gallery (PNGs), the latents (seeds, ψ, z; StyleGAN2 also w)
+        and a summary. StyleGAN2 only: `noise_mode` (const/random/none), `truncation_cutoff`
+        (truncate the first N ws; 0 = all), `class_idx` (conditional models)."""
         psi = float(truncation_psi)
         sg2 = sg2_settings(psi, noise_mode, truncation_cutoff, class_idx)
-        faces, files = self.studio.generate_request(
+        faces, pngs = self.studio.generate_request(
             model, seeds, psi, latent_vector, latent_file, sg2
         )
         space = "z" if faces.z is not None else "w"
         labels = [f"seed {s}" for s in faces.seeds] if faces.seeds else None
         gallery = [
-            (thumbnail(image), labels[i] if labels else f"{space}[{i}]")
-            for i, image in enumerate(faces.images)
+            (str(path), labels[i] if labels else f"{space}[{i}]") for i, path in enumerate(pngs)
         ]
         h, w = faces.images.shape[1:3]
         info = f"{len(faces.images)} faces at {w}x{h} from **{model}**, truncation ψ={psi:g}"
         if faces.w is not None:
             info += f", noise {sg2.noise_mode}" + (" (rendered from w)" if faces.z is None else "")
-        return gallery, [str(p) for p in files], info
+        return gallery, latents_value(faces), info
+
+    def faces_zip(
+        self,
+        seeds: str,
+        truncation_psi: float = 1.0,
+        model: str = DEFAULT_MODEL,
+        latent_vector: str = "",
+        latent_file: str | None = None,
+        noise_mode: str = "const",
+        truncation_cutoff: float = 0,
+        class_idx: float = 0,
+    ) -> str:
+        """The same faces in one zip: native PNGs, the grid, latents.npy/.json (z) and, for
+        StyleGAN2, w.npy/.json (w after truncation)."""
+        psi = float(truncation_psi)
+        sg2 = sg2_settings(psi, noise_mode, truncation_cutoff, class_idx)
+        zipped = self.studio.zip_request(model, seeds, psi, latent_vector, latent_file, sg2)
+        return str(zipped)
+
+
+def latents_value(faces) -> dict:
+    """The JSON output: the z export (seeds, ψ, StyleGAN2 settings, z) and, for StyleGAN2, w
+    after truncation (the zip holds both as files that Generate reads back)."""
+    files = latent_files(faces)
+    value = json.loads(files["latents.json"]) if "latents.json" in files else {}
+    if faces.w is not None:
+        value |= {"noise_mode": faces.settings["noise_mode"], "w": faces.w.tolist()}
+    return value
 
 
 def random_seeds(count: float) -> str:
@@ -171,12 +187,18 @@ def build_generate_tab(
             run = gr.Button("Generate", variant="primary")
         with gr.Column(scale=2):
             gallery = gr.Gallery(
-                label="Faces", columns=4, format="png", height="auto", object_fit="contain"
+                label="Faces",
+                columns=4,
+                format="png",
+                height="auto",
+                object_fit="contain",
+                elem_id="faces",
+                elem_classes=[PIXELATED],
             )
             info = gr.Markdown(label="info")
-            files = gr.File(
-                label="Downloads: native-resolution PNGs and latents", file_count="multiple"
-            )
+            z_out = gr.JSON(label="Latents (seeds, truncation ψ, z)", open=False)
+            zip_button = gr.Button("Zip of the PNGs, grid and latents", size="sm")
+            zip_file = gr.File(label="Download: native-resolution PNGs and latents")
     dice.click(random_seeds, count, seeds, api_visibility="private")
     components = {"seeds": seeds, "truncation_psi": psi, "model": model}
     components |= {"latent_vector": latent_text, "latent_file": latent_file}
@@ -186,10 +208,16 @@ def build_generate_tab(
         [run.click, seeds.submit],
         friendly(handlers.generate, release_memory),
         inputs_for(handlers.generate, components),
-        [gallery, files, info],
+        [gallery, z_out, info],
         api_name="generate",
-        concurrency_id="gpu",
-        concurrency_limit=1,
+        **CHEAP_LANE,
+    )
+    zip_button.click(
+        friendly(handlers.faces_zip, release_memory),
+        inputs_for(handlers.faces_zip, components),
+        zip_file,
+        api_name="faces_zip",
+        **CHEAP_LANE,
     )
 
 

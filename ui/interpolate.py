@@ -8,7 +8,7 @@ import gradio as gr
 
 from gan import DEFAULT_MODEL, latents
 from gan.studio import FaceStudio
-from ui.common import friendly, inputs_for
+from ui.common import CHEAP_LANE, friendly, inputs_for
 from ui.generate import build_sg2_controls, sg2_settings
 
 
@@ -91,6 +91,5 @@ def build_interpolate_tab(
         inputs_for(handlers.interpolate, components),
         [strip, gif, mp4, files, info],
         api_name="interpolate",
-        concurrency_id="gpu",
-        concurrency_limit=1,
+        **CHEAP_LANE,
     )

@@ -10,7 +10,7 @@ from core.media import upscale
 from gan import DEFAULT_MODEL, latents
 from gan.judge import Judge
 from gan.studio import DISPLAY_SIZE
-from ui.common import friendly, inputs_for
+from ui.common import CHEAP_LANE, friendly, inputs_for
 
 LESSON = """**What D learns.** The discriminator is trained to tell the training images from the
 generator's, nothing more: its logit is high for what looked like the training set *during
@@ -96,6 +96,5 @@ def build_judge_tab(
         inputs_for(handlers.judge_images, c),
         [logits, gallery, table],
         api_name="judge",
-        concurrency_id="gpu",
-        concurrency_limit=1,
+        **CHEAP_LANE,
     )

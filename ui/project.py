@@ -14,7 +14,7 @@ from gan import DEFAULT_MODEL
 from gan.project import MAX_STEPS, CropBox, ProjectSettings
 from gan.project_service import Projector
 from gan.studio import DISPLAY_SIZE
-from ui.common import friendly, inputs_for, session_key
+from ui.common import HEAVY_LANE, friendly, inputs_for, session_key
 
 ALIGNMENT_NOTE = """**No face alignment.** FFHQ-style alignment needs a face-landmark detector
 whose code *and* weights have a permissive licence, ship inside a PyPI wheel and install with
@@ -142,8 +142,7 @@ def build_project_tab(
         inputs_for(handlers.project, c),
         [live, info, plot, pair, video, files, latent],
         api_name="project",
-        concurrency_id="heavy",
-        concurrency_limit=1,
+        **HEAVY_LANE,
         show_progress_on=plot,
     )
     stop.click(handlers.stop, None, None, queue=False, api_visibility="private")

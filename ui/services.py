@@ -6,8 +6,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gradio.utils import get_upload_folder
+
 from core import store
-from core.device import release_memory, resolve_device
+from core.device import release_memory, resolve_device, set_torch_threads
+from core.lanes import PriorityGate
 from core.space_guard import SpaceGuard
 from gan.edit_service import Editor, faces_for_seeds
 from gan.finetune.service import FineTuner
@@ -27,6 +30,7 @@ class Services:
     stylist: Stylist
     tuner: FineTuner
     guard: SpaceGuard  # who is asking, quotas, visitors' models, bounded Hub access
+    gate: PriorityGate | None = None  # cheap requests first; heavy loops pause for them
     editor: Editor | None = None
     projector: Projector | None = None
     judge: Judge | None = None
@@ -49,12 +53,18 @@ def build_services(
 ) -> Services:
     """Services on `device` (default: `$GAN_STUDIO_DEVICE`, else CUDA when present, else CPU).
     KID's feature network is the style service's EfficientNet-Lite0: one copy serves both.
-    The guard is built from how the app is served (`server_name`, `share`, `$SPACE_ID`)."""
+    The guard is built from how the app is served (`server_name`, `share`, `$SPACE_ID`).
+    Faces are written inside Gradio's cache folder (default `output_root`), so Gradio serves
+    them as they are (no copy, no hash) and deletes them with its cache. One priority gate
+    gives cheap requests the cores first (`core.lanes`)."""
     device = resolve_device(device)
-    stylist = Stylist(device)
-    tuner = FineTuner(device, feature_net=stylist.networks.efficientnet)
-    studio = FaceStudio(device, output_root)
-    services = Services(device, studio, stylist, tuner, build_guard(studio, server_name, share))
+    gate = PriorityGate(max_wait_s=0.5, set_threads=set_torch_threads)
+    stylist = Stylist(device, pause=gate.pause)
+    tuner = FineTuner(device, feature_net=stylist.networks.efficientnet, pause=gate.pause)
+    output_root = output_root or Path(get_upload_folder()) / "gan-studio"
+    studio = FaceStudio(device, output_root, gate=gate)
+    guard = build_guard(studio, server_name, share)
+    services = Services(device, studio, stylist, tuner, guard, gate)
     services.editor = Editor(studio)
     services.projector = Projector(studio, lambda: load_perceptual_loss(device))
     services.judge = Judge(device, lambda name, seeds: faces_for_seeds(studio, name, seeds))

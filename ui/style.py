@@ -14,7 +14,7 @@ from core.events import Progress
 from style import networks
 from style.service import Stylist
 from style.settings import MAX_STEPS, MIN_SIZE, StyleSettings
-from ui.common import friendly, inputs_for, session_key, settings_from
+from ui.common import HEAVY_LANE, friendly, inputs_for, session_key, settings_from
 
 NETWORKS = {  # the dropdown's labels (also the API's values) -> loss network keys
     "auto (VGG19 when available, else EfficientNet-Lite0)": networks.VGG19,
@@ -153,8 +153,7 @@ def build_style_tab(stylist: Stylist, release_memory: Callable[[], None] | None 
         inputs_for(handlers.stylize, components),
         [result, info, losses],
         api_name="stylize",
-        concurrency_id="gpu",
-        concurrency_limit=1,
+        **HEAVY_LANE,
         show_progress_on=losses,  # the bar sits on the plot; the live preview stays clear
     )
     stop.click(friendly(handlers.stop), None, None, queue=False, api_visibility="private")

@@ -10,7 +10,7 @@ from PIL import Image
 
 from gan import DEFAULT_MODEL
 from gan.studio import STYLE_PRESETS, FaceStudio, StyleMix
-from ui.common import friendly, inputs_for
+from ui.common import CHEAP_LANE, friendly, inputs_for
 from ui.generate import build_sg2_controls, sg2_settings, thumbnail
 
 PRESET_HELP = "coarse = ws 0-3 (4-8 px: pose, face shape), middle = 4-7 (16-32 px: features, "
@@ -114,6 +114,5 @@ def build_style_mix_tab(
         inputs_for(handlers.style_mix, components),
         [grid, gallery, files, info],
         api_name="style_mix",
-        concurrency_id="gpu",
-        concurrency_limit=1,
+        **CHEAP_LANE,
     )

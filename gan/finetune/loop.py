@@ -87,12 +87,14 @@ def run_finetune(
     feature_net: FeatureNet | None = None,
     report_every_s: float = 0.5,
     device_slot: Callable[[], AbstractContextManager] | None = None,
+    pause: Callable[[], None] | None = None,
 ) -> Iterator[Progress]:
     """Run one fine-tuning job, yielding `Progress`; saves `checkpoints/<name>/` at the end.
 
     A set `stop` event, the run's wall-time cap or closing the generator ends the run early and
     still saves what was learned. `feature_net` (e.g. EfficientNet-Lite0) turns KID on;
-    `device_slot()` is entered (and may wait) before the run takes the device. With
+    `device_slot()` is entered (and may wait) before the run takes the device; `pause()` is
+    called once per step (the app's priority gate: it may wait while cheap requests run). With
     torch.distributed initialised, every process must call this; only rank 0 yields events,
     computes KID and saves.
     """
@@ -100,6 +102,7 @@ def run_finetune(
     config, notes = job.config.checked(len(job.images))
     with (device_slot or contextlib.nullcontext)():
         run = _Run(replace(job, config=config), target, device, stop, report_every_s)
+        run.pause = pause
         yield from run.events(notes, feature_net)
 
 
@@ -131,6 +134,7 @@ class _Run:
         self.history: list[dict] = self.state["history"]
         self.z_samples = latents.seeds_to_z(list(range(self.config.n_samples)), self.trainer.nz)
         self.started = time.monotonic()
+        self.pause: Callable[[], None] | None = None
 
     def _restore(self, saved: dict | None) -> None:
         """Exact resume: the RNG states and the sampler position where the last run stopped
@@ -230,6 +234,8 @@ class _Run:
             reason = _stop_reason(self.stop, self.started, config.max_seconds)
             if reason:
                 return reason
+            if self.pause:
+                self.pause()
             losses = trainer.train_step(sampler(config.batch_size) if sampler else None)
             self._record(losses)
             if self.rank != 0:

@@ -38,7 +38,12 @@ class FinetuneRun:
         net = self.tuner.feature_net() if self.job.config.kid_samples else None
         with self.tuner.runs.running(session) as stop:
             yield from run_finetune(
-                self.job, self.tuner.device, stop, net, device_slot=self.tuner.device_slot
+                self.job,
+                self.tuner.device,
+                stop,
+                net,
+                device_slot=self.tuner.device_slot,
+                pause=self.tuner.pause,
             )
 
 
@@ -49,8 +54,11 @@ class FineTuner:
         self,
         device: torch.device | str,
         feature_net: Callable[[], FeatureNet] | None = None,
+        pause: Callable[[], None] | None = None,
     ) -> None:
+        """`pause()` runs once per training step (the app's priority gate)."""
         self.device = torch.device(device)
+        self.pause = pause
         self.defaults = FinetuneConfig.for_device(self.device)
         self.runs = RunRegistry()
         self._feature_net = feature_net

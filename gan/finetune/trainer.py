@@ -96,11 +96,12 @@ class GANTrainer:
         self.nz = G.config.nz
         self.named_g = list(G.named_parameters())
         self.named_d = [(n, p) for n, p in D.named_parameters() if p.requires_grad]
+        fused = device.type == "cuda"  # one kernel per step for all tensors; CPU: unchanged
         self.opt_g = torch.optim.Adam(
-            [p for _, p in self.named_g], config.lr_g, (config.beta1_g, config.beta2_g)
+            [p for _, p in self.named_g], config.lr_g, (config.beta1_g, config.beta2_g), fused=fused
         )
         self.opt_d = torch.optim.Adam(
-            [p for _, p in self.named_d], config.lr_d, (config.beta1_d, config.beta2_d)
+            [p for _, p in self.named_d], config.lr_d, (config.beta1_d, config.beta2_d), fused=fused
         )
         if world()[1] > 1:
             ids = [device.index] if device.type == "cuda" else None

@@ -41,11 +41,20 @@ def test_finetune_bench_tiny(tmp_path: Path):
 
 
 def test_load_bench_tiny(tmp_path: Path):
-    result = run_bench(
-        ["-m", "bench.load"], "--users 2 --duration 8 --settle 1", tmp_path / "load.json", 400
-    )
-    assert result["requests"] > 0 and result["failed_requests"] == 0, result
-    assert result["memory_mb"]["warm"] > 0
+    flags = "--users 2 --duration 8 --settle 1 --mix style --style-size 64 --style-steps 3"
+    result = run_bench(["-m", "bench.load"], flags, tmp_path / "load.json", 400)
+    row = result["mixes"]["style"]
+    assert row["endpoints"]["/generate"]["ok"] > 0 and row["failed_requests"] == 0, row
+    assert row["order_errors"] == 0 and row["memory_mb"]["warm"] > 0
+    assert set(row["goals_met"]) >= {"generate_p50", "generate_p95", "results_in_order"}
+
+
+def test_cheap_path_bench_tiny(tmp_path: Path):
+    result = run_bench(["-m", "bench.cheap_path"], "--calls 1", tmp_path / "cheap.json", 400)
+    for mode in ("json", "files"):
+        for endpoint in ("ours", "before"):
+            assert result["modes"][mode][endpoint]["p50_ms"] > 0
+    assert result["goal"]["p50_ms_at_most"] == 150
 
 
 def test_stylegan2_cpu_bench_quick(tmp_path: Path):

@@ -112,7 +112,9 @@ def test_project_a_face_then_send_it_to_edit(page, face_photo):
     open_tab(page, "Edit")
     edit = panel(page)
     edit.get_by_text("Start from a latent instead").click()
-    expect(edit.get_by_label("Latent (JSON)", exact=True)).to_have_value(re.compile(r'^\{"truncation_psi"'))
+    expect(edit.get_by_label("Latent (JSON)", exact=True)).to_have_value(
+        re.compile(r'^\{"truncation_psi"')
+    )
     edit.get_by_role("button", name="Edit and export", exact=True).click()
     expect(edit.get_by_text("no move")).to_be_visible()
 

@@ -27,8 +27,13 @@ def test_generate_a_grid_of_faces(page):
     tab.get_by_role("button", name="Generate", exact=True).click()
     expect(served_images(tab)).to_have_count(8)
     expect(tab.get_by_text("8 faces at 64x64")).to_be_visible()
-    for name in ["grid.png", "latents.npy", "latents.json"]:
-        expect(tab.locator(f"a[href$='/{name}']").last).to_be_visible()
+    # Native 64 px PNGs, scaled up crisply by the browser.
+    face = served_images(tab.locator("#faces")).first
+    expect(face).to_have_js_property("naturalWidth", 64)
+    assert face.evaluate("e => getComputedStyle(e).imageRendering") == "pixelated"
+    assert face.evaluate("e => e.getBoundingClientRect().width") > 64
+    tab.get_by_role("button", name="Zip of the PNGs, grid and latents").click()
+    expect(tab.locator("a[href$='/faces.zip']").last).to_be_visible()
     wait_until_idle(page)
     assert_no_error_toast(page)
     save_screenshot(page, "generate.png")

@@ -1,13 +1,20 @@
 """FaceStudio on the bundled default weights: varied faces, determinism, truncation,
 interpolation end points, the generator cache."""
 
+import contextlib
+import io
+import os
+import time
+import zipfile
+
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from gan import DEFAULT_MODEL
 from gan.loading import load_generator
-from gan.studio import FaceStudio
+from gan.studio import OUTPUT_TTL_S, FaceStudio
 
 
 @pytest.fixture(scope="module")
@@ -63,3 +70,52 @@ def test_generators_are_cached_and_reloaded_when_weights_change(checkpoints, stu
     g2 = tiny_generator(seed=2)
     store.save_pretrained(checkpoints / "tiny", g2.config.to_dict(), g2.state_dict(), "")
     assert studio.generator("tiny") is not first
+
+
+class RecordingGate:
+    """Stands in for `core.lanes.PriorityGate`: records the cheap sections."""
+
+    def __init__(self) -> None:
+        self.entered = 0
+
+    def cheap(self):
+        self.entered += 1
+        return contextlib.nullcontext()
+
+
+def test_forward_passes_run_as_cheap_work_and_files_are_native(tmp_path):
+    gate = RecordingGate()
+    studio = FaceStudio(torch.device("cpu"), tmp_path, gate=gate)
+    faces, pngs = studio.generate_request(DEFAULT_MODEL, "5, 7", 0.8)
+    assert gate.entered == 1
+    assert [p.name for p in pngs] == ["seed0005.png", "seed0007.png"]
+    assert pngs[0].parent.parent == tmp_path and len(pngs[0].parent.name) == 64
+    assert np.array_equal(np.asarray(Image.open(pngs[1]).convert("RGB")), faces.images[1])
+    studio.interpolate(DEFAULT_MODEL, [1, 2], frames=3)
+    assert gate.entered == 2
+
+
+def test_the_zip_holds_the_same_faces_and_latents(tmp_path):
+    studio = FaceStudio(torch.device("cpu"), tmp_path)
+    faces = studio.generate(DEFAULT_MODEL, seeds=[3])
+    with zipfile.ZipFile(studio.zip_request(DEFAULT_MODEL, "3")) as archive:
+        assert archive.namelist() == ["seed0003.png", "grid.png", "latents.npy", "latents.json"]
+        assert all(info.compress_type == zipfile.ZIP_STORED for info in archive.infolist())
+        face = np.asarray(Image.open(io.BytesIO(archive.read("seed0003.png"))).convert("RGB"))
+        z = np.load(io.BytesIO(archive.read("latents.npy")))
+    assert np.array_equal(face, faces.images[0])
+    np.testing.assert_array_equal(z, faces.z.numpy())
+
+
+def test_old_output_folders_are_pruned_only_when_empty_until_twice_the_ttl(tmp_path):
+    studio = FaceStudio(torch.device("cpu"), tmp_path)
+    old = time.time() - 1.5 * OUTPUT_TTL_S
+    empty, full, ancient = tmp_path / "empty", tmp_path / "full", tmp_path / "ancient"
+    for folder in (empty, full, ancient):
+        folder.mkdir()
+    (full / "a.png").write_bytes(b"x")
+    (ancient / "a.png").write_bytes(b"x")
+    for folder, age in ((empty, old), (full, old), (ancient, time.time() - 3 * OUTPUT_TTL_S)):
+        os.utime(folder, (age, age))
+    studio.output_dir()
+    assert not empty.exists() and full.exists() and not ancient.exists()

@@ -81,12 +81,16 @@ def test_forged_file_paths_in_api_calls_are_refused(app_url, client):
     assert client.predict(seeds="1", api_name="/generate")[0]
 
 
-def test_the_apps_own_output_folder_is_not_served(app_url, app_services, client):
+def test_the_apps_own_output_folder_is_not_listed(app_url, app_services, client):
+    """The faces are written inside Gradio's cache (served as they are, without a copy), each
+    request in its own folder with a 256-bit random name: the folders are not served, a file
+    is reachable only by its unguessable path."""
     client.predict(seeds="1", api_name="/generate")
     outputs = app_services.studio.output_root
-    made = sorted(p for p in outputs.rglob("*") if p.is_file())
+    made = sorted((p for p in outputs.rglob("*") if p.is_file()), key=lambda p: p.stat().st_mtime)
     assert made, "the app writes its files under FaceStudio.output_root"
-    for path in [outputs, made[-1]]:
+    assert re.fullmatch(r"[0-9a-f]{64}", made[-1].parent.name)
+    for path in [outputs, made[-1].parent]:
         assert httpx.get(file_url(app_url, str(path))).status_code == 403
 
 

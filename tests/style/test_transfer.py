@@ -136,3 +136,18 @@ def test_preserve_colors_keeps_the_content_palette():
     assert c.shape[:2] == (kept.output.size[1], kept.output.size[0])
     matched = run_to_end(stylize(content, [style], _settings(preserve_colors="match"), net, CPU))
     assert (chroma(matched.output) - ref).abs().mean() < (chroma(taken.output) - ref).abs().mean()
+
+
+def test_pause_is_called_once_before_every_iteration():
+    """The app's priority gate gets one pause per iteration; the result does not change."""
+    pauses: list[int] = []
+    events = []
+
+    def pause() -> None:
+        pauses.append(len(events))
+
+    for event in stylize(_img(0), [_img(1)], _settings(), tiny_network(), CPU, pause=pause):
+        events.append(event)
+    assert pauses == list(range(12))  # before iteration k, k events have been seen
+    plain = run_to_end(stylize(_img(0), [_img(1)], _settings(), tiny_network(), CPU))
+    assert np.array_equal(np.asarray(events[-1].output), np.asarray(plain.output))

@@ -18,36 +18,41 @@ def _pixels(gallery) -> list[np.ndarray]:
 
 
 def test_generate_three_seeds_is_deterministic(client):
-    gallery, _files, info = client.predict(
+    gallery, z, info = client.predict(
         seeds="1,2,3", truncation_psi=1.0, model="dcgan-digiface", api_name="/generate"
     )
     assert [item["caption"] for item in gallery] == ["seed 1", "seed 2", "seed 3"]
     first = _pixels(gallery)
-    assert all(image.shape == (256, 256, 3) for image in first)  # upscaled for display
+    assert all(image.shape == (64, 64, 3) for image in first)  # native: the page scales up
+    assert z["seeds"] == [1, 2, 3] and np.asarray(z["z"]).shape == (3, 100)
     assert not np.array_equal(first[0], first[1])
     again = _pixels(client.predict(seeds="1,2,3", api_name="/generate")[0])
     assert all(np.array_equal(a, b) for a, b in zip(first, again, strict=True))
     assert "3 faces at 64x64" in info
 
 
-def test_generate_downloads_keep_native_resolution_and_latents(client):
-    _, files, _ = client.predict(seeds="5, 7", truncation_psi=0.8, api_name="/generate")
-    by_name = {p.rsplit("/", 1)[-1]: p for p in files}
-    assert sorted(by_name) == ["faces.zip", "grid.png", "latents.json", "latents.npy"]
-    with zipfile.ZipFile(by_name["faces.zip"]) as archive:
-        assert archive.namelist() == ["seed0005.png", "seed0007.png"]
-        with archive.open("seed0005.png") as face:
-            assert Image.open(face).size == (64, 64)
-    assert Image.open(by_name["grid.png"]).size == (2 * 66 + 2, 68)
-    z = np.load(by_name["latents.npy"])
-    assert z.shape == (2, 100)
-    exported = json.loads(Path(by_name["latents.json"]).read_text())
+def test_generate_downloads_keep_native_resolution_and_latents(client, tmp_path):
+    seeded, z, _ = client.predict(seeds="5, 7", truncation_psi=0.8, api_name="/generate")
+    assert z["seeds"] == [5, 7] and z["truncation_psi"] == 0.8
+    packed = client.predict(seeds="5, 7", truncation_psi=0.8, api_name="/faces_zip")
+    with zipfile.ZipFile(packed) as archive:
+        names = archive.namelist()
+        assert names == ["seed0005.png", "seed0007.png", "grid.png", "latents.npy", "latents.json"]
+        archive.extractall(tmp_path)
+    faces = [np.asarray(Image.open(tmp_path / n).convert("RGB")) for n in names[:2]]
+    assert all(np.array_equal(a, b) for a, b in zip(faces, _pixels(seeded), strict=True))
+    assert Image.open(tmp_path / "grid.png").size == (2 * 66 + 2, 68)
+    zip_z = np.load(tmp_path / "latents.npy")
+    assert zip_z.shape == (2, 100)
+    np.testing.assert_allclose(zip_z, np.asarray(z["z"]), rtol=1e-6)
+    exported = json.loads((tmp_path / "latents.json").read_text())
     assert exported["seeds"] == [5, 7] and exported["truncation_psi"] == 0.8
     # Feeding the exported latents back reproduces the same faces (psi already applied).
     again, _, _ = client.predict(
-        latent_file=handle_file(by_name["latents.npy"]), truncation_psi=1.0, api_name="/generate"
+        latent_file=handle_file(str(tmp_path / "latents.npy")),
+        truncation_psi=1.0,
+        api_name="/generate",
     )
-    seeded, _, _ = client.predict(seeds="5, 7", truncation_psi=0.8, api_name="/generate")
     assert all(np.array_equal(a, b) for a, b in zip(_pixels(again), _pixels(seeded), strict=True))
 
 

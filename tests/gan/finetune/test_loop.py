@@ -133,3 +133,13 @@ def test_bad_jobs_are_clear_errors(tiny_base, checkpoints):
         run(FinetuneJob(torch.zeros(8, 3, 32, 32, dtype=torch.uint8), "x", "tiny"))
     with pytest.raises(UserInputError, match="no model"):
         run(FinetuneJob(images, "x", "no-such-model"))
+
+
+def test_pause_is_called_once_per_training_step(tiny_base, checkpoints):
+    """The app's priority gate gets one pause per step (and may wait there)."""
+    config = FinetuneConfig(steps=5, batch_size=4, sample_every=5, n_samples=4, d_warmup=1)
+    pauses: list[int] = []
+    events = run(
+        FinetuneJob(tiny_images(), "paused", tiny_base, config), pause=lambda: pauses.append(1)
+    )
+    assert len(pauses) == 5 and events[-1].done

@@ -101,3 +101,9 @@ def test_freeze_d_freezes_lower_blocks():
     assert freeze_lower_blocks(tiny_d(), 99) == len(blocks) - 1  # never the last one
     t = GANTrainer(tiny_generator(), tiny_d(), FinetuneConfig(), CPU, freeze_d=2)
     assert t.frozen_d == 2 and len(t.named_d) < len(list(t.D.parameters()))
+
+
+def test_adam_is_fused_only_on_cuda():
+    """CPU runs keep the default (for-each) Adam, so their numbers do not change."""
+    t = trainer()
+    assert not t.opt_g.defaults["fused"] and not t.opt_d.defaults["fused"]
