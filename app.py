@@ -39,6 +39,7 @@ log = logging.getLogger("gan_studio")
 MAX_UPLOAD = "60mb"
 API_ENDPOINTS = (  # the README's API section
     "generate",
+    "faces_zip",
     "interpolate",
     "style_mix",
     "stylize",

@@ -7,12 +7,10 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from core.media import upscale
 from gan import DEFAULT_MODEL, latents
 from gan.edit import PRESETS
 from gan.edit_service import MAX_SLIDERS, SIGMAS, Editor, start_latent
-from gan.studio import DISPLAY_SIZE
-from ui.common import CHEAP_LANE, friendly, inputs_for
+from ui.common import CHEAP_LANE, PIXELATED, friendly, inputs_for
 
 NOTE = """**SeFa** finds the directions that the generator's first layer stretches most: the
 eigenvectors of AᵀA, where A maps the latent into the generator (a DCGAN's first transposed
@@ -59,14 +57,26 @@ class EditHandlers:
             f"**{model}**, {edited.space}-space, layers {layers}: {moves or 'no move'}.  \n"
             f"Strip columns: {', '.join(f'{s:+g}σ' for s in SIGMAS)}; rows: directions #0-#4."
         )
-        image = upscale(edited.image, DISPLAY_SIZE)
-        return image, edited.strip, [str(p) for p in edited.files], _json(edited), info
+        return edited.image, edited.strip, [str(p) for p in edited.files], _json(edited), info
 
-    def preview(self, *args):
+    def preview(
+        self,
+        model: str = DEFAULT_MODEL,
+        seed: float = 0,
+        truncation_psi: float = 1.0,
+        latent_text: str = "",
+        latent_file: str | None = None,
+        layers: str = "all",
+        direction_0: float = 0.0,
+        direction_1: float = 0.0,
+        direction_2: float = 0.0,
+        direction_3: float = 0.0,
+        direction_4: float = 0.0,
+    ):
         """The edited image only: the live preview while a slider moves."""
-        model, seed, psi, text, file, layers, *alphas = args
-        latent = self._latent(model, seed, psi, text, file)
-        return upscale(self.editor.preview(model, latent, alphas, layers), DISPLAY_SIZE)
+        alphas = [direction_0, direction_1, direction_2, direction_3, direction_4]
+        latent = self._latent(model, seed, truncation_psi, latent_text, latent_file)
+        return self.editor.preview(model, latent, alphas, layers)  # native: CSS scales it
 
     def slider_updates(self, model: str, layers: str = "all"):
         """Labels with each direction's share of the spectrum, sliders back to 0."""
@@ -107,7 +117,12 @@ def build_edit_tab(
                 run = gr.Button("Edit and export", variant="primary")
                 reset = gr.Button("Reset sliders")
         with gr.Column(scale=1):
-            image = gr.Image(label="Edited face (live preview)", format="png", interactive=False)
+            image = gr.Image(
+                label="Edited face (live preview)",
+                format="png",
+                interactive=False,
+                elem_classes=[PIXELATED],
+            )
             strips = gr.Image(label="Each direction from −3σ to +3σ", format="png")
             info = gr.Markdown()
             files = gr.File(label="Downloads: edited image, strips, latent", file_count="multiple")

@@ -8,10 +8,11 @@ from collections.abc import Callable
 import gradio as gr
 from PIL import Image
 
+from core.media import thumbnail as fit
 from gan import DEFAULT_MODEL
-from gan.studio import STYLE_PRESETS, FaceStudio, StyleMix
+from gan.studio import STYLE_PRESETS, THUMBNAIL_SIZE, FaceStudio, StyleMix
 from ui.common import CHEAP_LANE, friendly, inputs_for
-from ui.generate import build_sg2_controls, sg2_settings, thumbnail
+from ui.generate import build_sg2_controls, sg2_settings
 
 PRESET_HELP = "coarse = ws 0-3 (4-8 px: pose, face shape), middle = 4-7 (16-32 px: features, "
 PRESET_HELP += "hair), fine = 8 and up (64 px+: colours, micro detail); custom: the range below"
@@ -50,15 +51,16 @@ def _gallery(mix: StyleMix) -> list[tuple[Image.Image, str]]:
     """The rows' and columns' own faces, then every mix, row by row (at most 256 px each)."""
     small = mix.resized(PREVIEW_CELL) if mix.rows.shape[1] > PREVIEW_CELL else mix
     items = [
-        (thumbnail(im), f"row seed {s}") for im, s in zip(small.rows, mix.row_seeds, strict=True)
+        (fit(im, THUMBNAIL_SIZE), f"row seed {s}")
+        for im, s in zip(small.rows, mix.row_seeds, strict=True)
     ]
     items += [
-        (thumbnail(im), f"column seed {s}")
+        (fit(im, THUMBNAIL_SIZE), f"column seed {s}")
         for im, s in zip(small.columns, mix.column_seeds, strict=True)
     ]
     for r, row in enumerate(mix.row_seeds):
         for c, col in enumerate(mix.column_seeds):
-            items.append((thumbnail(small.mixed[r, c]), f"{row} + styles of {col}"))
+            items.append((fit(small.mixed[r, c], THUMBNAIL_SIZE), f"{row} + styles of {col}"))
     return items
 
 

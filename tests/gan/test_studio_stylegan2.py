@@ -2,6 +2,7 @@
 classes, Z/W interpolation, style mixing, latent export and import."""
 
 import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -176,15 +177,19 @@ def test_style_mixing_needs_a_stylegan2(studio, checkpoints):
         studio.style_mix_request("dcgan", "1", "2")
 
 
-def _files(paths: list[Path]) -> dict[str, Path]:
-    return {p.name: p for p in paths}
+def _files(archive: Path) -> dict[str, Path]:
+    """The files of a `zip_request` zip, extracted beside it."""
+    folder = archive.with_suffix("")
+    with zipfile.ZipFile(archive) as z:
+        z.extractall(folder)
+    return {p.name: p for p in folder.iterdir()}
 
 
 @pytest.mark.parametrize("name", ["w.npy", "w.json", "latents.npy", "latents.json"])
 def test_exported_latents_reproduce_their_images(studio, name):
     s = SG2Settings(truncation_cutoff=4, noise_mode="const")
-    faces, paths = studio.generate_request("sg2-tiny", "5, 6", 0.6, sg2=s)
-    files = _files(paths)
+    faces, _ = studio.generate_request("sg2-tiny", "5, 6", 0.6, sg2=s)
+    files = _files(studio.zip_request("sg2-tiny", "5, 6", 0.6, sg2=s))
     assert {"w.npy", "w.json", "latents.npy", "latents.json"} <= set(files)
     assert np.load(files["w.npy"]).shape == (2, 8, 16)
     assert np.load(files["latents.npy"]).shape == (2, 16)
@@ -196,11 +201,12 @@ def test_exported_latents_reproduce_their_images(studio, name):
 
 
 def test_pasted_w_json_and_the_export_records_settings(studio):
-    faces, paths = studio.generate_request("sg2-tiny", "5", 0.5)
-    exported = json.loads(_files(paths)["latents.json"].read_text())
+    faces, _ = studio.generate_request("sg2-tiny", "5", 0.5)
+    files = _files(studio.zip_request("sg2-tiny", "5", 0.5))
+    exported = json.loads(files["latents.json"].read_text())
     assert exported["truncation_psi"] == 0.5 and exported["noise_mode"] == "const"
     assert exported["seeds"] == [5]
-    text = _files(paths)["w.json"].read_text()
+    text = files["w.json"].read_text()
     again, _ = studio.generate_request("sg2-tiny", "", 1.0, latent_vector=text)
     assert np.array_equal(again.images, faces.images)
 

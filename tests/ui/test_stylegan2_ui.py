@@ -2,15 +2,17 @@
 
 import numpy as np
 
-from gan.studio import SG2Settings
-from ui.generate import THUMBNAIL_SIZE, sg2_settings, thumbnail
+from core.media import thumbnail
+from gan.studio import THUMBNAIL_SIZE, SG2Settings
+from ui.generate import sg2_settings
 from ui.style_mix import _span
 
 
-def test_large_faces_are_thumbnails_and_small_ones_upscaled():
-    big = thumbnail(np.zeros((1024, 1024, 3), np.uint8))
-    assert big.size == (THUMBNAIL_SIZE, THUMBNAIL_SIZE)
-    assert thumbnail(np.zeros((64, 64, 3), np.uint8)).size == (256, 256)
+def test_large_faces_are_thumbnails_and_small_ones_native():
+    big = thumbnail(np.zeros((1024, 1024, 3), np.uint8), THUMBNAIL_SIZE)
+    assert big.shape == (THUMBNAIL_SIZE, THUMBNAIL_SIZE, 3)
+    small = np.arange(64 * 64 * 3, dtype=np.uint8).reshape(64, 64, 3)
+    assert thumbnail(small, THUMBNAIL_SIZE) is small  # the page scales it up crisply (CSS)
 
 
 def test_request_settings_read_the_api_values():
