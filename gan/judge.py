@@ -246,7 +246,7 @@ class Judge:
         D = self.discriminator(name)
         channels, resolution = resolution_of(D)
         items: list[Any] = list(sources or [])
-        labels = [f"upload {i + 1}" for i in range(len(items))]
+        labels = [_label(item, i) for i, item in enumerate(items)]
         if seeds:
             if self.faces is None:
                 raise UserInputError("this server cannot generate faces to judge")
@@ -255,3 +255,10 @@ class Judge:
         batch = prepare_images(items, resolution, channels)
         shown = list(image_io.to_uint8(batch.numpy()))
         return Judged(judge(D, batch), shown, labels)
+
+
+def _label(source: Any, index: int) -> str:
+    """An upload's file name (Gradio keeps the original name), else its position."""
+    if isinstance(source, (str, Path)):
+        return Path(source).name
+    return f"upload {index + 1}"
