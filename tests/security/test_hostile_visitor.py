@@ -413,3 +413,35 @@ def test_a_visitors_output_is_stored_once(space, tmp_path, monkeypatch):
     visitor = Identity("anonymous", "anon-" + "d" * 32)
     policy.after("generate", services.guard, visitor, ([], [str(folder / "face.png")], "info"))
     assert not folder.exists()
+
+
+def test_main_bounds_the_queue_and_adds_the_guards_middleware(monkeypatch):
+    """`python app.py` on a Space: a bounded queue, the visitor cookie, the file-payload guard
+    and queue admission (the red team's queue flood), analytics off."""
+    import os
+
+    import app
+    from core.admission import QueueAdmission
+
+    seen: dict = {}
+
+    class FakeDemo:
+        def __init__(self, services=None):
+            self.gan_studio_guard = services.guard
+            self._queue = None
+
+        def queue(self, **kwargs):
+            seen["queue"] = kwargs
+
+        def launch(self, **kwargs):
+            seen.update(kwargs)
+
+    monkeypatch.setenv("SPACE_ID", "owner/gan-studio")
+    monkeypatch.setenv("GAN_STUDIO_SECRET", secrets.token_hex(16))
+    monkeypatch.setattr(app, "build_demo", FakeDemo)
+    monkeypatch.setattr(app.store, "hub_reachable", lambda: False)
+    app.main()
+    assert seen["queue"]["max_size"] == 64 + 8
+    classes = [m.cls for m in seen["app_kwargs"]["middleware"]]
+    assert QueueAdmission in classes
+    assert os.environ["GRADIO_ANALYTICS_ENABLED"] == "False"
