@@ -15,10 +15,14 @@ import gradio as gr
 
 from core import store
 from core.runs import trim_memory_forever
+from gan.lab.service import Lab
 from ui.finetune import build_finetune_tab
 from ui.generate import build_generate_tab
 from ui.header import build_header, hub_status
+from ui.i18n import build_i18n, language_selector, t
 from ui.interpolate import build_interpolate_tab
+from ui.lab import build_lab_tab
+from ui.links import Permalinks
 from ui.services import Services, build_services
 from ui.style import build_style_tab
 
@@ -35,16 +39,21 @@ def build_demo(services: Services | None = None) -> gr.Blocks:
     release = s.release_memory
     with gr.Blocks(title="GAN Studio", delete_cache=(3600, 3600)) as demo:
         header = build_header(s.studio, s.device.type.upper())
-        with gr.Tabs():
-            with gr.Tab("Generate", id="generate"):
-                build_generate_tab(header.model, s.studio, release)
-            with gr.Tab("Interpolate", id="interpolate"):
-                build_interpolate_tab(header.model, s.studio, release)
-            with gr.Tab("Style transfer", id="style"):
-                build_style_tab(s.stylist, release)
-            with gr.Tab("Fine-tune", id="finetune"):
+        language_selector(demo)
+        links = Permalinks()
+        with gr.Tabs() as tabs:
+            with gr.Tab(t("tab.generate"), id="generate"):
+                build_generate_tab(header.model, s.studio, release, links)
+            with gr.Tab(t("tab.interpolate"), id="interpolate"):
+                build_interpolate_tab(header.model, s.studio, release, links)
+            with gr.Tab(t("tab.style"), id="style"):
+                build_style_tab(s.stylist, release, links)
+            with gr.Tab(t("tab.finetune"), id="finetune"):
                 build_finetune_tab(header.model, s.tuner, release, header.choices.update)
+            with gr.Tab(t("tab.lab"), id="lab"):
+                build_lab_tab(s.lab or Lab(s.device), links)
         header.wire_page_load(demo)
+        links.wire(demo, tabs)
     return demo
 
 
@@ -60,6 +69,8 @@ def launch_options() -> dict:
         "show_error": True,
         "allowed_paths": [],
         "run_history": False,
+        "i18n": build_i18n(),  # the page in six languages (ui/locales/)
+        "mcp_server": True,  # the API's documented tools for LLM clients (README: MCP)
     }
 
 

@@ -11,6 +11,8 @@ from core.media import upscale
 from gan import DEFAULT_MODEL, latents
 from gan.studio import DISPLAY_SIZE, FaceStudio
 from ui.common import friendly, inputs_for
+from ui.i18n import howto, t
+from ui.links import Permalinks
 
 
 class GenerateHandlers:
@@ -27,7 +29,18 @@ class GenerateHandlers:
         latent_vector: str = "",
         latent_file: str | None = None,
     ):
-        """Faces for the seeds (e.g. `1-8, 42`), or for a pasted/uploaded latent vector."""
+        """Faces for the seeds (e.g. `1-8, 42`), or for a pasted/uploaded latent vector.
+
+        Args:
+            seeds: whole numbers and ranges, e.g. "1-8, 42" (up to 64 faces); each seed is one face.
+            truncation_psi: ψ, 1 = the full variety; below 1 pulls faces towards the average face.
+            model: a face model name from the app's model list.
+            latent_vector: optional JSON list of numbers (or a list of lists) used instead of seeds.
+            latent_file: optional .npy or .json file of latent vectors used instead of seeds.
+
+        Returns:
+            The faces (a gallery of images with their seeds), the PNG and latent files, a line of info.
+        """
         psi = float(truncation_psi)
         faces, files = self.studio.generate_request(model, seeds, psi, latent_vector, latent_file)
         labels = [f"seed {s}" for s in faces.seeds] if faces.seeds else None
@@ -47,14 +60,17 @@ def random_seeds(count: float) -> str:
 
 
 def build_generate_tab(
-    model: gr.Dropdown, studio: FaceStudio, release_memory: Callable[[], None] | None = None
+    model: gr.Dropdown,
+    studio: FaceStudio,
+    release_memory: Callable[[], None] | None = None,
+    links: Permalinks | None = None,
 ) -> None:
     """The Generate tab's components and events (API: `/generate`)."""
     handlers = GenerateHandlers(studio)
     with gr.Row():
         with gr.Column(scale=1):
             seeds = gr.Textbox(
-                value="1-8", label="Seeds", info="whole numbers and ranges, e.g. `1-8, 42`"
+                value="1-8", label=t("generate.seeds.label"), info=t("generate.seeds.info")
             )
             with gr.Row():
                 count = gr.Slider(1, latents.MAX_SEEDS, value=8, step=1, label="Random faces")
@@ -68,7 +84,7 @@ def build_generate_tab(
                 info="below 1: more typical faces, less variety",
             )
             latent_text, latent_file = _latent_inputs()
-            run = gr.Button("Generate", variant="primary")
+            run = gr.Button(t("generate.run"), variant="primary")
         with gr.Column(scale=2):
             gallery = gr.Gallery(
                 label="Faces", columns=4, format="png", height="auto", object_fit="contain"
@@ -89,6 +105,26 @@ def build_generate_tab(
         concurrency_id="gpu",
         concurrency_limit=1,
     )
+    _share(handlers, components, [gallery, files, info], release_memory, links)
+
+
+def _share(handlers, components, outputs, release_memory, links: Permalinks | None) -> None:
+    """Examples (cached on first use), the "How it works" panel and the permalink, which also
+    runs the default seeds on page load so the first page shows faces."""
+    run = friendly(handlers.generate, release_memory)
+    gr.Examples(
+        [["1-8", 1.0], ["42, 7, 2024, 3", 0.7], ["100-111", 0.5]],
+        [components["seeds"], components["truncation_psi"]],
+        outputs,
+        fn=lambda seeds, psi: run(seeds, psi, components["model"].value),
+        cache_examples=True,
+        cache_mode="lazy",
+        label=t("common.examples"),
+        api_visibility="private",
+    )
+    howto("generate")
+    if links is not None:
+        links.add("generate", components, run, outputs, on_load=True, concurrency_id="gpu")
 
 
 def _latent_inputs() -> tuple[gr.Textbox, gr.File]:

@@ -9,6 +9,8 @@ import gradio as gr
 from gan import DEFAULT_MODEL, latents
 from gan.studio import FaceStudio
 from ui.common import friendly, inputs_for
+from ui.i18n import howto, t
+from ui.links import Permalinks
 
 
 class InterpolateHandlers:
@@ -27,7 +29,20 @@ class InterpolateHandlers:
         truncation_psi: float = 1.0,
         fps: float = 12,
     ):
-        """Frames between two or more keyframe seeds: a strip, a GIF and an MP4."""
+        """Frames between two or more keyframe seeds: a strip, a GIF and an MP4.
+
+        Args:
+            seeds: two or more keyframe seeds, e.g. "1, 2, 3", visited in order.
+            frames: frames per segment between two keyframes, endpoints included (2-120).
+            mode: "slerp" (along the sphere where random latents lie) or "lerp" (a straight line).
+            model: a face model name from the app's model list.
+            loop: whether the walk returns to the first seed.
+            truncation_psi: ψ, 1 = the full variety; below 1 pulls faces towards the average face.
+            fps: frames per second of the GIF and MP4.
+
+        Returns:
+            The frames as one strip image, a GIF, an MP4, the three files, and a line of info.
+        """
         images, (strip, gif, mp4), keyframes = self.studio.interpolate_request(
             model, seeds, int(frames), mode, bool(loop), float(truncation_psi), fps
         )
@@ -36,7 +51,10 @@ class InterpolateHandlers:
 
 
 def build_interpolate_tab(
-    model: gr.Dropdown, studio: FaceStudio, release_memory: Callable[[], None] | None = None
+    model: gr.Dropdown,
+    studio: FaceStudio,
+    release_memory: Callable[[], None] | None = None,
+    links: Permalinks | None = None,
 ) -> None:
     """The Interpolate tab's components and events (API: `/interpolate`)."""
     handlers = InterpolateHandlers(studio)
@@ -56,7 +74,7 @@ def build_interpolate_tab(
             loop = gr.Checkbox(value=False, label="Loop back to the first seed")
             psi = gr.Slider(0.0, 2.0, value=1.0, step=0.05, label="Truncation ψ")
             fps = gr.Slider(1, 60, value=12, step=1, label="Frames per second")
-            run = gr.Button("Interpolate", variant="primary")
+            run = gr.Button(t("interpolate.run"), variant="primary")
         with gr.Column(scale=2):
             strip = gr.Image(label="Frames", type="filepath", format="png")
             with gr.Row():
@@ -75,3 +93,22 @@ def build_interpolate_tab(
         concurrency_id="gpu",
         concurrency_limit=1,
     )
+    _share(handlers, components, [strip, gif, mp4, files, info], release_memory, links)
+
+
+def _share(handlers, components, outputs, release_memory, links: Permalinks | None) -> None:
+    """Examples (cached on first use), the "How it works" panel and the permalink."""
+    run = friendly(handlers.interpolate, release_memory)
+    gr.Examples(
+        [["1, 2", 16, "slerp"], ["7, 42, 2024", 12, "lerp"]],
+        [components["seeds"], components["frames"], components["mode"]],
+        outputs,
+        fn=lambda seeds, frames, mode: run(seeds, frames, mode, components["model"].value),
+        cache_examples=True,
+        cache_mode="lazy",
+        label=t("common.examples"),
+        api_visibility="private",
+    )
+    howto("interpolate")
+    if links is not None:
+        links.add("interpolate", components, run, outputs, concurrency_id="gpu")

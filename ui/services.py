@@ -8,6 +8,7 @@ from typing import Any
 
 from core.device import release_memory, resolve_device
 from gan.finetune.service import FineTuner
+from gan.lab.service import Lab
 from gan.studio import FaceStudio
 from style.service import Stylist
 
@@ -20,6 +21,7 @@ class Services:
     studio: FaceStudio
     stylist: Stylist
     tuner: FineTuner
+    lab: Lab | None = None  # the GAN lab's from-scratch runs
 
     def release_memory(self) -> None:
         """Give cached GPU memory back (after an out-of-memory error)."""
@@ -27,7 +29,8 @@ class Services:
 
     def stop_all(self) -> int:
         """Ask every run in progress to stop (fine-tunes then save); how many were asked."""
-        return self.tuner.runs.stop_all() + self.stylist.runs.stop_all()
+        lab = self.lab.runs.stop_all() if self.lab is not None else 0
+        return self.tuner.runs.stop_all() + self.stylist.runs.stop_all() + lab
 
 
 def build_services(device: str | None = None, output_root: Path | None = None) -> Services:
@@ -36,4 +39,4 @@ def build_services(device: str | None = None, output_root: Path | None = None) -
     device = resolve_device(device)
     stylist = Stylist(device)
     tuner = FineTuner(device, feature_net=stylist.networks.efficientnet)
-    return Services(device, FaceStudio(device, output_root), stylist, tuner)
+    return Services(device, FaceStudio(device, output_root), stylist, tuner, Lab(device))
