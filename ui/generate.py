@@ -39,7 +39,8 @@ class GenerateHandlers:
             latent_file: optional .npy or .json file of latent vectors used instead of seeds.
 
         Returns:
-            The faces (a gallery of images with their seeds), the PNG and latent files, a line of info.
+            The faces (a gallery of images with their seeds), the PNG and latent files,
+            a line of info.
         """
         psi = float(truncation_psi)
         faces, files = self.studio.generate_request(model, seeds, psi, latent_vector, latent_file)

@@ -39,9 +39,7 @@ def prob_frame(events: list[LabProgress]) -> pd.DataFrame:
 
 def collapse_frame(events: list[LabProgress], run: str = "") -> pd.DataFrame:
     rows = [
-        (e.step, e.collapse.diversity, run + "diversity")
-        for e in events
-        if e.collapse is not None
+        (e.step, e.collapse.diversity, run + "diversity") for e in events if e.collapse is not None
     ]
     return pd.DataFrame(rows, columns=["step", "diversity", "series"])
 
@@ -55,10 +53,7 @@ def phases(event: LabProgress) -> str:
     )
     if r.d_skipped:
         d += " — **skipped** by the balance rule (D is ahead; its weights stay)"
-    g = (
-        f"**2. G step** through the frozen D: D(G(z)) = {r.d_fake_after:.2f}, "
-        f"G loss {r.loss_g:.3f}"
-    )
+    g = f"**2. G step** through the frozen D: D(G(z)) = {r.d_fake_after:.2f}, G loss {r.loss_g:.3f}"
     return f"Step **{r.step}/{event.total}**  \n{d}  \n{g}  \n{event.message}"
 
 
@@ -199,11 +194,18 @@ def build_lab_tab(lab: Lab, links: Permalinks | None = None) -> None:
                     x="step", y="loss", color="series", label=t("lab.losses.label"), height=260
                 )
                 probs = gr.LinePlot(
-                    x="step", y="probability", color="series", label=t("lab.dprob.label"),
-                    height=260, y_lim=[0, 1],
+                    x="step",
+                    y="probability",
+                    color="series",
+                    label=t("lab.dprob.label"),
+                    height=260,
+                    y_lim=[0, 1],
                 )
             collapse = gr.LinePlot(
-                x="step", y="diversity", color="series", label=t("lab.collapse.label"),
+                x="step",
+                y="diversity",
+                color="series",
+                label=t("lab.collapse.label"),
                 height=220,
             )
     outputs = [samples, losses, probs, collapse, info]
@@ -246,7 +248,9 @@ def _train_inputs() -> dict[str, gr.components.Component]:
         label=t("lab.upload.label"), file_count="multiple", type="filepath", height=100
     )
     c["preset"] = gr.Dropdown(list(PRESETS), value=PRESET, label=t("lab.preset.label"))
-    c["steps"] = gr.Slider(10, MAX_LAB_STEPS, value=DEFAULT.steps, step=10, label=t("lab.steps.label"))
+    c["steps"] = gr.Slider(
+        10, MAX_LAB_STEPS, value=DEFAULT.steps, step=10, label=t("lab.steps.label")
+    )
     c["lr_g"] = gr.Number(value=DEFAULT.lr_g, label=t("lab.lr_g.label"), minimum=0)
     c["lr_d"] = gr.Number(value=DEFAULT.lr_d, label=t("lab.lr_d.label"), minimum=0)
     c["d_loss_threshold"] = gr.Slider(

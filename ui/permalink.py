@@ -49,7 +49,9 @@ class Field:
         try:
             value = float(raw)
         except ValueError:
-            raise UserInputError(f"link parameter {self.name} must be a number, not {raw!r}") from None
+            raise UserInputError(
+                f"link parameter {self.name} must be a number, not {raw!r}"
+            ) from None
         if not math.isfinite(value):
             raise UserInputError(f"link parameter {self.name} must be a finite number")
         if self.kind is int:

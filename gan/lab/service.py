@@ -44,9 +44,7 @@ class Lab:
             raise UserInputError("upload some images (or a .zip), or choose the toy set")
         return images_from_uploads(list(uploads), size)
 
-    def train(
-        self, config: LabConfig, images=None, session: str = "api"
-    ) -> Iterator[LabProgress]:
+    def train(self, config: LabConfig, images=None, session: str = "api") -> Iterator[LabProgress]:
         """One run from random weights; `stop(session)` ends it after the current step."""
         with self.runs.running(session) as stop:
             yield from train(config, images, self.device, stop.is_set)
@@ -65,4 +63,3 @@ class Lab:
 
     def stop(self, session: str) -> bool:
         return self.runs.stop(session)
-

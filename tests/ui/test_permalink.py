@@ -99,7 +99,11 @@ def _fake_generate(seeds: str = "1-8", truncation_psi: float = 1.0, model: str =
 
 def test_a_link_reruns_its_tab_with_exactly_the_linked_values():
     linked = LinkedTab(
-        "generate", {}, _fake_generate, ["a", "b", "c"], on_load=True,
+        "generate",
+        {},
+        _fake_generate,
+        ["a", "b", "c"],
+        on_load=True,
         defaults={"seeds": "1-8", "truncation_psi": 1.0, "model": "m"},
     )
     link = permalink.decode("tab=generate&seeds=5,7&truncation_psi=0.8")

@@ -28,7 +28,7 @@ def test_a_toy_run_shows_the_collapse_meter_and_the_marked_skipped_d_steps(clien
         seed=0,
         api_name="/lab_train",
     )
-    samples, losses, probs, collapse, info = job.result(timeout=600)
+    samples, losses, _probs, collapse, info = job.result(timeout=600)
     losses = pd.DataFrame(losses["data"], columns=losses["columns"])
     assert set(losses["step"]) == set(range(1, 21))  # skipped steps are kept
     assert "D loss (step skipped)" in set(losses["series"])
