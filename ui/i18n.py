@@ -220,14 +220,15 @@ def language_selector(demo) -> object:
     import gradio as gr
 
     choices = [(name, code) for code, name in LANGUAGES.items()]
-    selector = gr.Dropdown(
-        choices,
-        value=DEFAULT,
-        label=t("app.language.label"),
-        info=t("app.language.info"),
-        scale=1,
-        min_width=160,
-    )
+    with gr.Row():
+        selector = gr.Dropdown(
+            choices,
+            value=DEFAULT,
+            label=t("app.language.label"),
+            info=t("app.language.info"),
+            scale=0,
+            min_width=260,
+        )
     demo.load(None, None, selector, js=BROWSER_LOCALE_JS, api_visibility="private")
     selector.input(None, selector, None, js=SET_LOCALE_JS, api_visibility="private")
     return selector

@@ -21,6 +21,7 @@ import gradio as gr
 
 from core.errors import UserInputError
 from ui import permalink
+from ui.i18n import t
 
 log = logging.getLogger("gan_studio")
 
@@ -59,7 +60,7 @@ class Permalinks:
             tab, linked, run, outputs or [], on_load, defaults, concurrency_id
         )
         with gr.Row():
-            button = gr.Button("🔗 Copy link", size="sm", scale=0, min_width=140)
+            button = gr.Button(t("common.copy_link"), size="sm", scale=0, min_width=140)
             link = gr.Textbox(show_label=False, container=False, placeholder="link", scale=4)
         button.click(
             None,
