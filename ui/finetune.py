@@ -15,6 +15,7 @@ from gan.finetune.config import MAX_SECONDS, MAX_STEPS, FinetuneConfig
 from gan.finetune.data import preview_grid
 from gan.finetune.service import FineTuner, FinetuneRun
 from ui.common import friendly, inputs_for, session_key, settings_from
+from ui.i18n import howto
 
 POLICIES = list(augment.POLICIES)
 Outputs = tuple  # (status, preview, samples, loss plot, result)
@@ -223,6 +224,7 @@ def build_finetune_tab(
         push["pushed"],
         api_visibility="private",
     )
+    howto("finetune")  # the "How it works" panel (ui/i18n.py)
 
 
 def _training_inputs(d: FinetuneConfig) -> dict[str, gr.components.Component]:

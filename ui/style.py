@@ -97,7 +97,28 @@ class StyleHandlers:
         progress=gr.Progress(),  # noqa: B008 (Gradio injects it)
     ):
         """Gatys style transfer: repaint `content` in the style of `style` (plus `extra_styles`,
-        blended by `style_blend`); streams previews, the last output is the final image."""
+        blended by `style_blend`); streams previews, the last output is the final image.
+
+        Args:
+            content: the image to repaint (a file or URL).
+            style: the painting whose style is copied (a file or URL).
+            steps: optimiser iterations per scale (1-2000; 100 is a good start).
+            size: the output's longer side in pixels (aspect ratio kept).
+            content_weight: weight of the content loss (keep the content's shapes).
+            style_weight: weight of the style loss (Gram matrices of the style's features).
+            tv_weight: weight of the total-variation loss (smoothness).
+            optimizer: "lbfgs" or "adam".
+            init: the start image, "content_color", "content", "noise", "coarse" (a 96 px
+                Gatys start, first preview within about a second) or "fast" (feed-forward).
+            preserve_colors: "none", "luminance" or "match" (keep the content's colours).
+            extra_styles: more style images to blend.
+            style_blend: one weight per style image, e.g. "1, 0.5" (empty: equal).
+            network: the loss network (the dropdown's labels).
+
+        Returns:
+            Streams (the image so far, a text with the losses, the loss plot); the last image
+            is the result.
+        """
         if network not in NETWORKS:
             raise UserInputError(f"network must be one of {list(NETWORKS)}")
         # The parameters are named after StyleSettings' fields: the settings are built by name.
