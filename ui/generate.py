@@ -121,6 +121,7 @@ def _share(handlers, components, outputs, release_memory, links: Permalinks | No
         cache_examples=True,
         cache_mode="lazy",
         label=t("common.examples"),
+        example_labels=["seeds 1-8, ψ 1", "seeds 42, 7, 2024, 3, ψ 0.7", "seeds 100-111, ψ 0.5"],
         api_visibility="private",
     )
     howto("generate")

@@ -206,11 +206,11 @@ def t(key: str):
     return I18nData(key)
 
 
-def howto(key: str, open: bool = False) -> None:
+def howto(key: str, open: bool = False, title: str = "common.howto") -> None:
     """The "How it works" accordion of a tab: `howto.<key>.body` in the page's language."""
     import gradio as gr
 
-    with gr.Accordion(t("common.howto"), open=open):
+    with gr.Accordion(t(title), open=open):
         gr.Markdown(t(f"howto.{key}.body"))
 
 

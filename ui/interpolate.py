@@ -107,6 +107,7 @@ def _share(handlers, components, outputs, release_memory, links: Permalinks | No
         cache_examples=True,
         cache_mode="lazy",
         label=t("common.examples"),
+        example_labels=["1 → 2, 16 frames, slerp", "7 → 42 → 2024, 12 frames, lerp"],
         api_visibility="private",
     )
     howto("interpolate")

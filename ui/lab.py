@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import gradio as gr
 import pandas as pd
 
+from gan.lab.collapse import DEFAULT_THRESHOLD
 from gan.lab.compare import SETTINGS
 from gan.lab.service import MAX_LAB_STEPS, Lab
 from gan.lab.train import PRESETS, LabProgress
@@ -38,9 +39,13 @@ def prob_frame(events: list[LabProgress]) -> pd.DataFrame:
 
 
 def collapse_frame(events: list[LabProgress], run: str = "") -> pd.DataFrame:
+    """The samples' diversity at each preview step, and the threshold below which it counts
+    as collapsed (once the samples have been diverse)."""
     rows = [
         (e.step, e.collapse.diversity, run + "diversity") for e in events if e.collapse is not None
     ]
+    if rows and not run:
+        rows += [(step, DEFAULT_THRESHOLD, "collapse threshold") for step in (1, events[-1].step)]
     return pd.DataFrame(rows, columns=["step", "diversity", "series"])
 
 
@@ -163,8 +168,12 @@ class LabHandlers:
 
     def preset(self, name: str):
         """The preset's settings into the sliders."""
-        c = PRESETS.get(name, DEFAULT)
-        return c.steps, c.lr_g, c.lr_d, c.d_loss_threshold
+        return _preset_values(name)
+
+
+def _preset_values(name: str) -> tuple:
+    c = PRESETS.get(name, DEFAULT)
+    return c.steps, c.lr_g, c.lr_d, c.d_loss_threshold
 
 
 def _compare_outputs(grids, a_events, b_events, setting, values) -> tuple:
@@ -191,14 +200,14 @@ def build_lab_tab(lab: Lab, links: Permalinks | None = None) -> None:
             info = gr.Markdown()
             with gr.Row():
                 losses = gr.ScatterPlot(
-                    x="step", y="loss", color="series", label=t("lab.losses.label"), height=260
+                    x="step", y="loss", color="series", label=t("lab.losses.label"), height=320
                 )
                 probs = gr.LinePlot(
                     x="step",
                     y="probability",
                     color="series",
                     label=t("lab.dprob.label"),
-                    height=260,
+                    height=320,
                     y_lim=[0, 1],
                 )
             collapse = gr.LinePlot(
@@ -226,15 +235,16 @@ def build_lab_tab(lab: Lab, links: Permalinks | None = None) -> None:
         api_visibility="private",
     )
     gr.Examples(
-        [["toy", None, name] for name in PRESETS],
-        [c["data"], c["uploads"], c["preset"]],
+        [[name, *_preset_values(name)] for name in PRESETS],
+        [c["preset"], c["steps"], c["lr_g"], c["lr_d"], c["d_loss_threshold"]],
         label=t("common.examples"),
+        example_labels=list(PRESETS),
     )
     if links is not None:
         links.add("lab", c, train, outputs, concurrency_id="train")
     _compare_panel(handlers)
-    howto("lab.collapse")
-    howto("lab.highres")
+    howto("lab.collapse", title="lab.collapse.accordion")
+    howto("lab.highres", title="lab.highres.accordion")
 
 
 def _train_inputs() -> dict[str, gr.components.Component]:
@@ -265,7 +275,7 @@ def _compare_panel(handlers: LabHandlers) -> None:
         gr.Markdown(t("howto.lab.sensitivity.body"))
         with gr.Row():
             setting = gr.Dropdown(
-                [(t(f"lab.setting.{s}"), s) for s in SETTINGS],
+                list(SETTINGS),
                 value="lr",
                 label=t("lab.compare.setting.label"),
             )
@@ -288,8 +298,14 @@ def _compare_panel(handlers: LabHandlers) -> None:
         concurrency_id="train",
         concurrency_limit=1,
     )
+    rows = [
+        ["lr", 2e-4, 2e-3, 300],
+        ["d_loss_threshold", 0.0, 0.5, 300],
+        ["lr_ratio", 1.0, 4.0, 300],
+    ]
     gr.Examples(
-        [["lr", 2e-4, 2e-3, 300], ["d_loss_threshold", 0.0, 0.5, 300], ["lr_ratio", 1.0, 4.0, 300]],
+        rows,
         [setting, value_a, value_b, steps],
         label=t("common.examples"),
+        example_labels=[f"{s}: {a:g} vs {b:g}" for s, a, b, _ in rows],
     )
