@@ -146,9 +146,19 @@ class LabHandlers:
         steps: float = 300,
         request: gr.Request = None,
     ) -> Iterator[tuple]:
-        """Two toy-set runs from the same weights, differing in one setting (lr,
-        d_loss_threshold or lr_ratio = lr_g / lr_d); streams both sample grids, their losses
-        and their collapse meters."""
+        """Two toy-set runs from the same weights, batches and seeds, differing in one setting.
+
+        Args:
+            setting: "lr" (both learning rates), "d_loss_threshold" (the balance rule) or
+                "lr_ratio" (lr_g / lr_d, lr_d kept).
+            value_a: the setting's value in run A.
+            value_b: the setting's value in run B.
+            steps: training steps of each run.
+
+        Returns:
+            Streams (A's samples grid, B's samples grid, both runs' losses, both collapse
+            meters, a text with each run's latest step).
+        """
         config = self.lab.config(PRESET, steps=int(steps))
         a_events: list[LabProgress] = []
         b_events: list[LabProgress] = []
@@ -200,14 +210,13 @@ def build_lab_tab(lab: Lab, links: Permalinks | None = None) -> None:
             info = gr.Markdown()
             with gr.Row():
                 losses = gr.ScatterPlot(
-                    x="step", y="loss", color="series", label=t("lab.losses.label"), height=320
+                    x="step", y="loss", color="series", label=t("lab.losses.label")
                 )
                 probs = gr.LinePlot(
                     x="step",
                     y="probability",
                     color="series",
                     label=t("lab.dprob.label"),
-                    height=320,
                     y_lim=[0, 1],
                 )
             collapse = gr.LinePlot(
@@ -215,7 +224,6 @@ def build_lab_tab(lab: Lab, links: Permalinks | None = None) -> None:
                 y="diversity",
                 color="series",
                 label=t("lab.collapse.label"),
-                height=220,
             )
     outputs = [samples, losses, probs, collapse, info]
     train = friendly(handlers.train)
@@ -254,9 +262,7 @@ def _train_inputs() -> dict[str, gr.components.Component]:
         value="toy",
         label=t("lab.data.label"),
     )
-    c["uploads"] = gr.File(
-        label=t("lab.upload.label"), file_count="multiple", type="filepath", height=100
-    )
+    c["uploads"] = gr.File(label=t("lab.upload.label"), file_count="multiple", type="filepath")
     c["preset"] = gr.Dropdown(list(PRESETS), value=PRESET, label=t("lab.preset.label"))
     c["steps"] = gr.Slider(
         10, MAX_LAB_STEPS, value=DEFAULT.steps, step=10, label=t("lab.steps.label")
@@ -286,8 +292,8 @@ def _compare_panel(handlers: LabHandlers) -> None:
         with gr.Row():
             grid_a = gr.Image(label="A", format="png", interactive=False)
             grid_b = gr.Image(label="B", format="png", interactive=False)
-        losses = gr.ScatterPlot(x="step", y="loss", color="series", height=260)
-        collapse = gr.LinePlot(x="step", y="diversity", color="series", height=220)
+        losses = gr.ScatterPlot(x="step", y="loss", color="series")
+        collapse = gr.LinePlot(x="step", y="diversity", color="series")
         info = gr.Markdown()
     components = {"setting": setting, "value_a": value_a, "value_b": value_b, "steps": steps}
     run.click(
