@@ -24,15 +24,12 @@ import gradio as gr  # noqa: E402
 
 from core import store  # noqa: E402
 from core.runs import trim_memory_forever  # noqa: E402
-from ui.common import CSS, friendly, guarding  # noqa: E402
-from ui.finetune import build_finetune_tab  # noqa: E402
-from ui.generate import build_generate_tab  # noqa: E402
-from ui.header import build_delete_control, build_header, hub_status  # noqa: E402
-from ui.interpolate import build_interpolate_tab  # noqa: E402
+from ui.common import CSS, guarding  # noqa: E402
+from ui.header import build_header, hub_status  # noqa: E402
+from ui.i18n import build_i18n, language_selector  # noqa: E402
+from ui.links import Permalinks  # noqa: E402
 from ui.services import Services, build_services  # noqa: E402
-from ui.style import build_style_tab  # noqa: E402
-from ui.style_mix import build_style_mix_tab  # noqa: E402
-from ui.tools import build_tool_tabs  # noqa: E402
+from ui.tabs import build_tabs  # noqa: E402
 
 log = logging.getLogger("gan_studio")
 
@@ -47,6 +44,8 @@ API_ENDPOINTS = (  # the README's API section
     "edit",
     "project",
     "judge",
+    "lab_train",
+    "lab_compare",
 )
 SHUTDOWN_GRACE_S = 60.0  # how long a SIGTERM waits for fine-tunes to save
 __all__ = ["build_demo", "hub_status", "launch_options", "main"]
@@ -59,20 +58,11 @@ def build_demo(services: Services | None = None) -> gr.Blocks:
     blocks = gr.Blocks(title="GAN Studio", delete_cache=(600, 3600), analytics_enabled=False)
     with guarding(s.guard), blocks as demo:
         header = build_header(s.studio, s.device.type.upper())
-        with gr.Tabs():
-            with gr.Tab("Generate", id="generate"):
-                build_generate_tab(header.model, s.studio, release)
-            with gr.Tab("Interpolate", id="interpolate"):
-                build_interpolate_tab(header.model, s.studio, release)
-            with gr.Tab("Style mixing", id="style_mixing"):
-                build_style_mix_tab(header.model, s.studio, release)
-            with gr.Tab("Style transfer", id="style"):
-                build_style_tab(s.stylist, release)
-            with gr.Tab("Fine-tune", id="finetune"):
-                build_finetune_tab(header.model, s.tuner, release, friendly(header.choices.update))
-                build_delete_control(header)
-            build_tool_tabs(header.model, s, release)  # Edit, Project, Judge
+        language_selector(demo)
+        links = Permalinks()
+        tabs = build_tabs(header, s, release, links)
         header.wire_page_load(demo)
+        links.wire(demo, tabs)
     hide_unnamed_endpoints(demo)
     demo.gan_studio_guard = s.guard  # launch_options(demo) adds its middleware
     return demo
@@ -107,6 +97,8 @@ def launch_options(demo: gr.Blocks | None = None) -> dict:
         "allowed_paths": [],
         "run_history": False,
         "css": CSS,  # not security: crisp native-resolution faces (ui.common.PIXELATED)
+        "i18n": build_i18n(),  # the page in six languages (ui/locales/)
+        "mcp_server": True,  # the API's documented tools for LLM clients (README: MCP)
     }
     guard = getattr(demo, "gan_studio_guard", None)
     if guard is not None:  # the visitor cookie, the file-payload guard and queue admission

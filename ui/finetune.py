@@ -17,6 +17,7 @@ from gan.finetune.config import AUGMENTS, MAX_SECONDS, MAX_STEPS, FinetuneConfig
 from gan.finetune.data import preview_grid
 from gan.finetune.service import FineTuner, FinetuneRun
 from ui.common import TRAIN_LANE, friendly, inputs_for, on_a_space, session_key, settings_from
+from ui.i18n import howto
 
 POLICIES = list(augment.POLICIES)
 # Settings that follow the chosen model's architecture and resolution.
@@ -284,6 +285,7 @@ def build_finetune_tab(
         push["pushed"],
         api_visibility="private",
     )
+    howto("finetune")  # the "How it works" panel (ui/i18n.py)
 
 
 def _training_inputs(d: FinetuneConfig) -> dict[str, gr.components.Component]:

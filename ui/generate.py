@@ -13,6 +13,8 @@ import gradio as gr
 from gan import DEFAULT_MODEL, latents
 from gan.studio import NOISE_MODES, FaceStudio, SG2Settings, latent_files
 from ui.common import CHEAP_LANE, PIXELATED, friendly, inputs_for
+from ui.i18n import howto, t
+from ui.links import Permalinks
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +45,23 @@ class GenerateHandlers:
         truncation_cutoff: float = 0,
         class_idx: float = 0,
     ):
-        """Faces for the seeds (e.g. `1-8, 42`), or for a pasted/uploaded latent vector (z, or
-        for StyleGAN2 also w): the gallery (PNGs), the latents (seeds, ψ, z; StyleGAN2 also w)
-        and a summary. StyleGAN2 only: `noise_mode` (const/random/none), `truncation_cutoff`
-        (truncate the first N ws; 0 = all), `class_idx` (conditional models)."""
+        """Faces for the seeds (e.g. `1-8, 42`), or for a pasted/uploaded latent vector.
+
+        Args:
+            seeds: whole numbers and ranges, e.g. "1-8, 42" (up to 64 faces); each seed is one face.
+            truncation_psi: ψ, 1 = the full variety; below 1 pulls faces towards the average face.
+            model: a face model name from the app's model list.
+            latent_vector: optional JSON list of numbers (or a list of lists) used instead of seeds.
+            latent_file: optional .npy or .json file of latent vectors used instead of seeds
+                (StyleGAN2: z of shape (N, z_dim) or w of shape (N, num_ws, w_dim)).
+            noise_mode: StyleGAN2 only: "const" (same seed, same pixels), "random" or "none".
+            truncation_cutoff: StyleGAN2 only: truncate the first N ws toward w_avg; 0 = all.
+            class_idx: StyleGAN2 only: the class of a conditional model.
+
+        Returns:
+            The faces (a gallery of PNGs with their seeds), the latents as JSON (seeds, ψ, z;
+            StyleGAN2 also w after truncation) and a line of info.
+        """
         psi = float(truncation_psi)
         sg2 = sg2_settings(psi, noise_mode, truncation_cutoff, class_idx)
         faces, pngs = self.studio.generate_request(
@@ -162,14 +177,17 @@ def build_sg2_controls(visible: bool = False) -> StyleGAN2Controls:
 
 
 def build_generate_tab(
-    model: gr.Dropdown, studio: FaceStudio, release_memory: Callable[[], None] | None = None
+    model: gr.Dropdown,
+    studio: FaceStudio,
+    release_memory: Callable[[], None] | None = None,
+    links: Permalinks | None = None,
 ) -> None:
     """The Generate tab's components and events (API: `/generate`)."""
     handlers = GenerateHandlers(studio)
     with gr.Row():
         with gr.Column(scale=1):
             seeds = gr.Textbox(
-                value="1-8", label="Seeds", info="whole numbers and ranges, e.g. `1-8, 42`"
+                value="1-8", label=t("generate.seeds.label"), info=t("generate.seeds.info")
             )
             with gr.Row():
                 count = gr.Slider(1, latents.MAX_SEEDS, value=8, step=1, label="Random faces")
@@ -184,7 +202,7 @@ def build_generate_tab(
             )
             sg2 = build_sg2_controls()
             latent_text, latent_file = _latent_inputs()
-            run = gr.Button("Generate", variant="primary")
+            run = gr.Button(t("generate.run"), variant="primary")
         with gr.Column(scale=2):
             gallery = gr.Gallery(
                 label="Faces",
@@ -219,6 +237,27 @@ def build_generate_tab(
         api_name="faces_zip",
         **CHEAP_LANE,
     )
+    _share(handlers, components, [gallery, z_out, info], release_memory, links)
+
+
+def _share(handlers, components, outputs, release_memory, links: Permalinks | None) -> None:
+    """Examples (cached on first use), the "How it works" panel and the permalink, which also
+    runs the default seeds on page load so the first page shows faces."""
+    run = friendly(handlers.generate, release_memory)
+    gr.Examples(
+        [["1-8", 1.0], ["42, 7, 2024, 3", 0.7], ["100-111", 0.5]],
+        [components["seeds"], components["truncation_psi"]],
+        outputs,
+        fn=lambda seeds, psi: run(seeds, psi, components["model"].value),
+        cache_examples=True,
+        cache_mode="lazy",
+        label=t("common.examples"),
+        example_labels=["seeds 1-8, ψ 1", "seeds 42, 7, 2024, 3, ψ 0.7", "seeds 100-111, ψ 0.5"],
+        api_visibility="private",
+    )
+    howto("generate")
+    if links is not None:
+        links.add("generate", components, run, outputs, on_load=True, concurrency_id="cheap")
 
 
 def _latent_inputs() -> tuple[gr.Textbox, gr.File]:

@@ -197,3 +197,38 @@ for _name, _value in (
     ("DEFAULT", json.dumps(DEFAULT)),
 ):
     BROWSER_LOCALE_JS = BROWSER_LOCALE_JS.replace(_name, _value)
+
+
+def t(key: str):
+    """A page text by key, translated in the browser (a label, a button, a Markdown text)."""
+    from gradio.i18n import I18nData
+
+    return I18nData(key)
+
+
+def howto(key: str, open: bool = False, title: str = "common.howto") -> None:
+    """The "How it works" accordion of a tab: `howto.<key>.body` in the page's language."""
+    import gradio as gr
+
+    with gr.Accordion(t(title), open=open):
+        gr.Markdown(t(f"howto.{key}.body"))
+
+
+def language_selector(demo) -> object:
+    """The header's language menu: starts at the browser's language (or the stored choice) and
+    switches the page when a person picks another one."""
+    import gradio as gr
+
+    choices = [(name, code) for code, name in LANGUAGES.items()]
+    with gr.Row():
+        selector = gr.Dropdown(
+            choices,
+            value=DEFAULT,
+            label=t("app.language.label"),
+            info=t("app.language.info"),
+            scale=0,
+            min_width=260,
+        )
+    demo.load(None, None, selector, js=BROWSER_LOCALE_JS, api_visibility="private")
+    selector.input(None, selector, None, js=SET_LOCALE_JS, api_visibility="private")
+    return selector

@@ -10,6 +10,8 @@ from gan import DEFAULT_MODEL, latents
 from gan.studio import FaceStudio
 from ui.common import CHEAP_LANE, friendly, inputs_for
 from ui.generate import build_sg2_controls, sg2_settings
+from ui.i18n import howto, t
+from ui.links import Permalinks
 
 
 class InterpolateHandlers:
@@ -32,9 +34,22 @@ class InterpolateHandlers:
         truncation_cutoff: float = 0,
         class_idx: float = 0,
     ):
-        """Frames between two or more keyframe seeds: a strip, a GIF and an MP4. StyleGAN2
-        only: `space` "z" (the `mode` path in Z) or "w" (lerp in W), `noise_mode`,
-        `truncation_cutoff` (0 = all ws), `class_idx`."""
+        """Frames between two or more keyframe seeds: a strip, a GIF and an MP4.
+
+        Args:
+            seeds: two or more keyframe seeds, e.g. "1, 2, 3", visited in order.
+            frames: frames per segment between two keyframes, endpoints included (2-120).
+            mode: "slerp" (along the sphere where random latents lie) or "lerp" (a straight line).
+            model: a face model name from the app's model list.
+            loop: whether the walk returns to the first seed.
+            truncation_psi: ψ, 1 = the full variety; below 1 pulls faces towards the average face.
+            fps: frames per second of the GIF and MP4.
+            space: StyleGAN2 only: "z" (the `mode` path in Z, then mapped) or "w" (lerp in W).
+            noise_mode, truncation_cutoff, class_idx: StyleGAN2 only, as in /generate.
+
+        Returns:
+            The frames as one strip image, a GIF, an MP4, the three files, and a line of info.
+        """
         sg2 = sg2_settings(truncation_psi, noise_mode, truncation_cutoff, class_idx)
         images, (strip, gif, mp4), keyframes = self.studio.interpolate_request(
             model, seeds, int(frames), mode, bool(loop), float(truncation_psi), fps, space, sg2
@@ -45,7 +60,10 @@ class InterpolateHandlers:
 
 
 def build_interpolate_tab(
-    model: gr.Dropdown, studio: FaceStudio, release_memory: Callable[[], None] | None = None
+    model: gr.Dropdown,
+    studio: FaceStudio,
+    release_memory: Callable[[], None] | None = None,
+    links: Permalinks | None = None,
 ) -> None:
     """The Interpolate tab's components and events (API: `/interpolate`)."""
     handlers = InterpolateHandlers(studio)
@@ -73,7 +91,7 @@ def build_interpolate_tab(
                     label="Latent space",
                     info="z: the path above, then mapped; w: straight lines in W",
                 )
-            run = gr.Button("Interpolate", variant="primary")
+            run = gr.Button(t("interpolate.run"), variant="primary")
         with gr.Column(scale=2):
             strip = gr.Image(label="Frames", type="filepath", format="png")
             with gr.Row():
@@ -93,3 +111,23 @@ def build_interpolate_tab(
         api_name="interpolate",
         **CHEAP_LANE,
     )
+    _share(handlers, components, [strip, gif, mp4, files, info], release_memory, links)
+
+
+def _share(handlers, components, outputs, release_memory, links: Permalinks | None) -> None:
+    """Examples (cached on first use), the "How it works" panel and the permalink."""
+    run = friendly(handlers.interpolate, release_memory)
+    gr.Examples(
+        [["1, 2", 16, "slerp"], ["7, 42, 2024", 12, "lerp"]],
+        [components["seeds"], components["frames"], components["mode"]],
+        outputs,
+        fn=lambda seeds, frames, mode: run(seeds, frames, mode, components["model"].value),
+        cache_examples=True,
+        cache_mode="lazy",
+        label=t("common.examples"),
+        example_labels=["1 → 2, 16 frames, slerp", "7 → 42 → 2024, 12 frames, lerp"],
+        api_visibility="private",
+    )
+    howto("interpolate")
+    if links is not None:
+        links.add("interpolate", components, run, outputs, concurrency_id="cheap")

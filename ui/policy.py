@@ -39,6 +39,8 @@ HEAVY = {
     "finetune": "fine-tune",
     "preview_upload": "upload preview",
     "project": "projection",
+    "train": "GAN lab run",  # ui.lab
+    "compare": "GAN lab comparison",
 }
 DEADLINED = {"stylize", "project"}  # fine-tunes stop themselves at their (capped) max_seconds
 

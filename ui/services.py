@@ -15,6 +15,7 @@ from core.space_guard import SpaceGuard
 from gan.edit_service import Editor, faces_for_seeds
 from gan.finetune.service import FineTuner
 from gan.judge import Judge
+from gan.lab.service import Lab
 from gan.project_service import Projector
 from gan.studio import FaceStudio
 from style.lpips import load_perceptual_loss
@@ -34,6 +35,7 @@ class Services:
     editor: Editor | None = None
     projector: Projector | None = None
     judge: Judge | None = None
+    lab: Lab | None = None  # the GAN lab's from-scratch runs
 
     def release_memory(self) -> None:
         """Give cached GPU memory back (after an out-of-memory error)."""
@@ -41,8 +43,9 @@ class Services:
 
     def stop_all(self) -> int:
         """Ask every run in progress to stop (fine-tunes then save); how many were asked."""
-        projections = self.projector.runs.stop_all() if self.projector else 0
-        return self.tuner.runs.stop_all() + self.stylist.runs.stop_all() + projections
+        runs = [self.tuner.runs, self.stylist.runs]
+        runs += [job.runs for job in (self.projector, self.lab) if job is not None]
+        return sum(r.stop_all() for r in runs)
 
 
 def build_services(
@@ -68,6 +71,7 @@ def build_services(
     services.editor = Editor(studio)
     services.projector = Projector(studio, lambda: load_perceptual_loss(device))
     services.judge = Judge(device, lambda name, seeds: faces_for_seeds(studio, name, seeds))
+    services.lab = Lab(device)
     return services
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import gradio as gr
 import pandas as pd
@@ -15,6 +16,8 @@ from style import networks
 from style.service import Stylist
 from style.settings import MAX_STEPS, MIN_SIZE, StyleSettings
 from ui.common import HEAVY_LANE, friendly, inputs_for, session_key, settings_from
+from ui.i18n import howto, t
+from ui.links import Permalinks
 
 NETWORKS = {  # the dropdown's labels (also the API's values) -> loss network keys
     "auto (VGG19 when available, else EfficientNet-Lite0)": networks.VGG19,
@@ -94,7 +97,28 @@ class StyleHandlers:
         progress=gr.Progress(),  # noqa: B008 (Gradio injects it)
     ):
         """Gatys style transfer: repaint `content` in the style of `style` (plus `extra_styles`,
-        blended by `style_blend`); streams previews, the last output is the final image."""
+        blended by `style_blend`); streams previews, the last output is the final image.
+
+        Args:
+            content: the image to repaint (a file or URL).
+            style: the painting whose style is copied (a file or URL).
+            steps: optimiser iterations per scale (1-2000; 100 is a good start).
+            size: the output's longer side in pixels (aspect ratio kept).
+            content_weight: weight of the content loss (keep the content's shapes).
+            style_weight: weight of the style loss (Gram matrices of the style's features).
+            tv_weight: weight of the total-variation loss (smoothness).
+            optimizer: "lbfgs" or "adam".
+            init: the start image, "content_color", "content", "noise", "coarse" (a 96 px
+                Gatys start, first preview within about a second) or "fast" (feed-forward).
+            preserve_colors: "none", "luminance" or "match" (keep the content's colours).
+            extra_styles: more style images to blend.
+            style_blend: one weight per style image, e.g. "1, 0.5" (empty: equal).
+            network: the loss network (the dropdown's labels).
+
+        Returns:
+            Streams (the image so far, a text with the losses, the loss plot); the last image
+            is the result.
+        """
         if network not in NETWORKS:
             raise UserInputError(f"network must be one of {list(NETWORKS)}")
         # The parameters are named after StyleSettings' fields: the settings are built by name.
@@ -132,7 +156,11 @@ def _outputs(events: Iterator[Progress], settings: StyleSettings, progress: gr.P
             yield event.preview, style_info(event), gr.skip()
 
 
-def build_style_tab(stylist: Stylist, release_memory: Callable[[], None] | None = None) -> None:
+def build_style_tab(
+    stylist: Stylist,
+    release_memory: Callable[[], None] | None = None,
+    links: Permalinks | None = None,
+) -> None:
     """The Style transfer tab's components and events (API: `/stylize`)."""
     handlers = StyleHandlers(stylist)
     network_md = gr.Markdown(handlers.network_status)  # evaluated on every page load
@@ -140,7 +168,7 @@ def build_style_tab(stylist: Stylist, release_memory: Callable[[], None] | None 
         with gr.Column(scale=1):
             components = _settings_inputs(stylist.max_size)
             with gr.Row():
-                run = gr.Button("Stylise", variant="primary")
+                run = gr.Button(t("style.run"), variant="primary")
                 stop = gr.Button("Stop", variant="stop")
         with gr.Column(scale=1):
             result = gr.Image(label="Result (live preview)", format="png", interactive=False)
@@ -157,8 +185,29 @@ def build_style_tab(stylist: Stylist, release_memory: Callable[[], None] | None 
         show_progress_on=losses,  # the bar sits on the plot; the live preview stays clear
     )
     stop.click(friendly(handlers.stop), None, None, queue=False, api_visibility="private")
+    _share(components, links)
     network = components["network"]
     network.change(handlers.network_status, network, network_md, api_visibility="private")
+
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLE_PAIRS = [  # content, style, init (public-domain paintings: examples/SOURCES.md)
+    ("turner_shipwreck.jpg", "van_gogh_starry_night.jpg", "coarse"),
+    ("van_gogh_starry_night.jpg", "munch_the_scream.jpg", "coarse"),
+    ("munch_the_scream.jpg", "turner_shipwreck.jpg", "coarse"),
+]
+
+
+def _share(c: dict, links: Permalinks | None) -> None:
+    """Content/style example pairs (they fill the inputs: a run takes tens of seconds on a
+    CPU, so the results are not cached), the "How it works" panel and the settings link."""
+    rows = [[str(EXAMPLES / a), str(EXAMPLES / b), i] for a, b, i in EXAMPLE_PAIRS]
+    rows = [r for r in rows if Path(r[0]).is_file() and Path(r[1]).is_file()]
+    if rows:
+        gr.Examples(rows, [c["content"], c["style"], c["init"]], label=t("common.examples"))
+    howto("style")
+    if links is not None:
+        links.add("style", c)  # the settings only: images never travel in a link
 
 
 def _settings_inputs(max_size: int) -> dict[str, gr.components.Component]:
@@ -197,6 +246,8 @@ def _more_inputs() -> dict[str, gr.components.Component]:
             ("content with the style's colours", "content_color"),
             ("content", "content"),
             ("noise", "noise"),
+            ("instant preview: a 96 px Gatys start", "coarse"),
+            ("instant preview: the feed-forward network (optional package)", "fast"),
         ],
         value=DEFAULTS.init,
         label="Start from",

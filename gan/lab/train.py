@@ -23,13 +23,14 @@ import logging
 import math
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from core.errors import UserInputError
+from core.events import Progress
 from gan.finetune.data import prepare
 from gan.lab.collapse import CollapseMeter, CollapseReading
 from gan.lab.toy import toy_dataset
@@ -143,14 +144,10 @@ class StepRecord:
 
 
 @dataclass
-class LabProgress:
-    """What a run reports (core.events.Progress's fields; `record` and `collapse` extra)."""
+class LabProgress(Progress):
+    """`core.events.Progress` (step, total, losses, preview: the uint8 grid of the fixed-seed
+    samples, message) plus the step's `record` and, on preview steps, the `collapse` reading."""
 
-    step: int
-    total: int
-    losses: dict[str, float] = field(default_factory=dict)
-    preview: np.ndarray | None = None  # uint8 grid of the fixed-seed samples
-    message: str = ""
     record: StepRecord | None = None
     collapse: CollapseReading | None = None
 

@@ -1,0 +1,119 @@
+"""Permalinks: settings -> query string -> settings, validation, and the rerun on page load."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core.errors import UserInputError
+from ui import permalink
+from ui.links import LinkedTab, _rerun, _values_for
+
+ROUND_TRIPS = [
+    ("generate", {"seeds": "1-8, 42", "truncation_psi": 0.7, "model": "dcgan-digiface"}),
+    (
+        "interpolate",
+        {
+            "seeds": "1, 2, 3",
+            "frames": 16,
+            "mode": "lerp",
+            "loop": True,
+            "truncation_psi": 1.0,
+            "fps": 12,
+            "model": "dcgan-digiface",
+        },
+    ),
+    (
+        "style",
+        {
+            "steps": 100,
+            "size": 256,
+            "content_weight": 1.0,
+            "style_weight": 300.0,
+            "tv_weight": 1.0,
+            "optimizer": "lbfgs",
+            "init": "coarse",
+            "preserve_colors": "luminance",
+            "style_blend": "1, 0.5",
+        },
+    ),
+    ("lab", {"steps": 400, "lr_g": 0.0002, "lr_d": 0.002, "d_loss_threshold": 0.3, "seed": 7}),
+]
+
+
+@pytest.mark.parametrize("tab, values", ROUND_TRIPS, ids=[t for t, _ in ROUND_TRIPS])
+def test_every_tab_round_trips(tab, values):
+    query = permalink.encode(tab, values)
+    assert query.startswith(f"tab={tab}&")
+    assert permalink.decode(query) == (tab, values)
+    assert permalink.decode("?" + query) == (tab, values)
+
+
+def test_types_come_back_as_the_handler_wants_them():
+    _, values = permalink.decode("tab=interpolate&frames=16&loop=false&truncation_psi=1")
+    assert values == {"frames": 16, "loop": False, "truncation_psi": 1.0}
+    assert isinstance(values["frames"], int) and isinstance(values["truncation_psi"], float)
+
+
+def test_a_url_without_a_link_is_no_link():
+    assert permalink.decode({}) is None
+    assert permalink.decode("") is None
+    assert permalink.decode({"__theme": "dark"}) is None  # Gradio's own parameters
+
+
+@pytest.mark.parametrize(
+    "query, message",
+    [
+        ("tab=nope", "unknown tab"),
+        ("seeds=1", "no tab="),
+        ("tab=generate&sedes=1", "unknown parameter(s): sedes"),
+        ("tab=generate&truncation_psi=abc", "must be a number"),
+        ("tab=generate&truncation_psi=nan", "finite"),
+        ("tab=generate&truncation_psi=9", "between 0 and 2"),
+        ("tab=interpolate&frames=2.5", "whole number"),
+        ("tab=interpolate&mode=spiral", "must be one of"),
+        ("tab=interpolate&loop=maybe", "true or false"),
+        ("tab=generate&seeds=" + "1," * 200, "too long"),
+        ("tab=style&init=magic", "must be one of"),
+    ],
+)
+def test_invalid_links_get_clear_errors(query, message):
+    with pytest.raises(UserInputError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        permalink.decode(query)
+
+
+def test_encode_skips_other_fields_and_writes_booleans_lowercase():
+    query = permalink.encode("interpolate", {"loop": True, "content": "x.png", "fps": None})
+    assert query == "tab=interpolate&loop=true"
+
+
+def test_copy_link_js_names_the_fields():
+    js = permalink.copy_link_js("generate", ["seeds", "truncation_psi"])
+    assert '"seeds", "truncation_psi"' in js and "tab" in js and "clipboard" in js
+
+
+def _fake_generate(seeds: str = "1-8", truncation_psi: float = 1.0, model: str = "m"):
+    rng = np.random.default_rng(abs(hash((seeds, truncation_psi, model))) % 2**32)
+    return rng.integers(0, 255, (2, 4, 4, 3)), seeds, truncation_psi
+
+
+def test_a_link_reruns_its_tab_with_exactly_the_linked_values():
+    linked = LinkedTab(
+        "generate",
+        {},
+        _fake_generate,
+        ["a", "b", "c"],
+        on_load=True,
+        defaults={"seeds": "1-8", "truncation_psi": 1.0, "model": "m"},
+    )
+    link = permalink.decode("tab=generate&seeds=5,7&truncation_psi=0.8")
+    assert _values_for(linked, link) == {"seeds": "5,7", "truncation_psi": 0.8, "model": "m"}
+    pixels, seeds, psi = _rerun(linked)(link)
+    expected, _, _ = _fake_generate("5,7", 0.8, "m")
+    assert np.array_equal(pixels, expected) and (seeds, psi) == ("5,7", 0.8)
+    # No link: Generate still runs its defaults on load (the first page is not empty) ...
+    assert _rerun(linked)(None)[1:] == ("1-8", 1.0)
+    # ... while a tab without on_load stays as it is, and so does one linked elsewhere.
+    other = LinkedTab("interpolate", {}, _fake_generate, ["a", "b", "c"])
+    assert _values_for(other, None) is None
+    assert _values_for(other, link) is None

@@ -1,0 +1,317 @@
+"""The GAN lab tab: a small DCGAN trained from scratch, its two phases, balance and collapse."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import gradio as gr
+import pandas as pd
+
+from gan.lab.collapse import DEFAULT_THRESHOLD
+from gan.lab.compare import SETTINGS
+from gan.lab.service import MAX_LAB_STEPS, Lab
+from gan.lab.train import PRESETS, LabProgress
+from ui.common import friendly, inputs_for, session_key
+from ui.i18n import howto, t
+from ui.links import Permalinks
+
+PRESET = next(iter(PRESETS))
+DEFAULT = PRESETS[PRESET]
+UPDATE_EVERY = 5  # steps between page updates (every preview step is shown too)
+
+
+def loss_frame(events: list[LabProgress], run: str = "") -> pd.DataFrame:
+    """One row per step and loss; D's loss of a skipped step is kept, as its own series."""
+    rows = []
+    for e in events:
+        r = e.record
+        d_series = "D loss (step skipped)" if r.d_skipped else "D loss"
+        rows += [(r.step, r.loss_d, run + d_series), (r.step, r.loss_g, run + "G loss")]
+    return pd.DataFrame(rows, columns=["step", "loss", "series"])
+
+
+def prob_frame(events: list[LabProgress]) -> pd.DataFrame:
+    rows = []
+    for e in events:
+        r = e.record
+        rows += [(r.step, r.d_real, "D(x), real"), (r.step, r.d_fake, "D(G(z)), fake")]
+    return pd.DataFrame(rows, columns=["step", "probability", "series"])
+
+
+def collapse_frame(events: list[LabProgress], run: str = "") -> pd.DataFrame:
+    """The samples' diversity at each preview step, and the threshold below which it counts
+    as collapsed (once the samples have been diverse)."""
+    rows = [
+        (e.step, e.collapse.diversity, run + "diversity") for e in events if e.collapse is not None
+    ]
+    if rows and not run:
+        rows += [(step, DEFAULT_THRESHOLD, "collapse threshold") for step in (1, events[-1].step)]
+    return pd.DataFrame(rows, columns=["step", "diversity", "series"])
+
+
+def phases(event: LabProgress) -> str:
+    """The step's two phases, in words."""
+    r = event.record
+    d = (
+        f"**1. D step** on a real and a generated batch: D(x) = {r.d_real:.2f}, "
+        f"D(G(z)) = {r.d_fake:.2f}, D loss {r.loss_d:.3f}"
+    )
+    if r.d_skipped:
+        d += " — **skipped** by the balance rule (D is ahead; its weights stay)"
+    g = f"**2. G step** through the frozen D: D(G(z)) = {r.d_fake_after:.2f}, G loss {r.loss_g:.3f}"
+    return f"Step **{r.step}/{event.total}**  \n{d}  \n{g}  \n{event.message}"
+
+
+def collapse_note(event: LabProgress) -> str | None:
+    if "Mode collapse warning" in event.message:
+        return event.message.split(". Mode collapse warning: ")[-1]
+    return None
+
+
+class LabHandlers:
+    """The tab's events, each one call of `Lab`."""
+
+    def __init__(self, lab: Lab) -> None:
+        self.lab = lab
+
+    def train(
+        self,
+        data: str = "toy",
+        uploads: list[str] | None = None,
+        preset: str = PRESET,
+        steps: float = DEFAULT.steps,
+        lr_g: float = DEFAULT.lr_g,
+        lr_d: float = DEFAULT.lr_d,
+        d_loss_threshold: float = DEFAULT.d_loss_threshold,
+        seed: float = DEFAULT.seed,
+        request: gr.Request = None,
+    ) -> Iterator[tuple]:
+        """Train a small DCGAN (32 px) from random weights on the toy set or the uploads.
+
+        Args:
+            data: "toy" (coloured shapes drawn at run time) or "upload".
+            uploads: image files or .zip archives (with data="upload").
+            preset: a preset name; the other arguments override its settings.
+            steps: training steps (each a D step, or its skip, then a G step).
+            lr_g: the generator's Adam learning rate.
+            lr_d: the discriminator's Adam learning rate.
+            d_loss_threshold: balance rule, skip the D step while D's loss is below it (0: off).
+            seed: fixes the initial weights, the batches and the sample latents.
+
+        Returns:
+            Streams (samples grid, losses per step, D(x)/D(G(z)) per step, collapse meter,
+            text about the step's two phases).
+        """
+        config = self.lab.config(
+            preset,
+            steps=int(steps),
+            lr_g=float(lr_g),
+            lr_d=float(lr_d),
+            d_loss_threshold=float(d_loss_threshold),
+            seed=int(seed),
+        )
+        images = self.lab.images(data, uploads, config.image_size)
+        events: list[LabProgress] = []
+        preview, warned = None, False
+        for event in self.lab.train(config, images, session_key(request)):
+            events.append(event)
+            preview = event.preview if event.preview is not None else preview
+            note = collapse_note(event)
+            if note and not warned:
+                gr.Warning(f"Mode collapse: {note}")
+                warned = True
+            last = event.step == config.steps or (event.record and event.record.diverged)
+            if event.preview is not None or event.step % UPDATE_EVERY == 0 or last:
+                yield (
+                    preview,
+                    loss_frame(events),
+                    prob_frame(events),
+                    collapse_frame(events),
+                    phases(event),
+                )
+        if events:  # stopped or finished: the whole history
+            yield (
+                preview,
+                loss_frame(events),
+                prob_frame(events),
+                collapse_frame(events),
+                phases(events[-1]) + ("  \n**Done.**" if events else ""),
+            )
+
+    def compare(
+        self,
+        setting: str = "lr",
+        value_a: float = 2e-4,
+        value_b: float = 2e-3,
+        steps: float = 300,
+        request: gr.Request = None,
+    ) -> Iterator[tuple]:
+        """Two toy-set runs from the same weights, batches and seeds, differing in one setting.
+
+        Args:
+            setting: "lr" (both learning rates), "d_loss_threshold" (the balance rule) or
+                "lr_ratio" (lr_g / lr_d, lr_d kept).
+            value_a: the setting's value in run A.
+            value_b: the setting's value in run B.
+            steps: training steps of each run.
+
+        Returns:
+            Streams (A's samples grid, B's samples grid, both runs' losses, both collapse
+            meters, a text with each run's latest step).
+        """
+        config = self.lab.config(PRESET, steps=int(steps))
+        a_events: list[LabProgress] = []
+        b_events: list[LabProgress] = []
+        grids = [None, None]
+        values = (float(value_a), float(value_b))
+        for a, b in self.lab.compare(config, setting, values, None, session_key(request)):
+            a_events.append(a)
+            b_events.append(b)
+            for i, e in enumerate((a, b)):
+                grids[i] = e.preview if e.preview is not None else grids[i]
+            if a.preview is not None or a.step % UPDATE_EVERY == 0:
+                yield _compare_outputs(grids, a_events, b_events, setting, values)
+        yield _compare_outputs(grids, a_events, b_events, setting, values)
+
+    def stop(self, request: gr.Request = None) -> None:
+        self.lab.stop(session_key(request))
+
+    def preset(self, name: str):
+        """The preset's settings into the sliders."""
+        return _preset_values(name)
+
+
+def _preset_values(name: str) -> tuple:
+    c = PRESETS.get(name, DEFAULT)
+    return c.steps, c.lr_g, c.lr_d, c.d_loss_threshold
+
+
+def _compare_outputs(grids, a_events, b_events, setting, values) -> tuple:
+    a, b = f"A ({setting}={values[0]:g}): ", f"B ({setting}={values[1]:g}): "
+    losses = pd.concat([loss_frame(a_events, a), loss_frame(b_events, b)])
+    collapse = pd.concat([collapse_frame(a_events, a), collapse_frame(b_events, b)])
+    text = f"A: {a_events[-1].message}  \nB: {b_events[-1].message}" if a_events else ""
+    return grids[0], grids[1], losses, collapse, text
+
+
+def build_lab_tab(lab: Lab, links: Permalinks | None = None) -> None:
+    """The GAN lab tab (API: `/lab_train`, `/lab_compare`)."""
+    handlers = LabHandlers(lab)
+    gr.Markdown(t("lab.intro"))
+    howto("lab")
+    with gr.Row():
+        with gr.Column(scale=1):
+            c = _train_inputs()
+            with gr.Row():
+                run = gr.Button(t("lab.run"), variant="primary")
+                stop = gr.Button(t("common.stop"), variant="stop")
+        with gr.Column(scale=2):
+            samples = gr.Image(label=t("lab.samples.label"), format="png", interactive=False)
+            info = gr.Markdown()
+            with gr.Row():
+                losses = gr.ScatterPlot(
+                    x="step", y="loss", color="series", label=t("lab.losses.label")
+                )
+                probs = gr.LinePlot(
+                    x="step",
+                    y="probability",
+                    color="series",
+                    label=t("lab.dprob.label"),
+                    y_lim=[0, 1],
+                )
+            collapse = gr.LinePlot(
+                x="step",
+                y="diversity",
+                color="series",
+                label=t("lab.collapse.label"),
+            )
+    outputs = [samples, losses, probs, collapse, info]
+    train = friendly(handlers.train)
+    run.click(
+        train,
+        inputs_for(handlers.train, c),
+        outputs,
+        api_name="lab_train",
+        concurrency_id="train",
+        concurrency_limit=1,
+    )
+    stop.click(handlers.stop, None, None, queue=False, api_visibility="private")
+    c["preset"].input(
+        handlers.preset,
+        c["preset"],
+        [c["steps"], c["lr_g"], c["lr_d"], c["d_loss_threshold"]],
+        api_visibility="private",
+    )
+    gr.Examples(
+        [[name, *_preset_values(name)] for name in PRESETS],
+        [c["preset"], c["steps"], c["lr_g"], c["lr_d"], c["d_loss_threshold"]],
+        label=t("common.examples"),
+        example_labels=list(PRESETS),
+    )
+    if links is not None:
+        links.add("lab", c, train, outputs, concurrency_id="train")
+    _compare_panel(handlers)
+    howto("lab.collapse", title="lab.collapse.accordion")
+    howto("lab.highres", title="lab.highres.accordion")
+
+
+def _train_inputs() -> dict[str, gr.components.Component]:
+    c: dict[str, gr.components.Component] = {}
+    c["data"] = gr.Radio(
+        [(t("lab.data.toy"), "toy"), (t("lab.data.upload"), "upload")],
+        value="toy",
+        label=t("lab.data.label"),
+    )
+    c["uploads"] = gr.File(label=t("lab.upload.label"), file_count="multiple", type="filepath")
+    c["preset"] = gr.Dropdown(list(PRESETS), value=PRESET, label=t("lab.preset.label"))
+    c["steps"] = gr.Slider(
+        10, MAX_LAB_STEPS, value=DEFAULT.steps, step=10, label=t("lab.steps.label")
+    )
+    c["lr_g"] = gr.Number(value=DEFAULT.lr_g, label=t("lab.lr_g.label"), minimum=0)
+    c["lr_d"] = gr.Number(value=DEFAULT.lr_d, label=t("lab.lr_d.label"), minimum=0)
+    c["d_loss_threshold"] = gr.Slider(
+        0, 1.5, value=DEFAULT.d_loss_threshold, step=0.05, label=t("lab.threshold.label")
+    )
+    c["seed"] = gr.Number(value=DEFAULT.seed, label="seed", precision=0, minimum=0)
+    return c
+
+
+def _compare_panel(handlers: LabHandlers) -> None:
+    with gr.Accordion(t("lab.compare.accordion"), open=False):
+        gr.Markdown(t("howto.lab.sensitivity.body"))
+        with gr.Row():
+            setting = gr.Dropdown(
+                list(SETTINGS),
+                value="lr",
+                label=t("lab.compare.setting.label"),
+            )
+            value_a = gr.Number(value=2e-4, label=t("lab.compare.value_a.label"))
+            value_b = gr.Number(value=2e-3, label=t("lab.compare.value_b.label"))
+            steps = gr.Slider(10, MAX_LAB_STEPS, value=300, step=10, label=t("lab.steps.label"))
+        run = gr.Button(t("lab.compare.run"), variant="primary")
+        with gr.Row():
+            grid_a = gr.Image(label="A", format="png", interactive=False)
+            grid_b = gr.Image(label="B", format="png", interactive=False)
+        losses = gr.ScatterPlot(x="step", y="loss", color="series")
+        collapse = gr.LinePlot(x="step", y="diversity", color="series")
+        info = gr.Markdown()
+    components = {"setting": setting, "value_a": value_a, "value_b": value_b, "steps": steps}
+    run.click(
+        friendly(handlers.compare),
+        inputs_for(handlers.compare, components),
+        [grid_a, grid_b, losses, collapse, info],
+        api_name="lab_compare",
+        concurrency_id="train",
+        concurrency_limit=1,
+    )
+    rows = [
+        ["lr", 2e-4, 2e-3, 300],
+        ["d_loss_threshold", 0.0, 0.5, 300],
+        ["lr_ratio", 1.0, 4.0, 300],
+    ]
+    gr.Examples(
+        rows,
+        [setting, value_a, value_b, steps],
+        label=t("common.examples"),
+        example_labels=[f"{s}: {a:g} vs {b:g}" for s, a, b, _ in rows],
+    )
