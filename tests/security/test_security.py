@@ -245,11 +245,15 @@ def test_no_code_path_unpickles():
         r"torch\.load\(|pickle\.loads?\(|allow_pickle\s*=\s*True|trust_remote_code\s*=\s*True"
         r"|weights_only\s*=\s*False|torch\.hub\.load"
     )
+    # The converters are the owner's explicit, offline step on a file they chose (issue 9):
+    # they alone may call `torch.load`, and only with `weights_only=True`.
+    converter = re.compile(r"torch\.load\(.*weights_only=True")
     offenders = []
     for folder in SOURCE_DIRS:
         for path in (ROOT / folder).rglob("*.py"):
+            allowed = converter if path.is_relative_to(ROOT / "gan" / "convert") else None
             for number, line in enumerate(path.read_text().splitlines(), 1):
-                if pattern.search(line):
+                if pattern.search(line) and not (allowed and allowed.search(line)):
                     offenders.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
     for number, line in enumerate((ROOT / "app.py").read_text().splitlines(), 1):
         if pattern.search(line):
