@@ -12,8 +12,9 @@ from gan.studio import FaceStudio
 from ui.common import current_caller, friendly, installed_guard, on_a_space, sign_in_offered
 
 DESCRIPTION = """# GAN Studio
-Faces from a DCGAN, walks through its latent space, Gatys style transfer, and short fine-tuning
-runs on your own images. Running on **{device}**."""
+Faces from a DCGAN or a StyleGAN2, walks through their latent spaces, style mixing, semantic
+edits, photo projection, the discriminator's verdict, Gatys style transfer, short fine-tuning
+runs on your own images and a GAN lab. Running on **{device}**."""
 
 
 def hub_status() -> str:
