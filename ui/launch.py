@@ -1,0 +1,85 @@
+"""How the app is queued and launched: its public endpoints, security options, bounded queue
+and SIGTERM handling (`app.py` assembles the page and calls these)."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import gradio as gr
+
+from ui.common import CSS
+from ui.i18n import build_i18n
+from ui.services import Services
+
+log = logging.getLogger("gan_studio")
+
+MAX_UPLOAD = "60mb"
+API_ENDPOINTS = (  # the README's API section
+    "generate",
+    "faces_zip",
+    "interpolate",
+    "style_mix",
+    "stylize",
+    "finetune",
+    "edit",
+    "project",
+    "judge",
+    "lab_train",
+    "lab_compare",
+)
+SHUTDOWN_GRACE_S = 60.0  # how long a SIGTERM waits for fine-tunes to save
+
+
+def hide_unnamed_endpoints(demo: gr.Blocks) -> None:
+    """Only the endpoints that the README's API section lists are public; any other event
+    (such as the one Gradio makes for a component whose value is a function) is private.
+    A new public endpoint goes into API_ENDPOINTS and the README together."""
+    for fn in demo.fns.values():
+        if fn.api_visibility != "private" and fn.api_name not in API_ENDPOINTS:
+            log.info("making the unlisted endpoint %s private", fn.api_name)
+            fn.api_visibility = "private"
+
+
+def queue_options(demo: gr.Blocks) -> dict:
+    """A bounded queue; the admission middleware answers a clear message at its size."""
+    guard = getattr(demo, "gan_studio_guard", None)
+    size = guard.quotas.queue_size if guard is not None else 64
+    return {"default_concurrency_limit": 4, "max_size": size + 8}
+
+
+def launch_options(demo: gr.Blocks | None = None) -> dict:
+    """Security settings of every launch (`main` and the tests' app): an upload size limit, no
+    public share link unless `GRADIO_SHARE=1` asks for one, no extra folders served (Gradio
+    serves only its own upload/cache folder), no run history (it would keep inputs such as a
+    pasted Hub token, and can write to a Hub bucket), and errors shown as messages."""
+    options = {
+        "max_file_size": MAX_UPLOAD,
+        "share": share_asked(),
+        "show_error": True,
+        "allowed_paths": [],
+        "run_history": False,
+        "css": CSS,  # not security: crisp native-resolution faces (ui.common.PIXELATED)
+        "i18n": build_i18n(),  # the page in six languages (ui/locales/)
+        "mcp_server": True,  # the API's documented tools for LLM clients (README: MCP)
+    }
+    guard = getattr(demo, "gan_studio_guard", None)
+    if guard is not None:  # the visitor cookie, the file-payload guard and queue admission
+        options["app_kwargs"] = {"middleware": guard.middleware(demo)}
+    return options
+
+
+def share_asked() -> bool:
+    return os.environ.get("GRADIO_SHARE", "").strip().lower() in {"1", "true", "yes"}
+
+
+def stop_runs_and_exit(services: Services, signum: int) -> None:
+    """SIGTERM (a container or Space shutting down): stop every run, give fine-tunes time to
+    save what they learned (saves are atomic and fsynced), then exit at once, as SIGTERM's
+    default action would: a graceful interpreter shutdown could wait on a request stuck on an
+    unreachable network."""
+    log.warning("signal %d: stopping %d run(s) before exiting", signum, services.stop_all())
+    if not services.tuner.runs.wait_idle(SHUTDOWN_GRACE_S):
+        log.error("a fine-tune did not finish saving within %.0f s", SHUTDOWN_GRACE_S)
+    logging.shutdown()
+    os._exit(128 + signum)
