@@ -423,8 +423,9 @@ def run(args: argparse.Namespace) -> dict:
     }
     for mix in args.mix:
         log.info("mix %s: %d users, %.0f s", mix, args.users, args.duration)
-        result["mixes"][mix] = run_mix(ROOT, mix, args, args.settle)
-        write(args.out, result)
+        if not args.baseline_only:
+            result["mixes"][mix] = run_mix(ROOT, mix, args, args.settle)
+            write(args.out, result)
         if args.baseline:
             with tempfile.TemporaryDirectory(prefix="gan-studio-baseline-") as folder:
                 source = baseline_source(args.baseline, Path(folder))
@@ -433,7 +434,7 @@ def run(args: argparse.Namespace) -> dict:
                     row = run_mix(source, mix, args, 5.0)
                 except RuntimeError as e:  # e.g. it did not start: recorded, not fatal
                     row = {"error": str(e)[:500]}
-            result["mixes"][mix]["baseline"] = {"ref": args.baseline, **row}
+            result["mixes"].setdefault(mix, {})["baseline"] = {"ref": args.baseline, **row}
             write(args.out, result)
     return result
 
@@ -460,6 +461,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--style-size", type=int, default=256, help="stylisation px")
     parser.add_argument("--style-steps", type=int, default=60, help="stylisation iterations")
     parser.add_argument("--baseline", default="", help="also run the app at this git ref")
+    parser.add_argument("--baseline-only", action="store_true", help="skip ours")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "load_cpu.json")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
@@ -468,7 +470,7 @@ def main(argv: list[str] | None = None) -> int:
     write(args.out, result)
     log.info("wrote %s", args.out)
     for mix, row in result["mixes"].items():
-        for api, stats in row["endpoints"].items():
+        for api, stats in row.get("endpoints", {}).items():
             log.info(
                 "%s %-10s ok %4d failed %3d p50 %6ss p95 %6ss",
                 mix,
@@ -478,8 +480,11 @@ def main(argv: list[str] | None = None) -> int:
                 stats["p50_s"],
                 stats["p95_s"],
             )
-        log.info("%s memory: %s", mix, row["memory_mb"])
-    broken = [row["failed_requests"] + row["order_errors"] for row in result["mixes"].values()]
+        log.info("%s memory: %s", mix, row.get("memory_mb"))
+    broken = [
+        row.get("failed_requests", 0) + row.get("order_errors", 0)
+        for row in result["mixes"].values()
+    ]
     return 1 if any(broken) else 0  # the goals are reported, not enforced here
 
 
