@@ -37,6 +37,11 @@ def loss_frame(history: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["step", "network", "loss"])
 
 
+def _shown(grid_image):
+    """A small grid (16-32 px images) enlarged for the page, pixels kept crisp."""
+    return upscale(grid_image, 512)
+
+
 def samples_image(samples):
     return upscale(grid(samples, ncols=4), 512)
 
@@ -132,7 +137,7 @@ class FinetuneHandlers:
             f"**{len(run.dataset)} images** prepared at {run.dataset.image_size}px "
             f"({self.tuner.describe(name if resume else model)})"
         ]
-        preview = preview_grid(run.dataset.images)
+        preview = _shown(preview_grid(run.dataset.images))
         yield status_text(lines), preview, gr.skip(), gr.skip(), gr.skip()
         yield from _outputs(run, session_key(request), lines, preview, progress)
 
@@ -158,8 +163,9 @@ class FinetuneHandlers:
         if self.tuner.architecture(model) == "stylegan2":
             config = FinetuneConfig(augment=augment, diffaugment=_policy(diffaugment))
             augmented, caption = self.tuner.augment_preview(dataset, config)
+            augmented = _shown(augmented)
             note += f"  \nAugmented preview: {caption}"
-        return preview_grid(dataset.images), note, augmented
+        return _shown(preview_grid(dataset.images)), note, augmented
 
     def defaults(self, model: str):
         """The settings for `model`'s architecture and resolution, and a line saying so."""
