@@ -189,8 +189,9 @@ def forget_hub_probe() -> None:
 # --- Files ------------------------------------------------------------------------------------
 
 
-def hub_file(ref: HubRef, filename: str) -> Path:
-    """Download (or take from the cache) one file of a pinned Hub repo.
+def hub_file(ref: HubRef, filename: str, public: bool = False) -> Path:
+    """Download (or take from the cache) one file of a pinned Hub repo (`public`: one of the
+    app's own public networks, fetched with no token at all, whoever asks).
 
     Raises `ModelNotFoundError` with a clear message when the file does not exist, or when the
     Hub cannot be reached and the file is not cached.
@@ -205,7 +206,7 @@ def hub_file(ref: HubRef, filename: str) -> Path:
             filename,
             revision=ref.revision,
             # a visitor's request never sends the server's token, except to the owner's models
-            token=scope.hub_token(ref) if scope is not None else None,
+            token=False if public else (scope.hub_token(ref) if scope is not None else None),
             local_files_only=not online,
             etag_timeout=5,
             endpoint=hub_endpoint(),

@@ -208,7 +208,7 @@ def _freeze(module: nn.Module, device: torch.device) -> nn.Module:
 def load_lpips_vgg16(device: torch.device | str = "cpu") -> LPIPS:
     """LPIPS-VGG16 from the pinned Hub repo (or its cache); ModelNotFoundError offline."""
     ref = vgg16_ref()
-    path = store.hub_file(ref, store.WEIGHTS_NAME)
+    path = store.hub_file(ref, store.WEIGHTS_NAME, public=True)
     model = build_lpips(read_vgg16_features(path, str(ref)), load_lin_weights())
     return _freeze(model, torch.device(device))  # type: ignore[return-value]
 

@@ -125,7 +125,7 @@ def load_vgg19(device: torch.device | str = "cpu", pool: str = "avg") -> VGG19Fe
     """
     device = torch.device(device)
     ref = vgg19_ref()
-    path = store.hub_file(ref, store.WEIGHTS_NAME)
+    path = store.hub_file(ref, store.WEIGHTS_NAME, public=True)
     model = VGG19Features(pool=pool)
     wanted = {k for k in model.state_dict() if k.startswith("features.")}
     last = LAYER_INDEX["conv5_1"]

@@ -154,7 +154,7 @@ def build_edit_tab(
         sliders,
         api_visibility="private",
     )
-    reset.click(lambda: [0.0] * MAX_SLIDERS, None, sliders, api_visibility="private")
+    reset.click(reset_sliders, None, sliders, api_visibility="private")
     return EditTab(c["latent_text"])
 
 
@@ -182,3 +182,8 @@ def _sliders(handlers: EditHandlers, model: str) -> list[gr.Slider]:
         labels = [f"direction #{i}" for i in range(MAX_SLIDERS)]
     labels += [f"direction #{i}" for i in range(len(labels), MAX_SLIDERS)]
     return [gr.Slider(-3.0, 3.0, value=0.0, step=0.1, label=text) for text in labels]
+
+
+def reset_sliders() -> list[float]:
+    """Every direction back to 0 (the start latent's own face)."""
+    return [0.0] * MAX_SLIDERS

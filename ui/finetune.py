@@ -269,7 +269,7 @@ def build_finetune_tab(
             concurrency_id="train",  # data preparation runs in the heavy lane
         )
     model.change(
-        handlers.defaults,
+        friendly(handlers.defaults),
         model,
         [c[f] for f in DEFAULT_FIELDS] + [arch_note],
         api_visibility="private",

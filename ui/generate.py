@@ -142,7 +142,9 @@ class StyleGAN2Controls:
             )
 
         outputs = [self.group, self.truncation_cutoff, self.class_idx]
-        model.change(update, model, outputs, api_visibility="private", show_progress="hidden")
+        model.change(
+            friendly(update), model, outputs, api_visibility="private", show_progress="hidden"
+        )
 
 
 def _model_info(studio: FaceStudio, name: str) -> dict:

@@ -235,7 +235,7 @@ def build_lab_tab(lab: Lab, links: Permalinks | None = None) -> None:
         concurrency_id="train",
         concurrency_limit=1,
     )
-    stop.click(handlers.stop, None, None, queue=False, api_visibility="private")
+    stop.click(friendly(handlers.stop), None, None, queue=False, api_visibility="private")
     c["preset"].input(
         handlers.preset,
         c["preset"],

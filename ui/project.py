@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator, Mapping
 import gradio as gr
 import pandas as pd
 
+from core.errors import UserInputError
 from core.events import Progress
 from core.media import upscale
 from gan import DEFAULT_MODEL
@@ -80,7 +81,11 @@ class ProjectHandlers:
         return self.projector.crop_preview(photo, CropBox(crop_x, crop_y, crop_size))
 
     def loss_note(self) -> str:
-        return f"Perceptual loss in use: **{self.projector.loss_label()}**. " + METHOD_NOTE
+        try:
+            label = self.projector.loss_label()
+        except UserInputError as e:  # no loss network at all: say so, the page still serves
+            return f"No perceptual loss network is available ({e}). " + METHOD_NOTE
+        return f"Perceptual loss in use: **{label}**. " + METHOD_NOTE
 
 
 def _outputs(events: Iterator[Progress], projector: Projector, progress: gr.Progress):
@@ -145,7 +150,7 @@ def build_project_tab(
         **HEAVY_LANE,
         show_progress_on=plot,
     )
-    stop.click(handlers.stop, None, None, queue=False, api_visibility="private")
+    stop.click(friendly(handlers.stop), None, None, queue=False, api_visibility="private")
     crop_inputs = [c["photo"], c["crop_x"], c["crop_y"], c["crop_size"]]
     gr.on(
         [c[n].change for n in ("photo", "crop_x", "crop_y", "crop_size")],
@@ -157,7 +162,7 @@ def build_project_tab(
         show_progress="hidden",
     )
     for button, box in buttons:
-        button.click(lambda text: text, latent, box, api_visibility="private")
+        button.click(send_latent, latent, box, api_visibility="private")
 
 
 def _inputs() -> dict[str, gr.components.Component]:
@@ -174,3 +179,8 @@ def _inputs() -> dict[str, gr.components.Component]:
     c["preview_every"] = gr.Slider(1, 200, value=25, step=1, label="Preview every N steps")
     c["w_plus"] = gr.Checkbox(value=False, label="W+ (StyleGAN2: one w per layer)")
     return c
+
+
+def send_latent(text: str) -> str:
+    """The projected latent, copied into another tab's latent box."""
+    return text

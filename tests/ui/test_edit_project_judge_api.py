@@ -152,7 +152,7 @@ def test_projecting_a_default_dcgan_face_beats_the_mean_face(client, models, tmp
     again = client.predict(
         seeds="", model="dcgan-digiface", latent_vector=latent, api_name="/generate"
     )[0][0]["image"]
-    assert np.array_equal(pixels(again)[::4, ::4], pixels(live)[::4, ::4])
+    assert np.array_equal(pixels(again), pixels(live)[::4, ::4])  # native 64 px; live is 4x
 
 
 def test_stop_mid_projection_keeps_the_current_result(client, app_services, models, tmp_path):
@@ -188,7 +188,7 @@ def test_stylegan2_projection_and_its_latent_in_edit(client, models, tmp_path):
     assert "Done" in info and json.loads(latent)["space"] == "w"
     assert np.load(next(f for f in files if f.endswith(".npy"))).shape[0] == 1
     edited = edit(client, model="tiny-sg2", latent_text=latent)[0]
-    assert pixels(edited).shape == pixels(live).shape
+    assert pixels(edited).shape[2] == pixels(live).shape[2] == 3  # Edit shows native pixels
 
 
 @pytest.mark.parametrize(
@@ -255,7 +255,7 @@ def test_judge_without_d_and_bad_uploads_are_clear_errors(client, models, tmp_pa
         client.predict(images=[handle_file(str(photo))], model="tiny-dcgan", api_name="/judge")
     bad = tmp_path / "broken.jpg"
     bad.write_bytes(b"\xff\xd8 not really a jpeg")
-    with pytest.raises(Exception, match="image 1"):
+    with pytest.raises(Exception, match="image 1|not a readable image"):
         client.predict(
             images=[handle_file(str(bad))], model="tiny-judged", seeds="", api_name="/judge"
         )
