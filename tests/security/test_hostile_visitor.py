@@ -154,15 +154,16 @@ HARMLESS = {
     "hub_status",
     "network_status",
     "_check_login_status",
-    "load_example_input",
+    "load_example_input",  # Gradio's examples: form values, cached outputs of default models
     "load_example_output",
     "load_example",
+    "preset",  # ui.lab: a preset's settings into the sliders
     "reset_sliders",  # ui.edit: sliders back to 0
     "send_latent",  # ui.project: copies text between two boxes of the same page
-    "restore",
+    "loss_note",  # ui.project: names the perceptual loss (a public network, fetched with no token)
+    "restore",  # ui.links: a permalink's query parameters into the form
     "rerun",  # ui.links: calls the tab's own checked handler with the caller's request
-    "rerun_stream",  # ui.links: a permalink's query parameters into the form (its rerun is checked)
-    "preset",
+    "rerun_stream",
 }
 
 
