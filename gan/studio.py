@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import io
 import logging
 import secrets
 import shutil
@@ -11,12 +10,11 @@ import tempfile
 import threading
 import time
 import zipfile
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 from torch import nn
 
 from core import media, store
@@ -24,6 +22,19 @@ from core.errors import UserInputError
 from core.images import to_uint8
 from core.lanes import PriorityGate
 from gan import latents, models
+from gan.faces import (
+    NOISE_MODES,
+    Faces,
+    SG2Settings,
+    StyleMix,
+    check_cutoff,
+    check_layers,
+    face_names,
+    is_stylegan2,
+    latent_files,
+    mix_layers,
+    one_hot,
+)
 from gan.loading import load_generator
 from gan.models import stylegan2
 
@@ -33,109 +44,6 @@ DISPLAY_SIZE = 256
 THUMBNAIL_SIZE = 512  # gallery faces above this are shown downscaled; the zip keeps them native
 OUTPUT_TTL_S = 3600
 MAX_MIX_SEEDS = 8  # per side: an 8 x 8 figure is 81 images
-NOISE_MODES = stylegan2.NOISE_MODES
-# Style-mixing presets, as ws indices (StyleGAN, Karras et al. 2019, sec. 3.1: coarse = 4²-8²,
-# middle = 16²-32², fine = 64² and up; two ws per resolution). NVIDIA's style_mixing.py
-# takes the same indices as `--styles`, its default `0-6`.
-STYLE_PRESETS: dict[str, tuple[int, int | None]] = {
-    "coarse": (0, 4),
-    "middle": (4, 8),
-    "fine": (8, None),
-}
-
-
-@dataclass
-class Faces:
-    """Generated faces and the latents behind them."""
-
-    images: np.ndarray  # (N, H, W, 3) uint8 at the model's native resolution
-    z: torch.Tensor | None  # (N, nz); DCGAN: after truncation; StyleGAN2: before (None from w)
-    seeds: list[int] | None
-    truncation_psi: float
-    w: torch.Tensor | None = None  # StyleGAN2: (N, num_ws, w_dim), after truncation
-    settings: dict = field(default_factory=dict)  # StyleGAN2: cutoff, class, noise mode
-
-
-@dataclass
-class SG2Settings:
-    """How a StyleGAN2 maps z to w and renders w (ignored by DCGANs)."""
-
-    truncation_psi: float = 1.0
-    truncation_cutoff: int | None = None  # truncate the first `cutoff` ws only; None = all
-    noise_mode: str = "const"
-    class_idx: int = 0
-
-    def export(self) -> dict:
-        return {
-            "truncation_cutoff": self.truncation_cutoff,
-            "class_idx": self.class_idx,
-            "noise_mode": self.noise_mode,
-        }
-
-
-@dataclass
-class StyleMix:
-    """A style-mixing figure: rows take the `layers` ws of each column."""
-
-    rows: np.ndarray  # (R, H, W, 3)
-    columns: np.ndarray  # (C, H, W, 3)
-    mixed: np.ndarray  # (R, C, H, W, 3)
-    row_seeds: list[int]
-    column_seeds: list[int]
-    layers: list[int]
-
-    def grid(self) -> np.ndarray:
-        """The paper's layout: columns along the top, rows down the left, a blank corner."""
-        blank = np.full_like(self.rows[:1], 255)
-        cells = [blank, self.columns]
-        for r in range(len(self.rows)):
-            cells += [self.rows[r : r + 1], self.mixed[r]]
-        return media.grid(np.concatenate(cells), ncols=len(self.columns) + 1)
-
-    def resized(self, size: int) -> StyleMix:
-        """The same figure with `size`-pixel faces (nearest up, area-averaged down)."""
-
-        def resize(images: np.ndarray) -> np.ndarray:
-            flat = images.reshape(-1, *images.shape[-3:])
-            resample = Image.Resampling.NEAREST if flat.shape[1] < size else Image.Resampling.BOX
-            out = [np.asarray(Image.fromarray(i).resize((size, size), resample)) for i in flat]
-            return np.stack(out).reshape(*images.shape[:-3], size, size, 3)
-
-        return replace(
-            self, rows=resize(self.rows), columns=resize(self.columns), mixed=resize(self.mixed)
-        )
-
-
-def is_stylegan2(generator: nn.Module) -> bool:
-    return isinstance(generator, stylegan2.StyleGAN2Generator)
-
-
-def _npy(array: torch.Tensor) -> bytes:
-    buffer = io.BytesIO()
-    np.save(buffer, array.numpy().astype(np.float32))
-    return buffer.getvalue()
-
-
-def latent_files(faces: Faces) -> dict[str, bytes | str]:
-    """The latents behind `faces` as files: z (`latents.npy/.json`, with ψ and the StyleGAN2
-    settings) and, for StyleGAN2, w after truncation (`w.npy/.json`): each reproduces them."""
-    files: dict[str, bytes | str] = {}
-    if faces.z is not None:
-        files["latents.npy"] = _npy(faces.z)
-        files["latents.json"] = latents.latents_json(
-            faces.z, faces.seeds, faces.truncation_psi, **faces.settings
-        )
-    if faces.w is not None:
-        files["w.npy"] = _npy(faces.w)
-        files["w.json"] = latents.w_json(faces.w, noise_mode=faces.settings["noise_mode"])
-    return files
-
-
-def face_names(faces: Faces) -> list[str]:
-    """File names of the faces: `seed0042.png`, or `face0000.png` for given latents."""
-    if faces.seeds:
-        return [f"seed{s:04d}.png" for s in faces.seeds]
-    return [f"face{i:04d}.png" for i in range(len(faces.images))]
 
 
 class FaceStudio:
@@ -220,9 +128,9 @@ class FaceStudio:
     def map(self, name: str, z: torch.Tensor, s: SG2Settings | None = None) -> torch.Tensor:
         """StyleGAN2: z (N, z_dim) -> ws (N, num_ws, w_dim) on the CPU, truncated toward w_avg."""
         G, s = self.generator(name), s or SG2Settings()
-        cutoff = _check_cutoff(s.truncation_cutoff, G.num_ws)
+        cutoff = check_cutoff(s.truncation_cutoff, G.num_ws)
         psi = latents.check_truncation(s.truncation_psi)
-        c = _one_hot(s.class_idx, G.c_dim, len(z), self.device)
+        c = one_hot(s.class_idx, G.c_dim, len(z), self.device)
         ws = G.mapping(z.to(self.device), c, truncation_psi=psi, truncation_cutoff=cutoff)
         return ws.float().cpu()
 
@@ -331,7 +239,7 @@ class FaceStudio:
     ) -> StyleMix:
         """Each row's ws with the ws at `layers` taken from each column (StyleGAN, Fig. 3)."""
         G, s = self.stylegan2(name, "style mixing"), sg2 or SG2Settings()
-        layers = _check_layers(layers, G.num_ws)
+        layers = check_layers(layers, G.num_ws)
         row_ws = self.map(name, latents.seeds_to_z(row_seeds, G.z_dim), s)
         col_ws = self.map(name, latents.seeds_to_z(column_seeds, G.z_dim), s)
         rows, cols = len(row_ws), len(col_ws)
@@ -512,46 +420,3 @@ class FaceStudio:
 
 
 # --- checks -------------------------------------------------------------------------------------
-
-
-def _check_cutoff(cutoff: int | None, num_ws: int) -> int | None:
-    """None or 0: truncate every ws; else the first `cutoff` of them (NVIDIA's meaning)."""
-    if cutoff is None or int(cutoff) == 0:
-        return None
-    if not 0 < int(cutoff) <= num_ws:
-        raise UserInputError(f"truncation_cutoff must be between 0 (all) and {num_ws}")
-    return int(cutoff)
-
-
-def _one_hot(
-    class_idx: int | None, c_dim: int, n: int, device: torch.device
-) -> torch.Tensor | None:
-    """The class label of a conditional model; None for unconditional ones (class ignored)."""
-    if c_dim == 0:
-        return None
-    idx = int(class_idx or 0)
-    if not 0 <= idx < c_dim:
-        raise UserInputError(f"class_idx must be between 0 and {c_dim - 1}")
-    c = torch.zeros(n, c_dim, device=device)
-    c[:, idx] = 1
-    return c
-
-
-def mix_layers(preset: str, layers: str, num_ws: int) -> list[int]:
-    """The ws indices a preset (or, for `custom`, the text `layers`) names, within num_ws."""
-    if preset == "custom":
-        chosen = latents.parse_seeds(layers, max_count=512)
-    elif preset in STYLE_PRESETS:
-        lo, hi = STYLE_PRESETS[preset]
-        chosen = list(range(lo, num_ws if hi is None else min(hi, num_ws)))
-    else:
-        raise UserInputError(f"preset must be one of {', '.join([*STYLE_PRESETS, 'custom'])}")
-    return _check_layers(chosen, num_ws)
-
-
-def _check_layers(layers: list[int], num_ws: int) -> list[int]:
-    if not layers:
-        raise UserInputError(f"no style layers chosen: this model has ws 0-{num_ws - 1}")
-    if max(layers) >= num_ws:
-        raise UserInputError(f"style layers must lie in 0-{num_ws - 1} for this model")
-    return sorted(set(layers))

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 import gradio as gr
 
 from gan import DEFAULT_MODEL, latents
-from gan.studio import NOISE_MODES, FaceStudio, SG2Settings, latent_files
+from gan.faces import NOISE_MODES, SG2Settings, latent_files
+from gan.studio import FaceStudio
 from ui.common import CHEAP_LANE, PIXELATED, friendly, inputs_for
 from ui.i18n import howto, t
 from ui.links import Permalinks

@@ -10,7 +10,8 @@ from PIL import Image
 
 from core.media import thumbnail as fit
 from gan import DEFAULT_MODEL
-from gan.studio import STYLE_PRESETS, THUMBNAIL_SIZE, FaceStudio, StyleMix
+from gan.faces import STYLE_PRESETS, StyleMix
+from gan.studio import THUMBNAIL_SIZE, FaceStudio
 from ui.common import CHEAP_LANE, friendly, inputs_for
 from ui.generate import build_sg2_controls, sg2_settings
 

@@ -11,7 +11,8 @@ import torch
 
 from core.errors import UserInputError
 from gan import latents
-from gan.studio import FaceStudio, SG2Settings, mix_layers
+from gan.faces import SG2Settings, mix_layers
+from gan.studio import FaceStudio
 from tests.gan.sg2_models import save_tiny
 from tests.gan.sg2_tiny import one_thread
 
