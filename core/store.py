@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
+DISCRIMINATOR_NAME = "discriminator.safetensors"  # a model's D, when it has one
 CARD_NAME = "README.md"
 REMOTE_SUFFIXES = (".safetensors", ".json", ".md")
 
@@ -423,3 +424,16 @@ def read_safetensors_metadata(path: Path) -> dict[str, str]:
 
 def _contiguous(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
+
+
+def discriminator_file(name: str, folder: Path) -> Path | None:
+    """Model `name`'s discriminator file (its folder, or its Hub repo), None when it has none."""
+    local = folder / DISCRIMINATOR_NAME
+    if local.is_file():
+        return local
+    if "/" in name:
+        try:
+            return hub_file(HubRef.parse(name), DISCRIMINATOR_NAME)
+        except ModelNotFoundError:
+            return None
+    return None

@@ -26,7 +26,7 @@ from core import images as image_io
 from core import store
 from core.errors import UserInputError
 
-DISCRIMINATOR_NAME = "discriminator.safetensors"
+DISCRIMINATOR_NAME = store.DISCRIMINATOR_NAME
 MAX_IMAGES = 64
 NO_DISCRIMINATOR = (
     "this model has no discriminator; fine-tune it to get one (the Fine-tune tab saves D beside"
@@ -60,19 +60,6 @@ def rank(logits: Sequence[float]) -> list[int]:
 
 
 # --- Loading D ------------------------------------------------------------------------------
-
-
-def discriminator_file(name: str, folder: Path) -> Path | None:
-    """The model's discriminator file, if it has one (local folder or Hub repo)."""
-    local = folder / DISCRIMINATOR_NAME
-    if local.is_file():
-        return local
-    if "/" in name:
-        try:
-            return store.hub_file(store.HubRef.parse(name), DISCRIMINATOR_NAME)
-        except store.ModelNotFoundError:
-            return None
-    return None
 
 
 def _metadata_config(path: Path) -> dict | None:
@@ -119,7 +106,7 @@ def _dcgan_discriminator(tensors: dict, image_size: int, label: str) -> nn.Modul
 def load_discriminator(name: str, device: torch.device | str = "cpu") -> nn.Module:
     """The discriminator saved with model `name`; UserInputError when it has none."""
     folder = store.resolve(name)
-    path = discriminator_file(name, folder)
+    path = store.discriminator_file(name, folder)
     if path is None:
         raise UserInputError(NO_DISCRIMINATOR)
     config = store.read_config(folder)
@@ -224,7 +211,7 @@ class Judge:
         if not name:
             raise UserInputError("choose a model")
         folder = store.resolve(name)
-        path = discriminator_file(name, folder)
+        path = store.discriminator_file(name, folder)
         if path is None:
             raise UserInputError(NO_DISCRIMINATOR)
         stat = path.stat()

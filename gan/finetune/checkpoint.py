@@ -20,7 +20,7 @@ from gan.finetune.trainer import GANTrainer, unwrap
 from gan.loading import generator_from_folder
 from gan.models.dcgan import DISCRIMINATOR_TYPE, Discriminator, DiscriminatorConfig, init_weights
 
-DISCRIMINATOR_NAME = "discriminator.safetensors"
+DISCRIMINATOR_NAME = store.DISCRIMINATOR_NAME
 GENERATOR_TRAIN_NAME = "generator_train.safetensors"  # raw (non-EMA) G, for resuming
 OPTIMIZER_NAME = "optimizer.safetensors"
 STATE_NAME = "training_state.json"
@@ -117,19 +117,6 @@ def save_run(target: Path, trainer: GANTrainer, state: dict, resume: dict | None
         extra_metadata={DISCRIMINATOR_NAME: {"config": json.dumps(D.config.to_dict())}},
         texts=texts,
     )
-
-
-def _discriminator_file(name: str, folder: Path) -> Path | None:
-    """The checkpoint's discriminator file, if it has one (local folder or Hub repo)."""
-    local = folder / DISCRIMINATOR_NAME
-    if local.is_file():
-        return local
-    if "/" in name:
-        try:
-            return store.hub_file(store.HubRef.parse(name), DISCRIMINATOR_NAME)
-        except store.ModelNotFoundError:
-            return None
-    return None
 
 
 def load_discriminator(path: Path | None, image_size: int) -> tuple[Discriminator, bool]:
@@ -234,7 +221,9 @@ def _new_state(job: FinetuneJob, device: torch.device) -> tuple[GANTrainer, dict
     config = job.config
     folder = store.resolve(job.base)
     G = generator_from_folder(folder, job.base)
-    D, pretrained = load_discriminator(_discriminator_file(job.base, folder), G.config.image_size)
+    D, pretrained = load_discriminator(
+        store.discriminator_file(job.base, folder), G.config.image_size
+    )
     freeze = config.freeze_d if pretrained else 0
     if config.freeze_d and not pretrained:
         notes.append(f"{job.base} has no discriminator: a fresh one is trained (no Freeze-D)")

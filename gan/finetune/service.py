@@ -16,7 +16,7 @@ import torch
 from core import publish, store
 from core.events import Progress
 from core.runs import RunRegistry
-from gan import judge, loading
+from gan import loading
 from gan.finetune import data, sg2_run
 from gan.finetune.config import FinetuneConfig, FinetuneJob
 from gan.finetune.kid import FeatureNet
@@ -96,7 +96,7 @@ class FineTuner:
         """One line on how `model` will be fine-tuned (architecture, resolution, its D)."""
         folder = store.resolve(model)
         size = loading.image_size(model)
-        has_d = judge.discriminator_file(model, folder) is not None
+        has_d = store.discriminator_file(model, folder) is not None
         if self.architecture(model) == "dcgan":
             return f"DCGAN, {size} px" + ("" if has_d else ": no saved D, a fresh one warms up")
         d = (

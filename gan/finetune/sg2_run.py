@@ -33,7 +33,7 @@ from gan.finetune.trainer import StepLosses, world
 from gan.loading import generator_from_folder
 from gan.models.stylegan2 import GENERATOR_TYPE
 
-DISCRIMINATOR_NAME = "discriminator.safetensors"
+DISCRIMINATOR_NAME = store.DISCRIMINATOR_NAME
 GENERATOR_TRAIN_NAME = "generator_train.safetensors"
 STATE_NAME = "training_state.json"
 PREVIEW_P = 0.5  # ADA's p for the augmentation preview while p is still 0
@@ -147,7 +147,7 @@ def _trainer(job, device, G, D, config: SG2TrainConfig, d_pretrained: bool) -> S
 
 def _new(job: FinetuneJob, device: torch.device, folder: Path):
     G = generator_from_folder(folder, job.base)
-    path = judge.discriminator_file(job.base, folder)
+    path = store.discriminator_file(job.base, folder)
     if path is None:
         D, pretrained = fresh_discriminator(G.config, mbstd_group_size=4), False
     else:
