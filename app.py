@@ -1,4 +1,4 @@
-"""GAN Studio: generate, interpolate, stylise and fine-tune, in one Gradio app.
+"""GAN Studio: generate, interpolate, mix, edit, project, judge, stylise, fine-tune and learn.
 
 This file assembles the tabs (`ui/`), queues and launches; the services they call are made
 once here, at start-up (`ui.services.build_services`). Run `python app.py` (see README.md).
