@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import io
 import json
 import zipfile
@@ -132,7 +133,7 @@ def test_payload_check_finds_nested_file_data(uploads):
     check_payload(b"not json")
 
 
-def run_guard(body: bytes, content_type: bytes = b"application/json"):
+def run_guard(body: bytes, content_type: bytes = b"application/json", root: Path | None = None):
     seen, sent = [], []
 
     async def app(scope, receive, send):
@@ -146,13 +147,17 @@ def run_guard(body: bytes, content_type: bytes = b"application/json"):
         sent.append(message)
 
     scope = {"type": "http", "method": "POST", "headers": [(b"content-type", content_type)]}
-    asyncio.run(FilePayloadGuard(app)(scope, receive, send))
+    guard = FilePayloadGuard(app, root=root)
+    # In a thread of its own: a session-wide browser of the browser tests keeps an event loop
+    # running in this thread, where asyncio.run would refuse to start.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, guard(scope, receive, send)).result()
     return seen, sent[0]["status"]
 
 
 def test_guard_refuses_before_the_app_and_replays_good_bodies(uploads):
     bad = json.dumps({"data": [{"path": str(uploads), "meta": {}}]}).encode()
-    assert run_guard(bad) == ([], 400)
+    assert run_guard(bad, root=uploads) == ([], 400)
     good = json.dumps({"data": ["hello"]}).encode()
-    assert run_guard(good) == ([good], 200)
-    assert run_guard(bad, b"multipart/form-data") == ([bad], 200)
+    assert run_guard(good, root=uploads) == ([good], 200)
+    assert run_guard(bad, b"multipart/form-data", root=uploads) == ([bad], 200)
