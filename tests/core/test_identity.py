@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import re
 from types import SimpleNamespace
@@ -154,7 +155,10 @@ def _serve(middleware, cookie: str | None) -> list[tuple[bytes, bytes]]:
 
     headers = [(b"cookie", f"{COOKIE_NAME}={cookie}".encode())] if cookie else []
     scope = {"type": "http", "method": "GET", "path": "/", "headers": headers}
-    asyncio.run(middleware(app)(scope, None, send))
+    # In a thread of its own: the browser tests' session-wide Playwright keeps an event loop
+    # running in the main thread, where asyncio.run would refuse to start.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, middleware(app)(scope, None, send)).result()
     return sent[0]["headers"]
 
 
