@@ -50,6 +50,7 @@ def serve() -> None:
     import app
     from core.device import set_torch_threads
     from core.media import upscale
+    from gan.faces import FacesRequest
     from gan.studio import DISPLAY_SIZE, FaceStudio
     from ui.services import build_services
 
@@ -58,7 +59,7 @@ def serve() -> None:
 
     def generate_before(seeds: str):
         set_torch_threads(os.cpu_count() or 1)  # the earlier default: torch on all cores
-        faces = before.faces_request("dcgan-digiface", seeds)
+        faces = before.faces_request("dcgan-digiface", FacesRequest(seeds))
         files = before.save_faces(faces)
         gallery = [
             (upscale(image, DISPLAY_SIZE), f"seed {s}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -54,6 +55,18 @@ class SG2Settings:
             "class_idx": self.class_idx,
             "noise_mode": self.noise_mode,
         }
+
+
+@dataclass(frozen=True)
+class FacesRequest:
+    """What a Generate request asks for: seed text (`1-8, 42`), or a pasted (JSON) or uploaded
+    latent vector (StyleGAN2: z or w) that replaces the seeds."""
+
+    seeds: str = ""
+    truncation_psi: float = 1.0
+    latent_vector: str = ""
+    latent_file: str | Path | None = None
+    sg2: SG2Settings | None = None
 
 
 @dataclass

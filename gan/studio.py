@@ -25,6 +25,7 @@ from gan import latents, models
 from gan.faces import (
     NOISE_MODES,
     Faces,
+    FacesRequest,
     SG2Settings,
     StyleMix,
     check_cutoff,
@@ -252,55 +253,31 @@ class FaceStudio:
             images[:rows], images[rows : rows + cols], mixed, row_seeds, column_seeds, layers
         )
 
-    def generate_request(
-        self,
-        name: str,
-        seeds: str,
-        truncation_psi: float = 1.0,
-        latent_vector: str = "",
-        latent_file: str | Path | None = None,
-        sg2: SG2Settings | None = None,
-    ) -> tuple[Faces, list[Path]]:
-        """Faces for seed text (`1-8, 42`), or for a pasted (JSON) or uploaded latent vector
-        (StyleGAN2: z or w), and their gallery PNGs (`save_gallery`)."""
-        faces = self.faces_request(name, seeds, truncation_psi, latent_vector, latent_file, sg2)
+    def generate_request(self, name: str, request: FacesRequest) -> tuple[Faces, list[Path]]:
+        """The faces of a request and their gallery PNGs (`save_gallery`)."""
+        faces = self.faces_request(name, request)
         return faces, self.save_gallery(faces)
 
-    def zip_request(
-        self,
-        name: str,
-        seeds: str,
-        truncation_psi: float = 1.0,
-        latent_vector: str = "",
-        latent_file: str | Path | None = None,
-        sg2: SG2Settings | None = None,
-    ) -> Path:
+    def zip_request(self, name: str, request: FacesRequest) -> Path:
         """The same faces as `generate_request` (it is deterministic) in one zip (`save_zip`)."""
-        faces = self.faces_request(name, seeds, truncation_psi, latent_vector, latent_file, sg2)
-        return self.save_zip(faces)
+        return self.save_zip(self.faces_request(name, request))
 
-    def faces_request(
-        self,
-        name: str,
-        seeds: str,
-        truncation_psi: float = 1.0,
-        latent_vector: str = "",
-        latent_file: str | Path | None = None,
-        sg2: SG2Settings | None = None,
-    ) -> Faces:
+    def faces_request(self, name: str, request: FacesRequest) -> Faces:
         """The faces of a request (seed text, pasted JSON or an uploaded latent file)."""
-        z, w, seed_list = None, None, None
+        r, z, w, seed_list = request, None, None, None
         G = self.generator(name)
         if not is_stylegan2(G):
-            if latent_file:
-                z = latents.load_latent_file(latent_file, self.nz(name))
-            elif latent_vector and latent_vector.strip():
-                z = latents.parse_latent_text(latent_vector, self.nz(name))
-        elif given := latents.read_latent(latent_file, latent_vector, G.z_dim, G.num_ws, G.w_dim):
+            if r.latent_file:
+                z = latents.load_latent_file(r.latent_file, self.nz(name))
+            elif r.latent_vector and r.latent_vector.strip():
+                z = latents.parse_latent_text(r.latent_vector, self.nz(name))
+        elif given := latents.read_latent(
+            r.latent_file, r.latent_vector, G.z_dim, G.num_ws, G.w_dim
+        ):
             z, w = (given.value, None) if given.space == "z" else (None, given.value)
         if z is None and w is None:
-            seed_list = latents.parse_seeds(seeds)
-        return self.generate(name, seed_list, z, truncation_psi, sg2, w)
+            seed_list = latents.parse_seeds(r.seeds)
+        return self.generate(name, seed_list, z, r.truncation_psi, r.sg2, w)
 
     def interpolate_request(
         self,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import gradio as gr
 
 from gan import DEFAULT_MODEL, latents
-from gan.faces import NOISE_MODES, SG2Settings, latent_files
+from gan.faces import NOISE_MODES, FacesRequest, SG2Settings, latent_files
 from gan.studio import FaceStudio
 from ui.common import CHEAP_LANE, PIXELATED, friendly, inputs_for
 from ui.i18n import howto, t
@@ -27,6 +27,21 @@ def sg2_settings(
     return SG2Settings(
         float(truncation_psi), int(truncation_cutoff or 0), noise_mode, int(class_idx or 0)
     )
+
+
+def faces_request(
+    seeds: str,
+    truncation_psi: float,
+    latent_vector: str,
+    latent_file: str | None,
+    noise_mode: str,
+    truncation_cutoff: float,
+    class_idx: float,
+) -> FacesRequest:
+    """The studio's request from the tab's inputs."""
+    psi = float(truncation_psi)
+    sg2 = sg2_settings(psi, noise_mode, truncation_cutoff, class_idx)
+    return FacesRequest(seeds, psi, latent_vector, latent_file, sg2)
 
 
 class GenerateHandlers:
@@ -63,11 +78,17 @@ class GenerateHandlers:
             The faces (a gallery of PNGs with their seeds), the latents as JSON (seeds, ψ, z;
             StyleGAN2 also w after truncation) and a line of info.
         """
-        psi = float(truncation_psi)
-        sg2 = sg2_settings(psi, noise_mode, truncation_cutoff, class_idx)
-        faces, pngs = self.studio.generate_request(
-            model, seeds, psi, latent_vector, latent_file, sg2
+        request = faces_request(
+            seeds,
+            truncation_psi,
+            latent_vector,
+            latent_file,
+            noise_mode,
+            truncation_cutoff,
+            class_idx,
         )
+        faces, pngs = self.studio.generate_request(model, request)
+        psi, sg2 = request.truncation_psi, request.sg2
         space = "z" if faces.z is not None else "w"
         labels = [f"seed {s}" for s in faces.seeds] if faces.seeds else None
         gallery = [
@@ -92,10 +113,16 @@ class GenerateHandlers:
     ) -> str:
         """The same faces in one zip: native PNGs, the grid, latents.npy/.json (z) and, for
         StyleGAN2, w.npy/.json (w after truncation)."""
-        psi = float(truncation_psi)
-        sg2 = sg2_settings(psi, noise_mode, truncation_cutoff, class_idx)
-        zipped = self.studio.zip_request(model, seeds, psi, latent_vector, latent_file, sg2)
-        return str(zipped)
+        request = faces_request(
+            seeds,
+            truncation_psi,
+            latent_vector,
+            latent_file,
+            noise_mode,
+            truncation_cutoff,
+            class_idx,
+        )
+        return str(self.studio.zip_request(model, request))
 
 
 def latents_value(faces) -> dict:

@@ -13,6 +13,7 @@ import torch
 from PIL import Image
 
 from gan import DEFAULT_MODEL
+from gan.faces import FacesRequest
 from gan.loading import load_generator
 from gan.studio import OUTPUT_TTL_S, FaceStudio
 
@@ -86,7 +87,7 @@ class RecordingGate:
 def test_forward_passes_run_as_cheap_work_and_files_are_native(tmp_path):
     gate = RecordingGate()
     studio = FaceStudio(torch.device("cpu"), tmp_path, gate=gate)
-    faces, pngs = studio.generate_request(DEFAULT_MODEL, "5, 7", 0.8)
+    faces, pngs = studio.generate_request(DEFAULT_MODEL, FacesRequest("5, 7", 0.8))
     assert gate.entered == 1
     assert [p.name for p in pngs] == ["seed0005.png", "seed0007.png"]
     assert pngs[0].parent.parent == tmp_path and len(pngs[0].parent.name) == 64
@@ -98,7 +99,7 @@ def test_forward_passes_run_as_cheap_work_and_files_are_native(tmp_path):
 def test_the_zip_holds_the_same_faces_and_latents(tmp_path):
     studio = FaceStudio(torch.device("cpu"), tmp_path)
     faces = studio.generate(DEFAULT_MODEL, seeds=[3])
-    with zipfile.ZipFile(studio.zip_request(DEFAULT_MODEL, "3")) as archive:
+    with zipfile.ZipFile(studio.zip_request(DEFAULT_MODEL, FacesRequest("3"))) as archive:
         assert archive.namelist() == ["seed0003.png", "grid.png", "latents.npy", "latents.json"]
         assert all(info.compress_type == zipfile.ZIP_STORED for info in archive.infolist())
         face = np.asarray(Image.open(io.BytesIO(archive.read("seed0003.png"))).convert("RGB"))

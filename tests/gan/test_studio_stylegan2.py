@@ -11,7 +11,7 @@ import torch
 
 from core.errors import UserInputError
 from gan import latents
-from gan.faces import SG2Settings, mix_layers
+from gan.faces import FacesRequest, SG2Settings, mix_layers
 from gan.studio import FaceStudio
 from tests.gan.sg2_models import save_tiny
 from tests.gan.sg2_tiny import one_thread
@@ -189,26 +189,28 @@ def _files(archive: Path) -> dict[str, Path]:
 @pytest.mark.parametrize("name", ["w.npy", "w.json", "latents.npy", "latents.json"])
 def test_exported_latents_reproduce_their_images(studio, name):
     s = SG2Settings(truncation_cutoff=4, noise_mode="const")
-    faces, _ = studio.generate_request("sg2-tiny", "5, 6", 0.6, sg2=s)
-    files = _files(studio.zip_request("sg2-tiny", "5, 6", 0.6, sg2=s))
+    faces, _ = studio.generate_request("sg2-tiny", FacesRequest("5, 6", 0.6, sg2=s))
+    files = _files(studio.zip_request("sg2-tiny", FacesRequest("5, 6", 0.6, sg2=s)))
     assert {"w.npy", "w.json", "latents.npy", "latents.json"} <= set(files)
     assert np.load(files["w.npy"]).shape == (2, 8, 16)
     assert np.load(files["latents.npy"]).shape == (2, 16)
     # w renders as it is (any ψ given now is unused); z is mapped again with the same settings.
-    again, _ = studio.generate_request("sg2-tiny", "", 0.6, latent_file=str(files[name]), sg2=s)
+    again, _ = studio.generate_request(
+        "sg2-tiny", FacesRequest("", 0.6, latent_file=str(files[name]), sg2=s)
+    )
     assert np.array_equal(again.images, faces.images)
     if name.startswith("w"):
         assert torch.equal(again.w, faces.w)
 
 
 def test_pasted_w_json_and_the_export_records_settings(studio):
-    faces, _ = studio.generate_request("sg2-tiny", "5", 0.5)
-    files = _files(studio.zip_request("sg2-tiny", "5", 0.5))
+    faces, _ = studio.generate_request("sg2-tiny", FacesRequest("5", 0.5))
+    files = _files(studio.zip_request("sg2-tiny", FacesRequest("5", 0.5)))
     exported = json.loads(files["latents.json"].read_text())
     assert exported["truncation_psi"] == 0.5 and exported["noise_mode"] == "const"
     assert exported["seeds"] == [5]
     text = files["w.json"].read_text()
-    again, _ = studio.generate_request("sg2-tiny", "", 1.0, latent_vector=text)
+    again, _ = studio.generate_request("sg2-tiny", FacesRequest("", 1.0, latent_vector=text))
     assert np.array_equal(again.images, faces.images)
 
 
@@ -223,7 +225,7 @@ def test_pasted_w_json_and_the_export_records_settings(studio):
 )
 def test_bad_latents_are_clear_errors(studio, text, message):
     with pytest.raises(UserInputError, match=message):
-        studio.generate_request("sg2-tiny", "", 1.0, latent_vector=text)
+        studio.generate_request("sg2-tiny", FacesRequest("", 1.0, latent_vector=text))
 
 
 def test_w_latents_are_refused_by_a_dcgan(studio, checkpoints):
@@ -233,7 +235,9 @@ def test_w_latents_are_refused_by_a_dcgan(studio, checkpoints):
 
     shutil.copytree(ROOT / "checkpoints" / "dcgan-digiface", checkpoints / "dcgan")
     with pytest.raises(UserInputError, match="shape"):
-        studio.generate_request("dcgan", "", 1.0, latent_vector=json.dumps([[[0.0] * 100]]))
+        studio.generate_request(
+            "dcgan", FacesRequest("", 1.0, latent_vector=json.dumps([[[0.0] * 100]]))
+        )
 
 
 def test_a_resized_figure_keeps_its_layout(studio):
