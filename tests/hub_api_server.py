@@ -10,11 +10,10 @@ repo answers 404 and a private one 401 without its token, both with the Hub's
 from __future__ import annotations
 
 import hashlib
-import json
-import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlparse
+
+from tests.http_stub import Replies, serve, shut
 
 
 @dataclass
@@ -41,10 +40,7 @@ class RecordingHub:
     def start(self) -> RecordingHub:
         hub = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args) -> None:
-                pass
-
+        class Handler(Replies):
             def _record(self) -> None:
                 path = unquote(urlparse(self.path).path)
                 hub.requests.append((self.command, path, self.headers.get("authorization")))
@@ -74,10 +70,7 @@ class RecordingHub:
                     return None
                 data = hub.repos.get((repo_id, revision), {}).get(name)
                 if data is None:
-                    self.send_response(404)
-                    self.send_header("X-Error-Code", "EntryNotFound")
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
+                    self._error(404, "EntryNotFound")
                     return None
                 self.send_response(200)
                 self.send_header("X-Repo-Commit", hub.commit_sha(repo_id, revision))
@@ -105,10 +98,7 @@ class RecordingHub:
                     return None
                 files = hub.repos.get((repo_id, revision))
                 if files is None:
-                    self.send_response(404)
-                    self.send_header("X-Error-Code", "RevisionNotFound")
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
+                    self._error(404, "RevisionNotFound")
                     return None
                 wanted = parse_qs(body).get("paths", [])
                 infos = [
@@ -123,24 +113,8 @@ class RecordingHub:
                 ]
                 return self._json(infos)
 
-            def _empty(self, status: int) -> None:
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def _json(self, payload: object) -> None:
-                data = json.dumps(payload).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server, self.url = serve(Handler)
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        shut(self._server)

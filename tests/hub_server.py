@@ -12,10 +12,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote, urlparse
+
+from tests.http_stub import Replies, serve, shut
 
 
 @dataclass
@@ -43,10 +43,7 @@ class HubServer:
     def start(self) -> HubServer:
         hub = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args) -> None:  # keep test output clean
-                pass
-
+        class Handler(Replies):
             def _file(self) -> tuple[bytes, str] | None:
                 parts = unquote(urlparse(self.path).path).strip("/").split("/")
                 if len(parts) < 5 or parts[2] != "resolve":
@@ -60,10 +57,7 @@ class HubServer:
                 hub.auth_headers.append(self.headers.get("authorization"))
                 found = self._file()
                 if found is None:
-                    self.send_response(404)
-                    self.send_header("X-Error-Code", "EntryNotFound")
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
+                    self._error(404, "EntryNotFound")
                     return
                 data, commit = found
                 self.send_response(200)
@@ -116,23 +110,10 @@ class HubServer:
                             "pullRequestUrl": None,
                         }
                     )
-                self.send_response(404)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+                self._empty(404)
 
-            def _json(self, payload: dict) -> None:
-                data = json.dumps(payload).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server, self.url = serve(Handler)
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        shut(self._server)
