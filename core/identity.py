@@ -8,10 +8,12 @@
   signed with HMAC-SHA256 under the server secret, never derived from anything they type. It
   travels in an HttpOnly cookie (`VisitorCookieMiddleware` sets it on the first response, the
   page load for a browser and `/config` for a `gradio_client.Client`, which keeps the cookies of
-  that response for its whole life) or, where a browser blocks the cookie (a Space inside an
-  iframe), in a `gr.BrowserState` holding the same signed token. A tampered or foreign token is
-  ignored. A raw caller with neither gets an id derived (HMAC) from its Gradio session hash, so
-  it keeps one identity per session and cannot pick another visitor's id.
+  that response for its whole life). `identify` also takes the same signed token from a
+  `gr.BrowserState` (`browser_token_for` makes it), for a page whose browser blocks the cookie
+  (a Space inside an iframe); the tabs do not pass one yet. A tampered or foreign token is
+  ignored. A caller with neither gets an id derived (HMAC) from its Gradio session hash, so it
+  keeps one identity per session (a page reload is a new visitor) and cannot pick another
+  visitor's id.
 """
 
 from __future__ import annotations
