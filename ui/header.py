@@ -37,10 +37,14 @@ class ModelChoices:
         return self.guard.models.visible_to(current_caller())
 
     def update(self, current: str | None = None) -> dict:
+        """Fresh choices for the dropdown. A valid `current` is left alone (no value in the
+        update): the answer may arrive after the person picked another model, on a busy
+        server, and must not put the old one back; an invalid one falls back to the default."""
         choices = self.visible()
-        value = current if current in choices else None
-        value = value or (DEFAULT_MODEL if DEFAULT_MODEL in choices else None)
-        return gr.update(choices=choices, value=value or (choices[0] if choices else None))
+        if current in choices:
+            return gr.update(choices=choices)
+        fallback = DEFAULT_MODEL if DEFAULT_MODEL in choices else None
+        return gr.update(choices=choices, value=fallback or (choices[0] if choices else None))
 
 
 @dataclass

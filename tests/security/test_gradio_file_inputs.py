@@ -70,7 +70,7 @@ def join(api: str, path: str) -> httpx.Response:
 
 def test_folder_in_cache_is_refused_and_never_queued_for_deletion(app):
     demo, api = app
-    uploaded = httpx.post(f"{api}/upload", files={"files": ("a.png", b"png")}).json()[0]
+    uploaded = httpx.post(f"{api}/upload", files={"files": ("a.png", b"png")}, timeout=60).json()[0]
     folder = uploaded.rsplit("/", 1)[0]
     r = join(api, folder)
     assert r.status_code == 400 and "not a folder" in r.json()["detail"]
@@ -88,5 +88,5 @@ def test_url_path_is_refused_before_any_download(app, web, monkeypatch):
 
 def test_real_upload_still_works(app):
     _, api = app
-    uploaded = httpx.post(f"{api}/upload", files={"files": ("a.png", b"png")}).json()[0]
+    uploaded = httpx.post(f"{api}/upload", files={"files": ("a.png", b"png")}, timeout=60).json()[0]
     assert join(api, uploaded).status_code == 200

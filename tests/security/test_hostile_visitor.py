@@ -178,7 +178,7 @@ def test_every_event_identifies_its_caller_on_the_server(space):
 
 def test_only_the_readme_endpoints_are_public(space):
     url, _, _, _ = space
-    info = httpx.get(f"{url}/gradio_api/info").json()
+    info = httpx.get(f"{url}/gradio_api/info", timeout=60).json()
     public = {name.strip("/") for name in info["named_endpoints"]}
     import app
 
@@ -313,7 +313,7 @@ def test_a_signed_in_push_sends_only_the_visitors_oauth_token(space):
 
 def test_the_token_box_is_gone_on_a_space(space):
     url, _, _, _ = space
-    config = httpx.get(f"{url}/config").json()
+    config = httpx.get(f"{url}/config", timeout=60).json()
     boxes = [c for c in config["components"] if "Hub token" in str(c.get("props", {}))]
     assert boxes and all(c["props"].get("visible") is False for c in boxes)
 

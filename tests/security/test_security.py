@@ -63,7 +63,7 @@ def gradio_path(url: str) -> str:
     ],
 )
 def test_file_routes_refuse_paths_outside_gradios_own_folders(app_url, route):
-    response = httpx.get(app_url.rstrip("/") + "/" + route)
+    response = httpx.get(app_url.rstrip("/") + "/" + route, timeout=60)
     assert response.status_code in (400, 403, 404), response.text[:200]
     assert "root:" not in response.text and "import gradio" not in response.text
 
@@ -91,7 +91,7 @@ def test_the_apps_own_output_folder_is_not_listed(app_url, app_services, client)
     assert made, "the app writes its files under FaceStudio.output_root"
     assert re.fullmatch(r"[0-9a-f]{64}", made[-1].parent.name)
     for path in [outputs, made[-1].parent]:
-        assert httpx.get(file_url(app_url, str(path))).status_code == 403
+        assert httpx.get(file_url(app_url, str(path)), timeout=60).status_code == 403
 
 
 # --- one session cannot reach another's uploads and outputs --------------------------------------
@@ -130,18 +130,20 @@ def test_outputs_live_at_unguessable_urls(app_url):
     folder = served.parent.name
     assert re.fullmatch(r"[0-9a-f]{64}", folder)
     assert folder != hashlib.sha256(served.read_bytes()).hexdigest()  # keyed, not plain sha256
-    assert httpx.get(file_url(app_url, str(served))).status_code == 200
+    assert httpx.get(file_url(app_url, str(served)), timeout=60).status_code == 200
     # Neighbours cannot be listed or guessed.
     root = served.parent.parent
     for guess in [served.parent, root, root / secrets.token_hex(32) / served.name]:
-        assert httpx.get(file_url(app_url, str(guess))).status_code == 403, guess
+        assert httpx.get(file_url(app_url, str(guess)), timeout=60).status_code == 403, guess
 
 
 def test_an_upload_is_stored_under_a_keyed_name(app_url, tmp_path):
     """Knowing a file's content is not enough to find someone's upload of it."""
     content = b"[" + b", ".join([b"0.5"] * 100) + b"]"
     response = httpx.post(
-        app_url.rstrip("/") + "/gradio_api/upload", files={"files": ("mine.json", content)}
+        app_url.rstrip("/") + "/gradio_api/upload",
+        files={"files": ("mine.json", content)},
+        timeout=60,
     )
     assert response.status_code == 200
     (uploaded,) = response.json()
@@ -154,7 +156,7 @@ def test_upload_names_cannot_escape_the_upload_folder(app_url, tmp_path):
     target = tmp_path / "escaped.json"
     evil = f"../../../../../..{target}"
     response = httpx.post(
-        app_url.rstrip("/") + "/gradio_api/upload", files={"files": (evil, b"[1]")}
+        app_url.rstrip("/") + "/gradio_api/upload", files={"files": (evil, b"[1]")}, timeout=60
     )
     assert response.status_code in (200, 400)
     assert not target.exists()
@@ -175,7 +177,7 @@ def test_two_sessions_never_share_output_folders(app_url):
 
 def test_max_file_size_is_set_and_enforced(app_url, client):
     assert app.launch_options()["max_file_size"] == app.MAX_UPLOAD
-    config = httpx.get(app_url.rstrip("/") + "/config").json()
+    config = httpx.get(app_url.rstrip("/") + "/config", timeout=60).json()
     limit = config["max_file_size"]
     assert limit and limit <= 100 * 2**20
     huge = b"\0" * (limit + 1)
@@ -205,9 +207,11 @@ def test_no_run_history_is_kept(app_url):
     to a Hub bucket: it is off, its page and its routes are gone."""
     assert app.launch_options()["run_history"] is False
     base = app_url.rstrip("/")
-    assert httpx.get(base + "/config").json().get("run_history") is False
-    assert httpx.get(base + "/gradio_api/runs").status_code == 404
-    assert httpx.post(base + "/gradio_api/run-history/connect", json={}).status_code in (404, 405)
+    assert httpx.get(base + "/config", timeout=60).json().get("run_history") is False
+    assert httpx.get(base + "/gradio_api/runs", timeout=60).status_code == 404
+    assert httpx.post(
+        base + "/gradio_api/run-history/connect", json={}, timeout=60
+    ).status_code in (404, 405)
 
 
 def test_main_launches_with_the_security_options(monkeypatch):
@@ -330,7 +334,7 @@ def test_the_token_is_not_in_any_page_or_api_description(app_url, monkeypatch):
     monkeypatch.setenv("HF_TOKEN", TOKEN)
     base = app_url.rstrip("/")
     for route in ["/", "/config", "/gradio_api/info", "/gradio_api/info?all_endpoints=true"]:
-        assert TOKEN not in httpx.get(base + route).text, route
+        assert TOKEN not in httpx.get(base + route, timeout=60).text, route
 
 
 def test_a_pushed_token_is_never_logged_or_returned(hub, checkpoints, monkeypatch, caplog):

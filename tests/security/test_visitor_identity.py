@@ -58,7 +58,7 @@ def test_client_keeps_its_identity_and_clients_differ(url):
 
 
 def test_reload_keeps_the_cookie_identity(url):
-    cookie = httpx.get(url).cookies[COOKIE_NAME]  # the page load sets it
+    cookie = httpx.get(url, timeout=60).cookies[COOKIE_NAME]  # the page load sets it
     pages = [
         Client(url, verbose=False, httpx_kwargs={"cookies": {COOKIE_NAME: cookie}}) for _ in "ab"
     ]
