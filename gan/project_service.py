@@ -7,6 +7,7 @@ LPIPS-VGG16, or the EfficientNet-Lite0 fallback offline), so `gan` does not impo
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,8 +20,10 @@ from core import media
 from core.events import Progress
 from core.images import load_rgb
 from core.runs import RunRegistry
+from gan import DEFAULT_MODEL
 from gan.edit_service import latent_json, save_latent_files
 from gan.project import CropBox, Projection, ProjectionResult, ProjectSettings, prepare_target, psnr
+from gan.project_examples import EXAMPLES_DIR, project_example
 from gan.studio import DISPLAY_SIZE, FaceStudio
 
 log = logging.getLogger(__name__)
@@ -44,10 +47,37 @@ class Projected:
 class Projector:
     """Projection jobs on the studio's generators; one stoppable run per session key."""
 
-    def __init__(self, studio: FaceStudio, loss_factory: Callable[[], Any]) -> None:
+    def __init__(
+        self,
+        studio: FaceStudio,
+        loss_factory: Callable[[], Any],
+        example_dir: Path | None = None,
+    ) -> None:
+        """`example_dir` holds the generated example faces (default: beside the studio's
+        output folder, so inside Gradio's cache when the studio's outputs are)."""
         self.studio = studio
         self.loss_factory = loss_factory  # () -> perceptual loss with features/distance/label
         self.runs = RunRegistry()
+        self.example_dir = example_dir or studio.output_root.parent / "gan-studio-examples"
+        self._example_lock = threading.Lock()
+
+    def example_photo(self, name: str) -> Path:
+        """The photo of the built-in example `name` (`gan.project_examples`): a painting from
+        examples/, or a face of the bundled DCGAN at the example's seed, rendered on first use
+        (and again if a cache clean-up removed it), upscaled to DISPLAY_SIZE."""
+        example = project_example(name)
+        if example.painting is not None:
+            return EXAMPLES_DIR / example.painting
+        path = self.example_dir / f"{DEFAULT_MODEL}-seed{example.seed}.png"
+        with self._example_lock:
+            if not path.is_file():
+                faces = self.studio.generate(DEFAULT_MODEL, seeds=[int(example.seed)])
+                self.example_dir.mkdir(parents=True, exist_ok=True)
+                partial = path.with_name(path.name + ".part")
+                media.upscale(faces.images[0], DISPLAY_SIZE).save(partial, format="PNG")
+                partial.replace(path)  # whole or absent, for readers in other processes
+                log.info("example face written: %s", path)
+        return path
 
     def loss_label(self) -> str:
         """The perceptual loss a run uses (loaded once, then cached by the factory)."""

@@ -48,3 +48,44 @@ def small_style_pair(folder: Path) -> tuple[str, str]:
             image.convert("RGB").resize((64, 64)).save(folder / f"{name}.png")
         paths.append(str(folder / f"{name}.png"))
     return paths[0], paths[1]
+
+
+def page_event(app_url: str, name: str, first_output: str) -> int:
+    """The id of a page event (private ones included) from `/config`: the one whose
+    `api_name` starts with `name` and whose first output has the label `first_output`."""
+    config = httpx.get(app_url.rstrip("/") + "/config", timeout=60).json()
+    labels = {c["id"]: c.get("props", {}).get("label") for c in config["components"]}
+    for dep in config["dependencies"]:
+        api = str(dep.get("api_name") or "")
+        if api.startswith(name) and dep["outputs"] and labels[dep["outputs"][0]] == first_output:
+            return int(dep["id"])
+    raise LookupError(f"no event {name}* with first output {first_output!r}")
+
+
+def queue_call(
+    app_url: str, fn_index: int, data: list, session: str, query: str = "", timeout: float = 600
+) -> tuple[bool, object, list]:
+    """Run one event through the page's queue (`/gradio_api/queue/join`, as the browser does,
+    the page URL's query string included): (success, last output data or error, the data of
+    each streamed output; the first is whole, later ones may be diffs)."""
+    base = app_url.rstrip("/")
+    with httpx.Client(timeout=timeout) as http:
+        body = {"data": data, "fn_index": fn_index, "session_hash": session}
+        joined = http.post(f"{base}/gradio_api/queue/join?{query}", json=body)
+        if joined.status_code != 200:
+            return False, f"HTTP {joined.status_code}: {joined.text}", []
+        streamed: list = []
+        params = {"session_hash": session}
+        with http.stream("GET", f"{base}/gradio_api/queue/data", params=params) as r:
+            for line in r.iter_lines():
+                if not line.startswith("data:"):
+                    continue
+                message = json.loads(line[5:])
+                if message.get("msg") == "process_generating":
+                    streamed.append((message.get("output") or {}).get("data"))
+                if message.get("msg") == "process_completed":
+                    output = message.get("output") or {}
+                    if message.get("success"):
+                        return True, output.get("data"), streamed
+                    return False, str(output.get("error")), streamed
+    return False, "no result", streamed

@@ -4,7 +4,8 @@ A link is `?tab=<tab>&<name>=<value>&...`, the names being the tab handler's par
 (the API's), so `?tab=generate&seeds=1-8&truncation_psi=0.7` restores and reruns Generate.
 Pure Python (no Gradio): `encode` builds the query, `decode` checks every value and raises
 `UserInputError` with a message for the person; `copy_link_js` is the browser side of the
-"Copy link" buttons. Images never go into a link (Style transfer links hold its settings only).
+"Copy link" buttons. Images never go into a link (Style transfer and Project links hold their
+settings, and may name a built-in example, which the link then reruns).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from core.errors import UserInputError
+from gan.project_examples import PROJECT_EXAMPLE_NAMES
+from style.examples import EXAMPLE_NAMES as STYLE_EXAMPLE_NAMES
 
 TAB = "tab"
 MAX_TEXT = 300  # longest text value (seed lists, blend weights, model names)
@@ -99,6 +102,17 @@ TABS: dict[str, tuple[Field, ...]] = {
         Field("init", str, choices=("content_color", "content", "noise", "coarse", "fast")),
         Field("preserve_colors", str, choices=("none", "luminance", "match")),
         Field("style_blend", str),
+        Field("example", str, choices=STYLE_EXAMPLE_NAMES),  # a built-in pair: rerun it
+    ),
+    "project": (  # a photo never travels: a link reruns only a built-in example
+        Field("example", str, choices=PROJECT_EXAMPLE_NAMES),
+        Field("crop_x", float, 0, 1),
+        Field("crop_y", float, 0, 1),
+        Field("crop_size", float, 0.05, 1),
+        Field("steps", int, 1, 5000),
+        Field("w_plus", bool),
+        Field("preview_every", int, 1, 200),
+        MODEL,
     ),
     "lab": (
         Field("steps", int, 1, 20_000),

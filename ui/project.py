@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
 
@@ -13,9 +14,15 @@ from core.events import Progress
 from core.media import upscale
 from gan import DEFAULT_MODEL
 from gan.project import MAX_STEPS, CropBox, ProjectSettings
+from gan.project_examples import PROJECT_EXAMPLES, ProjectExample
 from gan.project_service import Projector
 from gan.studio import DISPLAY_SIZE
 from ui.common import HEAVY_LANE, friendly, inputs_for, session_key
+from ui.examples import caller_kwargs, served, skips
+from ui.i18n import t
+from ui.links import Permalinks
+
+log = logging.getLogger(__name__)
 
 ALIGNMENT_NOTE = """**No face alignment.** FFHQ-style alignment needs a face-landmark detector
 whose code *and* weights have a permissive licence, ship inside a PyPI wheel and install with
@@ -115,9 +122,10 @@ def build_project_tab(
     projector: Projector,
     release_memory: Callable[[], None] | None = None,
     send_to: Mapping[str, gr.Textbox] | None = None,
+    links: Permalinks | None = None,
 ) -> None:
     """The Project tab's components and events (API: `/project`); `send_to` maps a tab's name
-    to its latent textbox, for the "Send to ..." buttons."""
+    to its latent textbox, for the "Send to ..." buttons; `links` gets the tab's permalink."""
     handlers = ProjectHandlers(projector)
     gr.Markdown(handlers.loss_note)  # evaluated on page load (loads the loss once)
     with gr.Row():
@@ -142,10 +150,11 @@ def build_project_tab(
                 for tab, box in (send_to or {}).items()
             ]
     c["model"] = model
+    outputs = [live, info, plot, pair, video, files, latent]
     run.click(
         friendly(handlers.project, release_memory),
         inputs_for(handlers.project, c),
-        [live, info, plot, pair, video, files, latent],
+        outputs,
         api_name="project",
         **HEAVY_LANE,
         show_progress_on=plot,
@@ -163,6 +172,76 @@ def build_project_tab(
     )
     for button, box in buttons:
         button.click(send_latent, latent, box, api_visibility="private")
+    _share(friendly(handlers.project, release_memory), projector, c, outputs, links)
+
+
+def _share(
+    run: Callable, projector: Projector, c: dict, outputs: list, links: Permalinks | None
+) -> None:
+    """Examples with quick settings (a face the app generates itself, and a painting), lazily
+    cached for everyone, and the link: settings, plus the example's name when one ran, so
+    that such a link restores and reruns it (a photo never travels in a link)."""
+    c["example"] = gr.Textbox(value="", visible=False, label="example")
+    _examples(run, projector, c, outputs)
+    forget = [c["photo"].upload, c["photo"].clear]  # an own photo replaces the example
+    gr.on(forget, None, None, c["example"], js="() => ''", api_visibility="private")
+    if links is not None:
+        rerun = _link_rerun(run, projector, c)
+        links.add(
+            "project", c, rerun, [c["photo"], *outputs], concurrency_id=HEAVY_LANE["concurrency_id"]
+        )
+
+
+def _examples(run: Callable, projector: Projector, c: dict, outputs: list) -> None:
+    rows, labels = [], []
+    for example in PROJECT_EXAMPLES:
+        try:
+            photo = projector.example_photo(example.name)  # a face is rendered once, here
+        except Exception as e:  # e.g. no bundled model: the tab still works without examples
+            log.warning("project example %s unavailable: %s", example.name, e)
+            continue
+        rows.append([str(photo), example.name, example.steps, example.preview_every])
+        labels.append(_label(example))
+    if not rows:
+        return
+    names = ("photo", "example", "steps", "preview_every")
+
+    def project_example(photo, example, steps, preview_every, request: gr.Request = None):
+        """A built-in example on the bundled model, with its quick settings (lazily cached)."""
+        kwargs = {"steps": steps, "preview_every": preview_every}
+        yield from run(photo, DEFAULT_MODEL, **kwargs, **caller_kwargs(run, request))
+
+    gr.Examples(
+        rows,
+        [c[n] for n in names],
+        outputs,
+        fn=project_example,
+        cache_examples=True,
+        cache_mode="lazy",
+        label=t("common.examples"),
+        example_labels=labels,
+        api_visibility="private",
+    )
+
+
+def _label(example: ProjectExample) -> str:
+    return f"{example.label} ({DEFAULT_MODEL})"
+
+
+def _link_rerun(run: Callable, projector: Projector, c: dict) -> Callable:
+    """The link's rerun: with `example=<name>` the example's photo goes into the input and
+    the projection streams with the linked settings; without one they are only restored."""
+
+    def rerun_example(example: str = "", request: gr.Request = None, **settings):
+        if not example:
+            yield skips(8)
+            return
+        photo = served(c["photo"], projector.example_photo(example))
+        yield photo, *skips(7)
+        for out in run(photo, **settings, request=request, **caller_kwargs(run, request)):
+            yield gr.skip(), *out
+
+    return rerun_example
 
 
 def _inputs() -> dict[str, gr.components.Component]:

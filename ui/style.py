@@ -13,9 +13,11 @@ import pandas as pd
 from core.errors import UserInputError
 from core.events import Progress
 from style import networks
+from style.examples import EXAMPLE_PAIRS, EXAMPLES_DIR, QUICK_SETTINGS, ExamplePair, example_pair
 from style.service import Stylist
 from style.settings import MAX_STEPS, MIN_SIZE, StyleSettings
 from ui.common import HEAVY_LANE, friendly, inputs_for, session_key, settings_from
+from ui.examples import caller_kwargs, served, skips
 from ui.i18n import howto, t
 from ui.links import Permalinks
 
@@ -185,29 +187,91 @@ def build_style_tab(
         show_progress_on=losses,  # the bar sits on the plot; the live preview stays clear
     )
     stop.click(friendly(handlers.stop), None, None, queue=False, api_visibility="private")
-    _share(components, links)
+    _share(handlers, components, [result, info, losses], release_memory, links)
     network = components["network"]
     network.change(handlers.network_status, network, network_md, api_visibility="private")
 
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-EXAMPLE_PAIRS = [  # content, style, init (public-domain paintings: examples/SOURCES.md)
-    ("turner_shipwreck.jpg", "van_gogh_starry_night.jpg", "coarse"),
-    ("van_gogh_starry_night.jpg", "munch_the_scream.jpg", "coarse"),
-    ("munch_the_scream.jpg", "turner_shipwreck.jpg", "coarse"),
-]
+EXAMPLES = EXAMPLES_DIR
 
 
-def _share(c: dict, links: Permalinks | None) -> None:
-    """Content/style example pairs (they fill the inputs: a run takes tens of seconds on a
-    CPU, so the results are not cached), the "How it works" panel and the settings link."""
-    rows = [[str(EXAMPLES / a), str(EXAMPLES / b), i] for a, b, i in EXAMPLE_PAIRS]
-    rows = [r for r in rows if Path(r[0]).is_file() and Path(r[1]).is_file()]
-    if rows:
-        gr.Examples(rows, [c["content"], c["style"], c["init"]], label=t("common.examples"))
+def _share(
+    handlers: StyleHandlers,
+    c: dict,
+    outputs: list,
+    release_memory: Callable[[], None] | None,
+    links: Permalinks | None,
+) -> None:
+    """Content/style example pairs that run with quick settings (cached for everyone on
+    first use), the "How it works" panel and the link: settings, plus the example's name
+    when one ran, so that such a link restores and reruns it (images never travel)."""
+    run = friendly(handlers.stylize, release_memory)
+    c["example"] = gr.Textbox(value="", visible=False, label="example")
+    _examples(run, c, outputs)
+    # Own images replace the example: a link copied afterwards names none.
+    forget = [c[n].upload for n in ("content", "style")] + [
+        c[n].clear for n in ("content", "style")
+    ]
+    gr.on(forget, None, None, c["example"], js="() => ''", api_visibility="private")
     howto("style")
     if links is not None:
-        links.add("style", c)  # the settings only: images never travel in a link
+        images = [c["content"], c["style"]]
+        rerun = _link_rerun(run, c)
+        links.add(
+            "style", c, rerun, [*images, *outputs], concurrency_id=HEAVY_LANE["concurrency_id"]
+        )
+
+
+def _examples(run: Callable, c: dict, outputs: list) -> None:
+    pairs = [p for p in EXAMPLE_PAIRS if all(path.is_file() for path in p.paths())]
+    if not pairs:
+        return
+    quick = QUICK_SETTINGS
+    rows = [
+        [*map(str, p.paths()), p.name, quick["steps"], quick["size"], quick["init"]] for p in pairs
+    ]
+    names = ("content", "style", "example", "steps", "size", "init")
+
+    def stylize_example(content, style, example, steps, size, init, request: gr.Request = None):
+        """A built-in pair with its quick settings (lazily cached: the last image only)."""
+        yield from run(content, style, steps, size, init=init, **caller_kwargs(run, request))
+
+    gr.Examples(
+        rows,
+        [c[n] for n in names],
+        outputs,
+        fn=stylize_example,
+        cache_examples=True,
+        cache_mode="lazy",
+        label=t("common.examples"),
+        example_labels=[_label(p) for p in pairs],
+        api_visibility="private",
+    )
+
+
+def _label(pair: ExamplePair) -> str:
+    q = QUICK_SETTINGS
+    content, style = (Path(n).stem.replace("_", " ") for n in (pair.content, pair.style))
+    return f"{content} in the style of {style} ({q['size']} px, {q['steps']} iterations)"
+
+
+def _link_rerun(run: Callable, c: dict) -> Callable:
+    """The link's rerun: with `example=<name>` the pair's images go into the inputs and the
+    run streams with the linked settings; without one the settings are only restored."""
+
+    def rerun_example(example: str = "", request: gr.Request = None, **settings):
+        if not example:
+            yield skips(5)
+            return
+        content, style = (
+            served(c[n], p)
+            for n, p in zip(("content", "style"), example_pair(example).paths(), strict=True)
+        )
+        yield content, style, *skips(3)
+        for out in run(content, style, **settings, request=request, **caller_kwargs(run, request)):
+            yield gr.skip(), gr.skip(), *out
+
+    return rerun_example
 
 
 def _settings_inputs(max_size: int) -> dict[str, gr.components.Component]:

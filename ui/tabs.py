@@ -35,7 +35,7 @@ def build_tabs(header: Header, s: Any, release: Callable[[], None], links: Perma
         with gr.Tab(t("tab.finetune"), id="finetune"):
             build_finetune_tab(model, s.tuner, release, friendly(header.choices.update))
             build_delete_control(header)
-        build_tool_tabs(model, s, release)  # Edit, Project, Judge
+        build_tool_tabs(model, s, release, links)  # Edit, Project, Judge
         with gr.Tab(t("tab.lab"), id="lab"):
             build_lab_tab(s.lab, links)
     return tabs

@@ -14,14 +14,17 @@ from ui.project import build_project_tab
 
 
 def build_tool_tabs(
-    model: gr.Dropdown, services: Any, release_memory: Callable[[], None] | None = None
+    model: gr.Dropdown,
+    services: Any,
+    release_memory: Callable[[], None] | None = None,
+    links: Any = None,
 ) -> None:
     """The three tabs, inside the app's `gr.Tabs()`."""
     with gr.Tab("Edit", id="edit"):
         edit = build_edit_tab(model, services.editor, release_memory)
     with gr.Tab("Project", id="project"):
         build_project_tab(
-            model, services.projector, release_memory, send_to={"Edit": edit.latent_text}
+            model, services.projector, release_memory, {"Edit": edit.latent_text}, links
         )
     with gr.Tab("Judge", id="judge"):
         build_judge_tab(model, services.judge, release_memory)

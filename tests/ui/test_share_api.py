@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import re
+import secrets
+from pathlib import Path
+
 import httpx
 import pandas as pd
 from PIL import Image
+
+from tests.api_helpers import page_event, queue_call
 
 
 def test_the_mcp_schema_lists_the_tools(app_url):
@@ -60,9 +67,78 @@ def test_the_instant_preview_streams_a_96px_start_first(client, tmp_path):
 
 
 def test_examples_ship_with_their_sources():
+    from gan.project_examples import PROJECT_EXAMPLES
     from ui.style import EXAMPLE_PAIRS, EXAMPLES
 
     sources = (EXAMPLES / "SOURCES.md").read_text()
     files = {name for pair in EXAMPLE_PAIRS for name in pair[:2]}
+    files |= {e.painting for e in PROJECT_EXAMPLES if e.painting}  # the others are generated
     assert all((EXAMPLES / name).is_file() and name in sources for name in files)
     assert sum((EXAMPLES / name).stat().st_size for name in files) < 400_000
+
+
+# --- The Style transfer and Project examples, and their links (through the page's queue) ----
+
+
+def test_a_style_example_runs_with_quick_settings_and_is_then_cached(app_url):
+    from style.examples import QUICK_SETTINGS
+
+    event = page_event(app_url, "load_example", "Result (live preview)")
+    ok, first, _ = queue_call(app_url, event, [0], secrets.token_hex(6))
+    assert ok, first
+    image, info, plot = first
+    steps = QUICK_SETTINGS["steps"]
+    assert f"/{steps}" in info and "Done" in info and plot
+    with Image.open(image["path"]) as result:
+        assert max(result.size) == QUICK_SETTINGS["size"]
+    ok, again, _ = queue_call(app_url, event, [0], secrets.token_hex(6))
+    assert ok and again[1] == info  # the cached run (its own timing), not a new one
+
+
+def test_a_project_example_projects_a_face_the_app_generated(app_url):
+    from gan.project_examples import PROJECT_EXAMPLES
+
+    example = PROJECT_EXAMPLES[0]
+    event = page_event(app_url, "load_example", "Projection (live preview)")
+    ok, data, _ = queue_call(app_url, event, [0], secrets.token_hex(6))
+    assert ok, data
+    info, latent = data[1], json.loads(data[6])
+    assert f"Step {example.steps}/{example.steps}" in info and "Done" in info
+    psnr = float(re.search(r"PSNR to the target ([\d.]+) dB", info).group(1))
+    assert psnr > 20  # the model's own face: a good fit even in a few steps
+    assert len(latent["z"][0]) > 0
+
+
+def _run_link(app_url: str, query: str, first_output: str) -> tuple[bool, object, list]:
+    """Open a link as a page load does: restore (reads the query), then the tab's rerun."""
+    session = secrets.token_hex(6)
+    ok, restored, _ = queue_call(app_url, page_event(app_url, "restore", None), [], session, query)
+    assert ok, restored
+    rerun = page_event(app_url, "rerun_stream", first_output)
+    return queue_call(app_url, rerun, [None], session, query)
+
+
+def test_a_style_example_link_restores_the_pair_and_reruns_it(app_url):
+    query = "tab=style&example=scream-shipwreck&steps=3&size=128&init=content"
+    ok, data, streamed = _run_link(app_url, query, "Content image")
+    assert ok, data
+    content, style = streamed[0][:2]  # the pair goes into the inputs first
+    assert Path(content["path"]).name == "munch_the_scream.jpg"
+    assert Path(style["path"]).name == "turner_shipwreck.jpg"
+    _, _, image, info, _ = data
+    assert "Iteration 3/3" in info and "Done" in info and len(streamed) >= 2
+    with Image.open(image["path"]) as result:
+        assert max(result.size) == 128
+
+
+def test_a_style_link_without_an_example_only_restores(app_url):
+    ok, data, _ = _run_link(app_url, "tab=style&steps=3", "Content image")
+    assert ok and all(value is None or value == {"__type__": "update"} for value in data), data
+
+
+def test_a_project_example_link_reruns_the_generated_face(app_url):
+    query = "tab=project&example=seed7&steps=4&preview_every=2"
+    ok, data, streamed = _run_link(app_url, query, "Photo")
+    assert ok, data
+    assert Path(streamed[0][0]["path"]).name.endswith("seed7.png")
+    assert "Step 4/4" in data[2] and "Done" in data[2]
