@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import numpy as np
 import pytest
@@ -66,6 +67,27 @@ def test_copy_link_builds_the_tabs_url(browser, app_url):
             app_url.rstrip("/") + "/?tab=generate&seeds=3%2C+4"
             "&truncation_psi=1&model=dcgan-digiface"
         )
+    finally:
+        context.close()
+
+
+def test_a_style_example_link_restores_the_pair_and_reruns_it(browser, app_url):
+    query = "?tab=style&example=shipwreck-starry-night&steps=3&size=128&init=content"
+    context, page = _open(browser, app_url + query)
+    try:
+        tab = panel(page)
+        expect(tab.get_by_text("Iteration 3/3")).to_be_visible()
+        expect(tab.get_by_text("Done.")).to_be_visible()
+        for label, name in (("Content image", "turner_shipwreck"), ("Style image", "van_gogh")):
+            block = tab.locator(".block").filter(has_text=label).first
+            expect(block.locator(f"img[src*='{name}']")).to_have_count(1)
+        result = tab.locator(".block").filter(has_text="Result (live preview)").first
+        expect(served_images(result)).to_have_count(1)
+        steps = tab.get_by_label(re.compile("^number input for Iterations"))
+        expect(steps).to_have_value("3")
+        tab.get_by_role("button", name="Copy link").click()
+        link = tab.get_by_placeholder("link")
+        expect(link).to_have_value(re.compile(r"tab=style&steps=3&size=128.*example=shipwreck"))
     finally:
         context.close()
 

@@ -37,11 +37,27 @@ ROUND_TRIPS = [
             "style_blend": "1, 0.5",
         },
     ),
+    ("style", {"steps": 30, "size": 256, "init": "coarse", "example": "scream-shipwreck"}),
+    (
+        "project",
+        {
+            "example": "seed7",
+            "crop_x": 0.4,
+            "crop_y": 0.6,
+            "crop_size": 0.8,
+            "steps": 60,
+            "w_plus": False,
+            "preview_every": 10,
+            "model": "dcgan-digiface",
+        },
+    ),
     ("lab", {"steps": 400, "lr_g": 0.0002, "lr_d": 0.002, "d_loss_threshold": 0.3, "seed": 7}),
 ]
 
 
-@pytest.mark.parametrize("tab, values", ROUND_TRIPS, ids=[t for t, _ in ROUND_TRIPS])
+@pytest.mark.parametrize(
+    "tab, values", ROUND_TRIPS, ids=[f"{t}{i}" for i, (t, _) in enumerate(ROUND_TRIPS)]
+)
 def test_every_tab_round_trips(tab, values):
     query = permalink.encode(tab, values)
     assert query.startswith(f"tab={tab}&")
@@ -75,6 +91,10 @@ def test_a_url_without_a_link_is_no_link():
         ("tab=interpolate&loop=maybe", "true or false"),
         ("tab=generate&seeds=" + "1," * 200, "too long"),
         ("tab=style&init=magic", "must be one of"),
+        ("tab=style&example=my_photo.jpg", "must be one of"),
+        ("tab=project&example=seed8", "must be one of"),
+        ("tab=project&photo=/etc/passwd", "unknown parameter(s): photo"),
+        ("tab=project&crop_size=0", "between 0.05 and 1"),
     ],
 )
 def test_invalid_links_get_clear_errors(query, message):
@@ -85,6 +105,15 @@ def test_invalid_links_get_clear_errors(query, message):
 def test_encode_skips_other_fields_and_writes_booleans_lowercase():
     query = permalink.encode("interpolate", {"loop": True, "content": "x.png", "fps": None})
     assert query == "tab=interpolate&loop=true"
+
+
+def test_every_built_in_example_can_be_named_in_a_link():
+    from gan.project_examples import PROJECT_EXAMPLE_NAMES
+    from style.examples import EXAMPLE_NAMES
+
+    for tab, names in (("style", EXAMPLE_NAMES), ("project", PROJECT_EXAMPLE_NAMES)):
+        for name in names:
+            assert permalink.decode(f"tab={tab}&example={name}") == (tab, {"example": name})
 
 
 def test_copy_link_js_names_the_fields():
