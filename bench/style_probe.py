@@ -18,7 +18,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench import style_bench as sb  # noqa: E402
 from core.images import load_rgb  # noqa: E402
-from style import losses, transfer  # noqa: E402
+from style import losses, stepper, transfer  # noqa: E402
 from style.networks import LossNetwork  # noqa: E402
 
 
@@ -125,7 +125,7 @@ def main() -> None:
         return
     # --- variants
     timeit("default")
-    timeit("warmup3", patch=set_attr(transfer, "WARMUP_STEPS", 3))
+    timeit("warmup3", patch=set_attr(stepper, "WARMUP_STEPS", 3))
     timeit("history10", history_size=10)
     timeit("history5", history_size=5)
     timeit("fp32_weights_copy", patch=set_attr(type(net), "with_bf16_weights", lambda n: n))

@@ -14,12 +14,10 @@ in [0, 1], e.g. `style.lpips.PerceptualLoss`); this module does not import `styl
 from __future__ import annotations
 
 import copy
-import json
 import math
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -31,11 +29,15 @@ from torch import nn
 from core import images as image_io
 from core.errors import UserInputError
 from core.events import Progress
-from gan.latents import MAX_ABS_Z, latents_json, validate_z
+from gan.latents import MAX_ABS_Z
+from gan.project_files import MAX_LATENT_FILE_BYTES as MAX_LATENT_FILE_BYTES
+from gan.project_files import load_ws_file as load_ws_file
+from gan.project_files import load_z_file as load_z_file
+from gan.project_files import save_latent as save_latent
+from gan.project_files import validate_ws
 
 MAX_STEPS = 5000
 MAX_LOSS_SIZE = 256  # NVIDIA: "VGG was built for 224x224 images"
-MAX_LATENT_FILE_BYTES = 16 * 1024 * 1024
 
 
 class StopFlag(Protocol):
@@ -422,65 +424,4 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float("inf") if mse == 0 else float(10 * np.log10(255.0**2 / mse))
 
 
-def save_latent(result: ProjectionResult, folder: Path, stem: str = "projected") -> list[Path]:
-    """Write `<stem>.npy` and `<stem>.json`: z as Generate imports it, or W+ under key "w"."""
-    folder.mkdir(parents=True, exist_ok=True)
-    npy, js = folder / f"{stem}.npy", folder / f"{stem}.json"
-    array = result.latent.numpy().astype(np.float32)
-    np.save(npy, array, allow_pickle=False)
-    if result.space == "z":
-        js.write_text(latents_json(result.latent, None, 1.0))
-    else:
-        js.write_text(json.dumps({"space": "w", "w": array.tolist()}))
-    return [npy, js]
-
-
-def load_ws_file(path: str | Path, num_ws: int, w_dim: int) -> torch.Tensor:
-    """A W+ latent from `.npy` (no pickle) or `.json` ({"w": ...}): shape (N, num_ws, w_dim).
-
-    A single w of shape (w_dim,) or (N, w_dim) is broadcast over the num_ws entries.
-    """
-    path = Path(path)
-    if path.stat().st_size > MAX_LATENT_FILE_BYTES:
-        raise UserInputError("the latent file is too large (limit 16 MB)")
-    if path.suffix.lower() == ".npy":
-        try:
-            array = np.load(path, allow_pickle=False)
-        except (ValueError, OSError, EOFError, MemoryError) as e:
-            raise UserInputError(f"cannot read {path.name} as a NumPy array ({e})") from e
-    elif path.suffix.lower() == ".json":
-        array = _json_w(path)
-    else:
-        raise UserInputError("upload latents as a .npy or .json file")
-    return _validate_ws(array, num_ws, w_dim)
-
-
-def _json_w(path: Path) -> np.ndarray:
-    try:
-        data = json.loads(path.read_text(errors="replace"))
-        data = data["w"] if isinstance(data, dict) else data
-        return np.asarray(data, dtype=np.float64)
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError, RecursionError) as e:
-        raise UserInputError(f"{path.name} is not a w latent ({type(e).__name__})") from e
-
-
-def _validate_ws(array: Any, num_ws: int, w_dim: int) -> torch.Tensor:
-    if not isinstance(array, np.ndarray) or not np.issubdtype(array.dtype, np.number):
-        raise UserInputError("the w latent must hold real numbers")
-    w = torch.as_tensor(array.astype(np.float32))
-    if w.dim() == 1:
-        w = w[None]
-    if w.dim() == 2:
-        w = w[:, None].repeat(1, num_ws, 1)
-    if w.dim() != 3 or tuple(w.shape[1:]) != (num_ws, w_dim) or not 0 < w.shape[0] <= 64:
-        raise UserInputError(f"w must have shape ({w_dim},) or (N, {num_ws}, {w_dim})")
-    if not torch.isfinite(w).all():
-        raise UserInputError("the w latent contains NaN or infinite values")
-    return w
-
-
-def load_z_file(path: str | Path, nz: int) -> torch.Tensor:
-    """A z latent in Generate's format (re-exported for symmetry with `load_ws_file`)."""
-    from gan.latents import load_latent_file
-
-    return validate_z(load_latent_file(path, nz), nz)
+_validate_ws = validate_ws  # the name gan.edit_service imports
