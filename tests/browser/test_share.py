@@ -71,7 +71,7 @@ def test_copy_link_builds_the_tabs_url(browser, app_url):
         context.close()
 
 
-def test_a_style_example_link_restores_the_pair_and_reruns_it(browser, app_url):
+def test_a_style_example_link_restores_the_pair_and_reruns_it(browser, app_url, images_dir):
     query = "?tab=style&example=shipwreck-starry-night&steps=3&size=128&init=content"
     context, page = _open(browser, app_url + query)
     try:
@@ -88,6 +88,13 @@ def test_a_style_example_link_restores_the_pair_and_reruns_it(browser, app_url):
         tab.get_by_role("button", name="Copy link").click()
         link = tab.get_by_placeholder("link")
         expect(link).to_have_value(re.compile(r"tab=style&steps=3&size=128.*example=shipwreck"))
+        # An own content image replaces the example: a link copied now names none.
+        content = tab.locator(".block").filter(has_text="Content image").first
+        content.locator("input[type=file]").set_input_files(str(images_dir / "tubingen.jpg"))
+        expect(content.locator("img[src*='tubingen']")).to_have_count(1)
+        tab.get_by_role("button", name="Copy link").click()
+        expect(link).to_have_value(re.compile(r"tab=style&steps=3&size=128"))
+        expect(link).not_to_have_value(re.compile("example="))
     finally:
         context.close()
 
