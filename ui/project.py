@@ -183,7 +183,7 @@ def _share(
     that such a link restores and reruns it (a photo never travels in a link)."""
     c["example"] = gr.Textbox(value="", visible=False, label="example")
     _examples(run, projector, c, outputs)
-    forget = [c["photo"].upload, c["photo"].clear]  # an own photo replaces the example
+    forget = [c["photo"].upload, c["photo"].clear]  # an own photo replaces the example (JS)
     gr.on(forget, None, None, c["example"], js="() => ''", api_visibility="private")
     if links is not None:
         rerun = _link_rerun(run, projector, c)
@@ -192,7 +192,30 @@ def _share(
         )
 
 
+# What an example sets in the form (the crop and W+ too: the form shows what the cached run used).
+EXAMPLE_INPUTS = ("photo", "example", "crop_x", "crop_y", "crop_size", "steps", "w_plus")
+EXAMPLE_INPUTS += ("preview_every",)
+WHOLE_PHOTO = (0.5, 0.5, 1.0)  # crop x, y, size
+
+
 def _examples(run: Callable, projector: Projector, c: dict, outputs: list) -> None:
+    rows, labels = _example_rows(projector)
+    if not rows:
+        return
+    gr.Examples(
+        rows,
+        [c[n] for n in EXAMPLE_INPUTS],
+        outputs,
+        fn=_example_fn(run),
+        cache_examples=True,
+        cache_mode="lazy",
+        label=t("common.examples"),
+        example_labels=labels,
+        api_visibility="private",
+    )
+
+
+def _example_rows(projector: Projector) -> tuple[list[list], list[str]]:
     rows, labels = [], []
     for example in PROJECT_EXAMPLES:
         try:
@@ -200,28 +223,30 @@ def _examples(run: Callable, projector: Projector, c: dict, outputs: list) -> No
         except Exception as e:  # e.g. no bundled model: the tab still works without examples
             log.warning("project example %s unavailable: %s", example.name, e)
             continue
-        rows.append([str(photo), example.name, example.steps, example.preview_every])
+        settings = (*WHOLE_PHOTO, example.steps, False, example.preview_every)
+        rows.append([str(photo), example.name, *settings])
         labels.append(_label(example))
-    if not rows:
-        return
-    names = ("photo", "example", "steps", "preview_every")
+    return rows, labels
 
-    def project_example(photo, example, steps, preview_every, request: gr.Request = None):
-        """A built-in example on the bundled model, with its quick settings (lazily cached)."""
-        kwargs = {"steps": steps, "preview_every": preview_every}
-        yield from run(photo, DEFAULT_MODEL, **kwargs, **caller_kwargs(run, request))
 
-    gr.Examples(
-        rows,
-        [c[n] for n in names],
-        outputs,
-        fn=project_example,
-        cache_examples=True,
-        cache_mode="lazy",
-        label=t("common.examples"),
-        example_labels=labels,
-        api_visibility="private",
-    )
+def _example_fn(run: Callable) -> Callable:
+    def project_example(
+        photo,
+        example,
+        crop_x,
+        crop_y,
+        crop_size,
+        steps,
+        w_plus,
+        preview_every,
+        request: gr.Request = None,
+    ):
+        """A built-in example on the bundled model, with its quick settings (lazily cached);
+        `example` (its name) only fills the hidden box that links copy."""
+        values = (DEFAULT_MODEL, crop_x, crop_y, crop_size, steps, w_plus, preview_every)
+        yield from run(photo, *values, **caller_kwargs(run, request))
+
+    return project_example
 
 
 def _label(example: ProjectExample) -> str:

@@ -208,37 +208,60 @@ def _share(
     run = friendly(handlers.stylize, release_memory)
     c["example"] = gr.Textbox(value="", visible=False, label="example")
     _examples(run, c, outputs)
-    # Own images replace the example: a link copied afterwards names none.
-    forget = [c[n].upload for n in ("content", "style")] + [
-        c[n].clear for n in ("content", "style")
-    ]
+    # Own images replace the example: a link copied afterwards names none (browser-only).
+    images = [c["content"], c["style"]]
+    forget = [image.upload for image in images] + [image.clear for image in images]
     gr.on(forget, None, None, c["example"], js="() => ''", api_visibility="private")
     howto("style")
     if links is not None:
-        images = [c["content"], c["style"]]
         rerun = _link_rerun(run, c)
         links.add(
             "style", c, rerun, [*images, *outputs], concurrency_id=HEAVY_LANE["concurrency_id"]
         )
 
 
+# What an example sets in the form (all of it, so the form shows what the cached run used).
+EXAMPLE_FIELDS = (
+    "steps",
+    "size",
+    "content_weight",
+    "style_weight",
+    "tv_weight",
+    "optimizer",
+    "init",
+    "preserve_colors",
+)
+
+
 def _examples(run: Callable, c: dict, outputs: list) -> None:
     pairs = [p for p in EXAMPLE_PAIRS if all(path.is_file() for path in p.paths())]
     if not pairs:
         return
-    quick = QUICK_SETTINGS
-    rows = [
-        [*map(str, p.paths()), p.name, quick["steps"], quick["size"], quick["init"]] for p in pairs
-    ]
-    names = ("content", "style", "example", "steps", "size", "init")
+    settings = {f: getattr(DEFAULTS, f) for f in EXAMPLE_FIELDS} | QUICK_SETTINGS
+    rows = [[*map(str, p.paths()), p.name, *(settings[f] for f in EXAMPLE_FIELDS)] for p in pairs]
 
-    def stylize_example(content, style, example, steps, size, init, request: gr.Request = None):
-        """A built-in pair with its quick settings (lazily cached: the last image only)."""
-        yield from run(content, style, steps, size, init=init, **caller_kwargs(run, request))
+    def stylize_example(
+        content,
+        style,
+        example,
+        steps,
+        size,
+        content_weight,
+        style_weight,
+        tv_weight,
+        optimizer,
+        init,
+        preserve_colors,
+        request: gr.Request = None,
+    ):
+        """A built-in pair with its quick settings (lazily cached: the last image only);
+        `example` (the pair's name) only fills the hidden box that links copy."""
+        values = (steps, size, content_weight, style_weight, tv_weight, optimizer, init)
+        yield from run(content, style, *values, preserve_colors, **caller_kwargs(run, request))
 
     gr.Examples(
         rows,
-        [c[n] for n in names],
+        [c[n] for n in ("content", "style", "example", *EXAMPLE_FIELDS)],
         outputs,
         fn=stylize_example,
         cache_examples=True,
