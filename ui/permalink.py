@@ -109,7 +109,7 @@ TABS: dict[str, tuple[Field, ...]] = {
         Field("crop_x", float, 0, 1),
         Field("crop_y", float, 0, 1),
         Field("crop_size", float, 0.05, 1),
-        Field("steps", int, 1, 5000),
+        Field("steps", int, 1, 5000),  # gan.project.MAX_STEPS (which imports torch)
         Field("w_plus", bool),
         Field("preview_every", int, 1, 200),
         MODEL,

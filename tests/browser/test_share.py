@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 from playwright.sync_api import expect
 
-from tests.browser.helpers import panel, served_images
+from tests.browser.helpers import open_tab, panel, served_images
 from ui import i18n
 
 TEXTS = i18n.load_translations()
@@ -95,6 +95,25 @@ def test_a_style_example_link_restores_the_pair_and_reruns_it(browser, app_url, 
         tab.get_by_role("button", name="Copy link").click()
         expect(link).to_have_value(re.compile(r"tab=style&steps=3&size=128"))
         expect(link).not_to_have_value(re.compile("example="))
+    finally:
+        context.close()
+
+
+def test_the_project_example_projects_the_face_the_app_generated(browser, app_url):
+    from gan.project_examples import PROJECT_EXAMPLES
+
+    example = PROJECT_EXAMPLES[0]
+    context, page = _open(browser, app_url)
+    try:
+        open_tab(page, "Project")
+        tab = panel(page)
+        tab.get_by_role("button", name=re.compile("^" + re.escape(example.label))).click()
+        expect(tab.get_by_text(f"Step {example.steps}/{example.steps}")).to_be_visible()
+        expect(tab.get_by_text("PSNR to the target")).to_be_visible()
+        photo = tab.locator(".block").filter(has=page.get_by_text("Photo", exact=True)).last
+        expect(photo.locator(f"img[src*='seed{example.seed}']")).to_have_count(1)
+        steps = tab.get_by_label(re.compile("^number input for Steps"))
+        expect(steps).to_have_value(str(example.steps))
     finally:
         context.close()
 

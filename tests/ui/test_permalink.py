@@ -116,6 +116,13 @@ def test_every_built_in_example_can_be_named_in_a_link():
             assert permalink.decode(f"tab={tab}&example={name}") == (tab, {"example": name})
 
 
+def test_project_links_take_the_projectors_step_limit():
+    from gan.project import MAX_STEPS
+
+    steps = next(f for f in permalink.TABS["project"] if f.name == "steps")
+    assert steps.high == MAX_STEPS
+
+
 def test_copy_link_js_names_the_fields():
     js = permalink.copy_link_js("generate", ["seeds", "truncation_psi"])
     assert '"seeds", "truncation_psi"' in js and "tab" in js and "clipboard" in js
