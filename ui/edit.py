@@ -11,6 +11,9 @@ from gan import DEFAULT_MODEL, latents
 from gan.edit import PRESETS
 from gan.edit_service import MAX_SLIDERS, SIGMAS, Editor, start_latent
 from ui.common import CHEAP_LANE, PIXELATED, friendly, inputs_for
+from ui.examples import lane_examples
+from ui.i18n import howto
+from ui.links import Permalinks
 
 NOTE = """**SeFa** finds the directions that the generator's first layer stretches most: the
 eigenvectors of AᵀA, where A maps the latent into the generator (a DCGAN's first transposed
@@ -79,10 +82,11 @@ class EditHandlers:
         return self.editor.preview(model, latent, alphas, layers)  # native: CSS scales it
 
     def slider_updates(self, model: str, layers: str = "all"):
-        """Labels with each direction's share of the spectrum, sliders back to 0."""
+        """Labels with each direction's share of the spectrum (the values stay: an example or
+        a link sets model, layers and sliders at once; a person's choice resets them, below)."""
         labels = self.editor.slider_labels(model, layers)
         labels += [f"direction #{i} (none)" for i in range(len(labels), MAX_SLIDERS)]
-        return [gr.update(label=text, value=0) for text in labels]
+        return [gr.update(label=text) for text in labels]
 
 
 def _json(edited) -> str:
@@ -97,7 +101,10 @@ class EditTab:
 
 
 def build_edit_tab(
-    model: gr.Dropdown, editor: Editor, release_memory: Callable[[], None] | None = None
+    model: gr.Dropdown,
+    editor: Editor,
+    release_memory: Callable[[], None] | None = None,
+    links: Permalinks | None = None,
 ) -> EditTab:
     """The Edit tab's components and events (API: `/edit`)."""
     handlers = EditHandlers(editor)
@@ -154,8 +161,59 @@ def build_edit_tab(
         sliders,
         api_visibility="private",
     )
-    reset.click(reset_sliders, None, sliders, api_visibility="private")
+    # Only a person's new model or layers resets the sliders (`input`, not `change`).
+    gr.on(
+        [reset.click, model.input, c["layers"].input],
+        reset_sliders,
+        None,
+        sliders,
+        api_visibility="private",
+    )
+    _share(handlers, c, [image, strips, files, out_latent, info], release_memory, links)
     return EditTab(c["latent_text"])
+
+
+# Model, seed, ψ, layers and the first three directions (σ); directions 3 and 4 stay at 0.
+EXAMPLES = [
+    (DEFAULT_MODEL, 3, 1.0, "all", 2.0, 0.0, 0.0),
+    (DEFAULT_MODEL, 7, 0.8, "all", 0.0, -2.0, 1.5),
+    (DEFAULT_MODEL, 42, 1.0, "all", -3.0, 0.0, 2.5),
+]
+EXAMPLE_LABELS = [
+    "seed 3: +2σ on direction #0",
+    "seed 7, ψ 0.8: −2σ on #1, +1.5σ on #2",
+    "seed 42: −3σ on #0, +2.5σ on #2",
+]
+EXAMPLE_INPUTS = [
+    "model",
+    "seed",
+    "truncation_psi",
+    "layers",
+    "direction_0",
+    "direction_1",
+    "direction_2",
+]
+
+
+def _share(handlers, c, outputs, release_memory, links: Permalinks | None) -> None:
+    """Examples (cached on first use, in the cheap lane), the "How it works" panel and the
+    permalink (which restores the seed, sliders and layers, then reruns the edit)."""
+    run = friendly(handlers.edit, release_memory)
+
+    def example(model, seed, psi, layers, d0, d1, d2):
+        return run(model, seed, psi, "", None, layers, d0, d1, d2, 0.0, 0.0)
+
+    lane_examples(
+        [list(row) for row in EXAMPLES],
+        [c[n] for n in EXAMPLE_INPUTS],
+        outputs,
+        example,
+        EXAMPLE_LABELS,
+        "edit-examples",
+    )
+    howto("edit")
+    if links is not None:
+        links.add("edit", c, run, outputs, concurrency_id="cheap")
 
 
 def _start_inputs() -> dict[str, gr.components.Component]:

@@ -11,6 +11,10 @@ from gan import DEFAULT_MODEL, latents
 from gan.judge import Judge
 from gan.studio import DISPLAY_SIZE
 from ui.common import CHEAP_LANE, friendly, inputs_for
+from ui.examples import judged_model, lane_examples
+from ui.i18n import howto
+from ui.links import Permalinks
+from ui.style import EXAMPLES as PAINTINGS  # public-domain paintings (examples/SOURCES.md)
 
 LESSON = """**What D learns.** The discriminator is trained to tell the training images from the
 generator's, nothing more: its logit is high for what looked like the training set *during
@@ -64,7 +68,10 @@ class JudgeHandlers:
 
 
 def build_judge_tab(
-    model: gr.Dropdown, judge: Judge, release_memory: Callable[[], None] | None = None
+    model: gr.Dropdown,
+    judge: Judge,
+    release_memory: Callable[[], None] | None = None,
+    links: Permalinks | None = None,
 ) -> None:
     """The Judge tab's components and events (API: `/judge`)."""
     handlers = JudgeHandlers(judge)
@@ -98,3 +105,46 @@ def build_judge_tab(
         api_name="judge",
         **CHEAP_LANE,
     )
+    _share(handlers, c, [logits, gallery, table], release_memory, links)
+
+
+# Images (public-domain paintings in examples/) and seeds of faces the model makes on the spot.
+EXAMPLES = [
+    (["munch_the_scream.jpg"], "1-3"),
+    (["van_gogh_starry_night.jpg", "turner_shipwreck.jpg"], "1, 2"),
+    ([], "1-8"),
+]
+EXAMPLE_LABELS = [
+    "Munch's The Scream beside 3 of the model's faces",
+    "Van Gogh and Turner beside 2 faces",
+    "8 of the model's own faces",
+]
+
+
+def example_rows(model: str) -> tuple[list[list], list[str]]:
+    """The examples whose paintings are present (images, seeds, model), and their labels."""
+    rows, labels = [], []
+    for (names, seeds), label in zip(EXAMPLES, EXAMPLE_LABELS, strict=True):
+        paths = [str(PAINTINGS / name) for name in names]
+        if all((PAINTINGS / name).is_file() for name in names):
+            rows.append([paths or None, seeds, model])
+            labels.append(label)
+    return rows, labels
+
+
+def _share(handlers, c, outputs, release_memory, links: Permalinks | None) -> None:
+    """Examples (cached on first use, in the cheap lane, with a model that has a D), the
+    "How it works" panel and the permalink (model and seeds: uploads never go into a link)."""
+    run = friendly(handlers.judge_images, release_memory)
+    rows, labels = example_rows(judged_model())
+    lane_examples(
+        rows,
+        [c["images"], c["seeds"], c["model"]],
+        outputs,
+        lambda images, seeds, name: run(images, name, seeds),
+        labels,
+        "judge-examples",
+    )
+    howto("judge")
+    if links is not None:
+        links.add("judge", c, run, outputs, concurrency_id="cheap")

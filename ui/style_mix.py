@@ -13,7 +13,10 @@ from gan import DEFAULT_MODEL
 from gan.faces import STYLE_PRESETS, StyleMix
 from gan.studio import THUMBNAIL_SIZE, FaceStudio
 from ui.common import CHEAP_LANE, friendly, inputs_for
+from ui.examples import lane_examples, stylegan2_model
 from ui.generate import build_sg2_controls, sg2_settings
+from ui.i18n import howto
+from ui.links import Permalinks
 
 PRESET_HELP = "coarse = ws 0-3 (4-8 px: pose, face shape), middle = 4-7 (16-32 px: features, "
 PRESET_HELP += "hair), fine = 8 and up (64 px+: colours, micro detail); custom: the range below"
@@ -82,7 +85,10 @@ def _span(layers: list[int]) -> str:
 
 
 def build_style_mix_tab(
-    model: gr.Dropdown, studio: FaceStudio, release_memory: Callable[[], None] | None = None
+    model: gr.Dropdown,
+    studio: FaceStudio,
+    release_memory: Callable[[], None] | None = None,
+    links: Permalinks | None = None,
 ) -> None:
     """The Style mixing tab's components and events (API: `/style_mix`)."""
     handlers = StyleMixHandlers(studio)
@@ -119,3 +125,36 @@ def build_style_mix_tab(
         api_name="style_mix",
         **CHEAP_LANE,
     )
+    _share(handlers, components, [grid, gallery, files, info], release_memory, links)
+
+
+# Row seeds, column seeds, preset, custom ws, ψ; each with a StyleGAN2 model (ui.examples).
+EXAMPLES = [
+    ("1-3", "4-7", "coarse", "0-3", 1.0),
+    ("1-3", "4-7", "middle", "0-3", 0.7),
+    ("8, 9", "10-13", "fine", "0-3", 0.7),
+]
+EXAMPLE_LABELS = [
+    "coarse styles (pose, face shape), ψ 1",
+    "middle styles (features, hair), ψ 0.7",
+    "fine styles (colours, detail), ψ 0.7",
+]
+
+
+def _share(handlers, components, outputs, release_memory, links: Permalinks | None) -> None:
+    """Examples (cached on first use, in the cheap lane), the "How it works" panel and the
+    permalink (which restores the tab and reruns the mix)."""
+    run = friendly(handlers.style_mix, release_memory)
+    names = ["row_seeds", "column_seeds", "preset", "layers", "truncation_psi", "model"]
+    example_model = stylegan2_model()
+    lane_examples(
+        [[*row, example_model] for row in EXAMPLES],
+        [components[n] for n in names],
+        outputs,
+        lambda rows, cols, preset, layers, psi, name: run(rows, cols, preset, layers, psi, name),
+        EXAMPLE_LABELS,
+        "style-mixing-examples",
+    )
+    howto("style_mixing")
+    if links is not None:
+        links.add("style_mixing", components, run, outputs, concurrency_id="cheap")

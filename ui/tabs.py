@@ -29,13 +29,13 @@ def build_tabs(header: Header, s: Any, release: Callable[[], None], links: Perma
         with gr.Tab(t("tab.interpolate"), id="interpolate"):
             build_interpolate_tab(model, s.studio, release, links)
         with gr.Tab(t("tab.style_mixing"), id="style_mixing"):
-            build_style_mix_tab(model, s.studio, release)
+            build_style_mix_tab(model, s.studio, release, links)
         with gr.Tab(t("tab.style"), id="style"):
             build_style_tab(s.stylist, release, links)
         with gr.Tab(t("tab.finetune"), id="finetune"):
             build_finetune_tab(model, s.tuner, release, friendly(header.choices.update))
             build_delete_control(header)
-        build_tool_tabs(model, s, release)  # Edit, Project, Judge
+        build_tool_tabs(model, s, release, links)  # Edit, Project, Judge
         with gr.Tab(t("tab.lab"), id="lab"):
             build_lab_tab(s.lab, links)
     return tabs
