@@ -78,20 +78,30 @@ def _examples_event(demo, table: str):
     raise AssertionError(f"no examples {table}")
 
 
-def _run_example(url: str, index: int, example: int) -> list:
-    """Click example `example` as the page does (the raw queue: the event is private)."""
+def _queue(url: str, index: int, data: list, query: str = "") -> tuple[list, list[str]]:
+    """One event through the raw queue, as the page sends it (the events here are private):
+    (its output data, the texts of its warnings). `query` is the page's URL query."""
     session = secrets.token_hex(6)
+    logs = []
     with httpx.Client(timeout=300) as http:
-        body = {"data": [example], "fn_index": index, "session_hash": session}
-        assert http.post(f"{url}/gradio_api/queue/join", json=body).status_code == 200
+        body = {"data": data, "fn_index": index, "session_hash": session}
+        joined = http.post(f"{url}/gradio_api/queue/join?{query}", json=body)
+        assert joined.status_code == 200, joined.text
         params = {"session_hash": session}
         with http.stream("GET", f"{url}/gradio_api/queue/data", params=params) as r:
             for line in r.iter_lines():
                 message = json.loads(line[5:]) if line.startswith("data:") else {}
+                if message.get("msg") == "log":
+                    logs.append(message.get("log", ""))
                 if message.get("msg") == "process_completed":
                     assert message.get("success"), message.get("output")
-                    return message["output"]["data"]
+                    return message["output"]["data"], logs
     raise AssertionError("no result")
+
+
+def _run_example(url: str, index: int, example: int) -> list:
+    """Click example `example` (its results, computed on first use)."""
+    return _queue(url, index, [example])[0]
 
 
 def _file(url: str, value) -> np.ndarray:
@@ -171,3 +181,36 @@ def test_every_judge_example_runs_as_the_endpoint_does(share_app):
         assert len(gallery) == len(logits) and table.count("\n") == len(logits) + 1
         assert all(Path(p).name in table for p in paths)  # the paintings, by name
     assert any(images for images, _, _ in samples)  # at least one example judges a painting
+
+
+def _restore(demo, url: str, query: str) -> tuple[list, list[str]]:
+    """The page-load event that reads a link (ui.links), for a page opened at `?query`."""
+    index = next(i for i, fn in demo.fns.items() if fn.name == "restore")
+    return _queue(url, index, [], query)
+
+
+@pytest.mark.parametrize(
+    "query, values",
+    [
+        (
+            "tab=style_mixing&row_seeds=2,3&preset=fine&truncation_psi=0.6&model=" + SG2,
+            ["2,3", "fine", 0.6, SG2],
+        ),
+        ("tab=edit&seed=9&direction_1=-2&layers=all", [9, -2.0, "all"]),
+        ("tab=judge&seeds=5,6&model=" + JUDGED, ["5,6", JUDGED]),
+    ],
+)
+def test_a_link_opens_its_tab_with_its_values(share_app, query, values):
+    demo, url, _ = share_app
+    data, warnings = _restore(demo, url, query)
+    tab = query.split("&")[0].removeprefix("tab=")
+    assert data[-1]["selected"] == tab and warnings == []
+    set_values = [d["value"] for d in data[1:-1] if isinstance(d, dict) and "value" in d]
+    assert sorted(map(str, set_values)) == sorted(map(str, values))
+
+
+def test_an_invalid_link_warns_and_changes_nothing(share_app):
+    demo, url, _ = share_app
+    data, warnings = _restore(demo, url, "tab=edit&seed=3&direction_1=9")
+    assert any("between -3 and 3" in w for w in warnings)
+    assert data[0] is None and not any(isinstance(d, dict) and "value" in d for d in data)
