@@ -12,7 +12,7 @@ from gan.edit import PRESETS
 from gan.edit_service import MAX_SLIDERS, SIGMAS, Editor, start_latent
 from ui.common import CHEAP_LANE, PIXELATED, friendly, inputs_for
 from ui.examples import lane_examples
-from ui.i18n import howto
+from ui.i18n import howto, t
 from ui.links import Permalinks
 
 NOTE = """**SeFa** finds the directions that the generator's first layer stretches most: the
@@ -121,8 +121,8 @@ def build_edit_tab(
             sliders = _sliders(handlers, DEFAULT_MODEL)
             c |= {f"direction_{i}": s for i, s in enumerate(sliders)}
             with gr.Row():
-                run = gr.Button("Edit and export", variant="primary")
-                reset = gr.Button("Reset sliders")
+                run = gr.Button(t("edit.run"), variant="primary")
+                reset = gr.Button(t("edit.reset"))
         with gr.Column(scale=1):
             image = gr.Image(
                 label="Edited face (live preview)",

@@ -12,7 +12,7 @@ from gan.judge import Judge
 from gan.studio import DISPLAY_SIZE
 from ui.common import CHEAP_LANE, friendly, inputs_for
 from ui.examples import judged_model, lane_examples
-from ui.i18n import howto
+from ui.i18n import howto, t
 from ui.links import Permalinks
 from ui.style import EXAMPLES as PAINTINGS  # public-domain paintings (examples/SOURCES.md)
 
@@ -86,9 +86,9 @@ def build_judge_tab(
             seeds = gr.Textbox(
                 value="1-4", label="and the model's faces for seeds", info="empty: uploads only"
             )
-            run = gr.Button("Judge", variant="primary")
+            run = gr.Button(t("judge.run"), variant="primary")
             gr.Markdown(NO_D_NOTE)
-            with gr.Accordion("What is D telling us?", open=True):
+            with gr.Accordion(t("judge.lesson.accordion"), open=True):
                 gr.Markdown(LESSON)
         with gr.Column(scale=2):
             gallery = gr.Gallery(

@@ -15,7 +15,7 @@ from gan.studio import THUMBNAIL_SIZE, FaceStudio
 from ui.common import CHEAP_LANE, friendly, inputs_for
 from ui.examples import lane_examples, stylegan2_model
 from ui.generate import build_sg2_controls, sg2_settings
-from ui.i18n import howto
+from ui.i18n import howto, t
 from ui.links import Permalinks
 
 PRESET_HELP = "coarse = ws 0-3 (4-8 px: pose, face shape), middle = 4-7 (16-32 px: features, "
@@ -92,7 +92,7 @@ def build_style_mix_tab(
 ) -> None:
     """The Style mixing tab's components and events (API: `/style_mix`)."""
     handlers = StyleMixHandlers(studio)
-    gr.Markdown("Style mixing needs a **StyleGAN2** face model (choose one above).")
+    gr.Markdown(t("style_mixing.note"))
     with gr.Row():
         with gr.Column(scale=1):
             rows = gr.Textbox(value="1-3", label="Row seeds", info="their faces down the left")
@@ -106,7 +106,7 @@ def build_style_mix_tab(
             layers = gr.Textbox(value="0-3", label="Custom ws", info="e.g. `0-3` or `4, 5, 8`")
             psi = gr.Slider(0.0, 2.0, value=1.0, step=0.05, label="Truncation ψ")
             sg2 = build_sg2_controls(visible=True)
-            run = gr.Button("Mix styles", variant="primary")
+            run = gr.Button(t("style_mixing.run"), variant="primary")
         with gr.Column(scale=2):
             grid = gr.Image(label="Style mixing", type="filepath", format="png")
             gallery = gr.Gallery(label="Rows, columns and mixes", columns=6, height="auto")
