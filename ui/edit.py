@@ -11,7 +11,7 @@ from gan import DEFAULT_MODEL, latents
 from gan.edit import PRESETS
 from gan.edit_service import MAX_SLIDERS, SIGMAS, Editor, start_latent
 from ui.common import CHEAP_LANE, PIXELATED, friendly, inputs_for
-from ui.examples import lane_examples
+from ui.examples import capable_model, is_generator, lane_examples
 from ui.i18n import howto, t
 from ui.links import Permalinks
 
@@ -154,30 +154,37 @@ def build_edit_tab(
         **CHEAP_LANE,
         show_progress="hidden",
     )
+    _follow(handlers, model, c["layers"], sliders, reset)
+    _share(handlers, c, [image, strips, files, out_latent, info], release_memory, links)
+    return EditTab(c["latent_text"])
+
+
+def _follow(handlers, model, layers, sliders, reset) -> None:
+    """Slider labels follow the model and layers; only a person's new model or layers (an
+    `input`, not a `change`: examples and links set model, layers and sliders together), or
+    the Reset button, puts the sliders back to 0."""
     gr.on(
-        [model.change, c["layers"].change],
+        [model.change, layers.change],
         friendly(handlers.slider_updates),
-        [model, c["layers"]],
+        [model, layers],
         sliders,
         api_visibility="private",
     )
-    # Only a person's new model or layers resets the sliders (`input`, not `change`).
     gr.on(
-        [reset.click, model.input, c["layers"].input],
+        [reset.click, model.input, layers.input],
         reset_sliders,
         None,
         sliders,
         api_visibility="private",
     )
-    _share(handlers, c, [image, strips, files, out_latent, info], release_memory, links)
-    return EditTab(c["latent_text"])
 
 
-# Model, seed, ψ, layers and the first three directions (σ); directions 3 and 4 stay at 0.
+# Seed, ψ, layers and the first three directions (σ); directions 3 and 4 stay at 0. The
+# model: the default one when present (ui.examples).
 EXAMPLES = [
-    (DEFAULT_MODEL, 3, 1.0, "all", 2.0, 0.0, 0.0),
-    (DEFAULT_MODEL, 7, 0.8, "all", 0.0, -2.0, 1.5),
-    (DEFAULT_MODEL, 42, 1.0, "all", -3.0, 0.0, 2.5),
+    (3, 1.0, "all", 2.0, 0.0, 0.0),
+    (7, 0.8, "all", 0.0, -2.0, 1.5),
+    (42, 1.0, "all", -3.0, 0.0, 2.5),
 ]
 EXAMPLE_LABELS = [
     "seed 3: +2σ on direction #0",
@@ -185,7 +192,6 @@ EXAMPLE_LABELS = [
     "seed 42: −3σ on #0, +2.5σ on #2",
 ]
 EXAMPLE_INPUTS = [
-    "model",
     "seed",
     "truncation_psi",
     "layers",
@@ -200,13 +206,14 @@ def _share(handlers, c, outputs, release_memory, links: Permalinks | None) -> No
     permalink (which restores the seed, sliders and layers, then reruns the edit)."""
     run = friendly(handlers.edit, release_memory)
 
-    def example(model, seed, psi, layers, d0, d1, d2):
-        return run(model, seed, psi, "", None, layers, d0, d1, d2, 0.0, 0.0)
+    def example(seed, psi, layers, d0, d1, d2):
+        name = capable_model(is_generator, "a face model")
+        return (*run(name, seed, psi, "", None, layers, d0, d1, d2, 0.0, 0.0), name)
 
     lane_examples(
         [list(row) for row in EXAMPLES],
         [c[n] for n in EXAMPLE_INPUTS],
-        outputs,
+        [*outputs, c["model"]],  # the header's model follows the example's
         example,
         EXAMPLE_LABELS,
         "edit-examples",

@@ -5,22 +5,27 @@ cached example runs (and, the first time, computes) its result in the `load_exam
 event, which would otherwise queue in the default lane. `lane_examples` moves that event
 into the tab's lane (`ui.common.CHEAP_LANE`) so examples never wait behind a stylisation.
 
-The example models are chosen when the page is built: the default model when it can do the
-job, else the first local model that can (a StyleGAN2 for style mixing, a model saved with its
-discriminator for Judge). With none, the examples keep the default model, and a click gives
-the tab's usual message (e.g. "style mixing needs a StyleGAN2 model").
+An example's model is chosen at its first click, not when the page is built (so that start-up
+reads no model, and a Hub model configured with `GAN_STUDIO_HUB_MODELS` counts once it can be
+fetched): the default model when it can do the job, else the first local model, else the
+first configured Hub model that can (`capable_model`: a StyleGAN2 for Style mixing, a model
+saved with its discriminator for Judge). The chosen name is also an output of the example, so
+the header's model follows it and the tab's own button then runs on the same model. With no
+such model, the click gives a clear message and nothing is cached.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import gradio as gr
 from gradio.context import get_blocks_context
 
 from core import store
+from core.errors import UserInputError
 from gan import DEFAULT_MODEL
 from ui.common import CHEAP_LANE
 from ui.i18n import t
@@ -71,33 +76,56 @@ def put_in_lane(examples_block: gr.Examples, lane: dict) -> None:
     block_fn.concurrency_limit = lane["concurrency_limit"]
 
 
-def _local_models(model_type: str | None = None) -> list[str]:
+def capable_model(can: Callable[[str], bool], what: str) -> str:
+    """The first model that `can` do an example's job (see the module docstring); a message
+    for the page when there is none."""
+    for name in _candidates():
+        if can(name):
+            return name
+    raise gr.Error(f"This example needs {what}, and none is installed.")
+
+
+def _candidates() -> Iterator[str]:
+    """The default model, the local generators, then the configured Hub models."""
+    local = [*_local_models(DCGAN_TYPE), *_local_models(STYLEGAN2_TYPE)]
+    hub = [str(ref) for ref in store.configured_hub_models()]
+    yield from dict.fromkeys([DEFAULT_MODEL, *sorted(local), *hub])
+
+
+def _local_models(model_type: str) -> list[str]:
     try:
         return store.list_local(model_type)
-    except OSError as e:  # an unreadable checkpoints folder must not stop the page
+    except OSError as e:  # an unreadable checkpoints folder must not stop the examples
         log.warning("cannot list the local models: %s", e)
         return []
 
 
-def stylegan2_model() -> str:
-    """A StyleGAN2 model for examples: the default model if it is one, else the first local."""
-    found = _local_models(STYLEGAN2_TYPE)
-    if DEFAULT_MODEL in found or not found:
-        return DEFAULT_MODEL
-    return found[0]
+def model_type(name: str) -> str | None:
+    """The `model_type` of model `name` (from its config.json only), None when unreadable."""
+    try:
+        if "/" in name:
+            path = store.hub_file(store.HubRef.parse(name), store.CONFIG_NAME)
+            config = json.loads(path.read_text())
+        else:
+            config = store.read_config(store.resolve(name))
+    except (UserInputError, OSError, ValueError) as e:
+        log.info("example model %s: %s", name, e)
+        return None
+    return config.get("model_type")
+
+
+def is_generator(name: str) -> bool:
+    return model_type(name) in (DCGAN_TYPE, STYLEGAN2_TYPE)
+
+
+def is_stylegan2(name: str) -> bool:
+    return model_type(name) == STYLEGAN2_TYPE
 
 
 def has_discriminator(name: str) -> bool:
-    """Whether the local model `name` was saved with its discriminator."""
+    """Whether model `name` was saved with its discriminator."""
     try:
         return store.discriminator_file(name, store.resolve(name)) is not None
-    except (store.ModelLoadError, store.ModelNotFoundError, OSError):
+    except (UserInputError, OSError) as e:
+        log.info("example model %s: %s", name, e)
         return False
-
-
-def judged_model() -> str:
-    """A model with a discriminator for Judge's examples (the default when it has one)."""
-    if has_discriminator(DEFAULT_MODEL):
-        return DEFAULT_MODEL
-    generators = sorted({*_local_models(DCGAN_TYPE), *_local_models(STYLEGAN2_TYPE)})
-    return next((name for name in generators if has_discriminator(name)), DEFAULT_MODEL)

@@ -11,7 +11,7 @@ from gan import DEFAULT_MODEL, latents
 from gan.judge import Judge
 from gan.studio import DISPLAY_SIZE
 from ui.common import CHEAP_LANE, friendly, inputs_for
-from ui.examples import judged_model, lane_examples
+from ui.examples import capable_model, has_discriminator, lane_examples
 from ui.i18n import howto, t
 from ui.links import Permalinks
 from ui.style import EXAMPLES as PAINTINGS  # public-domain paintings (examples/SOURCES.md)
@@ -121,13 +121,13 @@ EXAMPLE_LABELS = [
 ]
 
 
-def example_rows(model: str) -> tuple[list[list], list[str]]:
-    """The examples whose paintings are present (images, seeds, model), and their labels."""
+def example_rows() -> tuple[list[list], list[str]]:
+    """The examples whose paintings are present (images, seeds), and their labels."""
     rows, labels = [], []
     for (names, seeds), label in zip(EXAMPLES, EXAMPLE_LABELS, strict=True):
         paths = [str(PAINTINGS / name) for name in names]
         if all((PAINTINGS / name).is_file() for name in names):
-            rows.append([paths or None, seeds, model])
+            rows.append([paths or None, seeds])
             labels.append(label)
     return rows, labels
 
@@ -136,12 +136,17 @@ def _share(handlers, c, outputs, release_memory, links: Permalinks | None) -> No
     """Examples (cached on first use, in the cheap lane, with a model that has a D), the
     "How it works" panel and the permalink (model and seeds: uploads never go into a link)."""
     run = friendly(handlers.judge_images, release_memory)
-    rows, labels = example_rows(judged_model())
+    rows, labels = example_rows()
+
+    def example(images, seeds):
+        name = capable_model(has_discriminator, "a model saved with its discriminator")
+        return (*run(images, name, seeds), name)
+
     lane_examples(
         rows,
-        [c["images"], c["seeds"], c["model"]],
-        outputs,
-        lambda images, seeds, name: run(images, name, seeds),
+        [c["images"], c["seeds"]],
+        [*outputs, c["model"]],  # the header's model follows the example's
+        example,
         labels,
         "judge-examples",
     )

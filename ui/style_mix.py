@@ -13,7 +13,7 @@ from gan import DEFAULT_MODEL
 from gan.faces import STYLE_PRESETS, StyleMix
 from gan.studio import THUMBNAIL_SIZE, FaceStudio
 from ui.common import CHEAP_LANE, friendly, inputs_for
-from ui.examples import lane_examples, stylegan2_model
+from ui.examples import capable_model, is_stylegan2, lane_examples
 from ui.generate import build_sg2_controls, sg2_settings
 from ui.i18n import howto, t
 from ui.links import Permalinks
@@ -128,7 +128,7 @@ def build_style_mix_tab(
     _share(handlers, components, [grid, gallery, files, info], release_memory, links)
 
 
-# Row seeds, column seeds, preset, custom ws, ψ; each with a StyleGAN2 model (ui.examples).
+# Row seeds, column seeds, preset, custom ws, ψ; the model: a StyleGAN2 (ui.examples).
 EXAMPLES = [
     ("1-3", "4-7", "coarse", "0-3", 1.0),
     ("1-3", "4-7", "middle", "0-3", 0.7),
@@ -145,13 +145,17 @@ def _share(handlers, components, outputs, release_memory, links: Permalinks | No
     """Examples (cached on first use, in the cheap lane), the "How it works" panel and the
     permalink (which restores the tab and reruns the mix)."""
     run = friendly(handlers.style_mix, release_memory)
-    names = ["row_seeds", "column_seeds", "preset", "layers", "truncation_psi", "model"]
-    example_model = stylegan2_model()
+
+    def example(rows, cols, preset, layers, psi):
+        name = capable_model(is_stylegan2, "a StyleGAN2 model")
+        return (*run(rows, cols, preset, layers, psi, name), name)
+
+    names = ["row_seeds", "column_seeds", "preset", "layers", "truncation_psi"]
     lane_examples(
-        [[*row, example_model] for row in EXAMPLES],
+        [list(row) for row in EXAMPLES],
         [components[n] for n in names],
-        outputs,
-        lambda rows, cols, preset, layers, psi, name: run(rows, cols, preset, layers, psi, name),
+        [*outputs, components["model"]],  # the header's model follows the example's
+        example,
         EXAMPLE_LABELS,
         "style-mixing-examples",
     )

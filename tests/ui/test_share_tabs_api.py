@@ -1,6 +1,7 @@
 """The Style mixing, Edit and Judge examples through the running app: every example runs, in
-the cheap lane, and gives what the public endpoint gives for the same values (through
-`gradio_client`); the examples' models are chosen when the page is built.
+the cheap lane, with a model that can do the job (chosen at the first click, and set in the
+header), and gives what the public endpoint gives for the same values (through `gradio_client`).
+Links to these tabs open them with their values; invalid ones warn.
 
 The app here has its own checkpoints folder (the bundled models, a tiny StyleGAN2, a tiny DCGAN
 saved with its discriminator) and its own examples cache, so no cached result of another app
@@ -119,24 +120,21 @@ def _pixels(path: str) -> np.ndarray:
     return np.asarray(Image.open(path).convert("RGB"))
 
 
-def test_the_examples_run_in_the_cheap_lane_with_capable_models(share_app):
+def test_the_examples_run_in_the_cheap_lane_and_set_the_model(share_app):
     demo, _, _ = share_app
     for table in EXAMPLE_TABLES:
         _, fn, samples = _examples_event(demo, table)
         assert (fn.concurrency_id, fn.concurrency_limit) == ("cheap", 2), table
         assert len(samples) >= 2, table
-    models = {t: {row[-1] for row in _examples_event(demo, t)[2]} for t in EXAMPLE_TABLES}
-    edit_models = {row[0] for row in _examples_event(demo, "edit-examples")[2]}
-    assert models["style-mixing-examples"] == {SG2}  # the default model is a DCGAN
-    assert models["judge-examples"] == {JUDGED}  # the default model has no D
-    assert edit_models == {"dcgan-digiface"}
+        assert fn.outputs[-1].label is not None and "model" in str(fn.outputs[-1].label)
 
 
 def test_every_style_mixing_example_runs_as_the_endpoint_does(share_app):
     demo, url, client = share_app
     index, _, samples = _examples_event(demo, "style-mixing-examples")
-    for i, (rows, cols, preset, layers, psi, model) in enumerate(samples):
-        grid, gallery, _files, info = _run_example(url, index, i)
+    for i, (rows, cols, preset, layers, psi) in enumerate(samples):
+        grid, gallery, _files, info, model = _run_example(url, index, i)
+        assert model == SG2  # the default model is a DCGAN: the first local StyleGAN2
         expected = client.predict(
             row_seeds=rows,
             column_seeds=cols,
@@ -153,8 +151,9 @@ def test_every_style_mixing_example_runs_as_the_endpoint_does(share_app):
 def test_every_edit_example_runs_as_the_endpoint_does(share_app):
     demo, url, client = share_app
     index, _, samples = _examples_event(demo, "edit-examples")
-    for i, (model, seed, psi, layers, *moves) in enumerate(samples):
-        image, _strip, _files, latent, info = _run_example(url, index, i)
+    for i, (seed, psi, layers, *moves) in enumerate(samples):
+        image, _strip, _files, latent, info, model = _run_example(url, index, i)
+        assert model == "dcgan-digiface"  # the default model
         directions = {f"direction_{k}": m for k, m in enumerate(moves)}
         expected = client.predict(
             model=model,
@@ -172,15 +171,16 @@ def test_every_edit_example_runs_as_the_endpoint_does(share_app):
 def test_every_judge_example_runs_as_the_endpoint_does(share_app):
     demo, url, client = share_app
     index, _, samples = _examples_event(demo, "judge-examples")
-    for i, (images, seeds, model) in enumerate(samples):
-        logits, gallery, table = _run_example(url, index, i)
+    for i, (images, seeds) in enumerate(samples):
+        logits, gallery, table, model = _run_example(url, index, i)
+        assert model == JUDGED  # the default model has no D: the first local one with a D
         paths = [item["path"] if isinstance(item, dict) else item for item in images or []]
         uploads = [handle_file(p) for p in paths] or None
         expected = client.predict(images=uploads, model=model, seeds=seeds, api_name="/judge")
         assert len(logits) > len(paths) and np.allclose(logits, expected[0], atol=1e-5)
         assert len(gallery) == len(logits) and table.count("\n") == len(logits) + 1
         assert all(Path(p).name in table for p in paths)  # the paintings, by name
-    assert any(images for images, _, _ in samples)  # at least one example judges a painting
+    assert any(images for images, _ in samples)  # at least one example judges a painting
 
 
 def _restore(demo, url: str, query: str) -> tuple[list, list[str]]:
