@@ -4,6 +4,9 @@ Gradio 6.31's `gr.Examples` takes no `concurrency_id` or `concurrency_limit`; a 
 cached example runs (and, the first time, computes) its result in the `load_example_output`
 event, which would otherwise queue in the default lane. `lane_examples` moves that event
 into the tab's lane (`ui.common.CHEAP_LANE`) so examples never wait behind a stylisation.
+Gradio keeps cached results in a folder named by the examples table's block id, which shifts
+whenever a component is added before it, so a later version of the page could read another
+table's results; `lane_examples` files them under a key of the examples' own content instead.
 
 An example's model is chosen at its first click, not when the page is built (so that start-up
 reads no model, and a Hub model configured with `GAN_STUDIO_HUB_MODELS` counts once it can be
@@ -16,9 +19,12 @@ such model, the click gives a clear message and nothing is cached.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import os
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import gradio as gr
@@ -48,20 +54,44 @@ def lane_examples(
     """Clickable examples whose results are computed on first use, cached for everyone, and
     run in `lane` (the cheap lane by default); private to the API. `elem_id` names the
     examples' table (e.g. `edit-examples`)."""
-    examples_block = gr.Examples(
-        examples,
-        list(inputs),
-        list(outputs),
-        fn=fn,
-        cache_examples=True,
-        cache_mode="lazy",
-        label=t("common.examples"),
-        example_labels=labels,
-        elem_id=elem_id,
-        api_visibility="private",
-    )
+    with _cache_folder(_content_key(examples, inputs, outputs, labels, elem_id)):
+        examples_block = gr.Examples(
+            examples,
+            list(inputs),
+            list(outputs),
+            fn=fn,
+            cache_examples=True,
+            cache_mode="lazy",
+            label=t("common.examples"),
+            example_labels=labels,
+            elem_id=elem_id,
+            api_visibility="private",
+        )
     put_in_lane(examples_block, lane or CHEAP_LANE)
     return examples_block
+
+
+def _content_key(examples, inputs, outputs, labels, elem_id) -> str:
+    """A short hash of what the cached results depend on (values, labels, component kinds)."""
+    kinds = [type(c).__name__ for c in (*inputs, *outputs)]
+    text = json.dumps([elem_id, examples, labels, kinds], default=str, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@contextmanager
+def _cache_folder(key: str) -> Iterator[None]:
+    """Gradio's examples cache (`GRADIO_EXAMPLES_CACHE`, read as the examples are made) moved
+    into a `key` subfolder for the block built inside."""
+    name = "GRADIO_EXAMPLES_CACHE"
+    before = os.environ.get(name)
+    os.environ[name] = os.path.join(before or ".gradio/cached_examples", key)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
 
 
 def put_in_lane(examples_block: gr.Examples, lane: dict) -> None:

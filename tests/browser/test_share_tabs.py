@@ -90,3 +90,19 @@ def test_a_style_mixing_link_restores_and_reruns_the_mix(browser, app_url, clien
         assert_no_error_toast(page)
     finally:
         context.close()
+
+
+def test_a_style_mixing_example_runs_and_sets_the_model(browser, app_url, sg2_model):
+    context, page = _open(browser, app_url + "?tab=style_mixing")
+    try:
+        tab = panel(page)
+        tab.get_by_text("middle styles (features, hair), ψ 0.7").click()
+        info = tab.get_by_text(re.compile(r"3 x 4 at \d+x\d+ from \S+: rows take ws 4-7"))
+        expect(info).to_be_visible()
+        model = re.search(r"from (\S+):", info.inner_text()).group(1)
+        expect(page.get_by_label("Face model")).to_have_value(model)  # the header follows
+        expect(tab.get_by_label("Row seeds")).to_have_value("1-3")
+        expect(served_images(tab).first).to_be_visible()
+        assert_no_error_toast(page)
+    finally:
+        context.close()

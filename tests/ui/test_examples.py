@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import gradio as gr
 import pytest
 from safetensors.torch import save_file
@@ -46,3 +49,21 @@ def test_a_configured_hub_model_that_cannot_be_fetched_is_skipped(folder, monkey
     assert not is_stylegan2("someone/sg2-faces@main")  # the Hub is unreachable here
     with pytest.raises(gr.Error, match="StyleGAN2"):
         capable_model(is_stylegan2, "a StyleGAN2 model")
+
+
+def test_cached_results_are_filed_by_the_examples_content(monkeypatch, tmp_path):
+    """Gradio names the cache folder by block id; ours adds a key of the examples' content, so
+    a page whose ids shifted never reads another table's results."""
+    from ui.examples import lane_examples
+
+    monkeypatch.setenv("GRADIO_EXAMPLES_CACHE", str(tmp_path))
+    with gr.Blocks() as demo:
+        box, out = gr.Textbox(), gr.Textbox()
+        a = lane_examples([["x"]], [box], [out], str.upper, ["x"], "a-examples")
+        b = lane_examples([["y"]], [box], [out], str.upper, ["y"], "b-examples")
+        again = lane_examples([["x"]], [box], [out], str.upper, ["x"], "a-examples")
+    keys = [Path(e.cached_folder).parent for e in (a, b, again)]
+    assert keys[0] != keys[1] and keys[0] == keys[2] and keys[0].parent == tmp_path
+    assert os.environ["GRADIO_EXAMPLES_CACHE"] == str(tmp_path)  # restored
+    lane = demo.fns[a.cache_event["id"]]
+    assert (lane.concurrency_id, lane.concurrency_limit) == ("cheap", 2)
