@@ -127,7 +127,7 @@ def example_rows() -> tuple[list[list], list[str]]:
     for (names, seeds), label in zip(EXAMPLES, EXAMPLE_LABELS, strict=True):
         paths = [str(PAINTINGS / name) for name in names]
         if all((PAINTINGS / name).is_file() for name in names):
-            rows.append([paths or None, seeds])
+            rows.append([paths, seeds])  # [] for faces only
             labels.append(label)
     return rows, labels
 
