@@ -46,9 +46,27 @@ class EditHandlers:
         direction_3: float = 0.0,
         direction_4: float = 0.0,
     ):
-        """Move the start latent (seed, pasted or uploaded z/w) along the top SeFa directions
-        (σ units); returns the image, a −3σ..+3σ strip per direction, the files, the edited
-        latent as JSON and a note."""
+        """Move a face's latent along the model's top SeFa directions (semantic edits).
+
+        Args:
+            model: a face model name from the app's model list (DCGAN or StyleGAN2).
+            seed: the face to edit (its latent z), unless a latent is given.
+            truncation_psi: ψ applied to the seed's latent; 1 = none.
+            latent_text: optional latent as JSON (z, or {"w": ...} for StyleGAN2) instead of
+                the seed, e.g. an exported edited.json or a projection.
+            latent_file: optional .npy or .json file holding such a latent.
+            layers: StyleGAN2: which style layers the directions come from and act on
+                ("coarse", "middle", "fine" or "all"); a DCGAN has one.
+            direction_0: the move along the strongest direction, in σ (−3 to 3).
+            direction_1: the move along the second direction, in σ.
+            direction_2: the move along the third direction, in σ.
+            direction_3: the move along the fourth direction, in σ.
+            direction_4: the move along the fifth direction, in σ.
+
+        Returns:
+            The edited face (PNG), a −3σ..+3σ strip per direction, the files (image, strips,
+            edited.npy/.json), the edited latent as JSON, and a note naming the moves.
+        """
         alphas = [direction_0, direction_1, direction_2, direction_3, direction_4]
         latent = self._latent(model, seed, truncation_psi, latent_text, latent_file)
         edited = self.editor.edit(model, latent, alphas, layers)

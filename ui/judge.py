@@ -46,8 +46,19 @@ class JudgeHandlers:
         model: str = DEFAULT_MODEL,
         seeds: str = "",
     ):
-        """D's raw logits (JSON numbers, one per image: uploads in upload order, then the
-        faces for `seeds`), a gallery ranked most to least real, and a table."""
+        """The discriminator's verdict on images and on the model's own faces.
+
+        Args:
+            images: optional image files to judge (they are resized to D's resolution).
+            model: a face model saved with its discriminator (e.g. a fine-tuned one).
+            seeds: optional seeds of faces the model makes and D judges too, e.g. "1-4";
+                empty: the uploads only.
+
+        Returns:
+            D's raw logits (one per image: uploads in upload order, then the seeds' faces;
+            higher = more like its training images), a gallery ranked from most to least
+            real, and a table of ranks, logits and sigmoid probabilities.
+        """
         seed_list = latents.parse_seeds(seeds) if seeds and seeds.strip() else None
         judged = self.judge.score_request(model, images or [], seed_list)
         v = judged.verdict

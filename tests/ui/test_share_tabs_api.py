@@ -214,3 +214,16 @@ def test_an_invalid_link_warns_and_changes_nothing(share_app):
     data, warnings = _restore(demo, url, "tab=edit&seed=3&direction_1=9")
     assert any("between -3 and 3" in w for w in warnings)
     assert data[0] is None and not any(isinstance(d, dict) and "value" in d for d in data)
+
+
+def test_the_mcp_tools_of_the_three_tabs_say_what_their_arguments_mean(share_app):
+    _, url, _ = share_app
+    schema = httpx.get(url + "/gradio_api/mcp/schema", timeout=60).json()
+    tools = {tool["name"]: tool["inputSchema"]["properties"] for tool in schema}
+    expected = {
+        "style_mix": ("preset", "coarse"),
+        "edit": ("direction_0", "σ"),
+        "judge_images": ("seeds", "faces the model makes"),
+    }
+    for name, (argument, words) in expected.items():
+        assert words in tools[name][argument]["description"], name
