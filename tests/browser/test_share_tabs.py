@@ -13,7 +13,7 @@ from PIL import Image
 from playwright.sync_api import expect
 
 from core import store
-from tests.browser.helpers import assert_no_error_toast, panel, served_images
+from tests.browser.helpers import assert_no_error_toast, open_tab, panel, served_images
 from tests.gan.sg2_models import save_tiny
 
 SG2 = "sg2-share-link"
@@ -104,8 +104,9 @@ def test_a_style_mixing_link_restores_and_reruns_the_mix(browser, app_url, clien
 
 
 def test_a_style_mixing_example_runs_and_sets_the_model(browser, app_url, sg2_model):
-    context, page = _open(browser, app_url + "?tab=style_mixing")
+    context, page = _open(browser, app_url)  # (a bare ?tab= link would rerun the defaults)
     try:
+        open_tab(page, "Style mixing")
         tab = panel(page)
         tab.get_by_text("middle styles (features, hair), ψ 0.7").click()
         info = tab.get_by_text(re.compile(r"3 x 4 at \d+x\d+ from \S+: rows take ws 4-7"))
