@@ -11,6 +11,9 @@ from gan import DEFAULT_MODEL, latents
 from gan.edit import PRESETS
 from gan.edit_service import MAX_SLIDERS, SIGMAS, Editor, start_latent
 from ui.common import CHEAP_LANE, PIXELATED, friendly, inputs_for
+from ui.examples import capable_model, is_generator, lane_examples
+from ui.i18n import howto, t
+from ui.links import Permalinks
 
 NOTE = """**SeFa** finds the directions that the generator's first layer stretches most: the
 eigenvectors of AᵀA, where A maps the latent into the generator (a DCGAN's first transposed
@@ -43,9 +46,27 @@ class EditHandlers:
         direction_3: float = 0.0,
         direction_4: float = 0.0,
     ):
-        """Move the start latent (seed, pasted or uploaded z/w) along the top SeFa directions
-        (σ units); returns the image, a −3σ..+3σ strip per direction, the files, the edited
-        latent as JSON and a note."""
+        """Move a face's latent along the model's top SeFa directions (semantic edits).
+
+        Args:
+            model: a face model name from the app's model list (DCGAN or StyleGAN2).
+            seed: the face to edit (its latent z), unless a latent is given.
+            truncation_psi: ψ applied to the seed's latent; 1 = none.
+            latent_text: optional latent as JSON (z, or {"w": ...} for StyleGAN2) instead of
+                the seed, e.g. an exported edited.json or a projection.
+            latent_file: optional .npy or .json file holding such a latent.
+            layers: StyleGAN2: which style layers the directions come from and act on
+                ("coarse", "middle", "fine" or "all"); a DCGAN has one.
+            direction_0: the move along the strongest direction, in σ (−3 to 3).
+            direction_1: the move along the second direction, in σ.
+            direction_2: the move along the third direction, in σ.
+            direction_3: the move along the fourth direction, in σ.
+            direction_4: the move along the fifth direction, in σ.
+
+        Returns:
+            The edited face (PNG), a −3σ..+3σ strip per direction, the files (image, strips,
+            edited.npy/.json), the edited latent as JSON, and a note naming the moves.
+        """
         alphas = [direction_0, direction_1, direction_2, direction_3, direction_4]
         latent = self._latent(model, seed, truncation_psi, latent_text, latent_file)
         edited = self.editor.edit(model, latent, alphas, layers)
@@ -79,10 +100,11 @@ class EditHandlers:
         return self.editor.preview(model, latent, alphas, layers)  # native: CSS scales it
 
     def slider_updates(self, model: str, layers: str = "all"):
-        """Labels with each direction's share of the spectrum, sliders back to 0."""
+        """Labels with each direction's share of the spectrum (the values stay: an example or
+        a link sets model, layers and sliders at once; a person's choice resets them, below)."""
         labels = self.editor.slider_labels(model, layers)
         labels += [f"direction #{i} (none)" for i in range(len(labels), MAX_SLIDERS)]
-        return [gr.update(label=text, value=0) for text in labels]
+        return [gr.update(label=text) for text in labels]
 
 
 def _json(edited) -> str:
@@ -97,7 +119,10 @@ class EditTab:
 
 
 def build_edit_tab(
-    model: gr.Dropdown, editor: Editor, release_memory: Callable[[], None] | None = None
+    model: gr.Dropdown,
+    editor: Editor,
+    release_memory: Callable[[], None] | None = None,
+    links: Permalinks | None = None,
 ) -> EditTab:
     """The Edit tab's components and events (API: `/edit`)."""
     handlers = EditHandlers(editor)
@@ -114,8 +139,8 @@ def build_edit_tab(
             sliders = _sliders(handlers, DEFAULT_MODEL)
             c |= {f"direction_{i}": s for i, s in enumerate(sliders)}
             with gr.Row():
-                run = gr.Button("Edit and export", variant="primary")
-                reset = gr.Button("Reset sliders")
+                run = gr.Button(t("edit.run"), variant="primary")
+                reset = gr.Button(t("edit.reset"))
         with gr.Column(scale=1):
             image = gr.Image(
                 label="Edited face (live preview)",
@@ -147,15 +172,73 @@ def build_edit_tab(
         **CHEAP_LANE,
         show_progress="hidden",
     )
+    _follow(handlers, model, c["layers"], sliders, reset)
+    _share(handlers, c, [image, strips, files, out_latent, info], release_memory, links)
+    return EditTab(c["latent_text"])
+
+
+def _follow(handlers, model, layers, sliders, reset) -> None:
+    """Slider labels follow the model and layers; only a person's new model or layers (an
+    `input`, not a `change`: examples and links set model, layers and sliders together), or
+    the Reset button, puts the sliders back to 0."""
     gr.on(
-        [model.change, c["layers"].change],
+        [model.change, layers.change],
         friendly(handlers.slider_updates),
-        [model, c["layers"]],
+        [model, layers],
         sliders,
         api_visibility="private",
     )
-    reset.click(reset_sliders, None, sliders, api_visibility="private")
-    return EditTab(c["latent_text"])
+    gr.on(
+        [reset.click, model.input, layers.input],
+        reset_sliders,
+        None,
+        sliders,
+        api_visibility="private",
+    )
+
+
+# Seed, ψ, layers and the first three directions (σ); directions 3 and 4 stay at 0. The
+# model: the default one when present (ui.examples).
+EXAMPLES = [
+    (3, 1.0, "all", 2.0, 0.0, 0.0),
+    (7, 0.8, "all", 0.0, -2.0, 1.5),
+    (42, 1.0, "all", -3.0, 0.0, 2.5),
+]
+EXAMPLE_LABELS = [
+    "seed 3: +2σ on direction #0",
+    "seed 7, ψ 0.8: −2σ on #1, +1.5σ on #2",
+    "seed 42: −3σ on #0, +2.5σ on #2",
+]
+EXAMPLE_INPUTS = [
+    "seed",
+    "truncation_psi",
+    "layers",
+    "direction_0",
+    "direction_1",
+    "direction_2",
+]
+
+
+def _share(handlers, c, outputs, release_memory, links: Permalinks | None) -> None:
+    """Examples (cached on first use, in the cheap lane), the "How it works" panel and the
+    permalink (which restores the seed, sliders and layers, then reruns the edit)."""
+    run = friendly(handlers.edit, release_memory)
+
+    def example(seed, psi, layers, d0, d1, d2):
+        name = capable_model(is_generator, "a face model")
+        return (*run(name, seed, psi, "", None, layers, d0, d1, d2, 0.0, 0.0), name)
+
+    lane_examples(
+        [list(row) for row in EXAMPLES],
+        [c[n] for n in EXAMPLE_INPUTS],
+        [*outputs, c["model"]],  # the header's model follows the example's
+        example,
+        EXAMPLE_LABELS,
+        "edit-examples",
+    )
+    howto("edit")
+    if links is not None:
+        links.add("edit", c, run, outputs, concurrency_id="cheap")
 
 
 def _start_inputs() -> dict[str, gr.components.Component]:

@@ -1,5 +1,22 @@
-"""Helpers for the examples and permalink reruns of the heavy tabs (Style transfer, Project).
+"""Examples that run: lazily cached `gr.Examples` in a concurrency lane, and the models they use.
 
+Gradio 6.31's `gr.Examples` takes no `concurrency_id` or `concurrency_limit`; a click on a
+cached example runs (and, the first time, computes) its result in the `load_example_output`
+event, which would otherwise queue in the default lane. `lane_examples` moves that event
+into the tab's lane (`ui.common.CHEAP_LANE`) so examples never wait behind a stylisation.
+Gradio keeps cached results in a folder named by the examples table's block id, which shifts
+whenever a component is added before it, so a later version of the page could read another
+table's results; `lane_examples` files them under a key of the examples' own content instead.
+
+An example's model is chosen at its first click, not when the page is built (so that start-up
+reads no model, and a Hub model configured with `GAN_STUDIO_HUB_MODELS` counts once it can be
+fetched): the default model when it can do the job, else the first local model, else the
+first configured Hub model that can (`capable_model`: a StyleGAN2 for Style mixing, a model
+saved with its discriminator for Judge). The chosen name is also an output of the example, so
+the header's model follows it and the tab's own button then runs on the same model. With no
+such model, the click gives a clear message and nothing is cached.
+
+The heavy tabs (Style transfer, Project) keep their examples in their own lane-less event:
 Gradio 6.31's lazy example cache (`cache_examples=True, cache_mode="lazy"`) runs a generator
 handler to its end on the first click (`gradio.caching.resolve_generator`: no previews reach
 the page meanwhile) and caches only the last value; it recognises a generator by
@@ -11,14 +28,149 @@ slot, wall-time cap, files) still apply, for the visitor whose click filled the 
 
 from __future__ import annotations
 
+import hashlib
 import inspect
-from collections.abc import Callable
+import json
+import logging
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
+from gradio.context import get_blocks_context
 
-from ui.common import CALLER
+from core import store
+from core.errors import UserInputError
+from gan import DEFAULT_MODEL
+from ui.common import CALLER, CHEAP_LANE
+from ui.i18n import t
+
+log = logging.getLogger("gan_studio")
+
+DCGAN_TYPE = "dcgan-generator"  # the `model_type` of a generator's config.json
+STYLEGAN2_TYPE = "stylegan2-generator"
+
+
+def lane_examples(
+    examples: list[list[Any]],
+    inputs: Sequence[Any],
+    outputs: Sequence[Any],
+    fn: Callable,
+    labels: list[str],
+    elem_id: str,
+    lane: dict | None = CHEAP_LANE,
+) -> gr.Examples:
+    """Clickable examples whose results are computed on first use, cached for everyone, and
+    run in `lane` (None: Gradio's own example event, as the heavy tabs want); private to the
+    API. `elem_id` names the examples' table (e.g. `edit-examples`)."""
+    with _cache_folder(_content_key(examples, inputs, outputs, labels, elem_id)):
+        examples_block = gr.Examples(
+            examples,
+            list(inputs),
+            list(outputs),
+            fn=fn,
+            cache_examples=True,
+            cache_mode="lazy",
+            label=t("common.examples"),
+            example_labels=labels,
+            elem_id=elem_id,
+            api_visibility="private",
+        )
+    if lane is not None:
+        put_in_lane(examples_block, lane)
+    return examples_block
+
+
+def _content_key(examples, inputs, outputs, labels, elem_id) -> str:
+    """A short hash of what the cached results depend on (values, labels, component kinds)."""
+    kinds = [type(c).__name__ for c in (*inputs, *outputs)]
+    text = json.dumps([elem_id, examples, labels, kinds], default=str, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@contextmanager
+def _cache_folder(key: str) -> Iterator[None]:
+    """Gradio's examples cache (`GRADIO_EXAMPLES_CACHE`, read as the examples are made) moved
+    into a `key` subfolder for the block built inside."""
+    name = "GRADIO_EXAMPLES_CACHE"
+    before = os.environ.get(name)
+    os.environ[name] = os.path.join(before or ".gradio/cached_examples", key)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
+
+
+def put_in_lane(examples_block: gr.Examples, lane: dict) -> None:
+    """Run the examples' result event under `lane`'s concurrency id and limit (call while
+    the Blocks are being built)."""
+    event = examples_block.cache_event  # the `load_example_output` event of cached examples
+    blocks = get_blocks_context()
+    if event is None or blocks is None:
+        return
+    block_fn = blocks.fns[event["id"]]
+    block_fn.concurrency_id = lane["concurrency_id"]
+    block_fn.concurrency_limit = lane["concurrency_limit"]
+
+
+def capable_model(can: Callable[[str], bool], what: str) -> str:
+    """The first model that `can` do an example's job (see the module docstring); a message
+    for the page when there is none."""
+    for name in _candidates():
+        if can(name):
+            return name
+    raise gr.Error(f"This example needs {what}, and none is installed.")
+
+
+def _candidates() -> Iterator[str]:
+    """The default model, the local generators, then the configured Hub models."""
+    local = [*_local_models(DCGAN_TYPE), *_local_models(STYLEGAN2_TYPE)]
+    hub = [str(ref) for ref in store.configured_hub_models()]
+    yield from dict.fromkeys([DEFAULT_MODEL, *sorted(local), *hub])
+
+
+def _local_models(model_type: str) -> list[str]:
+    try:
+        return store.list_local(model_type)
+    except OSError as e:  # an unreadable checkpoints folder must not stop the examples
+        log.warning("cannot list the local models: %s", e)
+        return []
+
+
+def model_type(name: str) -> str | None:
+    """The `model_type` of model `name` (from its config.json only), None when unreadable."""
+    try:
+        if "/" in name:
+            path = store.hub_file(store.HubRef.parse(name), store.CONFIG_NAME)
+            config = json.loads(path.read_text())
+        else:
+            config = store.read_config(store.resolve(name))
+    except (UserInputError, OSError, ValueError) as e:
+        log.info("example model %s: %s", name, e)
+        return None
+    return config.get("model_type")
+
+
+def is_generator(name: str) -> bool:
+    return model_type(name) in (DCGAN_TYPE, STYLEGAN2_TYPE)
+
+
+def is_stylegan2(name: str) -> bool:
+    return model_type(name) == STYLEGAN2_TYPE
+
+
+def has_discriminator(name: str) -> bool:
+    """Whether model `name` was saved with its discriminator."""
+    try:
+        return store.discriminator_file(name, store.resolve(name)) is not None
+    except (UserInputError, OSError) as e:
+        log.info("example model %s: %s", name, e)
+        return False
 
 
 def caller_kwargs(run: Callable, request: gr.Request | None) -> dict[str, Any]:

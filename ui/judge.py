@@ -11,6 +11,10 @@ from gan import DEFAULT_MODEL, latents
 from gan.judge import Judge
 from gan.studio import DISPLAY_SIZE
 from ui.common import CHEAP_LANE, friendly, inputs_for
+from ui.examples import capable_model, has_discriminator, lane_examples
+from ui.i18n import howto, t
+from ui.links import Permalinks
+from ui.style import EXAMPLES as PAINTINGS  # public-domain paintings (examples/SOURCES.md)
 
 LESSON = """**What D learns.** The discriminator is trained to tell the training images from the
 generator's, nothing more: its logit is high for what looked like the training set *during
@@ -42,8 +46,19 @@ class JudgeHandlers:
         model: str = DEFAULT_MODEL,
         seeds: str = "",
     ):
-        """D's raw logits (JSON numbers, one per image: uploads in upload order, then the
-        faces for `seeds`), a gallery ranked most to least real, and a table."""
+        """The discriminator's verdict on images and on the model's own faces.
+
+        Args:
+            images: optional image files to judge (they are resized to D's resolution).
+            model: a face model saved with its discriminator (e.g. a fine-tuned one).
+            seeds: optional seeds of faces the model makes and D judges too, e.g. "1-4";
+                empty: the uploads only.
+
+        Returns:
+            D's raw logits (one per image: uploads in upload order, then the seeds' faces;
+            higher = more like its training images), a gallery ranked from most to least
+            real, and a table of ranks, logits and sigmoid probabilities.
+        """
         seed_list = latents.parse_seeds(seeds) if seeds and seeds.strip() else None
         judged = self.judge.score_request(model, images or [], seed_list)
         v = judged.verdict
@@ -64,7 +79,10 @@ class JudgeHandlers:
 
 
 def build_judge_tab(
-    model: gr.Dropdown, judge: Judge, release_memory: Callable[[], None] | None = None
+    model: gr.Dropdown,
+    judge: Judge,
+    release_memory: Callable[[], None] | None = None,
+    links: Permalinks | None = None,
 ) -> None:
     """The Judge tab's components and events (API: `/judge`)."""
     handlers = JudgeHandlers(judge)
@@ -79,9 +97,9 @@ def build_judge_tab(
             seeds = gr.Textbox(
                 value="1-4", label="and the model's faces for seeds", info="empty: uploads only"
             )
-            run = gr.Button("Judge", variant="primary")
+            run = gr.Button(t("judge.run"), variant="primary")
             gr.Markdown(NO_D_NOTE)
-            with gr.Accordion("What is D telling us?", open=True):
+            with gr.Accordion(t("judge.lesson.accordion"), open=True):
                 gr.Markdown(LESSON)
         with gr.Column(scale=2):
             gallery = gr.Gallery(
@@ -98,3 +116,51 @@ def build_judge_tab(
         api_name="judge",
         **CHEAP_LANE,
     )
+    _share(handlers, c, [logits, gallery, table], release_memory, links)
+
+
+# Images (public-domain paintings in examples/) and seeds of faces the model makes on the spot.
+EXAMPLES = [
+    (["munch_the_scream.jpg"], "1-3"),
+    (["van_gogh_starry_night.jpg", "turner_shipwreck.jpg"], "1, 2"),
+    ([], "1-8"),
+]
+EXAMPLE_LABELS = [
+    "Munch's The Scream beside 3 of the model's faces",
+    "Van Gogh and Turner beside 2 faces",
+    "8 of the model's own faces",
+]
+
+
+def example_rows() -> tuple[list[list], list[str]]:
+    """The examples whose paintings are present (images, seeds), and their labels."""
+    rows, labels = [], []
+    for (names, seeds), label in zip(EXAMPLES, EXAMPLE_LABELS, strict=True):
+        paths = [str(PAINTINGS / name) for name in names]
+        if all((PAINTINGS / name).is_file() for name in names):
+            rows.append([paths, seeds])  # [] for faces only
+            labels.append(label)
+    return rows, labels
+
+
+def _share(handlers, c, outputs, release_memory, links: Permalinks | None) -> None:
+    """Examples (cached on first use, in the cheap lane, with a model that has a D), the
+    "How it works" panel and the permalink (model and seeds: uploads never go into a link)."""
+    run = friendly(handlers.judge_images, release_memory)
+    rows, labels = example_rows()
+
+    def example(images, seeds):
+        name = capable_model(has_discriminator, "a model saved with its discriminator")
+        return (*run(images, name, seeds), name)
+
+    lane_examples(
+        rows,
+        [c["images"], c["seeds"]],
+        [*outputs, c["model"]],  # the header's model follows the example's
+        example,
+        labels,
+        "judge-examples",
+    )
+    howto("judge")
+    if links is not None:
+        links.add("judge", c, run, outputs, concurrency_id="cheap")

@@ -81,6 +81,7 @@ def _bool(name: str, raw: str) -> bool:
 
 PSI = Field("truncation_psi", float, 0.0, 2.0)
 MODEL = Field("model", str)
+NOISE_MODES = ("const", "random", "none")  # StyleGAN2's (gan.faces.NOISE_MODES)
 TABS: dict[str, tuple[Field, ...]] = {
     "generate": (Field("seeds", str), PSI, MODEL),
     "interpolate": (
@@ -121,6 +122,25 @@ TABS: dict[str, tuple[Field, ...]] = {
         Field("d_loss_threshold", float, 0, 10),
         Field("seed", int, 0, 2**31 - 1),
     ),
+    "style_mixing": (
+        Field("row_seeds", str),
+        Field("column_seeds", str),
+        Field("preset", str, choices=("coarse", "middle", "fine", "custom")),
+        Field("layers", str),  # the custom ws, e.g. "0-3, 8"
+        PSI,
+        Field("noise_mode", str, choices=NOISE_MODES),
+        Field("truncation_cutoff", int, 0, 18),
+        Field("class_idx", int, 0, 100_000),
+        MODEL,
+    ),
+    "edit": (  # a seed's latent only: pasted or uploaded latents do not travel in a link
+        MODEL,
+        Field("seed", int, 0, 2**32 - 1),
+        PSI,
+        Field("layers", str, choices=("coarse", "middle", "fine", "all")),
+        *(Field(f"direction_{i}", float, -3.0, 3.0) for i in range(5)),
+    ),
+    "judge": (MODEL, Field("seeds", str)),  # the model's own faces; uploads stay out
 }
 
 

@@ -18,8 +18,7 @@ from gan.project_examples import PROJECT_EXAMPLES, ProjectExample
 from gan.project_service import Projector
 from gan.studio import DISPLAY_SIZE
 from ui.common import HEAVY_LANE, friendly, inputs_for, session_key
-from ui.examples import caller_kwargs, served, skips
-from ui.i18n import t
+from ui.examples import caller_kwargs, lane_examples, served, skips
 from ui.links import Permalinks
 
 log = logging.getLogger(__name__)
@@ -202,16 +201,14 @@ def _examples(run: Callable, projector: Projector, c: dict, outputs: list) -> No
     rows, labels = _example_rows(projector)
     if not rows:
         return
-    gr.Examples(
+    lane_examples(  # outside the heavy lane: see ui/examples.py
         rows,
         [c[n] for n in EXAMPLE_INPUTS],
         outputs,
-        fn=_example_fn(run),
-        cache_examples=True,
-        cache_mode="lazy",
-        label=t("common.examples"),
-        example_labels=labels,
-        api_visibility="private",
+        _example_fn(run),
+        labels,
+        "project-examples",
+        lane=None,
     )
 
 

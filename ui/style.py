@@ -17,7 +17,7 @@ from style.examples import EXAMPLE_PAIRS, EXAMPLES_DIR, QUICK_SETTINGS, ExampleP
 from style.service import Stylist
 from style.settings import MAX_STEPS, MIN_SIZE, StyleSettings
 from ui.common import HEAVY_LANE, friendly, inputs_for, session_key, settings_from
-from ui.examples import caller_kwargs, served, skips
+from ui.examples import caller_kwargs, lane_examples, served, skips
 from ui.i18n import howto, t
 from ui.links import Permalinks
 
@@ -259,16 +259,14 @@ def _examples(run: Callable, c: dict, outputs: list) -> None:
         values = (steps, size, content_weight, style_weight, tv_weight, optimizer, init)
         yield from run(content, style, *values, preserve_colors, **caller_kwargs(run, request))
 
-    gr.Examples(
+    lane_examples(  # outside the heavy lane: see ui/examples.py
         rows,
         [c[n] for n in ("content", "style", "example", *EXAMPLE_FIELDS)],
         outputs,
-        fn=stylize_example,
-        cache_examples=True,
-        cache_mode="lazy",
-        label=t("common.examples"),
-        example_labels=[_label(p) for p in pairs],
-        api_visibility="private",
+        stylize_example,
+        [_label(p) for p in pairs],
+        "style-examples",
+        lane=None,
     )
 
 

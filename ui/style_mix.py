@@ -13,7 +13,10 @@ from gan import DEFAULT_MODEL
 from gan.faces import STYLE_PRESETS, StyleMix
 from gan.studio import THUMBNAIL_SIZE, FaceStudio
 from ui.common import CHEAP_LANE, friendly, inputs_for
+from ui.examples import capable_model, is_stylegan2, lane_examples
 from ui.generate import build_sg2_controls, sg2_settings
+from ui.i18n import howto, t
+from ui.links import Permalinks
 
 PRESET_HELP = "coarse = ws 0-3 (4-8 px: pose, face shape), middle = 4-7 (16-32 px: features, "
 PRESET_HELP += "hair), fine = 8 and up (64 px+: colours, micro detail); custom: the range below"
@@ -38,9 +41,25 @@ class StyleMixHandlers:
         truncation_cutoff: float = 0,
         class_idx: float = 0,
     ):
-        """A StyleGAN2 style-mixing grid: row seeds x column seeds, the rows taking the
-        `preset` ws (coarse 0-3, middle 4-7, fine 8+) or, with preset "custom", the `layers`
-        range (e.g. `0-3, 8`) from the columns. Returns (grid preview, gallery, PNG, info)."""
+        """A StyleGAN2 style-mixing grid: each row seed's face takes some style layers (ws)
+        of each column seed's face.
+
+        Args:
+            row_seeds: the faces down the left, e.g. "1-3" (whole numbers and ranges).
+            column_seeds: the faces whose styles the rows take, e.g. "4-7".
+            preset: which ws the rows take from the columns: "coarse" (0-3: pose, face shape),
+                "middle" (4-7: features, hair), "fine" (8 and up: colours) or "custom".
+            layers: with preset "custom", the ws to take, e.g. "0-3, 8".
+            truncation_psi: ψ, 1 = the full variety; below 1 pulls faces towards the average.
+            model: a StyleGAN2 face model name from the app's model list.
+            noise_mode: "const" (same seeds, same pixels), "random" or "none".
+            truncation_cutoff: truncate only the first N ws toward w_avg; 0 = all.
+            class_idx: the class of a conditional model.
+
+        Returns:
+            The grid preview (a PNG), a gallery of the rows', columns' and mixed faces, the
+            grid PNG at native resolution, and a line of info.
+        """
         sg2 = sg2_settings(truncation_psi, noise_mode, truncation_cutoff, class_idx)
         mix, png, preview = self.studio.style_mix_request(
             model, row_seeds, column_seeds, preset, layers, sg2
@@ -82,11 +101,14 @@ def _span(layers: list[int]) -> str:
 
 
 def build_style_mix_tab(
-    model: gr.Dropdown, studio: FaceStudio, release_memory: Callable[[], None] | None = None
+    model: gr.Dropdown,
+    studio: FaceStudio,
+    release_memory: Callable[[], None] | None = None,
+    links: Permalinks | None = None,
 ) -> None:
     """The Style mixing tab's components and events (API: `/style_mix`)."""
     handlers = StyleMixHandlers(studio)
-    gr.Markdown("Style mixing needs a **StyleGAN2** face model (choose one above).")
+    gr.Markdown(t("style_mixing.note"))
     with gr.Row():
         with gr.Column(scale=1):
             rows = gr.Textbox(value="1-3", label="Row seeds", info="their faces down the left")
@@ -100,7 +122,7 @@ def build_style_mix_tab(
             layers = gr.Textbox(value="0-3", label="Custom ws", info="e.g. `0-3` or `4, 5, 8`")
             psi = gr.Slider(0.0, 2.0, value=1.0, step=0.05, label="Truncation ψ")
             sg2 = build_sg2_controls(visible=True)
-            run = gr.Button("Mix styles", variant="primary")
+            run = gr.Button(t("style_mixing.run"), variant="primary")
         with gr.Column(scale=2):
             grid = gr.Image(label="Style mixing", type="filepath", format="png")
             gallery = gr.Gallery(label="Rows, columns and mixes", columns=6, height="auto")
@@ -119,3 +141,40 @@ def build_style_mix_tab(
         api_name="style_mix",
         **CHEAP_LANE,
     )
+    _share(handlers, components, [grid, gallery, files, info], release_memory, links)
+
+
+# Row seeds, column seeds, preset, custom ws, ψ; the model: a StyleGAN2 (ui.examples).
+EXAMPLES = [
+    ("1-3", "4-7", "coarse", "0-3", 1.0),
+    ("1-3", "4-7", "middle", "0-3", 0.7),
+    ("8, 9", "10-13", "fine", "0-3", 0.7),
+]
+EXAMPLE_LABELS = [
+    "coarse styles (pose, face shape), ψ 1",
+    "middle styles (features, hair), ψ 0.7",
+    "fine styles (colours, detail), ψ 0.7",
+]
+
+
+def _share(handlers, components, outputs, release_memory, links: Permalinks | None) -> None:
+    """Examples (cached on first use, in the cheap lane), the "How it works" panel and the
+    permalink (which restores the tab and reruns the mix)."""
+    run = friendly(handlers.style_mix, release_memory)
+
+    def example(rows, cols, preset, layers, psi):
+        name = capable_model(is_stylegan2, "a StyleGAN2 model")
+        return (*run(rows, cols, preset, layers, psi, name), name)
+
+    names = ["row_seeds", "column_seeds", "preset", "layers", "truncation_psi"]
+    lane_examples(
+        [list(row) for row in EXAMPLES],
+        [components[n] for n in names],
+        [*outputs, components["model"]],  # the header's model follows the example's
+        example,
+        EXAMPLE_LABELS,
+        "style-mixing-examples",
+    )
+    howto("style_mixing")
+    if links is not None:
+        links.add("style_mixing", components, run, outputs, concurrency_id="cheap")

@@ -52,6 +52,35 @@ ROUND_TRIPS = [
         },
     ),
     ("lab", {"steps": 400, "lr_g": 0.0002, "lr_d": 0.002, "d_loss_threshold": 0.3, "seed": 7}),
+    (
+        "style_mixing",
+        {
+            "row_seeds": "1-3",
+            "column_seeds": "4, 9",
+            "preset": "custom",
+            "layers": "0-3, 8",
+            "truncation_psi": 0.7,
+            "noise_mode": "random",
+            "truncation_cutoff": 4,
+            "class_idx": 2,
+            "model": "sg2-ffhq",
+        },
+    ),
+    (
+        "edit",
+        {
+            "model": "dcgan-digiface",
+            "seed": 42,
+            "truncation_psi": 0.8,
+            "layers": "coarse",
+            "direction_0": 2.0,
+            "direction_1": -1.5,
+            "direction_2": 0.0,
+            "direction_3": 0.3,
+            "direction_4": -3.0,
+        },
+    ),
+    ("judge", {"model": "my-faces", "seeds": "1-4, 9"}),
 ]
 
 
@@ -95,6 +124,15 @@ def test_a_url_without_a_link_is_no_link():
         ("tab=project&example=seed8", "must be one of"),
         ("tab=project&photo=/etc/passwd", "unknown parameter(s): photo"),
         ("tab=project&crop_size=0", "between 0.05 and 1"),
+        ("tab=style_mixing&preset=all", "must be one of"),
+        ("tab=style_mixing&noise_mode=loud", "must be one of"),
+        ("tab=style_mixing&truncation_cutoff=-1", "between 0 and 18"),
+        ("tab=style_mixing&class_idx=1.5", "whole number"),
+        ("tab=edit&direction_2=4", "between -3 and 3"),
+        ("tab=edit&seed=-5", "between 0 and"),
+        ("tab=edit&layers=middle,fine", "must be one of"),
+        ("tab=edit&latent_text=%5B1%5D", "unknown parameter(s): latent_text"),
+        ("tab=judge&images=x.png", "unknown parameter(s): images"),
     ],
 )
 def test_invalid_links_get_clear_errors(query, message):
@@ -153,3 +191,20 @@ def test_a_link_reruns_its_tab_with_exactly_the_linked_values():
     other = LinkedTab("interpolate", {}, _fake_generate, ["a", "b", "c"])
     assert _values_for(other, None) is None
     assert _values_for(other, link) is None
+
+
+def test_the_new_tabs_links_are_their_handlers_parameters():
+    """Every linked name is a parameter of the tab's handler, so a rerun can call it."""
+    import inspect
+
+    from ui.edit import EditHandlers
+    from ui.judge import JudgeHandlers
+    from ui.style_mix import StyleMixHandlers
+
+    for tab, handler in (
+        ("style_mixing", StyleMixHandlers.style_mix),
+        ("edit", EditHandlers.edit),
+        ("judge", JudgeHandlers.judge_images),
+    ):
+        params = inspect.signature(handler).parameters
+        assert [f.name for f in permalink.fields(tab) if f.name not in params] == [], tab
