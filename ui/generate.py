@@ -49,19 +49,19 @@ class GenerateHandlers:
         """Faces for the seeds (e.g. `1-8, 42`), or for a pasted/uploaded latent vector.
 
         Args:
-            seeds: whole numbers and ranges, e.g. "1-8, 42" (up to 64 faces); each seed is one face.
+            seeds: whole numbers and ranges, e.g. "1-8, 42" (up to 64 faces); one face per seed.
             truncation_psi: ψ, 1 = the full variety; below 1 pulls faces towards the average face.
-            model: a face model name from the app's model list.
-            latent_vector: optional JSON list of numbers (or a list of lists) used instead of seeds.
-            latent_file: optional .npy or .json file of latent vectors used instead of seeds
-                (StyleGAN2: z of shape (N, z_dim) or w of shape (N, num_ws, w_dim)).
+            model: a face model name from the app's model list (default: the bundled DCGAN).
+            latent_vector: optional JSON list of numbers (or of such lists), used instead of seeds.
+            latent_file: optional .npy/.json latents used instead of seeds: z (N, z_dim), or w.
             noise_mode: StyleGAN2 only: "const" (same seed, same pixels), "random" or "none".
-            truncation_cutoff: StyleGAN2 only: truncate the first N ws toward w_avg; 0 = all.
-            class_idx: StyleGAN2 only: the class of a conditional model.
+            truncation_cutoff: StyleGAN2 only: truncate only the first N ws toward w_avg; 0 = all.
+            class_idx: StyleGAN2 only: the class of a conditional model (0 otherwise).
 
         Returns:
-            The faces (a gallery of PNGs with their seeds), the latents as JSON (seeds, ψ, z;
-            StyleGAN2 also w after truncation) and a line of info.
+            a gallery of the faces (native-resolution PNGs, captioned with their seeds);
+            the latents as JSON (seeds, ψ and z; for StyleGAN2 also w after truncation);
+            a line of info (count, size, model, ψ).
         """
         psi = float(truncation_psi)
         sg2 = sg2_settings(psi, noise_mode, truncation_cutoff, class_idx)

@@ -40,15 +40,21 @@ class InterpolateHandlers:
             seeds: two or more keyframe seeds, e.g. "1, 2, 3", visited in order.
             frames: frames per segment between two keyframes, endpoints included (2-120).
             mode: "slerp" (along the sphere where random latents lie) or "lerp" (a straight line).
-            model: a face model name from the app's model list.
+            model: a face model name from the app's model list (default: the bundled DCGAN).
             loop: whether the walk returns to the first seed.
             truncation_psi: ψ, 1 = the full variety; below 1 pulls faces towards the average face.
             fps: frames per second of the GIF and MP4.
             space: StyleGAN2 only: "z" (the `mode` path in Z, then mapped) or "w" (lerp in W).
-            noise_mode, truncation_cutoff, class_idx: StyleGAN2 only, as in /generate.
+            noise_mode: StyleGAN2 only: "const" (same seed, same pixels), "random" or "none".
+            truncation_cutoff: StyleGAN2 only: truncate only the first N ws toward w_avg; 0 = all.
+            class_idx: StyleGAN2 only: the class of a conditional model (0 otherwise).
 
         Returns:
-            The frames as one strip image, a GIF, an MP4, the three files, and a line of info.
+            the frames side by side as one strip image (PNG);
+            the walk as an animated GIF;
+            the walk as an MP4 video;
+            the three files (strip, GIF, MP4) for download;
+            a line of info (frames, path, keyframes, model).
         """
         sg2 = sg2_settings(truncation_psi, noise_mode, truncation_cutoff, class_idx)
         images, (strip, gif, mp4), keyframes = self.studio.interpolate_request(
