@@ -42,8 +42,18 @@ class JudgeHandlers:
         model: str = DEFAULT_MODEL,
         seeds: str = "",
     ):
-        """D's raw logits (JSON numbers, one per image: uploads in upload order, then the
-        faces for `seeds`), a gallery ranked most to least real, and a table."""
+        """The discriminator's verdict on images: uploads and/or the model's own faces.
+
+        Args:
+            images: image files to judge (photos, paintings, downloaded faces), or none.
+            model: a model name with a discriminator (its D judges; G makes the seed faces).
+            seeds: the model's own faces to judge too, e.g. "1-4" (empty: uploads only).
+
+        Returns:
+            D's raw logits, JSON numbers, one per image (uploads in upload order, then seeds);
+            a gallery ranked from most to least real in D's view;
+            a table of rank, image, logit and sigmoid (p real).
+        """
         seed_list = latents.parse_seeds(seeds) if seeds and seeds.strip() else None
         judged = self.judge.score_request(model, images or [], seed_list)
         v = judged.verdict
