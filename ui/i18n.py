@@ -28,6 +28,11 @@ in Chromium):
   `selector.input(None, selector, None, js=SET_LOCALE_JS)` (`input`, not `change`: the load
   sets the selector too, and only a person's choice is stored).
   Both rely on Gradio internals: the browser test must cover them on every Gradio upgrade.
+- After such a run-time change, Gradio 6.31 re-renders every translated string except the
+  names of the tabs not yet opened: the tab bar keeps the names it resolved at page load (in
+  English) until a tab is opened. The scripts therefore also rename those tab buttons from
+  the `tab.*` texts (`_RELABEL_TABS`), now and whenever the tab bar is drawn again (an
+  observer), so a Greek, Croatian or Tagalog page shows every tab name in its language.
 """
 
 from __future__ import annotations
@@ -157,20 +162,61 @@ def _text_problems(lang: str, key: str, text: object, ref: str | None) -> list[s
 
 # --- Browser side (see the module docstring) ---------------------------------------------------
 
-_CHANGE_LOCALE = """
+
+def tab_names(translations: dict[str, dict[str, str]] | None = None) -> dict[str, dict[str, str]]:
+    """{`tab.*` key: {language: name}}: what the scripts rename the tab buttons with."""
+    translations = translations or load_translations()
+    keys = [k for k in translations[DEFAULT] if k.startswith("tab.")]
+    return {k: {lang: texts[k] for lang, texts in translations.items()} for k in keys}
+
+
+# The tab buttons' names in `window.ganStudioLang`; runs on every change under the page body
+# (a text node is changed only where it differs, so the observer settles at once).
+_RELABEL_TABS = """
+  window.ganStudioLang = lang;
+  if (!window.ganStudioRelabel) {
+    const names = TAB_NAMES, key_of = new Map();
+    for (const [key, texts] of Object.entries(names))
+      for (const text of Object.values(texts)) key_of.set(text, key);
+    const relabel = () => {
+      for (const button of document.querySelectorAll('[role=tablist] button, [role=tab]')) {
+        const node = [...button.childNodes].find((n) => n.nodeType === 3 && n.nodeValue.trim());
+        const key = node && key_of.get(node.nodeValue.trim());
+        const want = key && names[key][window.ganStudioLang];
+        if (want && node.nodeValue.trim() !== want) node.nodeValue = want;
+      }
+    };
+    let queued = false;
+    new MutationObserver(() => {
+      if (queued) return;
+      queued = true;
+      requestAnimationFrame(() => { queued = false; relabel(); });
+    }).observe(document.body, { childList: true, subtree: true, characterData: true });
+    window.ganStudioRelabel = relabel;
+  }
+"""
+
+_CHANGE_LOCALE = (
+    _RELABEL_TABS
+    + """
   const core = performance.getEntriesByType('resource').map((e) => e.name)
     .find((n) => /\\/assets\\/core-[^/]*\\.js$/.test(n));
   if (!core) { console.warn('GAN Studio: Gradio core module not found'); return lang; }
-  import(core).then((m) => m.changeLocale(lang));
+  import(core).then((m) => { m.changeLocale(lang); window.ganStudioRelabel(); });
 """
+)
 
 # A choice made in the selector is stored; the browser's own languages are not, so that a
 # changed browser language still applies until someone picks one.
 SET_LOCALE_JS = (
-    "(lang) => {"
-    + _CHANGE_LOCALE
-    + "  try { localStorage.setItem(STORAGE_KEY, lang); } catch (e) {}\n  return lang;\n}"
-).replace("STORAGE_KEY", json.dumps(STORAGE_KEY))
+    (
+        "(lang) => {"
+        + _CHANGE_LOCALE
+        + "  try { localStorage.setItem(STORAGE_KEY, lang); } catch (e) {}\n  return lang;\n}"
+    )
+    .replace("STORAGE_KEY", json.dumps(STORAGE_KEY))
+    .replace("TAB_NAMES", json.dumps(tab_names(), ensure_ascii=False))
+)
 
 BROWSER_LOCALE_JS = (
     """() => {
@@ -195,6 +241,7 @@ for _name, _value in (
     ("ALIASES", json.dumps(ALIASES)),
     ("STORAGE_KEY", json.dumps(STORAGE_KEY)),
     ("DEFAULT", json.dumps(DEFAULT)),
+    ("TAB_NAMES", json.dumps(tab_names(), ensure_ascii=False)),
 ):
     BROWSER_LOCALE_JS = BROWSER_LOCALE_JS.replace(_name, _value)
 

@@ -10,7 +10,7 @@ from gan import DEFAULT_MODEL, latents
 from gan.studio import FaceStudio
 from ui.common import CHEAP_LANE, friendly, inputs_for
 from ui.generate import build_sg2_controls, sg2_settings
-from ui.i18n import howto, t
+from ui.i18n import howto, language_of, t, translate
 from ui.links import Permalinks
 
 
@@ -33,6 +33,7 @@ class InterpolateHandlers:
         noise_mode: str = "const",
         truncation_cutoff: float = 0,
         class_idx: float = 0,
+        request: gr.Request = None,
     ):
         """Frames between two or more keyframe seeds: a strip, a GIF and an MP4.
 
@@ -60,8 +61,17 @@ class InterpolateHandlers:
         images, (strip, gif, mp4), keyframes = self.studio.interpolate_request(
             model, seeds, int(frames), mode, bool(loop), float(truncation_psi), fps, space, sg2
         )
-        path = "lerp in W" if space == "w" and self.studio.model_info(model)["stylegan2"] else mode
-        info = f"{len(images)} frames, {path}, {keyframes} keyframes from **{model}**"
+        lang = language_of(request)
+        in_w = space == "w" and self.studio.model_info(model)["stylegan2"]
+        path = translate("msg.interpolate.lerp_w", lang) if in_w else mode
+        info = translate(
+            "msg.interpolate.info",
+            lang,
+            frames=len(images),
+            mode=path,
+            keyframes=keyframes,
+            model=model,
+        )
         return str(strip), str(gif), str(mp4), [str(strip), str(gif), str(mp4)], info
 
 
@@ -76,35 +86,33 @@ def build_interpolate_tab(
     with gr.Row():
         with gr.Column(scale=1):
             seeds = gr.Textbox(
-                value="1, 2, 3", label="Keyframe seeds", info="two or more, visited in order"
+                value="1, 2, 3",
+                label=t("interpolate.seeds.label"),
+                info=t("interpolate.seeds.info"),
             )
             frames = gr.Slider(
-                2,
-                latents.MAX_FRAMES,
-                value=16,
-                step=1,
-                label="Frames per segment (endpoints included)",
+                2, latents.MAX_FRAMES, value=16, step=1, label=t("interpolate.frames.label")
             )
-            mode = gr.Radio(["slerp", "lerp"], value="slerp", label="Interpolation")
-            loop = gr.Checkbox(value=False, label="Loop back to the first seed")
-            psi = gr.Slider(0.0, 2.0, value=1.0, step=0.05, label="Truncation ψ")
-            fps = gr.Slider(1, 60, value=12, step=1, label="Frames per second")
+            mode = gr.Radio(["slerp", "lerp"], value="slerp", label=t("interpolate.mode.label"))
+            loop = gr.Checkbox(value=False, label=t("interpolate.loop.label"))
+            psi = gr.Slider(0.0, 2.0, value=1.0, step=0.05, label=t("generate.psi.label"))
+            fps = gr.Slider(1, 60, value=12, step=1, label=t("interpolate.fps.label"))
             sg2 = build_sg2_controls()
             with sg2.group:
                 space = gr.Radio(
                     ["z", "w"],
                     value="z",
-                    label="Latent space",
-                    info="z: the path above, then mapped; w: straight lines in W",
+                    label=t("interpolate.space.label"),
+                    info=t("interpolate.space.info"),
                 )
             run = gr.Button(t("interpolate.run"), variant="primary")
         with gr.Column(scale=2):
-            strip = gr.Image(label="Frames", type="filepath", format="png")
+            strip = gr.Image(label=t("interpolate.strip.label"), type="filepath", format="png")
             with gr.Row():
                 gif = gr.Image(label="GIF", type="filepath", format="gif", height=320)
                 mp4 = gr.Video(label="MP4", format="mp4", autoplay=True, loop=True, height=320)
             info = gr.Markdown(label="info")
-            files = gr.File(label="Downloads", file_count="multiple")
+            files = gr.File(label=t("common.downloads"), file_count="multiple")
     components = {"seeds": seeds, "frames": frames, "mode": mode, "model": model, "loop": loop}
     components |= {"truncation_psi": psi, "fps": fps, "space": space}
     components |= sg2.components()

@@ -9,6 +9,7 @@ from typing import Any
 import gradio as gr
 
 from ui.edit import build_edit_tab
+from ui.i18n import t
 from ui.judge import build_judge_tab
 from ui.project import build_project_tab
 
@@ -17,11 +18,11 @@ def build_tool_tabs(
     model: gr.Dropdown, services: Any, release_memory: Callable[[], None] | None = None
 ) -> None:
     """The three tabs, inside the app's `gr.Tabs()`."""
-    with gr.Tab("Edit", id="edit"):
+    with gr.Tab(t("tab.edit"), id="edit"):
         edit = build_edit_tab(model, services.editor, release_memory)
-    with gr.Tab("Project", id="project"):
+    with gr.Tab(t("tab.project"), id="project"):
         build_project_tab(
             model, services.projector, release_memory, send_to={"Edit": edit.latent_text}
         )
-    with gr.Tab("Judge", id="judge"):
+    with gr.Tab(t("tab.judge"), id="judge"):
         build_judge_tab(model, services.judge, release_memory)

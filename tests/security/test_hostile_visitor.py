@@ -152,6 +152,7 @@ def visitors(space):
 HARMLESS = {
     "random_seeds",
     "hub_status",
+    "device_line",  # ui.header: "Running on CPU." in the browser's language
     "network_status",
     "_check_login_status",
     "load_example_input",  # Gradio's examples: form values, cached outputs of default models
