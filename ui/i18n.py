@@ -170,6 +170,8 @@ def tab_names(translations: dict[str, dict[str, str]] | None = None) -> dict[str
     return {k: {lang: texts[k] for lang, texts in translations.items()} for k in keys}
 
 
+# Gradio's tab buttons: the tab bar, its hidden copy that measures them, the "More tabs" menu.
+TAB_BUTTONS = "[role=tablist] button, .tab-container button, [aria-label='More tabs'] ~ div button"
 # The tab buttons' names in `window.ganStudioLang`; runs on every change under the page body
 # (a text node is changed only where it differs, so the observer settles at once).
 _RELABEL_TABS = """
@@ -179,7 +181,7 @@ _RELABEL_TABS = """
     for (const [key, texts] of Object.entries(names))
       for (const text of Object.values(texts)) key_of.set(text, key);
     const relabel = () => {
-      for (const button of document.querySelectorAll('[role=tablist] button, [role=tab]')) {
+      for (const button of document.querySelectorAll(TAB_BUTTONS)) {
         const node = [...button.childNodes].find((n) => n.nodeType === 3 && n.nodeValue.trim());
         const key = node && key_of.get(node.nodeValue.trim());
         const want = key && names[key][window.ganStudioLang];
@@ -216,6 +218,7 @@ SET_LOCALE_JS = (
     )
     .replace("STORAGE_KEY", json.dumps(STORAGE_KEY))
     .replace("TAB_NAMES", json.dumps(tab_names(), ensure_ascii=False))
+    .replace("TAB_BUTTONS", json.dumps(TAB_BUTTONS))
 )
 
 BROWSER_LOCALE_JS = (
@@ -242,6 +245,7 @@ for _name, _value in (
     ("STORAGE_KEY", json.dumps(STORAGE_KEY)),
     ("DEFAULT", json.dumps(DEFAULT)),
     ("TAB_NAMES", json.dumps(tab_names(), ensure_ascii=False)),
+    ("TAB_BUTTONS", json.dumps(TAB_BUTTONS)),
 ):
     BROWSER_LOCALE_JS = BROWSER_LOCALE_JS.replace(_name, _value)
 
