@@ -9,7 +9,7 @@ import gradio as gr
 from gan import DEFAULT_MODEL, latents
 from gan.studio import FaceStudio
 from ui.common import CHEAP_LANE, friendly, inputs_for
-from ui.generate import build_sg2_controls, sg2_settings
+from ui.generate import StyleGAN2Controls, build_sg2_controls, sg2_settings
 from ui.i18n import howto, language_of, t, translate
 from ui.links import Permalinks
 
@@ -85,26 +85,7 @@ def build_interpolate_tab(
     handlers = InterpolateHandlers(studio)
     with gr.Row():
         with gr.Column(scale=1):
-            seeds = gr.Textbox(
-                value="1, 2, 3",
-                label=t("interpolate.seeds.label"),
-                info=t("interpolate.seeds.info"),
-            )
-            frames = gr.Slider(
-                2, latents.MAX_FRAMES, value=16, step=1, label=t("interpolate.frames.label")
-            )
-            mode = gr.Radio(["slerp", "lerp"], value="slerp", label=t("interpolate.mode.label"))
-            loop = gr.Checkbox(value=False, label=t("interpolate.loop.label"))
-            psi = gr.Slider(0.0, 2.0, value=1.0, step=0.05, label=t("generate.psi.label"))
-            fps = gr.Slider(1, 60, value=12, step=1, label=t("interpolate.fps.label"))
-            sg2 = build_sg2_controls()
-            with sg2.group:
-                space = gr.Radio(
-                    ["z", "w"],
-                    value="z",
-                    label=t("interpolate.space.label"),
-                    info=t("interpolate.space.info"),
-                )
+            components, sg2 = _controls(model)
             run = gr.Button(t("interpolate.run"), variant="primary")
         with gr.Column(scale=2):
             strip = gr.Image(label=t("interpolate.strip.label"), type="filepath", format="png")
@@ -113,12 +94,9 @@ def build_interpolate_tab(
                 mp4 = gr.Video(label="MP4", format="mp4", autoplay=True, loop=True, height=320)
             info = gr.Markdown(label="info")
             files = gr.File(label=t("common.downloads"), file_count="multiple")
-    components = {"seeds": seeds, "frames": frames, "mode": mode, "model": model, "loop": loop}
-    components |= {"truncation_psi": psi, "fps": fps, "space": space}
-    components |= sg2.components()
     sg2.follow(model, studio)
     gr.on(
-        [run.click, seeds.submit],
+        [run.click, components["seeds"].submit],
         friendly(handlers.interpolate, release_memory),
         inputs_for(handlers.interpolate, components),
         [strip, gif, mp4, files, info],
@@ -126,6 +104,31 @@ def build_interpolate_tab(
         **CHEAP_LANE,
     )
     _share(handlers, components, [strip, gif, mp4, files, info], release_memory, links)
+
+
+def _controls(model: gr.Dropdown) -> tuple[dict, StyleGAN2Controls]:
+    """The walk's settings, by the handler's parameter names, and the StyleGAN2 controls."""
+    seeds = gr.Textbox(
+        value="1, 2, 3",
+        label=t("interpolate.seeds.label"),
+        info=t("interpolate.seeds.info"),
+    )
+    frames = gr.Slider(2, latents.MAX_FRAMES, value=16, step=1, label=t("interpolate.frames.label"))
+    mode = gr.Radio(["slerp", "lerp"], value="slerp", label=t("interpolate.mode.label"))
+    loop = gr.Checkbox(value=False, label=t("interpolate.loop.label"))
+    psi = gr.Slider(0.0, 2.0, value=1.0, step=0.05, label=t("generate.psi.label"))
+    fps = gr.Slider(1, 60, value=12, step=1, label=t("interpolate.fps.label"))
+    sg2 = build_sg2_controls()
+    with sg2.group:
+        space = gr.Radio(
+            ["z", "w"],
+            value="z",
+            label=t("interpolate.space.label"),
+            info=t("interpolate.space.info"),
+        )
+    components = {"seeds": seeds, "frames": frames, "mode": mode, "model": model, "loop": loop}
+    components |= {"truncation_psi": psi, "fps": fps, "space": space}
+    return components | sg2.components(), sg2
 
 
 def _share(handlers, components, outputs, release_memory, links: Permalinks | None) -> None:

@@ -213,26 +213,7 @@ def build_lab_tab(lab: Lab, links: Permalinks | None = None) -> None:
                 run = gr.Button(t("lab.run"), variant="primary")
                 stop = gr.Button(t("common.stop"), variant="stop")
         with gr.Column(scale=2):
-            samples = gr.Image(label=t("lab.samples.label"), format="png", interactive=False)
-            info = gr.Markdown()
-            with gr.Row():
-                losses = gr.ScatterPlot(
-                    x="step", y="loss", color="series", label=t("lab.losses.label")
-                )
-                probs = gr.LinePlot(
-                    x="step",
-                    y="probability",
-                    color="series",
-                    label=t("lab.dprob.label"),
-                    y_lim=[0, 1],
-                )
-            collapse = gr.LinePlot(
-                x="step",
-                y="diversity",
-                color="series",
-                label=t("lab.collapse.label"),
-            )
-    outputs = [samples, losses, probs, collapse, info]
+            outputs = _train_plots()
     train = friendly(handlers.train)
     run.click(
         train,
@@ -260,6 +241,19 @@ def build_lab_tab(lab: Lab, links: Permalinks | None = None) -> None:
     _compare_panel(handlers)
     howto("lab.collapse", title="lab.collapse.accordion")
     howto("lab.highres", title="lab.highres.accordion")
+
+
+def _train_plots() -> list[gr.components.Component]:
+    """[samples grid, losses, D(x)/D(G(z)), collapse meter, the phases in words]."""
+    samples = gr.Image(label=t("lab.samples.label"), format="png", interactive=False)
+    info = gr.Markdown()
+    with gr.Row():
+        losses = gr.ScatterPlot(x="step", y="loss", color="series", label=t("lab.losses.label"))
+        probs = gr.LinePlot(
+            x="step", y="probability", color="series", label=t("lab.dprob.label"), y_lim=[0, 1]
+        )
+    collapse = gr.LinePlot(x="step", y="diversity", color="series", label=t("lab.collapse.label"))
+    return [samples, losses, probs, collapse, info]
 
 
 def _train_inputs() -> dict[str, gr.components.Component]:

@@ -45,11 +45,11 @@ def test_the_training_endpoints_stay_in_the_api(app_url):
 def _mcp_session(url: str, work):
     """Run `work(session)` in an MCP client session on the app's streamable HTTP endpoint."""
     from mcp import ClientSession
-    from mcp.client.streamable_http import streamablehttp_client
+    from mcp.client.streamable_http import streamable_http_client
 
     async def main():
         async with (
-            streamablehttp_client(url.rstrip("/") + "/gradio_api/mcp/") as (read, write, _),
+            streamable_http_client(url.rstrip("/") + "/gradio_api/mcp/") as (read, write, _),
             ClientSession(read, write) as session,
         ):
             await session.initialize()
