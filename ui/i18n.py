@@ -1,6 +1,8 @@
 """The page's languages: one JSON file per language in `ui/locales/`, loaded into `gr.I18n`.
 
-Keys are flat (`tab.generate`, `generate.seeds.label`, `howto.generate.body`, ...). Two kinds:
+Keys are flat (`tab.generate`, `generate.seeds.label`, `howto.generate.body`, ...). Gradio's
+own keys may be given too (`upload_text.drop_file`, `common.or`, ...): Gradio has no Greek,
+Croatian or Tagalog for its widgets, so ours fill in (en, nl, fi repeat Gradio's own). Two kinds:
 
 - page text (every key not starting with `msg.`): labels, buttons, tab names, info texts and
   the "How it works" panels. They go to `gr.I18n` and are translated in the browser. They hold
