@@ -46,26 +46,28 @@ class EditHandlers:
         direction_3: float = 0.0,
         direction_4: float = 0.0,
     ):
-        """Move a face's latent along the model's top SeFa directions (semantic edits).
+        """Move the start latent (seed, pasted or uploaded z/w) along the top SeFa directions
+        (σ units).
 
         Args:
             model: a face model name from the app's model list (DCGAN or StyleGAN2).
-            seed: the face to edit (its latent z), unless a latent is given.
-            truncation_psi: ψ applied to the seed's latent; 1 = none.
-            latent_text: optional latent as JSON (z, or {"w": ...} for StyleGAN2) instead of
-                the seed, e.g. an exported edited.json or a projection.
-            latent_file: optional .npy or .json file holding such a latent.
-            layers: StyleGAN2: which style layers the directions come from and act on
-                ("coarse", "middle", "fine" or "all"); a DCGAN has one.
-            direction_0: the move along the strongest direction, in σ (−3 to 3).
-            direction_1: the move along the second direction, in σ.
-            direction_2: the move along the third direction, in σ.
-            direction_3: the move along the fourth direction, in σ.
-            direction_4: the move along the fifth direction, in σ.
+            seed: the start face's seed (used when no latent is pasted or uploaded).
+            truncation_psi: ψ of the seed's face, 1 = the full variety.
+            latent_text: optional JSON latent instead of the seed: z, or w / W+ for StyleGAN2.
+            latent_file: optional .npy/.json latent instead of the seed (e.g. a projection's).
+            layers: StyleGAN2 only: "all", "coarse", "middle", "fine", a range "2-5" or "0,1,4".
+            direction_0: move along SeFa direction #0 (the strongest), in σ, e.g. -3 to 3.
+            direction_1: move along direction #1, in σ.
+            direction_2: move along direction #2, in σ.
+            direction_3: move along direction #3, in σ.
+            direction_4: move along direction #4, in σ.
 
         Returns:
-            The edited face (PNG), a −3σ..+3σ strip per direction, the files (image, strips,
-            edited.npy/.json), the edited latent as JSON, and a note naming the moves.
+            the edited image;
+            a strip per direction from −3σ to +3σ (rows: directions #0-#4);
+            the files (image, strip, edited latent as .npy and .json);
+            the edited latent as JSON (reads back in Generate);
+            a note on the moves made.
         """
         alphas = [direction_0, direction_1, direction_2, direction_3, direction_4]
         latent = self._latent(model, seed, truncation_psi, latent_text, latent_file)

@@ -14,7 +14,7 @@ from gan import DEFAULT_MODEL, latents
 from gan.faces import NOISE_MODES, FacesRequest, SG2Settings, latent_files
 from gan.studio import FaceStudio
 from ui.common import CHEAP_LANE, PIXELATED, friendly, inputs_for
-from ui.i18n import howto, t
+from ui.i18n import howto, language_of, t, translate
 from ui.links import Permalinks
 
 log = logging.getLogger(__name__)
@@ -60,23 +60,24 @@ class GenerateHandlers:
         noise_mode: str = "const",
         truncation_cutoff: float = 0,
         class_idx: float = 0,
+        request: gr.Request = None,
     ):
         """Faces for the seeds (e.g. `1-8, 42`), or for a pasted/uploaded latent vector.
 
         Args:
-            seeds: whole numbers and ranges, e.g. "1-8, 42" (up to 64 faces); each seed is one face.
+            seeds: whole numbers and ranges, e.g. "1-8, 42" (up to 64 faces); one face per seed.
             truncation_psi: ψ, 1 = the full variety; below 1 pulls faces towards the average face.
-            model: a face model name from the app's model list.
-            latent_vector: optional JSON list of numbers (or a list of lists) used instead of seeds.
-            latent_file: optional .npy or .json file of latent vectors used instead of seeds
-                (StyleGAN2: z of shape (N, z_dim) or w of shape (N, num_ws, w_dim)).
+            model: a face model name from the app's model list (default: the bundled DCGAN).
+            latent_vector: optional JSON list of numbers (or of such lists), used instead of seeds.
+            latent_file: optional .npy/.json latents used instead of seeds: z (N, z_dim), or w.
             noise_mode: StyleGAN2 only: "const" (same seed, same pixels), "random" or "none".
-            truncation_cutoff: StyleGAN2 only: truncate the first N ws toward w_avg; 0 = all.
-            class_idx: StyleGAN2 only: the class of a conditional model.
+            truncation_cutoff: StyleGAN2 only: truncate only the first N ws toward w_avg; 0 = all.
+            class_idx: StyleGAN2 only: the class of a conditional model (0 otherwise).
 
         Returns:
-            The faces (a gallery of PNGs with their seeds), the latents as JSON (seeds, ψ, z;
-            StyleGAN2 also w after truncation) and a line of info.
+            a gallery of the faces (native-resolution PNGs, captioned with their seeds);
+            the latents as JSON (seeds, ψ and z; for StyleGAN2 also w after truncation);
+            a line of info (count, size, model, ψ).
         """
         request = faces_request(
             seeds,
@@ -94,11 +95,7 @@ class GenerateHandlers:
         gallery = [
             (str(path), labels[i] if labels else f"{space}[{i}]") for i, path in enumerate(pngs)
         ]
-        h, w = faces.images.shape[1:3]
-        info = f"{len(faces.images)} faces at {w}x{h} from **{model}**, truncation ψ={psi:g}"
-        if faces.w is not None:
-            info += f", noise {sg2.noise_mode}" + (" (rendered from w)" if faces.z is None else "")
-        return gallery, latents_value(faces), info
+        return gallery, latents_value(faces), _info(faces, model, psi, sg2, language_of(request))
 
     def faces_zip(
         self,
@@ -123,6 +120,19 @@ class GenerateHandlers:
             class_idx,
         )
         return str(self.studio.zip_request(model, request))
+
+
+def _info(faces, model: str, psi: float, sg2: SG2Settings, lang: str) -> str:
+    """The line under the gallery: how many faces, their size, the model and ψ."""
+    h, w = faces.images.shape[1:3]
+    count, psi_text = len(faces.images), f"{psi:g}"
+    info = translate(
+        "msg.generate.info", lang, count=count, width=w, height=h, model=model, psi=psi_text
+    )
+    if faces.w is not None:
+        info += translate("msg.generate.noise", lang, noise_mode=sg2.noise_mode)
+        info += translate("msg.generate.from_w", lang) if faces.z is None else ""
+    return info
 
 
 def latents_value(faces) -> dict:
@@ -165,7 +175,7 @@ class StyleGAN2Controls:
             num_ws, c_dim = info["num_ws"], info["c_dim"]
             return (
                 gr.update(visible=info["stylegan2"]),
-                gr.update(maximum=max(num_ws, 1), info=f"0 = all {num_ws} ws"),
+                gr.update(maximum=max(num_ws, 1)),
                 gr.update(visible=c_dim > 0, maximum=max(c_dim - 1, 0)),
             )
 
@@ -189,19 +199,24 @@ def build_sg2_controls(visible: bool = False) -> StyleGAN2Controls:
         noise = gr.Radio(
             list(NOISE_MODES),
             value="const",
-            label="Noise mode",
-            info="const: same seed, same pixels; random: new fine detail each run",
+            label=t("generate.noise.label"),
+            info=t("generate.noise.info"),
         )
         cutoff = gr.Slider(
             0,
             18,
             value=0,
             step=1,
-            label="Truncation cutoff",
-            info="truncate the first N ws; 0 = all",
+            label=t("generate.cutoff.label"),
+            info=t("generate.cutoff.info"),
         )
         class_idx = gr.Number(
-            value=0, precision=0, minimum=0, label="Class", visible=False, info="conditional models"
+            value=0,
+            precision=0,
+            minimum=0,
+            label=t("generate.class.label"),
+            visible=False,
+            info=t("generate.class.info"),
         )
     return StyleGAN2Controls(group, noise, cutoff, class_idx)
 
@@ -212,51 +227,20 @@ def build_generate_tab(
     release_memory: Callable[[], None] | None = None,
     links: Permalinks | None = None,
 ) -> None:
-    """The Generate tab's components and events (API: `/generate`)."""
+    """The Generate tab's components and events (API: `/generate`, `/faces_zip`)."""
     handlers = GenerateHandlers(studio)
     with gr.Row():
         with gr.Column(scale=1):
-            seeds = gr.Textbox(
-                value="1-8", label=t("generate.seeds.label"), info=t("generate.seeds.info")
-            )
-            with gr.Row():
-                count = gr.Slider(1, latents.MAX_SEEDS, value=8, step=1, label="Random faces")
-                dice = gr.Button("Random seeds", scale=0, size="sm")
-            psi = gr.Slider(
-                0.0,
-                2.0,
-                value=1.0,
-                step=0.05,
-                label="Truncation ψ",
-                info="below 1: more typical faces, less variety",
-            )
-            sg2 = build_sg2_controls()
-            latent_text, latent_file = _latent_inputs()
-            run = gr.Button(t("generate.run"), variant="primary")
+            components, count, dice, sg2, run = _controls(model)
         with gr.Column(scale=2):
-            gallery = gr.Gallery(
-                label="Faces",
-                columns=4,
-                format="png",
-                height="auto",
-                object_fit="contain",
-                elem_id="faces",
-                elem_classes=[PIXELATED],
-            )
-            info = gr.Markdown(label="info")
-            z_out = gr.JSON(label="Latents (seeds, truncation ψ, z)", open=False)
-            zip_button = gr.Button("Zip of the PNGs, grid and latents", size="sm")
-            zip_file = gr.File(label="Download: native-resolution PNGs and latents")
-    dice.click(random_seeds, count, seeds, api_visibility="private")
-    components = {"seeds": seeds, "truncation_psi": psi, "model": model}
-    components |= {"latent_vector": latent_text, "latent_file": latent_file}
-    components |= sg2.components()
+            outputs, zip_button, zip_file = _results()
+    dice.click(random_seeds, count, components["seeds"], api_visibility="private")
     sg2.follow(model, studio)
     gr.on(
-        [run.click, seeds.submit],
+        [run.click, components["seeds"].submit],
         friendly(handlers.generate, release_memory),
         inputs_for(handlers.generate, components),
-        [gallery, z_out, info],
+        outputs,
         api_name="generate",
         **CHEAP_LANE,
     )
@@ -267,7 +251,52 @@ def build_generate_tab(
         api_name="faces_zip",
         **CHEAP_LANE,
     )
-    _share(handlers, components, [gallery, z_out, info], release_memory, links)
+    _share(handlers, components, outputs, release_memory, links)
+
+
+def _controls(
+    model: gr.Dropdown,
+) -> tuple[dict, gr.Slider, gr.Button, StyleGAN2Controls, gr.Button]:
+    """The left column: (the inputs by the handler's parameter names, the random-faces count,
+    the dice, the StyleGAN2 controls, the Generate button)."""
+    seeds = gr.Textbox(value="1-8", label=t("generate.seeds.label"), info=t("generate.seeds.info"))
+    with gr.Row():
+        count = gr.Slider(1, latents.MAX_SEEDS, value=8, step=1, label=t("generate.count.label"))
+        dice = gr.Button(t("generate.dice"), scale=0, size="sm")
+    psi = gr.Slider(
+        0.0,
+        2.0,
+        value=1.0,
+        step=0.05,
+        label=t("generate.psi.label"),
+        info=t("generate.psi.info"),
+    )
+    sg2 = build_sg2_controls()
+    latent_text, latent_file = _latent_inputs()
+    run = gr.Button(t("generate.run"), variant="primary")
+    components = {"seeds": seeds, "truncation_psi": psi, "model": model}
+    components |= {"latent_vector": latent_text, "latent_file": latent_file}
+    components |= sg2.components()
+    return components, count, dice, sg2, run
+
+
+def _results() -> tuple[list, gr.Button, gr.File]:
+    """The gallery, the info line, the latents and the zip: ([gallery, latents, info], the
+    zip button, the zip file)."""
+    gallery = gr.Gallery(
+        label=t("generate.gallery.label"),
+        columns=4,
+        format="png",
+        height="auto",
+        object_fit="contain",
+        elem_id="faces",
+        elem_classes=[PIXELATED],
+    )
+    info = gr.Markdown(label="info")
+    z_out = gr.JSON(label=t("generate.latents.label"), open=False)
+    zip_button = gr.Button(t("generate.zip"), size="sm")
+    zip_file = gr.File(label=t("generate.files.label"))
+    return [gallery, z_out, info], zip_button, zip_file
 
 
 def _share(handlers, components, outputs, release_memory, links: Permalinks | None) -> None:
@@ -291,16 +320,16 @@ def _share(handlers, components, outputs, release_memory, links: Permalinks | No
 
 
 def _latent_inputs() -> tuple[gr.Textbox, gr.File]:
-    with gr.Accordion("Latent vector instead of seeds", open=False):
+    with gr.Accordion(t("generate.latent.accordion"), open=False):
         latent_text = gr.Textbox(
             value="",
-            label="Latent vector (JSON)",
+            label=t("generate.latent.label"),
             lines=3,
-            placeholder="[0.1, -1.2, ...] (nz numbers) or a list of such lists",
-            info="StyleGAN2: z (N, z_dim) or w (N, num_ws, w_dim), e.g. a downloaded w.json",
+            placeholder=t("generate.latent.placeholder"),
+            info=t("generate.latent.info"),
         )
         latent_file = gr.File(
-            label="or upload latents (.npy / .json): z, or w for StyleGAN2",
+            label=t("generate.latent_file.label"),
             file_types=[".npy", ".json"],
             type="filepath",
         )

@@ -10,17 +10,20 @@ from core import store
 from gan import DEFAULT_MODEL
 from gan.studio import FaceStudio
 from ui.common import current_caller, friendly, installed_guard, on_a_space, sign_in_offered
-
-DESCRIPTION = """# GAN Studio
-Faces from a DCGAN or a StyleGAN2, walks through their latent spaces, style mixing, semantic
-edits, photo projection, the discriminator's verdict, Gatys style transfer, short fine-tuning
-runs on your own images and a GAN lab. Running on **{device}**."""
+from ui.i18n import language_of, t, translate
 
 
-def hub_status() -> str:
+def device_line(device_label: str, request: gr.Request = None) -> str:
+    """The "Running on **CPU**." line in the browser's language (English without a request)."""
+    return translate("msg.app.device", language_of(request), device=device_label)
+
+
+def hub_status(request: gr.Request = None) -> str:
+    """Whether the Hub answers, in the browser's language (English without a request)."""
+    lang = language_of(request)
     if store.hub_reachable():
-        return f"Hub: reachable ({store.hub_host()})"
-    return "Hub: offline, serving local models"
+        return translate("msg.hub.reachable", lang, host=store.hub_host())
+    return translate("msg.hub.offline", lang)
 
 
 class ModelChoices:
@@ -52,17 +55,27 @@ class Header:
     model: gr.Dropdown  # the face model every GAN tab uses
     status: gr.Markdown
     choices: ModelChoices
+    device: gr.Markdown  # "Running on ...", filled in the browser's language on load
+    device_label: str
 
     def wire_page_load(self, demo: gr.Blocks) -> None:
         """On every page load: fresh model choices and the Hub status."""
         update = friendly(self.choices.update)
         demo.load(update, self.model, self.model, api_visibility="private")
         demo.load(hub_status, None, self.status, api_visibility="private")
+        demo.load(self.device_line, None, self.device, api_visibility="private")
+
+    def device_line(self, request: gr.Request = None) -> str:
+        """The "Running on" line in this request's language."""
+        return device_line(self.device_label, request)
 
 
 def build_header(studio: FaceStudio, device_label: str) -> Header:
     """Title, model dropdown (shared by the tabs), refresh button and Hub status."""
-    gr.Markdown(DESCRIPTION.format(device=device_label))
+    gr.Markdown("# GAN Studio")
+    with gr.Row():
+        gr.Markdown(t("app.description"))
+        device = gr.Markdown(device_line(device_label), scale=0, min_width=160)
     choices = ModelChoices(studio, installed_guard())
     if sign_in_offered():
         gr.LoginButton(size="sm")  # sign in with Hugging Face: push, longer runs
@@ -70,19 +83,19 @@ def build_header(studio: FaceStudio, device_label: str) -> Header:
         model = gr.Dropdown(
             studio.model_choices(),
             value=DEFAULT_MODEL,
-            label="Face model",
-            info="local checkpoints/ and configured Hub models",
+            label=t("model.label"),
+            info=t("model.info"),
             scale=3,
             # New fine-tunes must be usable through the API without a restart; the
             # handlers validate the name against the model store instead.
             allow_custom_value=True,
         )
-        refresh = gr.Button("↻ Refresh", scale=0, size="sm", min_width=100)
+        refresh = gr.Button(t("model.refresh"), scale=0, size="sm", min_width=100)
         status = gr.Markdown(scale=2)
     update = friendly(choices.update)
     refresh.click(update, model, model, api_visibility="private")
     model.focus(update, model, model, api_visibility="private", show_progress="hidden")
-    return Header(model, status, choices)
+    return Header(model, status, choices, device, device_label)
 
 
 class MyModels:
@@ -91,10 +104,10 @@ class MyModels:
     def __init__(self, guard) -> None:
         self.guard = guard
 
-    def delete_model(self, model: str) -> str:
+    def delete_model(self, model: str, request: gr.Request = None) -> str:
         """Delete the caller's own model (shared models and others' cannot be deleted)."""
         self.guard.models.delete(current_caller(), (model or "").strip())
-        return f"Deleted **{model}**."
+        return translate("msg.header.deleted", language_of(request), model=model)
 
 
 def build_delete_control(header: Header) -> None:
@@ -104,7 +117,7 @@ def build_delete_control(header: Header) -> None:
         return
     mine = MyModels(guard)
     with gr.Row():
-        button = gr.Button("Delete my model", variant="stop", size="sm", scale=0)
+        button = gr.Button(t("header.delete"), variant="stop", size="sm", scale=0)
         note = gr.Markdown()
     button.click(friendly(mine.delete_model), header.model, note, api_visibility="private").then(
         friendly(header.choices.update), header.model, header.model, api_visibility="private"

@@ -1,6 +1,8 @@
 """The page's languages: one JSON file per language in `ui/locales/`, loaded into `gr.I18n`.
 
-Keys are flat (`tab.generate`, `generate.seeds.label`, `howto.generate.body`, ...). Two kinds:
+Keys are flat (`tab.generate`, `generate.seeds.label`, `howto.generate.body`, ...). Gradio's
+own keys may be given too (`upload_text.drop_file`, `common.or`, ...): Gradio has no Greek,
+Croatian or Tagalog for its widgets, so ours fill in (en, nl, fi repeat Gradio's own). Two kinds:
 
 - page text (every key not starting with `msg.`): labels, buttons, tab names, info texts and
   the "How it works" panels. They go to `gr.I18n` and are translated in the browser. They hold
@@ -28,6 +30,11 @@ in Chromium):
   `selector.input(None, selector, None, js=SET_LOCALE_JS)` (`input`, not `change`: the load
   sets the selector too, and only a person's choice is stored).
   Both rely on Gradio internals: the browser test must cover them on every Gradio upgrade.
+- After such a run-time change, Gradio 6.31 re-renders every translated string except the
+  names of the tabs not yet opened: the tab bar keeps the names it resolved at page load (in
+  English) until a tab is opened. The scripts therefore also rename those tab buttons from
+  the `tab.*` texts (`_RELABEL_TABS`), now and whenever the tab bar is drawn again (an
+  observer), so a Greek, Croatian or Tagalog page shows every tab name in its language.
 """
 
 from __future__ import annotations
@@ -157,20 +164,64 @@ def _text_problems(lang: str, key: str, text: object, ref: str | None) -> list[s
 
 # --- Browser side (see the module docstring) ---------------------------------------------------
 
-_CHANGE_LOCALE = """
+
+def tab_names(translations: dict[str, dict[str, str]] | None = None) -> dict[str, dict[str, str]]:
+    """{`tab.*` key: {language: name}}: what the scripts rename the tab buttons with."""
+    translations = translations or load_translations()
+    keys = [k for k in translations[DEFAULT] if k.startswith("tab.")]
+    return {k: {lang: texts[k] for lang, texts in translations.items()} for k in keys}
+
+
+# Gradio's tab buttons: the tab bar, its hidden copy that measures them, the "More tabs" menu.
+TAB_BUTTONS = "[role=tablist] button, .tab-container button, [aria-label='More tabs'] ~ div button"
+# The tab buttons' names in `window.ganStudioLang`; runs on every change under the page body
+# (a text node is changed only where it differs, so the observer settles at once).
+_RELABEL_TABS = """
+  window.ganStudioLang = lang;
+  if (!window.ganStudioRelabel) {
+    const names = TAB_NAMES, key_of = new Map();
+    for (const [key, texts] of Object.entries(names))
+      for (const text of Object.values(texts)) key_of.set(text, key);
+    const relabel = () => {
+      for (const button of document.querySelectorAll(TAB_BUTTONS)) {
+        const node = [...button.childNodes].find((n) => n.nodeType === 3 && n.nodeValue.trim());
+        const key = node && key_of.get(node.nodeValue.trim());
+        const want = key && names[key][window.ganStudioLang];
+        if (want && node.nodeValue.trim() !== want) node.nodeValue = want;
+      }
+    };
+    let queued = false;
+    new MutationObserver(() => {
+      if (queued) return;
+      queued = true;
+      requestAnimationFrame(() => { queued = false; relabel(); });
+    }).observe(document.body, { childList: true, subtree: true, characterData: true });
+    window.ganStudioRelabel = relabel;
+  }
+"""
+
+_CHANGE_LOCALE = (
+    _RELABEL_TABS
+    + """
   const core = performance.getEntriesByType('resource').map((e) => e.name)
     .find((n) => /\\/assets\\/core-[^/]*\\.js$/.test(n));
   if (!core) { console.warn('GAN Studio: Gradio core module not found'); return lang; }
-  import(core).then((m) => m.changeLocale(lang));
+  import(core).then((m) => { m.changeLocale(lang); window.ganStudioRelabel(); });
 """
+)
 
 # A choice made in the selector is stored; the browser's own languages are not, so that a
 # changed browser language still applies until someone picks one.
 SET_LOCALE_JS = (
-    "(lang) => {"
-    + _CHANGE_LOCALE
-    + "  try { localStorage.setItem(STORAGE_KEY, lang); } catch (e) {}\n  return lang;\n}"
-).replace("STORAGE_KEY", json.dumps(STORAGE_KEY))
+    (
+        "(lang) => {"
+        + _CHANGE_LOCALE
+        + "  try { localStorage.setItem(STORAGE_KEY, lang); } catch (e) {}\n  return lang;\n}"
+    )
+    .replace("STORAGE_KEY", json.dumps(STORAGE_KEY))
+    .replace("TAB_NAMES", json.dumps(tab_names(), ensure_ascii=False))
+    .replace("TAB_BUTTONS", json.dumps(TAB_BUTTONS))
+)
 
 BROWSER_LOCALE_JS = (
     """() => {
@@ -195,6 +246,8 @@ for _name, _value in (
     ("ALIASES", json.dumps(ALIASES)),
     ("STORAGE_KEY", json.dumps(STORAGE_KEY)),
     ("DEFAULT", json.dumps(DEFAULT)),
+    ("TAB_NAMES", json.dumps(tab_names(), ensure_ascii=False)),
+    ("TAB_BUTTONS", json.dumps(TAB_BUTTONS)),
 ):
     BROWSER_LOCALE_JS = BROWSER_LOCALE_JS.replace(_name, _value)
 

@@ -9,8 +9,8 @@ import gradio as gr
 from gan import DEFAULT_MODEL, latents
 from gan.studio import FaceStudio
 from ui.common import CHEAP_LANE, friendly, inputs_for
-from ui.generate import build_sg2_controls, sg2_settings
-from ui.i18n import howto, t
+from ui.generate import StyleGAN2Controls, build_sg2_controls, sg2_settings
+from ui.i18n import howto, language_of, t, translate
 from ui.links import Permalinks
 
 
@@ -33,6 +33,7 @@ class InterpolateHandlers:
         noise_mode: str = "const",
         truncation_cutoff: float = 0,
         class_idx: float = 0,
+        request: gr.Request = None,
     ):
         """Frames between two or more keyframe seeds: a strip, a GIF and an MP4.
 
@@ -40,22 +41,37 @@ class InterpolateHandlers:
             seeds: two or more keyframe seeds, e.g. "1, 2, 3", visited in order.
             frames: frames per segment between two keyframes, endpoints included (2-120).
             mode: "slerp" (along the sphere where random latents lie) or "lerp" (a straight line).
-            model: a face model name from the app's model list.
+            model: a face model name from the app's model list (default: the bundled DCGAN).
             loop: whether the walk returns to the first seed.
             truncation_psi: ψ, 1 = the full variety; below 1 pulls faces towards the average face.
             fps: frames per second of the GIF and MP4.
             space: StyleGAN2 only: "z" (the `mode` path in Z, then mapped) or "w" (lerp in W).
-            noise_mode, truncation_cutoff, class_idx: StyleGAN2 only, as in /generate.
+            noise_mode: StyleGAN2 only: "const" (same seed, same pixels), "random" or "none".
+            truncation_cutoff: StyleGAN2 only: truncate only the first N ws toward w_avg; 0 = all.
+            class_idx: StyleGAN2 only: the class of a conditional model (0 otherwise).
 
         Returns:
-            The frames as one strip image, a GIF, an MP4, the three files, and a line of info.
+            the frames side by side as one strip image (PNG);
+            the walk as an animated GIF;
+            the walk as an MP4 video;
+            the three files (strip, GIF, MP4) for download;
+            a line of info (frames, path, keyframes, model).
         """
         sg2 = sg2_settings(truncation_psi, noise_mode, truncation_cutoff, class_idx)
         images, (strip, gif, mp4), keyframes = self.studio.interpolate_request(
             model, seeds, int(frames), mode, bool(loop), float(truncation_psi), fps, space, sg2
         )
-        path = "lerp in W" if space == "w" and self.studio.model_info(model)["stylegan2"] else mode
-        info = f"{len(images)} frames, {path}, {keyframes} keyframes from **{model}**"
+        lang = language_of(request)
+        in_w = space == "w" and self.studio.model_info(model)["stylegan2"]
+        path = translate("msg.interpolate.lerp_w", lang) if in_w else mode
+        info = translate(
+            "msg.interpolate.info",
+            lang,
+            frames=len(images),
+            mode=path,
+            keyframes=keyframes,
+            model=model,
+        )
         return str(strip), str(gif), str(mp4), [str(strip), str(gif), str(mp4)], info
 
 
@@ -69,42 +85,18 @@ def build_interpolate_tab(
     handlers = InterpolateHandlers(studio)
     with gr.Row():
         with gr.Column(scale=1):
-            seeds = gr.Textbox(
-                value="1, 2, 3", label="Keyframe seeds", info="two or more, visited in order"
-            )
-            frames = gr.Slider(
-                2,
-                latents.MAX_FRAMES,
-                value=16,
-                step=1,
-                label="Frames per segment (endpoints included)",
-            )
-            mode = gr.Radio(["slerp", "lerp"], value="slerp", label="Interpolation")
-            loop = gr.Checkbox(value=False, label="Loop back to the first seed")
-            psi = gr.Slider(0.0, 2.0, value=1.0, step=0.05, label="Truncation ψ")
-            fps = gr.Slider(1, 60, value=12, step=1, label="Frames per second")
-            sg2 = build_sg2_controls()
-            with sg2.group:
-                space = gr.Radio(
-                    ["z", "w"],
-                    value="z",
-                    label="Latent space",
-                    info="z: the path above, then mapped; w: straight lines in W",
-                )
+            components, sg2 = _controls(model)
             run = gr.Button(t("interpolate.run"), variant="primary")
         with gr.Column(scale=2):
-            strip = gr.Image(label="Frames", type="filepath", format="png")
+            strip = gr.Image(label=t("interpolate.strip.label"), type="filepath", format="png")
             with gr.Row():
                 gif = gr.Image(label="GIF", type="filepath", format="gif", height=320)
                 mp4 = gr.Video(label="MP4", format="mp4", autoplay=True, loop=True, height=320)
             info = gr.Markdown(label="info")
-            files = gr.File(label="Downloads", file_count="multiple")
-    components = {"seeds": seeds, "frames": frames, "mode": mode, "model": model, "loop": loop}
-    components |= {"truncation_psi": psi, "fps": fps, "space": space}
-    components |= sg2.components()
+            files = gr.File(label=t("common.downloads"), file_count="multiple")
     sg2.follow(model, studio)
     gr.on(
-        [run.click, seeds.submit],
+        [run.click, components["seeds"].submit],
         friendly(handlers.interpolate, release_memory),
         inputs_for(handlers.interpolate, components),
         [strip, gif, mp4, files, info],
@@ -112,6 +104,31 @@ def build_interpolate_tab(
         **CHEAP_LANE,
     )
     _share(handlers, components, [strip, gif, mp4, files, info], release_memory, links)
+
+
+def _controls(model: gr.Dropdown) -> tuple[dict, StyleGAN2Controls]:
+    """The walk's settings, by the handler's parameter names, and the StyleGAN2 controls."""
+    seeds = gr.Textbox(
+        value="1, 2, 3",
+        label=t("interpolate.seeds.label"),
+        info=t("interpolate.seeds.info"),
+    )
+    frames = gr.Slider(2, latents.MAX_FRAMES, value=16, step=1, label=t("interpolate.frames.label"))
+    mode = gr.Radio(["slerp", "lerp"], value="slerp", label=t("interpolate.mode.label"))
+    loop = gr.Checkbox(value=False, label=t("interpolate.loop.label"))
+    psi = gr.Slider(0.0, 2.0, value=1.0, step=0.05, label=t("generate.psi.label"))
+    fps = gr.Slider(1, 60, value=12, step=1, label=t("interpolate.fps.label"))
+    sg2 = build_sg2_controls()
+    with sg2.group:
+        space = gr.Radio(
+            ["z", "w"],
+            value="z",
+            label=t("interpolate.space.label"),
+            info=t("interpolate.space.info"),
+        )
+    components = {"seeds": seeds, "frames": frames, "mode": mode, "model": model, "loop": loop}
+    components |= {"truncation_psi": psi, "fps": fps, "space": space}
+    return components | sg2.components(), sg2
 
 
 def _share(handlers, components, outputs, release_memory, links: Permalinks | None) -> None:

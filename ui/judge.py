@@ -46,18 +46,17 @@ class JudgeHandlers:
         model: str = DEFAULT_MODEL,
         seeds: str = "",
     ):
-        """The discriminator's verdict on images and on the model's own faces.
+        """The discriminator's verdict on images: uploads and/or the model's own faces.
 
         Args:
-            images: optional image files to judge (they are resized to D's resolution).
-            model: a face model saved with its discriminator (e.g. a fine-tuned one).
-            seeds: optional seeds of faces the model makes and D judges too, e.g. "1-4";
-                empty: the uploads only.
+            images: image files to judge (photos, paintings, downloaded faces), or none.
+            model: a model name with a discriminator (its D judges; G makes the seed faces).
+            seeds: the model's own faces to judge too, e.g. "1-4" (empty: uploads only).
 
         Returns:
-            D's raw logits (one per image: uploads in upload order, then the seeds' faces;
-            higher = more like its training images), a gallery ranked from most to least
-            real, and a table of ranks, logits and sigmoid probabilities.
+            D's raw logits, JSON numbers, one per image (uploads in upload order, then seeds);
+            a gallery ranked from most to least real in D's view;
+            a table of rank, image, logit and sigmoid (p real).
         """
         seed_list = latents.parse_seeds(seeds) if seeds and seeds.strip() else None
         judged = self.judge.score_request(model, images or [], seed_list)

@@ -12,7 +12,7 @@ from gan.lab.compare import SETTINGS
 from gan.lab.service import MAX_LAB_STEPS, Lab
 from gan.lab.train import PRESETS, LabProgress
 from ui.common import friendly, inputs_for, session_key
-from ui.i18n import howto, t
+from ui.i18n import howto, language_of, t, translate
 from ui.links import Permalinks
 
 PRESET = next(iter(PRESETS))
@@ -49,17 +49,23 @@ def collapse_frame(events: list[LabProgress], run: str = "") -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["step", "diversity", "series"])
 
 
-def phases(event: LabProgress) -> str:
-    """The step's two phases, in words."""
+def phases(event: LabProgress, lang: str = "en") -> str:
+    """The step's two phases, in words, in `lang`."""
     r = event.record
-    d = (
-        f"**1. D step** on a real and a generated batch: D(x) = {r.d_real:.2f}, "
-        f"D(G(z)) = {r.d_fake:.2f}, D loss {r.loss_d:.3f}"
+    step = translate("msg.lab.phase_step", lang, step=r.step, total=event.total)
+    d = translate(
+        "msg.lab.phase_d",
+        lang,
+        d_real=f"{r.d_real:.2f}",
+        d_fake=f"{r.d_fake:.2f}",
+        loss_d=f"{r.loss_d:.3f}",
     )
     if r.d_skipped:
-        d += " — **skipped** by the balance rule (D is ahead; its weights stay)"
-    g = f"**2. G step** through the frozen D: D(G(z)) = {r.d_fake_after:.2f}, G loss {r.loss_g:.3f}"
-    return f"Step **{r.step}/{event.total}**  \n{d}  \n{g}  \n{event.message}"
+        d += translate("msg.lab.phase_skipped", lang)
+    g = translate(
+        "msg.lab.phase_g", lang, d_fake_after=f"{r.d_fake_after:.2f}", loss_g=f"{r.loss_g:.3f}"
+    )
+    return f"{step}  \n{d}  \n{g}  \n{event.message}"
 
 
 def collapse_note(event: LabProgress) -> str | None:
@@ -111,32 +117,8 @@ class LabHandlers:
             seed=int(seed),
         )
         images = self.lab.images(data, uploads, config.image_size)
-        events: list[LabProgress] = []
-        preview, warned = None, False
-        for event in self.lab.train(config, images, session_key(request)):
-            events.append(event)
-            preview = event.preview if event.preview is not None else preview
-            note = collapse_note(event)
-            if note and not warned:
-                gr.Warning(f"Mode collapse: {note}")
-                warned = True
-            last = event.step == config.steps or (event.record and event.record.diverged)
-            if event.preview is not None or event.step % UPDATE_EVERY == 0 or last:
-                yield (
-                    preview,
-                    loss_frame(events),
-                    prob_frame(events),
-                    collapse_frame(events),
-                    phases(event),
-                )
-        if events:  # stopped or finished: the whole history
-            yield (
-                preview,
-                loss_frame(events),
-                prob_frame(events),
-                collapse_frame(events),
-                phases(events[-1]) + ("  \n**Done.**" if events else ""),
-            )
+        events = self.lab.train(config, images, session_key(request))
+        yield from _train_outputs(events, config.steps, language_of(request))
 
     def compare(
         self,
@@ -181,6 +163,31 @@ class LabHandlers:
         return _preset_values(name)
 
 
+def _train_outputs(events: Iterator[LabProgress], steps: int, lang: str) -> Iterator[tuple]:
+    """The page's outputs every few steps, at every preview and at the end; the first
+    collapse warning also as a toast."""
+    seen: list[LabProgress] = []
+    preview, warned = None, False
+    for event in events:
+        seen.append(event)
+        preview = event.preview if event.preview is not None else preview
+        note = collapse_note(event)
+        if note and not warned:
+            gr.Warning(f"Mode collapse: {note}")
+            warned = True
+        last = event.step == steps or (event.record and event.record.diverged)
+        if event.preview is not None or event.step % UPDATE_EVERY == 0 or last:
+            yield _plots(preview, seen, phases(event, lang))
+    if seen:  # stopped or finished: the whole history
+        done = translate("msg.lab.done", lang)
+        yield _plots(preview, seen, phases(seen[-1], lang) + "  \n" + done)
+
+
+def _plots(preview, events: list[LabProgress], text: str) -> tuple:
+    """(samples grid, losses, D(x)/D(G(z)), collapse meter, the phases in words)."""
+    return preview, loss_frame(events), prob_frame(events), collapse_frame(events), text
+
+
 def _preset_values(name: str) -> tuple:
     c = PRESETS.get(name, DEFAULT)
     return c.steps, c.lr_g, c.lr_d, c.d_loss_threshold
@@ -206,26 +213,7 @@ def build_lab_tab(lab: Lab, links: Permalinks | None = None) -> None:
                 run = gr.Button(t("lab.run"), variant="primary")
                 stop = gr.Button(t("common.stop"), variant="stop")
         with gr.Column(scale=2):
-            samples = gr.Image(label=t("lab.samples.label"), format="png", interactive=False)
-            info = gr.Markdown()
-            with gr.Row():
-                losses = gr.ScatterPlot(
-                    x="step", y="loss", color="series", label=t("lab.losses.label")
-                )
-                probs = gr.LinePlot(
-                    x="step",
-                    y="probability",
-                    color="series",
-                    label=t("lab.dprob.label"),
-                    y_lim=[0, 1],
-                )
-            collapse = gr.LinePlot(
-                x="step",
-                y="diversity",
-                color="series",
-                label=t("lab.collapse.label"),
-            )
-    outputs = [samples, losses, probs, collapse, info]
+            outputs = _train_plots()
     train = friendly(handlers.train)
     run.click(
         train,
@@ -255,6 +243,19 @@ def build_lab_tab(lab: Lab, links: Permalinks | None = None) -> None:
     howto("lab.highres", title="lab.highres.accordion")
 
 
+def _train_plots() -> list[gr.components.Component]:
+    """[samples grid, losses, D(x)/D(G(z)), collapse meter, the phases in words]."""
+    samples = gr.Image(label=t("lab.samples.label"), format="png", interactive=False)
+    info = gr.Markdown()
+    with gr.Row():
+        losses = gr.ScatterPlot(x="step", y="loss", color="series", label=t("lab.losses.label"))
+        probs = gr.LinePlot(
+            x="step", y="probability", color="series", label=t("lab.dprob.label"), y_lim=[0, 1]
+        )
+    collapse = gr.LinePlot(x="step", y="diversity", color="series", label=t("lab.collapse.label"))
+    return [samples, losses, probs, collapse, info]
+
+
 def _train_inputs() -> dict[str, gr.components.Component]:
     c: dict[str, gr.components.Component] = {}
     c["data"] = gr.Radio(
@@ -272,7 +273,7 @@ def _train_inputs() -> dict[str, gr.components.Component]:
     c["d_loss_threshold"] = gr.Slider(
         0, 1.5, value=DEFAULT.d_loss_threshold, step=0.05, label=t("lab.threshold.label")
     )
-    c["seed"] = gr.Number(value=DEFAULT.seed, label="seed", precision=0, minimum=0)
+    c["seed"] = gr.Number(value=DEFAULT.seed, label=t("lab.seed.label"), precision=0, minimum=0)
     return c
 
 
@@ -281,7 +282,7 @@ def _compare_panel(handlers: LabHandlers) -> None:
         gr.Markdown(t("howto.lab.sensitivity.body"))
         with gr.Row():
             setting = gr.Dropdown(
-                list(SETTINGS),
+                [(t(f"lab.setting.{name}"), name) for name in SETTINGS],
                 value="lr",
                 label=t("lab.compare.setting.label"),
             )
@@ -292,8 +293,10 @@ def _compare_panel(handlers: LabHandlers) -> None:
         with gr.Row():
             grid_a = gr.Image(label="A", format="png", interactive=False)
             grid_b = gr.Image(label="B", format="png", interactive=False)
-        losses = gr.ScatterPlot(x="step", y="loss", color="series")
-        collapse = gr.LinePlot(x="step", y="diversity", color="series")
+        losses = gr.ScatterPlot(x="step", y="loss", color="series", label=t("lab.losses.label"))
+        collapse = gr.LinePlot(
+            x="step", y="diversity", color="series", label=t("lab.collapse.label")
+        )
         info = gr.Markdown()
     components = {"setting": setting, "value_a": value_a, "value_b": value_b, "steps": steps}
     run.click(

@@ -3,8 +3,10 @@ and SIGTERM handling (`app.py` assembles the page and calls these)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+from collections.abc import AsyncIterator
 
 import gradio as gr
 
@@ -28,6 +30,11 @@ API_ENDPOINTS = (  # the README's API section
     "lab_train",
     "lab_compare",
 )
+# The endpoints that are MCP tools (README: MCP): what an anonymous visitor of a public Space
+# may run in one call. The others stay in the API, but are no tools: a fine-tune or a GAN lab
+# run trains for minutes in the one training lane (and a visitor's fine-tune is capped),
+# a projection holds the visitor's heavy slot, and `faces_zip` is Generate's faces again.
+MCP_TOOLS = ("generate", "interpolate", "style_mix", "stylize", "edit", "judge")
 SHUTDOWN_GRACE_S = 60.0  # how long a SIGTERM waits for fine-tunes to save
 
 
@@ -39,6 +46,34 @@ def hide_unnamed_endpoints(demo: gr.Blocks) -> None:
         if fn.api_visibility != "private" and fn.api_name not in API_ENDPOINTS:
             log.info("making the unlisted endpoint %s private", fn.api_name)
             fn.api_visibility = "private"
+
+
+def limit_mcp_tools(demo: gr.Blocks) -> list[str]:
+    """Keep only the `MCP_TOOLS` endpoints as tools of Gradio's MCP server; the names of the
+    tools left. Gradio 6.31 makes every public endpoint a tool and has no per-event switch
+    (`api_visibility="undocumented"` would also take the endpoint out of the API docs), so its
+    tool table is trimmed: the tool list, the schema and tool calls all read that table."""
+    server = getattr(demo, "mcp_server_obj", None)
+    if server is None:
+        return []
+    tools = server.tool_to_endpoint  # {tool name: "/api_name"}; the name has the Space prefix
+    for name, endpoint in list(tools.items()):
+        if endpoint.strip("/") not in MCP_TOOLS:
+            del tools[name]
+    log.info("MCP tools: %s", ", ".join(tools))
+    return list(tools)
+
+
+def mcp_lifespan(demo: gr.Blocks):
+    """A server lifespan that trims the MCP tools before the server takes its first request
+    (Gradio makes its MCP server while `launch` builds the app, just before this runs)."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: object) -> AsyncIterator[None]:
+        limit_mcp_tools(demo)
+        yield
+
+    return lifespan
 
 
 def queue_options(demo: gr.Blocks) -> dict:
@@ -61,11 +96,16 @@ def launch_options(demo: gr.Blocks | None = None) -> dict:
         "run_history": False,
         "css": CSS,  # not security: crisp native-resolution faces (ui.common.PIXELATED)
         "i18n": build_i18n(),  # the page in six languages (ui/locales/)
-        "mcp_server": True,  # the API's documented tools for LLM clients (README: MCP)
+        "mcp_server": True,  # MCP_TOOLS for LLM clients (README: MCP)
     }
+    app_kwargs: dict = {}
+    if demo is not None:  # only MCP_TOOLS are tools
+        app_kwargs["lifespan"] = mcp_lifespan(demo)
     guard = getattr(demo, "gan_studio_guard", None)
     if guard is not None:  # the visitor cookie, the file-payload guard and queue admission
-        options["app_kwargs"] = {"middleware": guard.middleware(demo)}
+        app_kwargs["middleware"] = guard.middleware(demo)
+    if app_kwargs:
+        options["app_kwargs"] = app_kwargs
     return options
 
 

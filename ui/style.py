@@ -110,16 +110,16 @@ class StyleHandlers:
             style_weight: weight of the style loss (Gram matrices of the style's features).
             tv_weight: weight of the total-variation loss (smoothness).
             optimizer: "lbfgs" or "adam".
-            init: the start image, "content_color", "content", "noise", "coarse" (a 96 px
-                Gatys start, first preview within about a second) or "fast" (feed-forward).
+            init: start image: "content_color", "content", "noise", "coarse" (96 px) or "fast".
             preserve_colors: "none", "luminance" or "match" (keep the content's colours).
             extra_styles: more style images to blend.
             style_blend: one weight per style image, e.g. "1, 0.5" (empty: equal).
             network: the loss network (the dropdown's labels).
 
         Returns:
-            Streams (the image so far, a text with the losses, the loss plot); the last image
-            is the result.
+            streams: the image so far (the last one is the result);
+            a text with the iteration and the weighted losses;
+            the loss plot.
         """
         if network not in NETWORKS:
             raise UserInputError(f"network must be one of {list(NETWORKS)}")

@@ -41,24 +41,26 @@ class StyleMixHandlers:
         truncation_cutoff: float = 0,
         class_idx: float = 0,
     ):
-        """A StyleGAN2 style-mixing grid: each row seed's face takes some style layers (ws)
-        of each column seed's face.
+        """A StyleGAN2 style-mixing grid: row seeds x column seeds, the rows taking the
+        `preset` ws (coarse 0-3, middle 4-7, fine 8+) or, with preset "custom", the `layers`
+        range (e.g. `0-3, 8`) from the columns.
 
         Args:
-            row_seeds: the faces down the left, e.g. "1-3" (whole numbers and ranges).
-            column_seeds: the faces whose styles the rows take, e.g. "4-7".
-            preset: which ws the rows take from the columns: "coarse" (0-3: pose, face shape),
-                "middle" (4-7: features, hair), "fine" (8 and up: colours) or "custom".
-            layers: with preset "custom", the ws to take, e.g. "0-3, 8".
-            truncation_psi: ψ, 1 = the full variety; below 1 pulls faces towards the average.
-            model: a StyleGAN2 face model name from the app's model list.
-            noise_mode: "const" (same seeds, same pixels), "random" or "none".
+            row_seeds: seeds of the rows, e.g. "1-3": each row keeps its seed's w elsewhere.
+            column_seeds: seeds of the columns, e.g. "4-7": they give their w to the mixed layers.
+            preset: which ws come from the column: "coarse", "middle", "fine" or "custom".
+            layers: with preset "custom", the ws indices, e.g. "0-3, 8" (ignored otherwise).
+            truncation_psi: ψ, 1 = the full variety; below 1 pulls faces towards the average face.
+            model: a StyleGAN2 model name from the app's model list.
+            noise_mode: "const" (same seed, same pixels), "random" or "none".
             truncation_cutoff: truncate only the first N ws toward w_avg; 0 = all.
-            class_idx: the class of a conditional model.
+            class_idx: the class of a conditional model (0 otherwise).
 
         Returns:
-            The grid preview (a PNG), a gallery of the rows', columns' and mixed faces, the
-            grid PNG at native resolution, and a line of info.
+            the grid as one preview image;
+            a gallery of the mixed faces;
+            the full-resolution grid PNG for download;
+            a line of info (model, layers mixed).
         """
         sg2 = sg2_settings(truncation_psi, noise_mode, truncation_cutoff, class_idx)
         mix, png, preview = self.studio.style_mix_request(

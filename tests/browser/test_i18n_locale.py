@@ -94,3 +94,55 @@ def test_the_selector_overrides_and_is_remembered(browser, site):
         expect(_button(page, "el")).to_be_visible()
     finally:
         context.close()
+
+
+# --- The whole app (the session's app): labels and every tab name, not only the open tab's ------
+
+APP_LABELS = (  # translated in every language (none is the English text)
+    "app.language.label",
+    "model.label",
+    "generate.seeds.label",
+    "generate.count.label",
+    "generate.dice",
+    "generate.zip",
+    "common.howto",
+    "common.copy_link",
+)
+
+
+@pytest.mark.parametrize("locale, lang", [("el-GR", "el"), ("hr-HR", "hr"), ("fil-PH", "tl")])
+def test_the_apps_labels_and_all_tab_names_follow_the_script(browser, app_url, locale, lang):
+    """Gradio keeps the names of the tabs not yet opened in English after a run-time locale
+    change; the script renames them (ui.i18n)."""
+    texts = TEXTS[lang]
+    context, page = _open(browser, app_url, locale)
+    try:
+        tabs = page.locator("[role=tablist]").first.get_by_role("tab")
+        expect(tabs).to_have_text([texts[key] for key in i18n.tab_names()])
+        for key in APP_LABELS:
+            assert texts[key] != TEXTS["en"][key], key
+            expect(page.get_by_text(texts[key], exact=True).first).to_be_visible()
+        running_on = i18n.translate("msg.app.device", lang, device="X").split("**")[0].strip()
+        expect(page.get_by_text(running_on).first).to_be_visible()  # from Accept-Language
+        page.get_by_role("tab", name=texts["tab.lab"]).click()
+        expect(page.get_by_role("button", name=texts["lab.run"])).to_be_visible()
+        expect(page.get_by_text(texts["lab.seed.label"], exact=True)).to_be_visible()
+        # Gradio's own words, which Gradio has no Greek, Croatian or Tagalog for (ui/locales)
+        expect(page.get_by_text(texts["upload_text.drop_file"]).first).to_be_visible()
+    finally:
+        context.close()
+
+
+def test_the_more_tabs_menu_is_renamed_too(browser, app_url):
+    texts = TEXTS["el"]
+    context = browser.new_context(locale="el-GR", viewport={"width": 500, "height": 900})
+    context.set_default_timeout(60_000)
+    page = context.new_page()
+    try:
+        page.goto(app_url)
+        expect(page.get_by_role("tab", name=texts["tab.generate"])).to_be_visible()
+        page.get_by_label("More tabs").click()
+        expect(page.get_by_role("button", name=texts["tab.lab"], exact=True)).to_be_visible()
+        expect(page.get_by_role("button", name=TEXTS["en"]["tab.lab"], exact=True)).to_have_count(0)
+    finally:
+        context.close()

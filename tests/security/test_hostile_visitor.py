@@ -152,6 +152,7 @@ def visitors(space):
 HARMLESS = {
     "random_seeds",
     "hub_status",
+    "device_line",  # ui.header: "Running on CPU." in the browser's language
     "network_status",
     "_check_login_status",
     "load_example_input",  # Gradio's examples: form values, cached outputs of default models
@@ -186,6 +187,19 @@ def test_only_the_readme_endpoints_are_public(space):
     readme = (ROOT / "README.md").read_text()
     api = readme.split("## API", 1)[1].split("\n## ", 1)[0]
     assert all(f'api_name="/{name}"' in api for name in public)
+
+
+def test_the_mcp_tools_are_the_visitors_only(space):
+    """On a public Space the MCP server offers MCP_TOOLS only (names get the Space's prefix):
+    no fine-tune, lab run or projection, although they stay in the API."""
+    from tests.ui.test_mcp import check_tools, mcp_schema
+
+    url, _, _, _ = space
+    schema = mcp_schema(url)
+    check_tools(schema)
+    names = {tool["name"] for tool in schema}
+    assert "gan_studio_generate" in names
+    assert not any(w in n for n in names for w in ("train", "compare", "finetune", "project"))
 
 
 def test_analytics_are_off(space):

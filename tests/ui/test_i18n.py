@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import types
 
 import gradio as gr
@@ -125,3 +126,26 @@ def test_locale_scripts_know_all_languages():
         assert f'"{lang}"' in i18n.BROWSER_LOCALE_JS
     assert "changeLocale" in i18n.SET_LOCALE_JS and "localStorage.setItem" in i18n.SET_LOCALE_JS
     assert "localStorage.setItem" not in i18n.BROWSER_LOCALE_JS
+
+
+UI = i18n.LOCALES_DIR.parent
+TRANSLATED_FILES = ("generate.py", "interpolate.py", "header.py", "lab.py", "tools.py")
+# Names and file types that read the same in every language.
+UNTRANSLATED = {"info", "GIF", "MP4", "A", "B", "StyleGAN2", "# GAN Studio"}
+
+
+def test_every_page_text_key_the_code_uses_exists():
+    used = set()
+    for path in UI.glob("*.py"):
+        used |= set(re.findall(r"""\bt\(\s*["']([a-z0-9_.]+)["']""", path.read_text()))
+        used |= set(re.findall(r"""translate\(\s*["']([a-z0-9_.]+)["']""", path.read_text()))
+    assert used and not sorted(used - set(TRANSLATIONS["en"]))
+
+
+@pytest.mark.parametrize("name", TRANSLATED_FILES)
+def test_the_translated_tabs_have_no_english_literals_left(name):
+    source = (UI / name).read_text()
+    literals = re.findall(r"""\b(?:label|info|placeholder)=f?"([^"]*)\"""", source)
+    literals += re.findall(r"""gr\.(?:Button|Accordion|Tab|Markdown)\(\s*"([^"]*)\"""", source)
+    english = [text for text in literals if re.search("[A-Za-z]{2}", text)]
+    assert not [text for text in english if text not in UNTRANSLATED], name
