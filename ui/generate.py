@@ -14,6 +14,7 @@ from gan import DEFAULT_MODEL, latents
 from gan.faces import NOISE_MODES, FacesRequest, SG2Settings, latent_files
 from gan.studio import FaceStudio
 from ui.common import CHEAP_LANE, PIXELATED, friendly, inputs_for
+from ui.examples import lane_examples
 from ui.i18n import howto, language_of, t, translate
 from ui.links import Permalinks
 
@@ -303,16 +304,19 @@ def _share(handlers, components, outputs, release_memory, links: Permalinks | No
     """Examples (cached on first use), the "How it works" panel and the permalink, which also
     runs the default seeds on page load so the first page shows faces."""
     run = friendly(handlers.generate, release_memory)
-    gr.Examples(
+    model = components["model"]
+
+    def example(seeds: str, truncation_psi: float):
+        """On the default model, which the header then shows (the cache holds its faces)."""
+        return (*run(seeds, truncation_psi, model.value), model.value)
+
+    lane_examples(
         [["1-8", 1.0], ["42, 7, 2024, 3", 0.7], ["100-111", 0.5]],
         [components["seeds"], components["truncation_psi"]],
-        outputs,
-        fn=lambda seeds, psi: run(seeds, psi, components["model"].value),
-        cache_examples=True,
-        cache_mode="lazy",
-        label=t("common.examples"),
-        example_labels=["seeds 1-8, ψ 1", "seeds 42, 7, 2024, 3, ψ 0.7", "seeds 100-111, ψ 0.5"],
-        api_visibility="private",
+        [*outputs, model],
+        example,
+        ["seeds 1-8, ψ 1", "seeds 42, 7, 2024, 3, ψ 0.7", "seeds 100-111, ψ 0.5"],
+        "generate-examples",
     )
     howto("generate")
     if links is not None:

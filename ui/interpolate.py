@@ -9,6 +9,7 @@ import gradio as gr
 from gan import DEFAULT_MODEL, latents
 from gan.studio import FaceStudio
 from ui.common import CHEAP_LANE, friendly, inputs_for
+from ui.examples import lane_examples
 from ui.generate import StyleGAN2Controls, build_sg2_controls, sg2_settings
 from ui.i18n import howto, language_of, t, translate
 from ui.links import Permalinks
@@ -134,16 +135,19 @@ def _controls(model: gr.Dropdown) -> tuple[dict, StyleGAN2Controls]:
 def _share(handlers, components, outputs, release_memory, links: Permalinks | None) -> None:
     """Examples (cached on first use), the "How it works" panel and the permalink."""
     run = friendly(handlers.interpolate, release_memory)
-    gr.Examples(
+    model = components["model"]
+
+    def example(seeds: str, frames: int, mode: str):
+        """On the default model, which the header then shows (the cache holds its frames)."""
+        return (*run(seeds, frames, mode, model.value), model.value)
+
+    lane_examples(
         [["1, 2", 16, "slerp"], ["7, 42, 2024", 12, "lerp"]],
         [components["seeds"], components["frames"], components["mode"]],
-        outputs,
-        fn=lambda seeds, frames, mode: run(seeds, frames, mode, components["model"].value),
-        cache_examples=True,
-        cache_mode="lazy",
-        label=t("common.examples"),
-        example_labels=["1 → 2, 16 frames, slerp", "7 → 42 → 2024, 12 frames, lerp"],
-        api_visibility="private",
+        [*outputs, model],
+        example,
+        ["1 → 2, 16 frames, slerp", "7 → 42 → 2024, 12 frames, lerp"],
+        "interpolate-examples",
     )
     howto("interpolate")
     if links is not None:

@@ -223,7 +223,7 @@ def test_the_mcp_tools_of_the_three_tabs_say_what_their_arguments_mean(share_app
     expected = {
         "style_mix": ("preset", "coarse"),
         "edit": ("direction_0", "σ"),
-        "judge_images": ("seeds", "faces the model makes"),
+        "judge_images": ("seeds", "own faces to judge"),
     }
     for name, (argument, words) in expected.items():
         assert words in tools[name][argument]["description"], name
