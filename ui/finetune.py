@@ -108,28 +108,28 @@ class FinetuneHandlers:
         name: str,
         steps: float,
         batch_size: float,
-        lr_g: float | None,
-        lr_d: float | None,
-        beta1_g: float,
-        beta2_g: float,
-        beta1_d: float,
-        beta2_d: float,
-        d_loss_threshold: float,
-        diffaugment: list[str] | str | None,
-        hflip: bool,
-        freeze_d: float | None,
-        ema_decay: float,
-        d_warmup: float | None,
-        sample_every: float | None,
-        max_seconds: float,
-        resume: bool,
-        kid: bool,
-        augment: str = "ada",
-        ada_target: float = 0.6,
-        r1_gamma: float = 0.0,
-        style_mixing_prob: float = 0.9,
-        ema_kimg: float = 0.0,
-        crops_per_image: float = 1,
+        lr_g: float | None = None,
+        lr_d: float | None = None,
+        beta1_g: float | None = None,
+        beta2_g: float | None = None,
+        beta1_d: float | None = None,
+        beta2_d: float | None = None,
+        d_loss_threshold: float | None = None,
+        diffaugment: list[str] | str | None = None,
+        hflip: bool | None = None,
+        freeze_d: float | None = None,
+        ema_decay: float | None = None,
+        d_warmup: float | None = None,
+        sample_every: float | None = None,
+        max_seconds: float | None = None,
+        resume: bool | None = None,
+        kid: bool | None = None,
+        augment: str | None = None,
+        ada_target: float | None = None,
+        r1_gamma: float | None = None,
+        style_mixing_prob: float | None = None,
+        ema_kimg: float | None = None,
+        crops_per_image: float | None = None,
         request: gr.Request = None,
         progress=gr.Progress(),  # noqa: B008 (Gradio injects it)
     ):
@@ -138,7 +138,8 @@ class FinetuneHandlers:
         Steps, batch size, learning rates, Freeze-D, D warm-up and sample interval left unset
         (None, or 0 steps / batch size) take `model`'s defaults (architecture, resolution)."""
         # The parameters are named after FinetuneConfig's fields: the config is built by name.
-        values = locals() | {"diffaugment": _policy(diffaugment), "hflip": bool(hflip)}
+        # None (an API call leaving a setting out): the model's or FinetuneConfig's default.
+        values = locals() | {"diffaugment": _policy(diffaugment)}
         values["kid_samples"] = self.tuner.defaults.kid_samples if kid else 0
         config = self.tuner.settings(name if resume else model, values)
         run = self.tuner.start(images, model, name, config, bool(resume))

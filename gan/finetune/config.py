@@ -43,9 +43,7 @@ UNSET_AT_ZERO = ("steps", "batch_size")
 
 
 def is_unset(name: str, value: object) -> bool:
-    """Whether `value` leaves setting `name` to the model's default."""
-    if name not in MODEL_DEFAULTS:
-        return False
+    """Whether `value` leaves setting `name` to its default (the model's, for MODEL_DEFAULTS)."""
     return value is None or (name in UNSET_AT_ZERO and value == 0)
 
 

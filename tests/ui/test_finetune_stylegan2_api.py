@@ -109,7 +109,7 @@ def test_stylegan2_api_defaults_follow_the_model(client, sg2_bases, images_dir, 
     endpoint = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
     params = {p["parameter_name"]: p for p in endpoint["/finetune"]["parameters"]}
     assert params["lr_g"]["parameter_default"] is None and params["steps"]["parameter_default"] == 0
-    files = [handle_file(str(p)) for p in painting_crops(images_dir, tmp_path, 6)]
+    files = [handle_file(str(p)) for p in painting_crops(images_dir, tmp_path, 8)]
     *_, result = client.predict(
         images=files, model=sg2_bases[0], name="sg2-api-auto", kid=False, api_name="/finetune"
     )

@@ -39,7 +39,7 @@ def test_unset_means_none_or_zero_only_where_zero_is_invalid():
     assert is_unset("lr_g", None) and is_unset("steps", 0) and is_unset("batch_size", 0)
     assert not is_unset("lr_g", 0.0)  # a zero learning rate stays an error
     assert not is_unset("freeze_d", 0) and not is_unset("d_warmup", 0)  # 0 = off
-    assert not is_unset("ada_target", None)  # not a per-model setting
+    assert is_unset("ada_target", None) and not is_unset("ada_target", 0)
 
 
 def test_stylegan2_defaults_fill_only_the_unset_settings(checkpoints):
