@@ -116,6 +116,7 @@ def main() -> None:
     p.add_argument("--target-images", type=int, default=256)
     p.add_argument("--sg2-resolution", type=int, default=32)
     p.add_argument("--sg2-channels", type=int, default=32)
+    p.add_argument("--paths", default="stylegan2,dcgan", help="which paths to run")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's choice)")
     p.add_argument("--images-dir", type=Path, default=ROOT.parent / "shared" / "images")
     p.add_argument("--device", default=None)
@@ -140,10 +141,13 @@ def main() -> None:
         os.environ["GAN_STUDIO_CHECKPOINTS"] = tmp
         store.save_pretrained(Path(tmp) / SG2_BASE, G.config.to_dict(), G.state_dict(), "#\n")
         for path, base in (("stylegan2", SG2_BASE), ("dcgan", DCGAN_BASE)):
+            if path not in args.paths.split(","):
+                continue
             size = args.sg2_resolution if path == "stylegan2" else 64
             images = painting_crops(args.images_dir, args.target_images, size)
             results[path] = kid_curve(path, base, images, net, device, args)
-    results["stylegan2"]["model"] = G.config.to_dict()
+    if "stylegan2" in results:
+        results["stylegan2"]["model"] = G.config.to_dict()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     log.info("%s", json.dumps(results, indent=2))
