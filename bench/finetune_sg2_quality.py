@@ -92,6 +92,7 @@ def kid_curve(path: str, base: str, images, net, device, args) -> dict:
                 train_seconds += state["seconds"]
                 if chunk == 0:
                     points.append(_point(0, 0.0, event.metrics["kid_before"]))
+                    log.info("%s: before %s", path, points[-1])
                 after = event.metrics["kid_after"]
                 points.append(_point(state["steps_done"], train_seconds, after))
                 log.info("%s: %s", path, points[-1])

@@ -24,7 +24,7 @@ from gan.finetune.data import preview_grid
 from gan.finetune.service import FineTuner, FinetuneRun
 from ui.common import TRAIN_LANE, friendly, inputs_for, session_key
 from ui.finetune_form import hint, output_components, push_inputs, training_inputs
-from ui.i18n import howto, t
+from ui.i18n import howto, t, translate
 from ui.links import Permalinks
 
 # Settings that follow the chosen model's architecture and resolution: left unset (empty, or
@@ -337,7 +337,7 @@ def _share(c: dict, links: Permalinks | None) -> None:
             rows,
             [c[f] for f in EXAMPLE_FIELDS],
             label=t("common.examples"),
-            example_labels=[t(key) for key in EXAMPLE_RUNS],
+            example_labels=[translate(key) for key in EXAMPLE_RUNS],  # plain text only
         )
     howto("finetune")  # the "How it works" panel (ui/i18n.py)
     if links is not None:
