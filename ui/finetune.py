@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import gradio as gr
 import pandas as pd
@@ -13,15 +14,22 @@ from core.events import Progress
 from core.media import grid, upscale
 from gan import DEFAULT_MODEL
 from gan.finetune import augment
-from gan.finetune.config import AUGMENTS, MAX_SECONDS, MAX_STEPS, FinetuneConfig
+from gan.finetune.config import (
+    MAX_SECONDS,
+    MAX_STEPS,
+    MODEL_DEFAULTS,
+    FinetuneConfig,
+)
 from gan.finetune.data import preview_grid
 from gan.finetune.service import FineTuner, FinetuneRun
-from ui.common import TRAIN_LANE, friendly, inputs_for, on_a_space, session_key, settings_from
-from ui.i18n import howto
+from ui.common import TRAIN_LANE, friendly, inputs_for, session_key
+from ui.finetune_form import hint, output_components, push_inputs, training_inputs
+from ui.i18n import howto, t, translate
+from ui.links import Permalinks
 
-POLICIES = list(augment.POLICIES)
-# Settings that follow the chosen model's architecture and resolution.
-DEFAULT_FIELDS = ("steps", "batch_size", "lr_g", "lr_d", "freeze_d", "d_warmup", "sample_every")
+# Settings that follow the chosen model's architecture and resolution: left unset (empty, or
+# 0 on the sliders), they take the model's default, in the tab and over the API alike.
+DEFAULT_FIELDS = MODEL_DEFAULTS
 Outputs = tuple  # (status, preview, samples, loss plot, result)
 
 
@@ -100,36 +108,40 @@ class FinetuneHandlers:
         name: str,
         steps: float,
         batch_size: float,
-        lr_g: float,
-        lr_d: float,
-        beta1_g: float,
-        beta2_g: float,
-        beta1_d: float,
-        beta2_d: float,
-        d_loss_threshold: float,
-        diffaugment: list[str] | str | None,
-        hflip: bool,
-        freeze_d: float,
-        ema_decay: float,
-        d_warmup: float,
-        sample_every: float,
-        max_seconds: float,
-        resume: bool,
-        kid: bool,
-        augment: str = "ada",
-        ada_target: float = 0.6,
-        r1_gamma: float = 0.0,
-        style_mixing_prob: float = 0.9,
-        ema_kimg: float = 0.0,
+        lr_g: float | None = None,
+        lr_d: float | None = None,
+        beta1_g: float | None = None,
+        beta2_g: float | None = None,
+        beta1_d: float | None = None,
+        beta2_d: float | None = None,
+        d_loss_threshold: float | None = None,
+        diffaugment: list[str] | str | None = None,
+        hflip: bool | None = None,
+        freeze_d: float | None = None,
+        ema_decay: float | None = None,
+        d_warmup: float | None = None,
+        sample_every: float | None = None,
+        max_seconds: float | None = None,
+        resume: bool | None = None,
+        kid: bool | None = None,
+        augment: str | None = None,
+        ada_target: float | None = None,
+        r1_gamma: float | None = None,
+        style_mixing_prob: float | None = None,
+        ema_kimg: float | None = None,
+        crops_per_image: float | None = None,
         request: gr.Request = None,
         progress=gr.Progress(),  # noqa: B008 (Gradio injects it)
     ):
         """Fine-tune `model` on the uploaded images (files or one .zip) and save it as `name`;
-        streams status, preview, samples and losses; the last `result` holds the KIDs."""
+        streams status, preview, samples and losses; the last `result` holds the KIDs.
+        Steps, batch size, learning rates, Freeze-D, D warm-up and sample interval left unset
+        (None, or 0 steps / batch size) take `model`'s defaults (architecture, resolution)."""
         # The parameters are named after FinetuneConfig's fields: the config is built by name.
-        values = locals() | {"diffaugment": _policy(diffaugment), "hflip": bool(hflip)}
+        # None (an API call leaving a setting out): the model's or FinetuneConfig's default.
+        values = locals() | {"diffaugment": _policy(diffaugment)}
         values["kid_samples"] = self.tuner.defaults.kid_samples if kid else 0
-        config = settings_from(FinetuneConfig, values)
+        config = self.tuner.settings(name if resume else model, values)
         run = self.tuner.start(images, model, name, config, bool(resume))
         if warning := run.dataset.warning():
             gr.Warning(warning)
@@ -147,12 +159,13 @@ class FinetuneHandlers:
         model: str = DEFAULT_MODEL,
         augment: str = "ada",
         diffaugment: list[str] | str | None = None,
+        crops_per_image: float = 1,
     ):
         """Prepare the upload as training would, to show the grid, the same images as the
         StyleGAN2 D sees them (augmented) and any problems, before training."""
         if not images:
             return None, "", None
-        dataset = self.tuner.prepare(images, model)
+        dataset = self.tuner.prepare(images, model, crops=int(crops_per_image or 1))
         note = (
             f"**{len(dataset)} images** ready at {dataset.image_size}px "
             f"({self.tuner.describe(model)})"
@@ -168,12 +181,15 @@ class FinetuneHandlers:
         return _shown(preview_grid(dataset.images)), note, augmented
 
     def defaults(self, model: str):
-        """The settings for `model`'s architecture and resolution, and a line saying so."""
+        """What the unset settings mean for `model` (its architecture's and resolution's
+        defaults, shown as hints; values typed in stay), and a line saying so."""
         try:
             d, line = self.tuner.defaults_for(model), self.tuner.describe(model)
         except UserInputError:
             return (gr.skip(),) * (len(DEFAULT_FIELDS) + 1)
-        return *(getattr(d, f) for f in DEFAULT_FIELDS), f"Fine-tuning **{model}**: {line}"
+        return *(gr.update(**hint(f, getattr(d, f))) for f in DEFAULT_FIELDS), (
+            f"Fine-tuning **{model}**: {line}"
+        )
 
     def push(self, name: str, repo_id: str, token: str = "", private: bool = True) -> str:
         """Upload `checkpoints/<name>/` to the Hub; the token comes from the box or `HF_TOKEN`."""
@@ -244,26 +260,27 @@ def build_finetune_tab(
     tuner: FineTuner,
     release_memory: Callable[[], None] | None = None,
     on_saved: Callable[[str | None], dict] | None = None,
+    links: Permalinks | None = None,
 ) -> None:
     """The Fine-tune tab's components and events (API: `/finetune`); `on_saved(model)`
-    refreshes the model dropdown after a run."""
+    refreshes the model dropdown after a run; `links` gets its settings permalink."""
     handlers = FinetuneHandlers(tuner)
     gr.Markdown(INTRO)
     arch_note = gr.Markdown()
     with gr.Row():
         with gr.Column(scale=1):
-            c = {"model": model, **_training_inputs(_initial_defaults(tuner, model.value))}
+            c = {"model": model, **training_inputs(_initial_defaults(tuner, model.value))}
             with gr.Row():
                 run = gr.Button("Start fine-tuning", variant="primary")
                 stop = gr.Button("Stop and save", variant="stop")
-            push = _push_inputs()
+            push = push_inputs()
         with gr.Column(scale=1):
-            out = _output_components()
+            out = output_components()
     images = c["images"]
-    for trigger in (images.upload, c["augment"].change):
+    for trigger in (images.change, c["augment"].change, c["crops_per_image"].input):
         trigger(
             friendly(handlers.preview_upload, release_memory),
-            [images, model, c["augment"], c["diffaugment"]],
+            [images, model, c["augment"], c["diffaugment"], c["crops_per_image"]],
             [out["preview"], c["upload_note"], out["augmented"]],
             api_visibility="private",
             concurrency_id="train",  # data preparation runs in the heavy lane
@@ -291,111 +308,40 @@ def build_finetune_tab(
         push["pushed"],
         api_visibility="private",
     )
+    _share(c, links)
+
+
+# The paintings in examples/ (public domain, see examples/SOURCES.md), a few crops of each.
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLE_PAINTINGS = ("munch_the_scream.jpg", "turner_shipwreck.jpg", "van_gogh_starry_night.jpg")
+EXAMPLE_FIELDS = ("images", "name", "steps", "batch_size", "crops_per_image", "kid")
+EXAMPLE_RUNS = {  # label key -> values of EXAMPLE_FIELDS after the images
+    "finetune.example.quick": ("paintings-quick", 10, 4, 4, False),
+    "finetune.example.longer": ("paintings", 200, 8, 8, True),
+}
+
+
+def example_rows() -> list[list]:
+    """The example forms: the three paintings, and quick (CPU-sized) or longer settings."""
+    paintings = [str(EXAMPLES / name) for name in EXAMPLE_PAINTINGS]
+    if not all(Path(p).is_file() for p in paintings):
+        return []
+    return [[paintings, *values] for values in EXAMPLE_RUNS.values()]
+
+
+def _share(c: dict, links: Permalinks | None) -> None:
+    """Examples that fill a runnable form (a run takes minutes: not cached), the "How it
+    works" panel and the settings link (never the images)."""
+    if rows := example_rows():
+        gr.Examples(
+            rows,
+            [c[f] for f in EXAMPLE_FIELDS],
+            label=t("common.examples"),
+            example_labels=[translate(key) for key in EXAMPLE_RUNS],  # plain text only
+        )
     howto("finetune")  # the "How it works" panel (ui/i18n.py)
-
-
-def _training_inputs(d: FinetuneConfig) -> dict[str, gr.components.Component]:
-    """Upload, name, steps, batch size, the hyper-parameters and Resume, by parameter name."""
-    c: dict[str, gr.components.Component] = {}
-    c["images"] = gr.File(
-        label="Training images (many images or one .zip)",
-        file_count="multiple",
-        file_types=["image", ".zip"],
-        type="filepath",
-        height=140,
-    )
-    c["upload_note"] = gr.Markdown()
-    c["name"] = gr.Textbox(value="my-finetune", label="Save as (checkpoints/<name>/)")
-    with gr.Row():
-        c["steps"] = gr.Slider(1, MAX_STEPS, value=d.steps, step=1, label="Steps")
-        c["batch_size"] = gr.Slider(2, 256, value=d.batch_size, step=1, label="Batch size")
-    with gr.Accordion("Hyper-parameters", open=False):
-        c |= _optimiser_inputs(d)
-        c |= _regulariser_inputs(d)
-    with gr.Accordion("StyleGAN2 settings (ignored for DCGAN models)", open=False):
-        c |= _stylegan2_inputs(d)
-    c["resume"] = gr.Checkbox(value=False, label="Resume the saved run of this name")
-    return c
-
-
-def _optimiser_inputs(d: FinetuneConfig) -> dict[str, gr.components.Component]:
-    c: dict[str, gr.components.Component] = {}
-    with gr.Row():
-        c["lr_g"] = gr.Number(value=d.lr_g, label="lr_g (generator)", minimum=0)
-        c["lr_d"] = gr.Number(value=d.lr_d, label="lr_d (discriminator)", minimum=0)
-    with gr.Row():
-        c["beta1_g"] = gr.Number(value=d.beta1_g, label="G Adam β1", minimum=0, maximum=0.999)
-        c["beta2_g"] = gr.Number(value=d.beta2_g, label="G Adam β2", minimum=0, maximum=0.9999)
-        c["beta1_d"] = gr.Number(value=d.beta1_d, label="D Adam β1", minimum=0, maximum=0.999)
-        c["beta2_d"] = gr.Number(value=d.beta2_d, label="D Adam β2", minimum=0, maximum=0.9999)
-    c["d_loss_threshold"] = gr.Number(
-        value=d.d_loss_threshold,
-        label="Balance rule: skip the D step while its loss is below",
-        minimum=0,
-    )
-    return c
-
-
-def _regulariser_inputs(d: FinetuneConfig) -> dict[str, gr.components.Component]:
-    c: dict[str, gr.components.Component] = {}
-    c["diffaugment"] = gr.CheckboxGroup(
-        POLICIES,
-        value=list(augment.parse_policy(d.diffaugment)),
-        label="DiffAugment (against overfitting)",
-    )
-    with gr.Row():
-        c["hflip"] = gr.Checkbox(value=d.hflip, label="Random horizontal flips")
-        c["kid"] = gr.Checkbox(value=d.kid_samples > 0, label="KID before and after")
-    with gr.Row():
-        c["freeze_d"] = gr.Slider(
-            0, 4, value=d.freeze_d, step=1, label="Freeze-D blocks (pre-trained D only)"
-        )
-        c["ema_decay"] = gr.Number(
-            value=d.ema_decay, label="EMA decay of G", minimum=0, maximum=0.9999
-        )
-        c["d_warmup"] = gr.Number(
-            value=d.d_warmup, label="D warm-up steps (fresh D only)", minimum=0, precision=0
-        )
-    with gr.Row():
-        c["sample_every"] = gr.Number(
-            value=d.sample_every, label="Samples every K steps", minimum=1
-        )
-        c["max_seconds"] = gr.Number(
-            value=d.max_seconds, label="Wall-time cap (s)", minimum=1, maximum=MAX_SECONDS
-        )
-    return c
-
-
-def _stylegan2_inputs(d: FinetuneConfig) -> dict[str, gr.components.Component]:
-    """ADA or DiffAugment, ADA's target, R1's γ, style mixing and G's EMA, each with a why."""
-    c: dict[str, gr.components.Component] = {}
-    c["augment"] = gr.Radio(
-        list(AUGMENTS),
-        value=d.augment,
-        label="Augmentation",
-        info="ADA adapts its strength p to how much D overfits; DiffAugment uses the fixed "
-        "policy above; none: only for large sets (D memorises a few dozen images).",
-    )
-    with gr.Row():
-        c["ada_target"] = gr.Number(
-            value=d.ada_target, label="ADA target", minimum=0, maximum=1,
-            info="p rises while D is surer than this on real images (0.6 as in the paper).",
-        )  # fmt: skip
-        c["r1_gamma"] = gr.Number(
-            value=d.r1_gamma, label="R1 γ (0 = auto)", minimum=0,
-            info="Penalises D's gradient on real images, so it stays smooth; "
-            "auto = 0.0002·res²/batch.",
-        )  # fmt: skip
-    with gr.Row():
-        c["style_mixing_prob"] = gr.Number(
-            value=d.style_mixing_prob, label="Style-mixing probability", minimum=0, maximum=1,
-            info="Two latents per image part of the time: keeps the styles disentangled.",
-        )  # fmt: skip
-        c["ema_kimg"] = gr.Number(
-            value=d.ema_kimg, label="G EMA half-life, kimg (0 = auto)", minimum=0,
-            info="The saved G averages its recent weights: smoother, better samples.",
-        )  # fmt: skip
-    return c
+    if links is not None:
+        links.add("finetune", c)
 
 
 def _initial_defaults(tuner: FineTuner, model: str | None) -> FinetuneConfig:
@@ -404,38 +350,3 @@ def _initial_defaults(tuner: FineTuner, model: str | None) -> FinetuneConfig:
         return tuner.defaults_for(model or DEFAULT_MODEL)
     except UserInputError:
         return tuner.defaults
-
-
-def _push_inputs() -> dict[str, gr.components.Component]:
-    c: dict[str, gr.components.Component] = {}
-    with gr.Accordion("Push to the Hub", open=False):
-        c["repo"] = gr.Textbox(label="Hub repo", placeholder="owner/name")
-        c["token"] = gr.Textbox(
-            label="Hub token (empty: HF_TOKEN from the environment)",
-            type="password",
-            visible=not on_a_space(),  # visitors push with their own sign-in
-        )
-        c["private"] = gr.Checkbox(value=True, label="Private repo")
-        c["push"] = gr.Button("Push")
-        c["pushed"] = gr.Markdown()
-    return c
-
-
-def _output_components() -> dict[str, gr.components.Component]:
-    c: dict[str, gr.components.Component] = {}
-    c["status"] = gr.Markdown()
-    c["samples"] = gr.Image(label="EMA generator samples (fixed seeds)", format="png")
-    c["losses"] = gr.LinePlot(
-        x="step",
-        y="loss",
-        color="network",
-        color_map={"D": "#2563eb", "G": "#ea580c", "R1": "#16a34a"},
-        label="Losses (D: discriminator, G: generator, R1: StyleGAN2's gradient penalty)",
-        height=220,
-    )
-    c["preview"] = gr.Image(label="Prepared training set", format="png")
-    c["augmented"] = gr.Image(
-        label="Augmented real images, as the StyleGAN2 D sees them", format="png"
-    )
-    c["result"] = gr.JSON(label="Result")
-    return c

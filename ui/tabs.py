@@ -33,7 +33,7 @@ def build_tabs(header: Header, s: Any, release: Callable[[], None], links: Perma
         with gr.Tab(t("tab.style"), id="style"):
             build_style_tab(s.stylist, release, links)
         with gr.Tab(t("tab.finetune"), id="finetune"):
-            build_finetune_tab(model, s.tuner, release, friendly(header.choices.update))
+            build_finetune_tab(model, s.tuner, release, friendly(header.choices.update), links)
             build_delete_control(header)
         build_tool_tabs(model, s, release, links)  # Edit, Project, Judge
         with gr.Tab(t("tab.lab"), id="lab"):

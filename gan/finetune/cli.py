@@ -19,7 +19,7 @@ import os
 import signal
 import threading
 from collections.abc import Iterator
-from dataclasses import fields, replace
+from dataclasses import fields
 from pathlib import Path
 
 import torch
@@ -31,9 +31,10 @@ from core.efficientnet import load_efficientnet_lite0
 from core.errors import UserInputError
 from core.events import Progress
 from gan import DEFAULT_MODEL, loading
-from gan.finetune import data, sg2_run
-from gan.finetune.config import FinetuneConfig, FinetuneJob
+from gan.finetune import data
+from gan.finetune.config import MODEL_DEFAULTS, FinetuneConfig, FinetuneJob
 from gan.finetune.loop import run_finetune
+from gan.finetune.service import model_defaults, settings
 from gan.finetune.trainer import world
 
 log = logging.getLogger("gan.finetune")
@@ -57,18 +58,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             p.add_argument(flag, type=_bool, default=argparse.SUPPRESS, metavar="{true,false}")
         else:
             kind = float if isinstance(default, float) else type(default)
-            p.add_argument(flag, type=kind, default=argparse.SUPPRESS, help=f"default {default}")
+            shown = "the model's (device, resolution)" if f.name in MODEL_DEFAULTS else default
+            p.add_argument(flag, type=kind, default=argparse.SUPPRESS, help=f"default {shown}")
     return p.parse_args(argv)
 
 
 def config_for(args: argparse.Namespace, base: str, device: torch.device) -> FinetuneConfig:
-    """FinetuneConfig's defaults (a StyleGAN2 base: those of its resolution), then the flags."""
-    config = FinetuneConfig()
-    folder = store.resolve(base)
-    if sg2_run.is_stylegan2(folder):
-        config = replace(config, **sg2_run.defaults(loading.image_size(base), device))
+    """The tab's defaults for `base` on `device` (a StyleGAN2 base: those of its resolution),
+    then the flags."""
     given = {f.name: getattr(args, f.name) for f in fields(FinetuneConfig) if hasattr(args, f.name)}
-    return replace(config, **given)
+    return settings(model_defaults(base, device), given)
 
 
 def _bool(text: str) -> bool:
@@ -110,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
             base = store.read_config(store.resolve(args.name)).get("base_model", base)
         config = config_for(args, args.name if args.resume else base, device)
         image_size = loading.image_size(args.name if args.resume else base)
-        dataset = data.prepare(args.data, image_size)
+        dataset = data.prepare(args.data, image_size, crops=config.crops_per_image)
         if warning := dataset.warning():
             log.warning("%s", warning)
         config.checked(len(dataset))  # bad hyper-parameters fail before any model loads

@@ -35,6 +35,18 @@ DEVICE_DEFAULTS: dict[str, dict[str, int]] = {
 }
 
 
+# Settings whose default follows the model (architecture, resolution) and the device: one
+# place each, `DEVICE_DEFAULTS` (DCGAN) and `gan.finetune.sg2_run.defaults` (StyleGAN2).
+# A caller leaves them unset with None, or 0 for steps and batch_size (never valid values).
+MODEL_DEFAULTS = ("steps", "batch_size", "lr_g", "lr_d", "freeze_d", "d_warmup", "sample_every")
+UNSET_AT_ZERO = ("steps", "batch_size")
+
+
+def is_unset(name: str, value: object) -> bool:
+    """Whether `value` leaves setting `name` to its default (the model's, for MODEL_DEFAULTS)."""
+    return value is None or (name in UNSET_AT_ZERO and value == 0)
+
+
 @dataclass
 class FinetuneConfig:
     """Hyper-parameters of one run (saved in `training_state.json`)."""
@@ -58,6 +70,7 @@ class FinetuneConfig:
     max_seconds: float = MAX_SECONDS
     seed: int = 0
     kid_samples: int = 128  # generated images per KID estimate; 0 turns KID off
+    crops_per_image: int = 1  # data: 1 = the centre crop; more adds random crops (data.crops_of)
     precision: str = "fp32"  # or "bf16" (autocast); fp32 (TF32 on GPUs) was faster for DCGAN
     # StyleGAN2 only (the DCGAN path always uses `diffaugment`); 0 means ADA's "auto" value.
     augment: str = "ada"  # "ada", "diffaugment" (the `diffaugment` policy) or "none"
@@ -82,6 +95,7 @@ class FinetuneConfig:
             ("freeze_d", 0, 8),
             ("sample_every", 1, 10**6),
             ("d_warmup", 0, 10**6),
+            ("crops_per_image", 1, 16),
         ):
             value = _whole(getattr(self, name), name)
             if not low <= value <= high:

@@ -229,14 +229,35 @@ def center_crop_resize(image: Image.Image, size: int) -> Image.Image:
     )
 
 
+MAX_CROPS = 16
+
+
+def crops_of(image: Image.Image, size: int, crops: int, seed: int) -> list[np.ndarray]:
+    """The centre crop, then `crops - 1` seeded random square crops (50-90 % of the short
+    side), each resized to `size`: a handful of large images (paintings) give a usable set."""
+    out = [np.asarray(center_crop_resize(image, size))]
+    rng = np.random.default_rng([seed, len(out)])
+    for _ in range(crops - 1):
+        side = int(min(image.size) * rng.uniform(0.5, 0.9))
+        x = int(rng.integers(0, image.width - side + 1))
+        y = int(rng.integers(0, image.height - side + 1))
+        tile = image.crop((x, y, x + side, y + side))
+        out.append(np.asarray(tile.resize((size, size), Image.Resampling.LANCZOS)))
+    return out
+
+
 def prepare(
     sources: Sequence[str | Path] | None,
     image_size: int,
     *,
     min_images: int = MIN_IMAGES,
     limits: Limits | None = None,
+    crops: int = 1,
 ) -> Dataset:
-    """Uploads -> `Dataset` of centre-cropped, resized uint8 images; clear errors when unusable."""
+    """Uploads -> `Dataset` of centre-cropped, resized uint8 images (and `crops - 1` random
+    crops of each, see `crops_of`); clear errors when unusable."""
+    if crops != int(crops) or not 1 <= crops <= MAX_CROPS:
+        raise UserInputError(f"crops per image must be between 1 and {MAX_CROPS}; got {crops}")
     if not sources:
         raise UserInputError(
             f"upload training images: at least {min_images} image files, or one .zip of them"
@@ -246,19 +267,19 @@ def prepare(
         files, skipped = collect_files(sources, workdir, limits)
         arrays = []
         seen: dict[str, str] = {}  # hash of the prepared pixels -> the first file's name
-        for name, path in files:
+        for index, (name, path) in enumerate(files):
             try:
                 image = load_rgb(path, what=f"file {name}", min_side=16)
             except UserInputError as e:
                 skipped.append(f"{name}: {_reason(e, name)}")
                 continue
-            array = np.asarray(center_crop_resize(image, image_size))
+            array, *more = crops_of(image, image_size, int(crops), seed=index)
             digest = hashlib.sha256(array.tobytes()).hexdigest()
             if digest in seen:  # the same training image twice only weighs it double
                 skipped.append(f"{name}: duplicate of {seen[digest]}, removed")
                 continue
             seen[digest] = name
-            arrays.append(array)
+            arrays += [array, *more]
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     if skipped:

@@ -137,27 +137,36 @@ class _Run:
         self.pause: Callable[[], None] | None = None
 
     def _restore(self, saved: dict | None) -> None:
-        """Exact resume: the RNG states and the sampler position where the last run stopped
-        (a run saved before these existed resumes with fresh ones, as before)."""
+        """Exact resume: the RNG states and the sampler position where the last run stopped,
+        this process's own under torchrun (a run saved before these existed resumes with
+        fresh ones, as before)."""
         if saved is None or saved.get("steps_done") != self.state["steps_done"]:
             if self.sampler is None:
                 raise UserInputError(f"{self.job.name!r} has no resume state: start a new run")
             self.notes.append("no exact resume state saved: the random streams start afresh")
             return
+        saved, exact = run_state.for_rank(saved, self.rank)
         if self.sampler is None:
             self.trainer.restore(saved["trainer"])
-            return
-        run_state.set_rng_state(saved["rng"])
-        self.sampler.load_state_dict(saved["sampler"])
+        else:
+            run_state.set_rng_state(saved["rng"])
+            self.sampler.load_state_dict(saved["sampler"])
+        if not exact:  # more processes than the saved run had: this one's streams are new
+            run_state.reseed(self.config.seed, self.rank, self.trainer.step)
+            self.notes.append(
+                f"rank {self.rank}: the saved run had fewer processes, so its random streams "
+                "start afresh (this resume is not exact)"
+            )
 
     def _capture(self) -> None:
-        """The RNG states and sampler position after the last step (saved with the model)."""
+        """The RNG states and sampler position after the last step (saved with the model),
+        with every other process's own under torchrun (`run_state.gather_ranks`)."""
         state: dict = {"steps_done": self.trainer.step}
         if self.sampler is None:  # StyleGAN2: RNGs, sampler, ADA, Adam, kimg
             state["trainer"] = self.trainer.resume_state()
         else:
             state |= {"rng": run_state.rng_state(), "sampler": self.sampler.state_dict()}
-        self.resume_state = state
+        self.resume_state = run_state.gather_ranks(state)
 
     def progress(self, step: int, **fields) -> Progress:
         return Progress(step, self.config.steps, **fields)

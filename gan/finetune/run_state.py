@@ -2,7 +2,9 @@
 split into flat tensors (`run_state.safetensors`) and a JSON tree (`run_state.json`) that
 names them; both are written beside the model through `core.store.save_pretrained`.
 
-Also the process-wide RNG states (torch CPU and CUDA, numpy, Python) that exact resume needs.
+Also the process-wide RNG states (torch CPU and CUDA, numpy, Python) that exact resume needs,
+and under torchrun every process's own streams (`gather_ranks` on save, `for_rank` on resume):
+rank 0 saves its whole state plus, under `ranks`, what differs on each other process.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.distributed as dist
 
 from core import store
 
@@ -71,6 +74,54 @@ def load(folder: Path) -> dict | None:
         return None
     tensors = store.read_safetensors(folder / TENSORS_NAME)
     return join(json.loads((folder / JSON_NAME).read_text()), tensors)
+
+
+# --- Several processes (torchrun) --------------------------------------------------------------
+
+# What each process holds for itself: its RNGs, its sampler position, ADA's augmentation RNG and
+# the sign counts since ADA's last update. The rest (Adam, counters) is the same on every rank.
+_SHARED_TRAINER_KEYS = ("opt_g", "opt_d", "counters", "config")
+
+
+def _own_part(state: dict) -> dict:
+    """The part of a process's resume state that differs between processes."""
+    if "trainer" in state:  # StyleGAN2
+        trainer = state["trainer"]
+        return {"trainer": {k: v for k, v in trainer.items() if k not in _SHARED_TRAINER_KEYS}}
+    return {k: state[k] for k in ("rng", "sampler")}
+
+
+def gather_ranks(state: dict) -> dict:
+    """Under torchrun (every process calls this): rank 0's `state` with `ranks`, the own part
+    of every other process's, in rank order; unchanged in a single process."""
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return state
+    rank = dist.get_rank()
+    parts: list | None = [None] * dist.get_world_size() if rank == 0 else None
+    dist.gather_object(_own_part(state), parts, dst=0)
+    return state | {"ranks": parts[1:]} if rank == 0 else state
+
+
+def for_rank(saved: dict, rank: int) -> tuple[dict, bool]:
+    """(the state process `rank` resumes from, whether it is its own): rank 0's with this
+    process's own part laid over it; rank 0's alone when the run had no process `rank`."""
+    parts = saved.get("ranks") or []
+    if rank == 0:
+        return saved, True
+    if rank > len(parts):
+        return saved, False
+    own = parts[rank - 1]
+    if "trainer" in own:
+        return saved | {"trainer": saved["trainer"] | own["trainer"]}, True
+    return saved | own, True
+
+
+def reseed(seed: int, rank: int, step: int) -> None:
+    """Fresh process-wide RNGs for a process with no saved streams, distinct per rank."""
+    mixed = (seed * 1_000_003 + rank * 10_007 + step) % 2**31
+    torch.manual_seed(mixed)
+    np.random.seed(mixed)
+    random.seed(mixed)
 
 
 # --- Process-wide RNGs -------------------------------------------------------------------------

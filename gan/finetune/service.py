@@ -6,8 +6,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -18,11 +18,29 @@ from core.events import Progress
 from core.runs import RunRegistry
 from gan import loading
 from gan.finetune import data, sg2_run
-from gan.finetune.config import FinetuneConfig, FinetuneJob
+from gan.finetune.config import FinetuneConfig, FinetuneJob, is_unset
 from gan.finetune.kid import FeatureNet
 from gan.finetune.loop import run_finetune
 
 log = logging.getLogger(__name__)
+
+
+def model_defaults(model: str, device: torch.device | str) -> FinetuneConfig:
+    """The settings for fine-tuning `model` on `device`: the device's, then those of a
+    StyleGAN2 model's resolution (the tab, the API and the CLI all start from these)."""
+    config = FinetuneConfig.for_device(device)
+    if not sg2_run.is_stylegan2(store.resolve(model)):
+        return config
+    values = sg2_run.defaults(loading.image_size(model), device)
+    return replace(config, **values)  # type: ignore[arg-type]
+
+
+def settings(defaults: FinetuneConfig, values: Mapping[str, object]) -> FinetuneConfig:
+    """`defaults` with the `values` named like its fields, except those left unset (None,
+    or 0 steps / batch size: see `config.is_unset`)."""
+    names = {f.name for f in fields(FinetuneConfig)}
+    given = {k: v for k, v in values.items() if k in names and not is_unset(k, v)}
+    return replace(defaults, **given)  # type: ignore[arg-type]
 
 
 @dataclass
@@ -87,10 +105,11 @@ class FineTuner:
 
     def defaults_for(self, model: str) -> FinetuneConfig:
         """This device's defaults, with those of `model`'s architecture and resolution."""
-        if self.architecture(model) == "dcgan":
-            return self.defaults
-        values = sg2_run.defaults(loading.image_size(model), self.device)
-        return replace(self.defaults, **values)  # type: ignore[arg-type]
+        return model_defaults(model, self.device)
+
+    def settings(self, model: str, values: Mapping[str, object]) -> FinetuneConfig:
+        """The run's settings: `model`'s defaults, then the `values` that are set."""
+        return settings(self.defaults_for(model), values)
 
     def describe(self, model: str) -> str:
         """One line on how `model` will be fine-tuned (architecture, resolution, its D)."""
@@ -115,10 +134,17 @@ class FineTuner:
         return data.preview_grid(torch.from_numpy(images).permute(0, 3, 1, 2)), note
 
     def prepare(
-        self, images: Sequence[str | Path] | None, model: str, name: str = "", resume: bool = False
+        self,
+        images: Sequence[str | Path] | None,
+        model: str,
+        name: str = "",
+        resume: bool = False,
+        crops: int = 1,
     ) -> data.Dataset:
-        """The upload as training would see it (at the model's resolution)."""
-        return data.prepare(images, loading.image_size(name if resume else model))
+        """The upload as training would see it (at the model's resolution); a model that
+        cannot be fine-tuned is refused first."""
+        sg2_run.check_trainable(store.resolve(name if resume else model))
+        return data.prepare(images, loading.image_size(name if resume else model), crops=crops)
 
     def start(
         self,
@@ -131,7 +157,7 @@ class FineTuner:
         """Check the name, prepare the data; the returned run trains when iterated."""
         name = (name or "").strip()
         store.validate_name(name)
-        dataset = self.prepare(images, model, name, resume)
+        dataset = self.prepare(images, model, name, resume, config.crops_per_image)
         job = FinetuneJob(dataset.images, name, model, config, resume, dataset.skipped)
         return FinetuneRun(self, job, dataset)
 

@@ -44,6 +44,22 @@ def is_stylegan2(folder: Path) -> bool:
     return store.read_config(folder).get("model_type") == GENERATOR_TYPE
 
 
+def conditional_refusal(c_dim: int) -> str:
+    """Why a conditional StyleGAN2 is not fine-tuned here (its classes need labels)."""
+    return (
+        f"this StyleGAN2 is conditional ({c_dim} classes): fine-tuning it needs a class label "
+        "for every training image, and uploaded images carry none. Pick an unconditional "
+        "StyleGAN2 (c_dim 0) or a DCGAN model"
+    )
+
+
+def check_trainable(folder: Path) -> None:
+    """Refuse, before any data is prepared, a model this trainer cannot fine-tune."""
+    config = store.read_config(folder)
+    if config.get("model_type") == GENERATOR_TYPE and int(config.get("c_dim") or 0) > 0:
+        raise UserInputError(conditional_refusal(int(config["c_dim"])))
+
+
 def defaults(resolution: int, device: torch.device | str) -> dict[str, float]:
     """Settings that suit a short StyleGAN2 fine-tune at `resolution` on `device`: ADA's
     learning rate; a batch that fits (smaller at high resolution, small on a CPU)."""
@@ -140,7 +156,7 @@ def start(job: FinetuneJob, device: torch.device, folder: Path):
 
 def _trainer(job, device, G, D, config: SG2TrainConfig, d_pretrained: bool) -> SG2Adapter:
     if G.c_dim:
-        raise UserInputError("fine-tuning a conditional StyleGAN2 (with classes) is not supported")
+        raise UserInputError(conditional_refusal(G.c_dim))
     trainer = StyleGAN2Trainer(G, D, config, job.images, device, d_pretrained=d_pretrained)
     return SG2Adapter(trainer, d_pretrained)
 
@@ -173,7 +189,8 @@ def _resume(job: FinetuneJob, device: torch.device, folder: Path):
     G = generator_from_folder(folder, job.name, GENERATOR_TRAIN_NAME)
     G_ema = generator_from_folder(folder, job.name)
     D = judge.build_discriminator(folder / DISCRIMINATOR_NAME, G.img_resolution)
-    config = SG2TrainConfig(**previous["sg2_config"])  # the run's own settings
+    saved = previous["sg2_config"]  # the run's own settings (rank 0's seed: offset per rank)
+    config = SG2TrainConfig(**saved | {"seed": saved["seed"] + 1000 * world()[0]})
     if config.batch_size != job.config.batch_size:
         raise UserInputError(
             f"resume with the run's batch size ({config.batch_size}) to continue it exactly"

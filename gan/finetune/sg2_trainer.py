@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import random
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -38,6 +37,7 @@ from torch import nn
 
 from gan.finetune.ada import AdaAugment, AdaptiveP
 from gan.finetune.augment import diff_augment, parse_policy
+from gan.finetune.run_state import rng_state, set_rng_state
 from gan.finetune.sg2_loss import LossTerms, StyleGAN2Loss, auto_r1_gamma
 from gan.models.stylegan2 import StyleGAN2Config
 from gan.models.stylegan2_d import StyleGAN2Discriminator, StyleGAN2DiscriminatorConfig
@@ -434,32 +434,3 @@ def _d_notes(config: SG2TrainConfig, d_pretrained: bool) -> list[str]:
     if config.d_warmup:
         notes.append(f"D warm-up: {config.d_warmup} D-only step(s) first")
     return notes
-
-
-def rng_state() -> dict:
-    """torch CPU (and CUDA), numpy and python RNG states, in plain types and tensors."""
-    kind, keys, pos, has_gauss, gauss = np.random.get_state()
-    state = {
-        "torch": torch.get_rng_state(),
-        "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss],
-        "python": random.getstate(),
-    }
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def set_rng_state(state: dict) -> None:
-    torch.set_rng_state(state["torch"])
-    kind, keys, pos, has_gauss, gauss = state["numpy"]
-    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
-    random.setstate(tuple(_tuples(state["python"])))
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def _tuples(value):
-    """Python's random state is nested tuples; a save/load may turn them into lists."""
-    if isinstance(value, list | tuple):
-        return tuple(_tuples(v) for v in value)
-    return value

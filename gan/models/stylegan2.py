@@ -8,14 +8,19 @@ with `load_state_dict(..., strict=True)`.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Sequence
-from typing import Any
 
 import torch
 from torch import nn
 
+from gan.models.stylegan2_config import (  # noqa: F401 (re-exported: the module's contract)
+    ARCHITECTURES,
+    GENERATOR_TYPE,
+    NOISE_MODES,
+    StyleGAN2Config,
+    channels_per_resolution,
+)
 from gan.models.stylegan2_ops import (
     Conv2dLayer,
     FullyConnectedLayer,
@@ -26,74 +31,6 @@ from gan.models.stylegan2_ops import (
     setup_filter,
     upsample2d,
 )
-
-GENERATOR_TYPE = "stylegan2-generator"  # the `model_type` of config.json
-
-ARCHITECTURES = ("orig", "skip", "resnet")
-NOISE_MODES = ("const", "random", "none")
-
-
-def _check_resolution(resolution: int) -> None:
-    if resolution < 4 or resolution & (resolution - 1) != 0:
-        raise ValueError(f"img_resolution must be a power of two >= 4, got {resolution}")
-
-
-def channels_per_resolution(
-    resolutions: Sequence[int], channel_base: int, channel_max: int, channels: dict | None = None
-) -> dict[int, int]:
-    """min(channel_base // res, channel_max) per resolution; `channels` overrides entries."""
-    out = {res: min(channel_base // res, channel_max) for res in resolutions}
-    out.update({int(k): int(v) for k, v in (channels or {}).items() if int(k) in out})
-    return out
-
-
-@dataclasses.dataclass
-class StyleGAN2Config:
-    """Generator hyper-parameters (names as in stylegan2-ada-pytorch)."""
-
-    z_dim: int = 512
-    c_dim: int = 0
-    w_dim: int = 512
-    img_resolution: int = 1024
-    img_channels: int = 3
-    mapping_layers: int = 8
-    mapping_lr_multiplier: float = 0.01
-    mapping_embed_features: int | None = None  # None = w_dim
-    mapping_layer_features: int | None = None  # None = w_dim
-    mapping_activation: str = "lrelu"
-    channel_base: int = 32768
-    channel_max: int = 512
-    # Per-resolution channel counts that override channel_base/channel_max, e.g. rosinality's
-    # channel_multiplier=4 layout (512 up to 32 px, 256*4 at 64 px), which base/max cannot express.
-    channels: dict[int, int] | None = None
-    conv_clamp: float | None = None
-    architecture: str = "skip"
-    w_avg_beta: float | None = 0.995
-    resample_filter: tuple[float, ...] = (1, 3, 3, 1)
-    use_noise: bool = True
-
-    def __post_init__(self) -> None:
-        _check_resolution(self.img_resolution)
-        if self.architecture not in ARCHITECTURES:
-            raise ValueError(f"architecture must be one of {ARCHITECTURES}")
-        if self.channels is not None:
-            self.channels = {int(k): int(v) for k, v in self.channels.items()}
-        self.resample_filter = tuple(float(v) for v in self.resample_filter)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict with `model_type`."""
-        d = dataclasses.asdict(self)
-        d["resample_filter"] = list(self.resample_filter)
-        if self.channels is not None:
-            d["channels"] = {str(k): v for k, v in self.channels.items()}
-        return {"model_type": GENERATOR_TYPE, **d}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> StyleGAN2Config:
-        """Inverse of to_dict; unknown keys (and `model_type`) are ignored."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
-
 
 # ----------------------------------------------------------------------------- mapping
 

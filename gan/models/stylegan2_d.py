@@ -10,12 +10,17 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import ClassVar
 
 import torch
 from torch import nn
 
-from gan.models.stylegan2 import ARCHITECTURES, MappingNetwork, channels_per_resolution
+from gan.models.stylegan2 import MappingNetwork
+from gan.models.stylegan2_config import (
+    DISCRIMINATOR_TYPE,
+    SG2ConfigBase,
+    channels_per_resolution,
+)
 from gan.models.stylegan2_ops import (
     Conv2dLayer,
     FullyConnectedLayer,
@@ -23,13 +28,12 @@ from gan.models.stylegan2_ops import (
     setup_filter,
 )
 
-DISCRIMINATOR_TYPE = "stylegan2-discriminator"  # the `model_type` of config.json
-
 
 @dataclasses.dataclass
-class StyleGAN2DiscriminatorConfig:
+class StyleGAN2DiscriminatorConfig(SG2ConfigBase):
     """Discriminator hyper-parameters (names as in stylegan2-ada-pytorch)."""
 
+    MODEL_TYPE: ClassVar[str] = DISCRIMINATOR_TYPE
     c_dim: int = 0
     img_resolution: int = 1024
     img_channels: int = 3
@@ -44,30 +48,6 @@ class StyleGAN2DiscriminatorConfig:
     mapping_layers: int = 8
     mapping_lr_multiplier: float = 0.01
     resample_filter: tuple[float, ...] = (1, 3, 3, 1)
-
-    def __post_init__(self) -> None:
-        res = self.img_resolution
-        if res < 4 or res & (res - 1) != 0:
-            raise ValueError(f"img_resolution must be a power of two >= 4, got {res}")
-        if self.architecture not in ARCHITECTURES:
-            raise ValueError(f"architecture must be one of {ARCHITECTURES}")
-        if self.channels is not None:
-            self.channels = {int(k): int(v) for k, v in self.channels.items()}
-        self.resample_filter = tuple(float(v) for v in self.resample_filter)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict with `model_type`."""
-        d = dataclasses.asdict(self)
-        d["resample_filter"] = list(self.resample_filter)
-        if self.channels is not None:
-            d["channels"] = {str(k): v for k, v in self.channels.items()}
-        return {"model_type": DISCRIMINATOR_TYPE, **d}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> StyleGAN2DiscriminatorConfig:
-        """Inverse of to_dict; unknown keys (and `model_type`) are ignored."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
 
 
 class DiscriminatorBlock(nn.Module):

@@ -368,7 +368,7 @@ def test_the_pixel_bomb_zip_is_refused_from_headers(space, visitors):
     with zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as zf:
         for i in range(40):
             zf.writestr(f"bomb{i}.png", png.getvalue())
-    payload = [[upload(b, "bomb.zip", packed.getvalue())], "dcgan-digiface", "ada", []]
+    payload = [[upload(b, "bomb.zip", packed.getvalue())], "dcgan-digiface", "ada", [], 1]
     ok, error = b.call(demo, "preview_upload", payload)
     assert not ok and "megapixels" in error
 

@@ -12,6 +12,7 @@ from PIL import Image
 
 from core import store
 from gan import judge
+from gan.finetune import sg2_run
 from tests.gan.finetune.sg2_tiny import tiny_d, tiny_g
 from tests.ui.test_finetune_api import painting_crops
 
@@ -100,3 +101,39 @@ def test_stylegan2_bad_settings_are_clear_errors(client, sg2_bases, images_dir, 
         _finetune(client, files, sg2_bases[0], "sg2-bad", ada_target=1.5, kid=False)
     with pytest.raises(Exception, match="not in the list of choices|augment must be one of"):
         _finetune(client, files, sg2_bases[0], "sg2-bad", augment="blur", kid=False)
+
+
+def test_stylegan2_api_defaults_follow_the_model(client, sg2_bases, images_dir, tmp_path):
+    """Only the images, model and name: the run takes the StyleGAN2 defaults of the model's
+    resolution on this device (not the DCGAN ones the page opened with)."""
+    endpoint = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    params = {p["parameter_name"]: p for p in endpoint["/finetune"]["parameters"]}
+    assert params["lr_g"]["parameter_default"] is None and params["steps"]["parameter_default"] == 0
+    files = [handle_file(str(p)) for p in painting_crops(images_dir, tmp_path, 8)]
+    *_, result = client.predict(
+        images=files, model=sg2_bases[0], name="sg2-api-auto", kid=False, api_name="/finetune"
+    )
+    expected = sg2_run.defaults(16, "cpu")
+    assert result["steps"] == expected["steps"] and result["ended"] == "finished"
+    state = json.loads(
+        (store.checkpoints_dir() / "sg2-api-auto" / "training_state.json").read_text()
+    )
+    cfg = state["sg2_config"]
+    assert cfg["lr_g"] == cfg["lr_d"] == expected["lr_g"] == 0.0025  # not DCGAN's 2e-4
+    assert cfg["batch_size"] == expected["batch_size"] and cfg["d_warmup"] == expected["d_warmup"]
+    assert state["config"]["sample_every"] == expected["sample_every"]
+
+
+def test_a_conditional_stylegan2_is_refused_over_the_api(
+    client, app_services, images_dir, tmp_path
+):
+    G = tiny_g()
+    config = G.config.to_dict() | {"c_dim": 2}
+    cond = type(G)(type(G.config).from_dict(config))
+    store.save_pretrained(
+        store.checkpoints_dir() / "tiny-sg2-cond", config, cond.state_dict(), "#\n"
+    )
+    files = [handle_file(str(p)) for p in painting_crops(images_dir, tmp_path, 4)]
+    with pytest.raises(Exception, match="conditional"):
+        client.predict(images=files, model="tiny-sg2-cond", name="cond-ft", api_name="/finetune")
+    assert not (store.checkpoints_dir() / "cond-ft").exists()
