@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import logging
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 import torch
@@ -12,6 +16,7 @@ from core import store
 from gan.models.dcgan import Generator, GeneratorConfig
 from tests.hub_server import HubServer
 
+T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_IMAGES = ROOT.parent / "shared" / "images"
 
@@ -63,6 +68,13 @@ def tiny_generator(seed: int = 0, image_size: int = 16) -> Generator:
 
 
 logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def run_coroutine(coroutine: Coroutine[Any, Any, T]) -> T:
+    """`asyncio.run(coroutine)` on a thread of its own: the browser tests' session-wide
+    Playwright keeps an event loop running in the main thread, where asyncio.run refuses."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def launch_app(services=None) -> tuple[object, str]:

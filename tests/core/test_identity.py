@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import os
 import re
 from types import SimpleNamespace
@@ -22,6 +20,7 @@ from core.identity import (
     is_loopback,
     load_secret,
 )
+from tests.conftest import run_coroutine
 
 SPACE = Deployment(space_id="someone/gan-studio")
 signer = Signer(b"s" * 32)
@@ -155,10 +154,7 @@ def _serve(middleware, cookie: str | None) -> list[tuple[bytes, bytes]]:
 
     headers = [(b"cookie", f"{COOKIE_NAME}={cookie}".encode())] if cookie else []
     scope = {"type": "http", "method": "GET", "path": "/", "headers": headers}
-    # In a thread of its own: the browser tests' session-wide Playwright keeps an event loop
-    # running in the main thread, where asyncio.run would refuse to start.
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        pool.submit(asyncio.run, middleware(app)(scope, None, send)).result()
+    run_coroutine(middleware(app)(scope, None, send))
     return sent[0]["headers"]
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import io
 import json
 import zipfile
@@ -22,6 +20,7 @@ from core.safe_files import (
     upload_folder,
     upload_path,
 )
+from tests.conftest import run_coroutine
 
 
 @pytest.fixture
@@ -148,10 +147,7 @@ def run_guard(body: bytes, content_type: bytes = b"application/json", root: Path
 
     scope = {"type": "http", "method": "POST", "headers": [(b"content-type", content_type)]}
     guard = FilePayloadGuard(app, root=root)
-    # In a thread of its own: a session-wide browser of the browser tests keeps an event loop
-    # running in this thread, where asyncio.run would refuse to start.
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        pool.submit(asyncio.run, guard(scope, receive, send)).result()
+    run_coroutine(guard(scope, receive, send))
     return seen, sent[0]["status"]
 
 

@@ -5,11 +5,10 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import httpx
 import pytest
 
+from tests.conftest import run_coroutine
 from ui.launch import API_ENDPOINTS, MCP_TOOLS
 
 
@@ -55,7 +54,7 @@ def _mcp_session(url: str, work):
             await session.initialize()
             return await work(session)
 
-    return asyncio.run(main())
+    return run_coroutine(main())
 
 
 def test_an_mcp_client_lists_the_tools_and_generates_faces(app_url):
