@@ -209,6 +209,7 @@ def main() -> None:
     p.add_argument("--target-images", type=int, default=2000)
     p.add_argument("--kid-samples", type=int, default=2000)
     p.add_argument("--throughput-steps", type=int, default=200)
+    p.add_argument("--throughput-repeats", type=int, default=3, help="alternating runs per loop")
     p.add_argument("--images-dir", type=Path, default=ROOT.parent / "shared" / "images")
     p.add_argument("--device", default=None)
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "finetune.json")
@@ -224,7 +225,9 @@ def main() -> None:
         "torch": torch.__version__,
         "base_model": BASE,
         "target": f"{args.target_images} random crops of {len(PAINTINGS)} paintings, 64x64",
-        "throughput": throughput(device, images, args.batch_size, args.throughput_steps),
+        "throughput": throughput(
+            device, images, args.batch_size, args.throughput_steps, args.throughput_repeats
+        ),
     }
     log.info("throughput: %s", results["throughput"])
     with tempfile.TemporaryDirectory() as tmp:  # the run's checkpoint stays out of checkpoints/

@@ -181,8 +181,8 @@ class FinetuneHandlers:
         return _shown(preview_grid(dataset.images)), note, augmented
 
     def defaults(self, model: str):
-        """What the unset settings mean for `model` (its architecture's and resolution's
-        defaults, shown as hints; values typed in stay), and a line saying so."""
+        """`model`'s defaults (its architecture's and resolution's) in the number boxes and
+        the sliders' hints, and a line saying so."""
         try:
             d, line = self.tuner.defaults_for(model), self.tuner.describe(model)
         except UserInputError:

@@ -3,6 +3,8 @@ that show each per-model default), the push panel and the outputs."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import gradio as gr
 
 from gan.finetune import augment
@@ -12,12 +14,13 @@ from ui.common import on_a_space
 POLICIES = list(augment.POLICIES)
 
 
-def hint(name: str, value: float) -> dict[str, str]:
-    """The hint that shows a setting's default for the chosen model (slider: info line;
-    number box: placeholder)."""
+def hint(name: str, value: float) -> dict[str, Any]:
+    """How a setting shows the chosen model's default: a slider says it (0 = the default); a
+    number box holds it, set again when the model changes. (An empty number box is no option:
+    the browser turns it into 0 once its accordion opens, below `minimum` or a zero lr.)"""
     if name in UNSET_AT_ZERO:
         return {"info": f"0 = this model's default ({value:g})"}
-    return {"placeholder": f"empty = this model's default ({value:g})"}
+    return {"value": value}
 
 
 def training_inputs(d: FinetuneConfig) -> dict[str, gr.components.Component]:
