@@ -8,6 +8,7 @@ from pathlib import Path
 
 import gradio as gr
 import pandas as pd
+from gradio.context import Context
 
 from core.errors import UserInputError
 from core.events import Progress
@@ -285,7 +286,8 @@ def build_finetune_tab(
             api_visibility="private",
             concurrency_id="train",  # data preparation runs in the heavy lane
         )
-    model.change(
+    gr.on(  # on page load too: the number boxes start empty (see ui/finetune_form.initial)
+        [model.change, Context.root_block.load],
         friendly(handlers.defaults),
         model,
         [c[f] for f in DEFAULT_FIELDS] + [arch_note],

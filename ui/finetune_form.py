@@ -15,12 +15,18 @@ POLICIES = list(augment.POLICIES)
 
 
 def hint(name: str, value: float) -> dict[str, Any]:
-    """How a setting shows the chosen model's default: a slider says it (0 = the default); a
-    number box holds it, set again when the model changes. (An empty number box is no option:
-    the browser turns it into 0 once its accordion opens, below `minimum` or a zero lr.)"""
+    """How a setting shows the chosen model's default, as an update: a slider says it
+    (0 = the default); a number box holds it (set on page load and when the model changes)."""
     if name in UNSET_AT_ZERO:
         return {"info": f"0 = this model's default ({value:g})"}
     return {"value": value}
+
+
+def initial(name: str, value: float) -> dict[str, Any]:
+    """The same, as the form is built. A number box starts empty, so that the API's default
+    is None (the model's own); the page fills it on load, since the browser turns an empty
+    box into 0 once its accordion opens (below `minimum`, or a zero lr)."""
+    return hint(name, value) if name in UNSET_AT_ZERO else {}
 
 
 def training_inputs(d: FinetuneConfig) -> dict[str, gr.components.Component]:
@@ -42,10 +48,10 @@ def training_inputs(d: FinetuneConfig) -> dict[str, gr.components.Component]:
     c["name"] = gr.Textbox(value="my-finetune", label="Save as (checkpoints/<name>/)")
     with gr.Row():
         c["steps"] = gr.Slider(
-            0, MAX_STEPS, value=0, step=1, label="Steps", **hint("steps", d.steps)
+            0, MAX_STEPS, value=0, step=1, label="Steps", **initial("steps", d.steps)
         )
         c["batch_size"] = gr.Slider(
-            0, 256, value=0, step=1, label="Batch size", **hint("batch_size", d.batch_size)
+            0, 256, value=0, step=1, label="Batch size", **initial("batch_size", d.batch_size)
         )
     with gr.Accordion("Hyper-parameters", open=False):
         c |= _optimiser_inputs(d)
@@ -59,8 +65,8 @@ def training_inputs(d: FinetuneConfig) -> dict[str, gr.components.Component]:
 def _optimiser_inputs(d: FinetuneConfig) -> dict[str, gr.components.Component]:
     c: dict[str, gr.components.Component] = {}
     with gr.Row():
-        c["lr_g"] = gr.Number(label="lr_g (generator)", minimum=0, **hint("lr_g", d.lr_g))
-        c["lr_d"] = gr.Number(label="lr_d (discriminator)", minimum=0, **hint("lr_d", d.lr_d))
+        c["lr_g"] = gr.Number(label="lr_g (generator)", minimum=0, **initial("lr_g", d.lr_g))
+        c["lr_d"] = gr.Number(label="lr_d (discriminator)", minimum=0, **initial("lr_d", d.lr_d))
     with gr.Row():
         c["beta1_g"] = gr.Number(value=d.beta1_g, label="G Adam β1", minimum=0, maximum=0.999)
         c["beta2_g"] = gr.Number(value=d.beta2_g, label="G Adam β2", minimum=0, maximum=0.9999)
@@ -87,18 +93,18 @@ def _regulariser_inputs(d: FinetuneConfig) -> dict[str, gr.components.Component]
     with gr.Row():
         c["freeze_d"] = gr.Number(
             label="Freeze-D blocks (pre-trained D only)", minimum=0, maximum=8, precision=0,
-            **hint("freeze_d", d.freeze_d),
+            **initial("freeze_d", d.freeze_d),
         )  # fmt: skip
         c["ema_decay"] = gr.Number(
             value=d.ema_decay, label="EMA decay of G", minimum=0, maximum=0.9999
         )
         c["d_warmup"] = gr.Number(
             label="D warm-up steps (fresh D only)", minimum=0, precision=0,
-            **hint("d_warmup", d.d_warmup),
+            **initial("d_warmup", d.d_warmup),
         )  # fmt: skip
     with gr.Row():
         c["sample_every"] = gr.Number(
-            label="Samples every K steps", minimum=1, **hint("sample_every", d.sample_every)
+            label="Samples every K steps", minimum=1, **initial("sample_every", d.sample_every)
         )
         c["max_seconds"] = gr.Number(
             value=d.max_seconds, label="Wall-time cap (s)", minimum=1, maximum=MAX_SECONDS
