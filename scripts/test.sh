@@ -17,4 +17,6 @@ python3 -m venv .venv
 
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
-.venv/bin/python -m pytest "$@"
+# Two workers, each test file on one of them (its fixtures shared): the suite waits on
+# browsers, servers and subprocesses much of the time, so two share the CI's two cores well.
+.venv/bin/python -m pytest -n "${PYTEST_WORKERS:-2}" --dist loadfile "$@"

@@ -61,7 +61,9 @@ def test_an_edit_link_restores_the_sliders_and_reruns_the_edit(browser, app_url,
     try:
         tab = panel(page)
         expect(page.get_by_role("tab", name="Edit", selected=True)).to_be_visible()
-        expect(tab.get_by_text("+2σ on direction #0")).to_be_visible()  # the rerun's note
+        expect(
+            tab.locator("p").filter(has_text="+2σ on direction #0")
+        ).to_be_visible()  # the rerun's note
         expect(tab.get_by_text("-1.5σ on direction #2")).to_be_visible()
         expect(tab.get_by_label("Seed")).to_have_value("5")
         number = tab.get_by_label(re.compile(r"^number input for direction #0"))
