@@ -137,3 +137,32 @@ def test_a_conditional_stylegan2_is_refused_over_the_api(
     with pytest.raises(Exception, match="conditional"):
         client.predict(images=files, model="tiny-sg2-cond", name="cond-ft", api_name="/finetune")
     assert not (store.checkpoints_dir() / "cond-ft").exists()
+
+
+def test_a_stylegan2_finetune_is_usable_at_once_in_every_tab(
+    client, sg2_bases, images_dir, tmp_path
+):
+    """Fine-tune, then the same name through every GAN tab's endpoint, with no restart."""
+    files = [handle_file(str(p)) for p in painting_crops(images_dir, tmp_path, 8)]
+    *_, result = _finetune(client, files, sg2_bases[0], "sg2-every-tab", kid=False)
+    assert result["ended"] == "finished"
+    name = "sg2-every-tab"
+    gallery, _, info = client.predict(seeds="1, 2", model=name, api_name="/generate")
+    assert len(gallery) == 2 and name in info
+    *_, info = client.predict(seeds="1, 2", frames=4, model=name, api_name="/interpolate")
+    assert name in info
+    grid, mixed, _, info = client.predict(
+        row_seeds="1", column_seeds="2", model=name, api_name="/style_mix"
+    )
+    assert Image.open(grid).size[0] > 16 and len(mixed) >= 1
+    edited, *_ = client.predict(model=name, seed=3, direction_0=2.0, api_name="/edit")
+    photo = tmp_path / "face.png"  # one of its faces, upscaled to the photo size Project takes
+    Image.open(gallery[0]["image"]).resize((64, 64)).save(photo)
+    *_, latent = client.predict(
+        photo=handle_file(str(photo)), model=name, steps=2, preview_every=1, api_name="/project"
+    )
+    assert json.loads(latent)["space"] in ("z", "w") and Image.open(edited).size[0] == 16
+    logits, ranked, _ = client.predict(
+        images=[handle_file(str(photo))], model=name, seeds="4", api_name="/judge"
+    )
+    assert len(logits) == 2 and len(ranked) == 2  # the upload and one face, judged by its D
