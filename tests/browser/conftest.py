@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -59,9 +60,23 @@ def browser():
         browser.close()
 
 
+def stop_leftover_runs(services, timeout_s: float = 60) -> None:
+    """Stop the long jobs an earlier test left running on the session's app (a closed page
+    does not stop its stylisation, projection or training), so that this test's links and
+    examples do not queue behind them in the heavy lane."""
+    services.stop_all()
+    jobs = [services.tuner, services.stylist, services.projector, services.lab]
+    registries = [job.runs for job in jobs if job is not None]
+    deadline = time.monotonic() + timeout_s
+    while any(runs.active() for runs in registries) and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
 @pytest.fixture
-def page(browser, app_url, request):
-    """A fresh browser session on the app, loaded; screenshot on failure."""
+def page(browser, app_url, app_services, request):
+    """A fresh browser session on the app (no job of an earlier test still running), loaded;
+    screenshot on failure."""
+    stop_leftover_runs(app_services)
     context = browser.new_context(viewport=VIEWPORT)
     context.set_default_timeout(60_000)
     page = context.new_page()
