@@ -5,7 +5,10 @@ folder, `MALLOC_ARENA_MAX=2`), warms every endpoint once, then runs the issue's 
 
 - `style`: N users call `/generate` (8 or 16 faces) in a loop while stylisations (256 px, 60
   iterations) run back to back;
-- `finetune`: the same with a fine-tune running alongside.
+- `finetune`: the same with a fine-tune running alongside;
+- `space`: the app as on a public Space (`SPACE_ID` set: every caller a visitor, queue
+  admission and quotas on), N visitors (each its own cookie and `X-Forwarded-For` address)
+  mixing `/generate` and `/interpolate`, and one more visitor's stylisations back to back.
 
 Each user checks that its results come back in order (the captions are the seeds it asked
 for). Reports p50/p95/failures per endpoint, the heavy jobs finished, the machine's load
@@ -16,6 +19,7 @@ against the app as it was at git ref `REF` (e.g. `integrate`), in the same run.
     python -m bench.load                                  # both mixes, 12 users, 300 s each
     python -m bench.load --duration 60 --baseline integrate   # a short form with the baseline
     python -m bench.load --users 2 --duration 8 --settle 1 --mix style   # CI's tiny form
+    python -m bench.load --mix space --users 10 --duration 60 --baseline 99034f7  # visitors
 
 Clients are `Client(url, ssl_verify=False)`: the URL is loopback `http://`, where no TLS is
 involved, and gradio_client otherwise loads the CA bundle for every HTTP call it makes (one per
@@ -74,7 +78,12 @@ class App:
     and the memory setting of the README's run instructions (`MALLOC_ARENA_MAX=2`)."""
 
     def __init__(
-        self, workdir: Path, device: str, source: Path = ROOT, command: list[str] | None = None
+        self,
+        workdir: Path,
+        device: str,
+        source: Path = ROOT,
+        command: list[str] | None = None,
+        space: bool = False,
     ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
@@ -93,6 +102,12 @@ class App:
             LOG_LEVEL="WARNING",
             MALLOC_ARENA_MAX="2",  # glibc: two malloc arenas, not 8 per core (RSS growth)
         )
+        if space:  # visitors only (no sign-in: SYSTEM is not "spaces"), its own data folder
+            env.update(
+                SPACE_ID="bench/gan-studio",
+                GAN_STUDIO_DATA=str(workdir / "data"),
+                GAN_STUDIO_SECRET="bench-" + "0" * 32,
+            )
         self.log_path = workdir / "app.log"
         self._log = open(self.log_path, "w")  # noqa: SIM115 (closed in stop)
         self.process = subprocess.Popen(
@@ -164,6 +179,12 @@ class Workload:
         gallery = client.predict(seeds=f"{first}-{first + count - 1}", api_name="/generate")[0]
         return [g["caption"] for g in gallery] == [f"seed {s}" for s in range(first, first + count)]
 
+    def interpolate(self, client: Client, rng: random.Random) -> bool:
+        """One /interpolate of 8 frames between two seeds; True when all 8 frames came."""
+        first = rng.randrange(0, 10_000)
+        info = client.predict(seeds=f"{first}, {first + 1}", frames=8, api_name="/interpolate")
+        return "8 frames" in str(info[-1])
+
     def stylize(self, client: Client) -> None:
         client.predict(
             content=handle_file(self.content),
@@ -223,29 +244,43 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[min(rank, len(sorted_values)) - 1]
 
 
-def client_for(url: str) -> Client:
-    return Client(url, verbose=False, ssl_verify=False)  # loopback http: see the docstring
+def client_for(url: str, address: str = "") -> Client:
+    """A client (its own cookie jar: one visitor); `address` is sent as `X-Forwarded-For`,
+    as a Space's proxy would for a caller at that address (a header only: every request
+    goes to loopback)."""
+    headers = {"X-Forwarded-For": address} if address else None
+    return Client(url, verbose=False, ssl_verify=False, headers=headers)  # see the docstring
 
 
-def user(url: str, work: Workload, deadline: float, seed: int, stats: Stats) -> None:
+def address_of(user_index: int) -> str:
+    """A documentation-range address (RFC 5737) per simulated visitor."""
+    return f"203.0.113.{user_index + 1}"
+
+
+def user(
+    url: str, work: Workload, deadline: float, seed: int, stats: Stats, mix: str = "style"
+) -> None:
+    """Calls until the deadline: /generate, and on a Space one /interpolate in four."""
     rng = random.Random(seed)
-    client = client_for(url)
+    client = client_for(url, address_of(seed) if mix == "space" else "")
     while time.monotonic() < deadline:
+        api = "/interpolate" if mix == "space" and rng.random() < 0.25 else "/generate"
+        call = work.interpolate if api == "/interpolate" else work.generate
         started = time.monotonic()
         try:
-            in_order = work.generate(client, rng)
-            stats.record("/generate", time.monotonic() - started, None)
+            in_order = call(client, rng)
+            stats.record(api, time.monotonic() - started, None)
             if not in_order:
                 with stats.lock:
                     stats.order_errors += 1
         except Exception as e:  # every failure is counted, none stops the user
-            stats.record("/generate", time.monotonic() - started, e)
+            stats.record(api, time.monotonic() - started, e)
         time.sleep(rng.uniform(0.0, 0.2))  # think time
 
 
-def heavy(url: str, job, deadline: float, stats: Stats, api: str) -> None:
+def heavy(url: str, job, deadline: float, stats: Stats, api: str, address: str = "") -> None:
     """`job(client, seconds_left, run_number)` back to back until the deadline."""
-    client, runs = client_for(url), 0
+    client, runs = client_for(url, address), 0
     while (left := deadline - time.monotonic()) > 1:
         started, runs = time.monotonic(), runs + 1
         try:
@@ -270,11 +305,13 @@ def sample_memory(app: App, until: threading.Event, samples: list[float]) -> Non
 
 def load_threads(url: str, work: Workload, mix: str, users: int, deadline: float, stats: Stats):
     threads = [
-        threading.Thread(target=user, args=(url, work, deadline, i, stats), daemon=True)
+        threading.Thread(target=user, args=(url, work, deadline, i, stats, mix), daemon=True)
         for i in range(users)
     ]
     style = lambda client, _left, _n: work.stylize(client)  # noqa: E731
-    threads.append(threading.Thread(target=heavy, args=(url, style, deadline, stats, "/stylize")))
+    address = address_of(users) if mix == "space" else ""
+    args = (url, style, deadline, stats, "/stylize", address)
+    threads.append(threading.Thread(target=heavy, args=args))
     if mix == "finetune":
         tune = lambda client, left, n: work.finetune(client, left, f"load-{n}")  # noqa: E731
         args = (url, tune, deadline, stats, "/finetune")
@@ -285,9 +322,11 @@ def load_threads(url: str, work: Workload, mix: str, users: int, deadline: float
 def warm_up(app: App, work: Workload, mix: str) -> float:
     """Every endpoint once (models loaded, first-use allocations made; a 2-iteration
     stylisation at the mix's size); the seconds it took."""
-    client = client_for(app.url)
+    client = client_for(app.url, address_of(255) if mix == "space" else "")
     started = time.monotonic()
     work.generate(client, random.Random(0))
+    if mix == "space":
+        work.interpolate(client, random.Random(0))
     steps, work.style_steps = work.style_steps, 2
     work.stylize(client)
     work.style_steps = steps
@@ -299,7 +338,7 @@ def warm_up(app: App, work: Workload, mix: str) -> float:
 def run_mix(source: Path, mix: str, args: argparse.Namespace, settle_s: float) -> dict:
     users, duration_s = args.users, args.duration
     workdir = Path(tempfile.mkdtemp(prefix="gan-studio-load-"))
-    app = App(workdir, "cpu", source)
+    app = App(workdir, "cpu", source, space=mix == "space")
     try:
         startup_s = app.wait_ready()
         content, style = small_images(workdir / "style", 2, args.style_size)
@@ -355,7 +394,8 @@ def run_mix(source: Path, mix: str, args: argparse.Namespace, settle_s: float) -
     }
 
 
-GOALS = {"style": (1.0, 3.0), "finetune": (1.5, None)}  # /generate p50, p95 bounds (s)
+GOALS = {"style": (1.0, 3.0), "finetune": (1.5, None), "space": (1.0, None)}  # p50, p95 (s)
+BASELINE_P50_RATIO = 1.2  # a mix's /generate p50 within 20% of its baseline's, same run
 MEMORY_BOUND_MB = 50.0  # after a 5-minute run
 
 
@@ -435,8 +475,20 @@ def run(args: argparse.Namespace) -> dict:
                 except RuntimeError as e:  # e.g. it did not start: recorded, not fatal
                     row = {"error": str(e)[:500]}
             result["mixes"].setdefault(mix, {})["baseline"] = {"ref": args.baseline, **row}
+            compare_with_baseline(result["mixes"][mix])
             write(args.out, result)
     return result
+
+
+def compare_with_baseline(row: dict) -> None:
+    """Add the ratio of the /generate p50 to the baseline's of the same run, and its goal."""
+    ours = row.get("endpoints", {}).get("/generate", {}).get("p50_s")
+    theirs = row.get("baseline", {}).get("endpoints", {}).get("/generate", {}).get("p50_s")
+    if ours and theirs:
+        row["generate_p50_vs_baseline"] = round(ours / theirs, 3)
+        row.setdefault("goals_met", {})["generate_p50_within_20pct_of_baseline"] = (
+            ours <= BASELINE_P50_RATIO * theirs
+        )
 
 
 def write(out: Path, result: dict) -> None:
