@@ -20,6 +20,7 @@ from gan.studio import DISPLAY_SIZE
 from ui.common import HEAVY_LANE, friendly, inputs_for, session_key
 from ui.examples import caller_kwargs, lane_examples, served, skips
 from ui.links import Permalinks
+from ui.plots import line_plot
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +138,7 @@ def build_project_tab(
         with gr.Column(scale=1):
             live = gr.Image(label="Projection (live preview)", format="png", interactive=False)
             info = gr.Markdown()
-            plot = gr.LinePlot(x="step", y="distance", label="Perceptual distance", height=200)
+            plot = line_plot(x="step", y="distance", label="Perceptual distance", height=200)
             pair = gr.Image(label="Target | projection", format="png", interactive=False)
             video = gr.Video(label="The optimisation", format="mp4", loop=True, height=256)
             files = gr.File(

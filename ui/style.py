@@ -20,6 +20,7 @@ from ui.common import HEAVY_LANE, friendly, inputs_for, session_key, settings_fr
 from ui.examples import caller_kwargs, lane_examples, served, skips
 from ui.i18n import howto, t
 from ui.links import Permalinks
+from ui.plots import line_plot
 
 NETWORKS = {  # the dropdown's labels (also the API's values) -> loss network keys
     "auto (VGG19 when available, else EfficientNet-Lite0)": networks.VGG19,
@@ -175,7 +176,7 @@ def build_style_tab(
         with gr.Column(scale=1):
             result = gr.Image(label="Result (live preview)", format="png", interactive=False)
             info = gr.Markdown()
-            losses = gr.LinePlot(
+            losses = line_plot(
                 x="iteration", y="log10 loss", color="term", label="Weighted losses", height=240
             )
     run.click(

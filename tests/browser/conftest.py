@@ -56,8 +56,43 @@ def browser():
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
+        yield ErrorWatchingBrowser(browser)
         browser.close()
+
+
+class ErrorWatchingBrowser:
+    """The browser, each page of which records its JavaScript errors (`pageerror`), for
+    `no_page_errors` to fail the test on; everything else is Playwright's `Browser`."""
+
+    def __init__(self, browser) -> None:
+        self._browser = browser
+        self.page_errors: list[str] = []
+
+    def new_context(self, **kwargs):
+        context = self._browser.new_context(**kwargs)
+        context.on("page", self._watch)
+        return context
+
+    def new_page(self, **kwargs):
+        return self.new_context(**kwargs).new_page()
+
+    def _watch(self, page) -> None:
+        page.on("pageerror", lambda error: self.page_errors.append(f"{page.url}: {error}"))
+
+    def __getattr__(self, name: str):
+        return getattr(self._browser, name)
+
+
+@pytest.fixture(autouse=True)
+def no_page_errors(request):
+    """Every browser test fails on a JavaScript error in any page it opened."""
+    if "browser" not in request.fixturenames:
+        yield
+        return
+    browser = request.getfixturevalue("browser")
+    browser.page_errors.clear()
+    yield
+    assert browser.page_errors == [], f"JavaScript errors: {browser.page_errors}"
 
 
 def stop_leftover_runs(services, timeout_s: float = 60) -> None:
