@@ -6,7 +6,8 @@ event, which would otherwise queue in the default lane. `lane_examples` moves th
 into the tab's lane (`ui.common.CHEAP_LANE`) so examples never wait behind a stylisation.
 Gradio keeps cached results in a folder named by the examples table's block id, which shifts
 whenever a component is added before it, so a later version of the page could read another
-table's results; `lane_examples` files them under a key of the examples' own content instead.
+table's results; `lane_examples` files them under a key of the examples' own content instead
+(and of the models they may choose from, so that another app's result is never read back).
 
 An example's model is chosen at its first click, not when the page is built (so that start-up
 reads no model, and a Hub model configured with `GAN_STUDIO_HUB_MODELS` counts once it can be
@@ -84,9 +85,12 @@ def lane_examples(
 
 
 def _content_key(examples, inputs, outputs, labels, elem_id) -> str:
-    """A short hash of what the cached results depend on (values, labels, component kinds)."""
+    """A short hash of what the cached results depend on (values, labels, component kinds, and
+    the models an example may choose: the checkpoints folder and the configured Hub models, so
+    that two apps with different models never read each other's results)."""
     kinds = [type(c).__name__ for c in (*inputs, *outputs)]
-    text = json.dumps([elem_id, examples, labels, kinds], default=str, sort_keys=True)
+    models = [str(store.checkpoints_dir().resolve()), os.environ.get("GAN_STUDIO_HUB_MODELS", "")]
+    text = json.dumps([elem_id, examples, labels, kinds, models], default=str, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
