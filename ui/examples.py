@@ -45,7 +45,7 @@ from gradio.context import get_blocks_context
 from core import store
 from core.errors import UserInputError
 from gan import DEFAULT_MODEL
-from ui.common import CALLER, CHEAP_LANE
+from ui.common import CALLER, CHEAP_LANE, error
 from ui.i18n import t
 
 log = logging.getLogger("gan_studio")
@@ -128,7 +128,7 @@ def capable_model(can: Callable[[str], bool], what: str) -> str:
     for name in _candidates():
         if can(name):
             return name
-    raise gr.Error(f"This example needs {what}, and none is installed.")
+    raise error(f"This example needs {what}, and none is installed.")
 
 
 def _candidates() -> Iterator[str]:
