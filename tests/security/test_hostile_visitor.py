@@ -373,6 +373,43 @@ def test_the_pixel_bomb_zip_is_refused_from_headers(space, visitors):
     assert not ok and "megapixels" in error
 
 
+def _png(color: tuple[int, int, int]) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (32, 32), color).save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_bad_members_and_files_are_skipped_and_listed_not_fatal(space, visitors):
+    """issue 19: one bad member (a nested zip named .png, a symlink) refused the whole zip.
+    Now the good images are prepared and every bad one is named in the note."""
+    _, demo, _, _ = space
+    _, b = visitors
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w") as zf:
+        zf.writestr("inner.png", _png((1, 2, 3)))
+    packed = io.BytesIO()
+    with zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as zf:
+        for i in range(8):
+            zf.writestr(f"good{i}.png", _png((30 * i, 200, 100)))
+        zf.writestr("nested.png", inner.getvalue())
+        zf.writestr("words.png", "not an image")
+        link = zipfile.ZipInfo("link.png")
+        link.external_attr = (0o120777) << 16  # a symlink
+        zf.writestr(link, "/etc/passwd")
+        zf.writestr("folder/", b"")
+    files = [
+        upload(b, "set.zip", packed.getvalue()),
+        upload(b, "alone.png", _png((9, 9, 9))),
+        upload(b, "broken.png", b"\x89PNG but not really"),
+    ]
+    ok, output = b.call(demo, "preview_upload", [files, "dcgan-digiface", "ada", [], 1])
+    assert ok, output
+    note = output[1]
+    assert "9 images" in note
+    for name in ("nested", "words", "link", "broken"):
+        assert f"{name}\\.png" in note, (name, note)  # listed (Markdown-escaped)
+
+
 def test_a_directory_path_is_refused(space, visitors):
     _, demo, _, _ = space
     _, b = visitors
