@@ -9,10 +9,13 @@ Each test fails when the protection it names is removed (see the README's Securi
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import inspect
 import io
 import json
 import secrets
+import threading
+import time
 import zipfile
 from pathlib import Path
 
@@ -471,18 +474,40 @@ def test_queue_admission_is_installed_for_visitors(space):
     assert {QueueAdmission, FilePayloadGuard} <= classes
 
 
-def test_a_visitors_output_is_stored_once(space, tmp_path, monkeypatch):
-    """The app's own copy of a visitor's output goes once Gradio has cached its copy."""
-    from ui import policy
+def _served_folders(output: object) -> set[Path]:
+    """The folders of the files that an event's output names (its FileData paths)."""
+    if isinstance(output, dict):
+        found = {Path(output["path"]).parent} if isinstance(output.get("path"), str) else set()
+        return found.union(*(_served_folders(v) for v in output.values()))
+    if isinstance(output, list):
+        return set().union(*(_served_folders(v) for v in output))
+    return set()
 
-    _, _, services, _ = space
-    folder = tmp_path / "gan-studio-outputs" / "0123abcd"
-    folder.mkdir(parents=True)
-    (folder / "face.png").write_bytes(b"png")
-    monkeypatch.setattr(policy, "later", lambda delay, fn, arg: fn(arg))
-    visitor = Identity("anonymous", "anon-" + "d" * 32)
-    policy.after("generate", services.guard, visitor, ([], [str(folder / "face.png")], "info"))
-    assert not folder.exists()
+
+def test_a_visitors_outputs_are_removed_after_the_ttl_by_one_thread(space, monkeypatch):
+    """issue 19: the clean-up looked for a folder of another name (it removed nothing) and
+    started a 120 s timer thread per call (881 calls: 1,181 threads). Now each request folder
+    of a visitor's files goes after `GAN_STUDIO_OUTPUT_TTL_S`, removed by one sweeper thread."""
+    from core.sweeper import THREAD_NAME
+
+    url, demo, services, _ = space
+    guard = services.guard
+    monkeypatch.setattr(guard, "quotas", dataclasses.replace(guard.quotas, output_ttl_s=1.5))
+    visitor = Visitor(url)
+    folders: set[Path] = set()
+    for seed in range(1, 13):
+        ok, output = visitor.call(demo, "generate", inputs_of(demo, "generate", seeds=str(seed)))
+        assert ok, output
+        folders |= _served_folders(output)
+    assert len(folders) >= 12 and all(f.parent == services.studio.output_root for f in folders)
+    threads = threading.enumerate()
+    assert not [t for t in threads if isinstance(t, threading.Timer)]
+    assert [t.name for t in threads].count(THREAD_NAME) == 1
+    deadline = time.monotonic() + 30
+    while any(f.exists() for f in folders) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not [f for f in folders if f.exists()]
+    assert guard.sweeper.pending() == 0
 
 
 def test_main_bounds_the_queue_and_adds_the_guards_middleware(monkeypatch):
