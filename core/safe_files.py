@@ -29,6 +29,12 @@ from PIL import Image
 
 from core.errors import UserInputError
 
+# A URL in a file input would make the server fetch it (SSRF, no size limit): refused. Note that
+# gradio_client's `handle_file("https://...")` sends the URL itself; `handle_file(path)` uploads.
+URL_REFUSED = (
+    "upload the file itself: URLs are not accepted here (with gradio_client, download the "
+    "file and pass handle_file(local_path), which uploads it)"
+)
 _URL_PREFIXES = ("http://", "https://", "ftp://", "data:", "file:")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 
@@ -58,7 +64,7 @@ def upload_path(value: Any, root: Path | None = None) -> Path:
     special file, a missing file or anything outside the upload folder."""
     raw = _raw_path(value)
     if raw.strip().lower().startswith(_URL_PREFIXES) or "://" in raw:
-        raise UserInputError("upload the file itself: URLs are not accepted here")
+        raise UserInputError(URL_REFUSED)
     root = (root or upload_folder()).resolve()
     try:
         path = Path(raw).resolve(strict=True)
@@ -272,9 +278,11 @@ def check_payload(body: bytes, root: Path | None = None) -> None:
 
 
 class FilePayloadGuard:
-    """ASGI middleware: refuses (400) a JSON POST whose file payloads are URLs, folders or
+    """ASGI middleware: refuses (422) a JSON POST whose file payloads are URLs, folders or
     files outside the upload folder, *before* Gradio's pre-processing downloads the URL or
-    queues the folder for deletion (a check in the event handler comes too late)."""
+    queues the folder for deletion (a check in the event handler comes too late). The answer
+    is in Gradio's validation format, so `gradio_client` raises a `ValidationError` that
+    carries the message (a bare 400 would show no reason); `error` holds it for raw callers."""
 
     def __init__(self, app: Any, root: Path | None = None, max_body: int = MAX_JSON_BODY) -> None:
         self.app = app
@@ -303,7 +311,7 @@ class FilePayloadGuard:
         try:
             check_payload(body, self.root)
         except UserInputError as e:
-            await _reply(send, 400, str(e))
+            await _reply(send, 422, str(e), validation=True)
             return
         replayed = False
 
@@ -317,8 +325,14 @@ class FilePayloadGuard:
         await self.app(scope, replay, send)
 
 
-async def _reply(send: Any, status: int, detail: str) -> None:
-    payload = json.dumps({"detail": detail}).encode()
+async def _reply(send: Any, status: int, detail: str, validation: bool = False) -> None:
+    """A JSON error answer: `{"detail": detail}`, or Gradio's validation format (which
+    `gradio_client` shows as a `ValidationError`) with the message also in `error`."""
+    body: dict[str, Any] = {"detail": detail}
+    if validation:
+        failed = {"__type__": "validate", "is_valid": False, "parameter_name": "a file input"}
+        body = {"detail": [{**failed, "message": detail}], "error": detail}
+    payload = json.dumps(body).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(payload))]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})

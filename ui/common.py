@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import html
 import inspect
 import logging
 import math
@@ -95,8 +94,10 @@ CSS = f".{PIXELATED} img {{ image-rendering: pixelated; }}"
 
 
 def as_text(message: object) -> str:
-    """`message` as HTML text: `<`, `>`, `&` and quotes escaped."""
-    return html.escape(str(message))
+    """`message` as HTML text: `&` and `<` escaped, so no tag (link, image, script) can open
+    and no entity is read as another character. `>` and quotes mean nothing outside a tag, so
+    they stay as they are for API callers, who read the same text ("must be >= 0")."""
+    return str(message).replace("&", "&amp;").replace("<", "&lt;")
 
 
 _MARKDOWN_PUNCTUATION = str.maketrans({c: "\\" + c for c in "\\`*_{}[]()#+-.!|~"})
@@ -105,7 +106,7 @@ _MARKDOWN_PUNCTUATION = str.maketrans({c: "\\" + c for c in "\\`*_{}[]()#+-.!|~"
 def as_markdown_text(message: object) -> str:
     """`message` as text inside a `gr.Markdown` value: HTML and Markdown syntax escaped, so a
     name like `[Sign in](//elsewhere)` or `<a href=...>` shows as itself, never as a link."""
-    return html.escape(str(message), quote=False).translate(_MARKDOWN_PUNCTUATION)
+    return as_text(message).replace(">", "&gt;").translate(_MARKDOWN_PUNCTUATION)
 
 
 def error(message: object) -> gr.Error:

@@ -240,7 +240,7 @@ def run_guard(body: bytes, content_type: bytes = b"application/json", root: Path
 
 def test_guard_refuses_before_the_app_and_replays_good_bodies(uploads):
     bad = json.dumps({"data": [{"path": str(uploads), "meta": {}}]}).encode()
-    assert run_guard(bad, root=uploads) == ([], 400)
+    assert run_guard(bad, root=uploads) == ([], 422)
     good = json.dumps({"data": ["hello"]}).encode()
     assert run_guard(good, root=uploads) == ([good], 200)
     assert run_guard(bad, b"multipart/form-data", root=uploads) == ([bad], 200)

@@ -419,7 +419,7 @@ def test_a_directory_path_is_refused(space, visitors):
     cache = Path(upload(b, "a.json", b"[0]")["path"]).parent
     folder = {"path": str(cache), "orig_name": "x", "meta": {"_type": "gradio.FileData"}}
     ok, error = b.call(demo, "generate", inputs_of(demo, "generate", latent_file=folder))
-    assert not ok and "HTTP 400" in error and "folder" in error
+    assert not ok and "HTTP 422" in error and "folder" in error
     assert cache.is_dir()
 
 
@@ -507,7 +507,6 @@ def test_a_visitors_outputs_are_removed_after_the_ttl_by_one_thread(space, monke
     while any(f.exists() for f in folders) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not [f for f in folders if f.exists()]
-    assert guard.sweeper.pending() == 0
 
 
 def test_main_bounds_the_queue_and_adds_the_guards_middleware(monkeypatch):

@@ -85,7 +85,7 @@ def test_an_error_naming_a_hostile_file_shows_text_not_markup(name):
     with pytest.raises(gr.Error) as caught:
         friendly(bad)()
     message = caught.value.message
-    assert "<" not in message and ">" not in message
+    assert "<" not in message
     assert html.unescape(message) == f"the file {name} is not a readable image"  # all of it
 
 
@@ -97,6 +97,14 @@ def test_toasts_show_text_not_markup(name, monkeypatch):
     warning(f"skipped {name}")
     info(f"skipped {name}")
     assert shown and all("<" not in s and html.unescape(s) == f"skipped {name}" for s in shown)
+
+
+def test_messages_keep_what_is_not_markup_for_api_callers():
+    def bad():
+        raise UserInputError("lr must be >= 0, not 'x'")
+
+    with pytest.raises(gr.Error, match="lr must be >= 0, not 'x'"):
+        friendly(bad)()
 
 
 def test_markdown_text_shows_links_and_tags_as_themselves():
