@@ -116,7 +116,9 @@ class LabHandlers:
             d_loss_threshold=float(d_loss_threshold),
             seed=int(seed),
         )
-        images = self.lab.images(data, uploads, config.image_size)
+        images, skipped = self.lab.images(data, uploads, config.image_size)
+        if skipped:
+            warning(skipped)  # each skipped file or member, by name
         events = self.lab.train(config, images, session_key(request))
         yield from _train_outputs(events, config.steps, language_of(request))
 
