@@ -14,6 +14,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SPACE_DATA = Path("/data")
+# The studio's output root (`<parent>/gan-studio/<random request folder>/<files>`): inside
+# Gradio's upload folder in the app (`ui.services`), in the system temp folder otherwise.
+OUTPUT_ROOT_NAME = "gan-studio"
 
 
 def checkpoints_dir(env: Mapping[str, str] = os.environ) -> Path:

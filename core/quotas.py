@@ -42,6 +42,7 @@ class Quotas:
     max_gif_bytes: int = 8_000_000
     allow_hub_ids: bool = False
     hub_max_mb: float = 200.0
+    output_ttl_s: float = 900.0  # a visitor's generated files are removed after this
 
     @classmethod
     def for_owner(cls) -> Quotas:
@@ -62,6 +63,7 @@ class Quotas:
             max_gif_bytes=64_000_000,
             allow_hub_ids=True,
             hub_max_mb=4000.0,
+            output_ttl_s=7200.0,
         )
 
     @classmethod

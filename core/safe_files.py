@@ -17,8 +17,10 @@ from __future__ import annotations
 import json
 import os
 import stat
+import struct
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,12 @@ from PIL import Image
 
 from core.errors import UserInputError
 
+# A URL in a file input would make the server fetch it (SSRF, no size limit): refused. Note that
+# gradio_client's `handle_file("https://...")` sends the URL itself; `handle_file(path)` uploads.
+URL_REFUSED = (
+    "upload the file itself: URLs are not accepted here (with gradio_client, download the "
+    "file and pass handle_file(local_path), which uploads it)"
+)
 _URL_PREFIXES = ("http://", "https://", "ftp://", "data:", "file:")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 
@@ -56,7 +64,7 @@ def upload_path(value: Any, root: Path | None = None) -> Path:
     special file, a missing file or anything outside the upload folder."""
     raw = _raw_path(value)
     if raw.strip().lower().startswith(_URL_PREFIXES) or "://" in raw:
-        raise UserInputError("upload the file itself: URLs are not accepted here")
+        raise UserInputError(URL_REFUSED)
     root = (root or upload_folder()).resolve()
     try:
         path = Path(raw).resolve(strict=True)
@@ -74,37 +82,155 @@ def upload_paths(values: Iterable[Any] | None, root: Path | None = None) -> list
     return [upload_path(v, root) for v in (values or [])]
 
 
+# --- Zip archives ----------------------------------------------------------------------------
+
+MAX_ZIP_ENTRIES = 20_000  # entries in one uploaded zip (images and everything else)
+_EOCD = struct.Struct("<4s4H2LH")  # end of central directory record
+_ZIP64_LOCATOR = struct.Struct("<4sLQL")
+_ZIP64_EOCD = struct.Struct("<4sQ2H2L4Q")
+_CENTRAL_ENTRY = b"PK\x01\x02"  # the signature of each central directory entry
+
+
+def zip_entry_count(path: Path) -> int:
+    """How many entries zip `path` holds, from its end records and central directory, read
+    raw (never through `zipfile`, which parses every entry first): the larger of the count
+    that the end record claims and the entry signatures in the central directory, so a record
+    that lies low does not help. UserInputError when it is not a readable zip."""
+    with open(path, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        size = f.tell()
+        tail_start = max(0, size - _EOCD.size - 0xFFFF - _ZIP64_LOCATOR.size)  # comment <= 64 KiB
+        f.seek(tail_start)
+        tail = f.read()
+        at = _end_record(tail)
+        if at is None:
+            raise UserInputError(f"{path.name} is not a readable .zip archive")
+        *_, claimed, cd_size, cd_offset, _ = _EOCD.unpack_from(tail, at)
+        cd_end = tail_start + at  # the central directory ends where the end records begin
+        if claimed == 0xFFFF or cd_size == 0xFFFFFFFF or cd_offset == 0xFFFFFFFF:
+            claimed, cd_size, cd_end = _zip64_counts(f, tail, at)
+        cd_start = cd_end - cd_size
+        if cd_start < 0 or cd_size > size:
+            raise UserInputError(f"{path.name} is not a readable .zip archive")
+        f.seek(cd_start)
+        signatures = _count_in(f, cd_size, _CENTRAL_ENTRY)
+    return max(claimed, signatures)
+
+
+def _end_record(tail: bytes) -> int | None:
+    """Where the end record starts in `tail` (the file's end): the last signature whose
+    comment length reaches the end exactly (a comment may hold the signature too)."""
+    at = len(tail)
+    while (at := tail.rfind(b"PK\x05\x06", 0, at)) >= 0:
+        if len(tail) - at >= _EOCD.size:
+            comment = _EOCD.unpack_from(tail, at)[-1]
+            if at + _EOCD.size + comment == len(tail):
+                return at
+    return None
+
+
+def _zip64_counts(f: Any, tail: bytes, at: int) -> tuple[int, int, int]:
+    """(entries, central directory size, where the ZIP64 end record starts) from it."""
+    if at < _ZIP64_LOCATOR.size:
+        raise UserInputError("not a readable .zip archive (no ZIP64 end record)")
+    sig, _, record_at, _ = _ZIP64_LOCATOR.unpack_from(tail, at - _ZIP64_LOCATOR.size)
+    f.seek(record_at)
+    record = f.read(_ZIP64_EOCD.size)
+    if sig != b"PK\x06\x07" or len(record) < _ZIP64_EOCD.size or record[:4] != b"PK\x06\x06":
+        raise UserInputError("not a readable .zip archive (bad ZIP64 end record)")
+    *_, total, cd_size, _ = _ZIP64_EOCD.unpack(record)
+    return total, cd_size, record_at
+
+
+def _count_in(f: Any, length: int, needle: bytes, chunk: int = 1 << 22) -> int:
+    """Occurrences of `needle` in the next `length` bytes of `f`, read in chunks."""
+    count, carry = 0, b""
+    while length > 0:
+        block = f.read(min(chunk, length))
+        if not block:
+            break
+        length -= len(block)
+        data = carry + block
+        count += data.count(needle)
+        carry = data[-(len(needle) - 1) :]  # a needle across the blocks' border is whole next
+    return count
+
+
+def check_zip_entries(path: Path, limit: int = MAX_ZIP_ENTRIES) -> None:
+    """UserInputError when zip `path` holds more than `limit` entries (nothing is parsed)."""
+    count = zip_entry_count(path)
+    if count > limit:
+        raise UserInputError(
+            f"{path.name} has {count:,} entries: the limit is {limit:,}; upload fewer files"
+        )
+
+
+def open_zip(path: Path, limit: int = MAX_ZIP_ENTRIES) -> zipfile.ZipFile:
+    """`zipfile.ZipFile(path)` once its entry count is within `limit` (every reader of an
+    uploaded zip opens it here)."""
+    check_zip_entries(path, limit)
+    try:
+        return zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, EOFError) as e:
+        raise UserInputError(f"{path.name} is not a readable .zip archive ({e})") from None
+
+
 # --- Decoded pixels ------------------------------------------------------------------------
 
 
+# A corrupt, encrypted or oddly compressed zip member (the reader skips and lists it).
+_BAD_MEMBER = (zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError, EOFError)
+
+
+class UnreadableImageError(UserInputError):
+    """A file (or zip member) whose header is not an image's."""
+
+
 def image_pixels(source: Any) -> int:
-    """Width x height from the header only (no pixel is decoded); UserInputError when the
-    header is not an image's."""
+    """Width x height from the header only (no pixel is decoded); `UnreadableImageError` when the
+    header is not an image's, UserInputError when PIL calls it a decompression bomb."""
     try:
         with Image.open(source) as im:
             width, height = im.size
             frames = int(getattr(im, "n_frames", 1) or 1)
-    except (OSError, ValueError, Image.DecompressionBombError, SyntaxError) as e:
-        raise UserInputError(f"not a readable image ({type(e).__name__})") from None
+    except Image.DecompressionBombError:
+        raise UserInputError(
+            "an image has far too many pixels to decode; upload a smaller one"
+        ) from None
+    except (OSError, ValueError, SyntaxError) as e:
+        raise UnreadableImageError(f"not a readable image ({type(e).__name__})") from None
     return width * height * frames
 
 
 def _zip_members(path: Path) -> Iterable[tuple[str, Any]]:
-    with zipfile.ZipFile(path) as zf:
+    """The regular members of zip `path` that are named as images (links, folders and other
+    names are left to the reader, which skips and lists them)."""
+    with open_zip(path) as zf:
         for info in zf.infolist():
-            if not info.is_dir() and info.filename.lower().endswith(IMAGE_SUFFIXES):
-                with zf.open(info) as member:
+            kind = stat.S_IFMT(info.external_attr >> 16)  # 0: the archiver recorded none
+            regular = not kind or kind == stat.S_IFREG
+            if regular and not info.is_dir() and info.filename.lower().endswith(IMAGE_SUFFIXES):
+                try:
+                    member = zf.open(info)
+                except _BAD_MEMBER:
+                    continue
+                with member:
                     yield info.filename, member
 
 
 def check_pixels(paths: Iterable[Path], budget: int) -> int:
     """Sum the decoded pixels of every image (a zip's image members included) from headers,
-    raising a clear UserInputError as soon as the sum passes `budget`; returns the sum."""
+    raising a clear UserInputError as soon as the sum passes `budget`; returns the sum. A
+    file or member that is not a readable image counts nothing here: the reader skips and
+    lists it (or refuses it when it was the only one)."""
     total = 0
     for path in paths:
         members = _zip_members(path) if zipfile.is_zipfile(path) else [(path.name, path)]
         for name, source in members:
-            total += image_pixels(source)
+            try:
+                total += image_pixels(source)
+            except (UnreadableImageError, *_BAD_MEMBER):
+                continue
             if total > budget:
                 raise UserInputError(
                     f"the upload would decode to more than {budget / 1e6:.0f} megapixels "
@@ -152,9 +278,11 @@ def check_payload(body: bytes, root: Path | None = None) -> None:
 
 
 class FilePayloadGuard:
-    """ASGI middleware: refuses (400) a JSON POST whose file payloads are URLs, folders or
+    """ASGI middleware: refuses (422) a JSON POST whose file payloads are URLs, folders or
     files outside the upload folder, *before* Gradio's pre-processing downloads the URL or
-    queues the folder for deletion (a check in the event handler comes too late)."""
+    queues the folder for deletion (a check in the event handler comes too late). The answer
+    is in Gradio's validation format, so `gradio_client` raises a `ValidationError` that
+    carries the message (a bare 400 would show no reason); `error` holds it for raw callers."""
 
     def __init__(self, app: Any, root: Path | None = None, max_body: int = MAX_JSON_BODY) -> None:
         self.app = app
@@ -183,7 +311,7 @@ class FilePayloadGuard:
         try:
             check_payload(body, self.root)
         except UserInputError as e:
-            await _reply(send, 400, str(e))
+            await _reply(send, 422, str(e), validation=True)
             return
         replayed = False
 
@@ -197,8 +325,14 @@ class FilePayloadGuard:
         await self.app(scope, replay, send)
 
 
-async def _reply(send: Any, status: int, detail: str) -> None:
-    payload = json.dumps({"detail": detail}).encode()
+async def _reply(send: Any, status: int, detail: str, validation: bool = False) -> None:
+    """A JSON error answer: `{"detail": detail}`, or Gradio's validation format (which
+    `gradio_client` shows as a `ValidationError`) with the message also in `error`."""
+    body: dict[str, Any] = {"detail": detail}
+    if validation:
+        failed = {"__type__": "validate", "is_valid": False, "parameter_name": "a file input"}
+        body = {"detail": [{**failed, "message": detail}], "error": detail}
+    payload = json.dumps(body).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(payload))]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from core.owned_models import OwnedModels
 from core.paths import data_dir, secret_file, visitor_models_dir
 from core.quotas import JobGate, Quotas
 from core.safe_files import FilePayloadGuard
+from core.sweeper import Sweeper
 
 
 @dataclass
@@ -35,6 +36,7 @@ class SpaceGuard:
     models: OwnedModels
     hub: HubAccess
     data: Path
+    sweeper: Sweeper = field(default_factory=Sweeper)  # removes visitors' outputs in time
 
     @classmethod
     def from_env(

@@ -21,6 +21,7 @@ from core import media, store
 from core.errors import UserInputError
 from core.images import to_uint8
 from core.lanes import PriorityGate
+from core.paths import OUTPUT_ROOT_NAME
 from gan import latents, models
 from gan.faces import (
     NOISE_MODES,
@@ -58,7 +59,7 @@ class FaceStudio:
     ) -> None:
         """`gate` (the app's priority gate) runs every forward pass as cheap work."""
         self.device = device
-        self.output_root = output_root or Path(tempfile.gettempdir()) / "gan-studio-outputs"
+        self.output_root = output_root or Path(tempfile.gettempdir()) / OUTPUT_ROOT_NAME
         self.gate = gate
         self._cache: dict[str, tuple[tuple, nn.Module]] = {}
         self._lock = threading.Lock()

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import concurrent.futures
 import logging
+import os
+import shutil
+import tempfile
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
@@ -70,6 +74,19 @@ def tiny_generator(seed: int = 0, image_size: int = 16) -> Generator:
 logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
+def _own_examples_cache() -> None:
+    """Each test process (each xdist worker) caches example results in a folder of its own,
+    set before any app is built: Gradio's default, `.gradio/cached_examples` in the working
+    directory, is shared by both workers and outlives the run, so one app could be served
+    another's (or an earlier run's) result."""
+    folder = tempfile.mkdtemp(prefix="gan-studio-examples-")
+    os.environ["GRADIO_EXAMPLES_CACHE"] = folder
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+
+
+_own_examples_cache()
+
+
 def run_coroutine(coroutine: Coroutine[Any, Any, T]) -> T:
     """`asyncio.run(coroutine)` on a thread of its own: the browser tests' session-wide
     Playwright keeps an event loop running in the main thread, where asyncio.run refuses."""
@@ -93,8 +110,6 @@ def launch_app(services=None) -> tuple[object, str]:
 def app_services(tmp_path_factory):
     """The session app's services, offline, with their own checkpoints folder (the bundled
     models linked in) so tests may add models to it."""
-    import os
-
     from ui.services import build_services
 
     folder = tmp_path_factory.mktemp("app-checkpoints")

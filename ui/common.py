@@ -86,19 +86,60 @@ PIXELATED = "pixelated"
 CSS = f".{PIXELATED} img {{ image-rendering: pixelated; }}"
 
 
+# --- Messages for the page --------------------------------------------------------------------
+# Gradio renders the text of `gr.Error`, `gr.Warning` and `gr.Info` as HTML, and messages carry
+# what a visitor typed (a link's parameter names, a file's or a model's name). The app makes its
+# toasts only through `error`, `warning` and `info`, which escape the text, so that such a name
+# shows as text and never as a link or markup (a test keeps the tabs off the raw ones).
+
+
+def as_text(message: object) -> str:
+    """`message` as HTML text: `&` and `<` escaped, so no tag (link, image, script) can open
+    and no entity is read as another character. `>` and quotes mean nothing outside a tag, so
+    they stay as they are for API callers, who read the same text ("must be >= 0")."""
+    return str(message).replace("&", "&amp;").replace("<", "&lt;")
+
+
+_MARKDOWN_PUNCTUATION = str.maketrans({c: "\\" + c for c in "\\`*_{}[]()#+-.!|~"})
+
+
+def as_markdown_text(message: object) -> str:
+    """`message` as text inside a `gr.Markdown` value: HTML and Markdown syntax escaped, so a
+    name like `[Sign in](//elsewhere)` or `<a href=...>` shows as itself, never as a link."""
+    return as_text(message).replace(">", "&gt;").translate(_MARKDOWN_PUNCTUATION)
+
+
+def error(message: object) -> gr.Error:
+    """A `gr.Error` that shows `message` as text (raise it)."""
+    return gr.Error(as_text(message))
+
+
+def warning(message: object) -> None:
+    """A warning toast that shows `message` as text."""
+    gr.Warning(as_text(message))
+
+
+def info(message: object) -> None:
+    """An info toast that shows `message` as text."""
+    gr.Info(as_text(message))
+
+
 def as_gr_error(error: Exception, release_memory: Callable[[], None] | None = None) -> Exception:
-    """Turn any failure into a message for the person; the server keeps serving."""
+    """Turn any failure into a message for the person (as text); the server keeps serving."""
     if isinstance(error, gr.Error):
-        return error
+        return error  # made by `error` (escaped already) or by Gradio
     if isinstance(error, UserInputError):
-        return gr.Error(str(error))
+        return _error(str(error))
     if is_out_of_memory(error):
         if release_memory is not None:
             release_memory()
         log.warning("out of memory: %s", error)
-        return gr.Error("The GPU ran out of memory: try a smaller size or fewer images.")
+        return _error("The GPU ran out of memory: try a smaller size or fewer images.")
     log.exception("unexpected error", exc_info=error)
-    return gr.Error(f"Something went wrong ({type(error).__name__}); the details are in the log.")
+    return _error(f"Something went wrong ({type(error).__name__}); the details are in the log.")
+
+
+_error = error  # `as_gr_error`'s parameter hides the name
 
 
 def _reject_non_finite(names: list[str], args: tuple, kwargs: dict) -> None:

@@ -6,7 +6,8 @@ event, which would otherwise queue in the default lane. `lane_examples` moves th
 into the tab's lane (`ui.common.CHEAP_LANE`) so examples never wait behind a stylisation.
 Gradio keeps cached results in a folder named by the examples table's block id, which shifts
 whenever a component is added before it, so a later version of the page could read another
-table's results; `lane_examples` files them under a key of the examples' own content instead.
+table's results; `lane_examples` files them under a key of the examples' own content instead
+(and of the models they may choose from, so that another app's result is never read back).
 
 An example's model is chosen at its first click, not when the page is built (so that start-up
 reads no model, and a Hub model configured with `GAN_STUDIO_HUB_MODELS` counts once it can be
@@ -44,7 +45,7 @@ from gradio.context import get_blocks_context
 from core import store
 from core.errors import UserInputError
 from gan import DEFAULT_MODEL
-from ui.common import CALLER, CHEAP_LANE
+from ui.common import CALLER, CHEAP_LANE, error
 from ui.i18n import t
 
 log = logging.getLogger("gan_studio")
@@ -84,9 +85,12 @@ def lane_examples(
 
 
 def _content_key(examples, inputs, outputs, labels, elem_id) -> str:
-    """A short hash of what the cached results depend on (values, labels, component kinds)."""
+    """A short hash of what the cached results depend on (values, labels, component kinds, and
+    the models an example may choose: the checkpoints folder and the configured Hub models, so
+    that two apps with different models never read each other's results)."""
     kinds = [type(c).__name__ for c in (*inputs, *outputs)]
-    text = json.dumps([elem_id, examples, labels, kinds], default=str, sort_keys=True)
+    models = [str(store.checkpoints_dir().resolve()), os.environ.get("GAN_STUDIO_HUB_MODELS", "")]
+    text = json.dumps([elem_id, examples, labels, kinds, models], default=str, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -124,7 +128,7 @@ def capable_model(can: Callable[[str], bool], what: str) -> str:
     for name in _candidates():
         if can(name):
             return name
-    raise gr.Error(f"This example needs {what}, and none is installed.")
+    raise error(f"This example needs {what}, and none is installed.")
 
 
 def _candidates() -> Iterator[str]:

@@ -23,7 +23,14 @@ from gan.finetune.config import (
 )
 from gan.finetune.data import preview_grid
 from gan.finetune.service import FineTuner, FinetuneRun
-from ui.common import TRAIN_LANE, friendly, inputs_for, session_key
+from ui.common import (
+    TRAIN_LANE,
+    as_markdown_text,
+    friendly,
+    inputs_for,
+    session_key,
+    warning,
+)
 from ui.finetune_form import hint, output_components, push_inputs, training_inputs
 from ui.i18n import howto, t, translate
 from ui.links import Permalinks
@@ -144,12 +151,13 @@ class FinetuneHandlers:
         values["kid_samples"] = self.tuner.defaults.kid_samples if kid else 0
         config = self.tuner.settings(name if resume else model, values)
         run = self.tuner.start(images, model, name, config, bool(resume))
-        if warning := run.dataset.warning():
-            gr.Warning(warning)
         lines = [
             f"**{len(run.dataset)} images** prepared at {run.dataset.image_size}px "
             f"({self.tuner.describe(name if resume else model)})"
         ]
+        if skipped := run.dataset.warning():
+            warning(skipped)
+            lines.append(f"⚠️ {as_markdown_text(skipped)}")
         preview = _shown(preview_grid(run.dataset.images))
         yield status_text(lines), preview, gr.skip(), gr.skip(), gr.skip()
         yield from _outputs(run, session_key(request), lines, preview, progress)
@@ -171,8 +179,8 @@ class FinetuneHandlers:
             f"**{len(dataset)} images** ready at {dataset.image_size}px "
             f"({self.tuner.describe(model)})"
         )
-        if warning := dataset.warning():
-            note += f"  \n⚠️ {warning}"
+        if skipped := dataset.warning():
+            note += f"  \n⚠️ {as_markdown_text(skipped)}"
         augmented = None
         if self.tuner.architecture(model) == "stylegan2":
             config = FinetuneConfig(augment=augment, diffaugment=_policy(diffaugment))

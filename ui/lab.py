@@ -11,7 +11,7 @@ from gan.lab.collapse import DEFAULT_THRESHOLD
 from gan.lab.compare import SETTINGS
 from gan.lab.service import MAX_LAB_STEPS, Lab
 from gan.lab.train import PRESETS, LabProgress
-from ui.common import friendly, inputs_for, session_key
+from ui.common import friendly, inputs_for, session_key, warning
 from ui.i18n import howto, language_of, t, translate
 from ui.links import Permalinks
 
@@ -116,7 +116,9 @@ class LabHandlers:
             d_loss_threshold=float(d_loss_threshold),
             seed=int(seed),
         )
-        images = self.lab.images(data, uploads, config.image_size)
+        images, skipped = self.lab.images(data, uploads, config.image_size)
+        if skipped:
+            warning(skipped)  # each skipped file or member, by name
         events = self.lab.train(config, images, session_key(request))
         yield from _train_outputs(events, config.steps, language_of(request))
 
@@ -173,7 +175,7 @@ def _train_outputs(events: Iterator[LabProgress], steps: int, lang: str) -> Iter
         preview = event.preview if event.preview is not None else preview
         note = collapse_note(event)
         if note and not warned:
-            gr.Warning(f"Mode collapse: {note}")
+            warning(f"Mode collapse: {note}")
             warned = True
         last = event.step == steps or (event.record and event.record.diverged)
         if event.preview is not None or event.step % UPDATE_EVERY == 0 or last:

@@ -21,6 +21,7 @@ import gradio as gr
 
 from core.errors import UserInputError
 from ui import permalink
+from ui.common import warning
 from ui.i18n import t
 
 log = logging.getLogger("gan_studio")
@@ -100,7 +101,7 @@ class Permalinks:
             try:
                 link = permalink.decode(dict(request.query_params))
             except UserInputError as e:
-                gr.Warning(f"This link cannot be opened: {e}")
+                warning(f"This link cannot be opened: {e}")
                 link = None
             if link is None:
                 return [None, *skip, *([gr.skip()] if self.has_tabs else [])]

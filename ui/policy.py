@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import Any
 
 from core.errors import UserInputError
 from core.identity import Identity
+from core.paths import OUTPUT_ROOT_NAME
 from core.quotas import Deadline
 from core.safe_files import check_pixels, upload_path
 
@@ -182,14 +182,11 @@ def kwargs_of(names: list[str], args: tuple, values: dict) -> dict:
 # --- After the handler, and ZeroGPU ----------------------------------------------------------
 
 
-OUTPUT_ROOT_NAME = "gan-studio-outputs"  # FaceStudio's default output root
-OUTPUT_COPY_TTL_S = 120.0  # Gradio copies outputs into its cache as the handler returns
-
-
 def after(handler: str, guard: Any, who: Identity, result: Any) -> Any:
     """Checks on what a handler made for a visitor: an interpolation's GIF within the size
-    quota, and one stored copy per output (the app's own copy goes once Gradio has cached
-    its copy)."""
+    quota; the request folders of its files are removed after `output_ttl_s` by the guard's
+    one sweeper thread (Gradio serves them from where the studio wrote them, inside its own
+    folder, and would otherwise keep them until its hourly clean-up)."""
     if guard is None or who.is_owner or handler not in ("generate", "interpolate"):
         return result
     folders = {Path(p).parent for p in _returned_files(result)}
@@ -199,23 +196,17 @@ def after(handler: str, guard: Any, who: Identity, result: Any) -> Any:
             size = gif.stat().st_size
             _remove(folders)
             guard.quotas.check_gif_bytes(size)
-    later(OUTPUT_COPY_TTL_S, _remove, folders)
+    guard.sweeper.remove_later(folders, guard.quotas.output_ttl_s)
     return result
-
-
-def later(delay_s: float, fn: Any, arg: Any) -> None:
-    """Call `fn(arg)` in `delay_s` seconds, on a daemon timer thread."""
-    timer = threading.Timer(delay_s, fn, (arg,))
-    timer.daemon = True
-    timer.start()
 
 
 def _returned_files(result: Any) -> list[str]:
     """The app's own output files among a handler's outputs: files in a request folder of
-    the studio's output root (`.../gan-studio-outputs/<random>/`), also inside lists."""
+    the studio's output root (`.../gan-studio/<random>/`), also inside lists and a
+    gallery's (path, caption) pairs."""
     found: list[str] = []
     for value in result if isinstance(result, tuple | list) else [result]:
-        if isinstance(value, list):
+        if isinstance(value, tuple | list):
             found += _returned_files(value)
         elif isinstance(value, str) and _is_output(Path(value)):
             found.append(value)

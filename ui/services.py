@@ -11,6 +11,7 @@ from gradio.utils import get_upload_folder
 from core import store
 from core.device import release_memory, resolve_device, set_torch_threads
 from core.lanes import PriorityGate
+from core.paths import OUTPUT_ROOT_NAME
 from core.space_guard import SpaceGuard
 from gan.edit_service import Editor, faces_for_seeds
 from gan.finetune.service import FineTuner
@@ -64,7 +65,7 @@ def build_services(
     gate = PriorityGate(max_wait_s=0.5, set_threads=set_torch_threads)
     stylist = Stylist(device, pause=gate.pause)
     tuner = FineTuner(device, feature_net=stylist.networks.efficientnet, pause=gate.pause)
-    output_root = output_root or Path(get_upload_folder()) / "gan-studio"
+    output_root = output_root or Path(get_upload_folder()) / OUTPUT_ROOT_NAME
     studio = FaceStudio(device, output_root, gate=gate)
     guard = build_guard(studio, server_name, share)
     services = Services(device, studio, stylist, tuner, guard, gate)

@@ -27,12 +27,13 @@ from PIL import Image
 
 from core.errors import UserInputError
 from core.images import MAX_FILE_BYTES, load_rgb
+from core.safe_files import MAX_ZIP_ENTRIES, open_zip
 
 log = logging.getLogger(__name__)
 
 MIN_IMAGES = 8
 MAX_IMAGES = 5000
-MAX_ARCHIVE_MEMBERS = 20_000
+MAX_ARCHIVE_MEMBERS = MAX_ZIP_ENTRIES
 MAX_TOTAL_BYTES = 1024 * 2**20  # uncompressed bytes taken from all archives of one upload
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 ARCHIVE_SUFFIXES = {".zip", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar", ".zst"}
@@ -77,29 +78,22 @@ class Dataset:
 
 def extract_zip(
     archive: Path, dest: Path, limits: Limits | None = None, budget: list[int] | None = None
-) -> tuple[list[Path], list[str]]:
+) -> tuple[list[tuple[str, Path]], list[str]]:
     """Extract the image members of `archive` into the flat folder `dest`.
 
-    Returns the written files and the "name: reason" list of skipped members. `budget` is a
+    Returns the written files as (member name, path) pairs and the "name: reason" list of
+    skipped members. `budget` is a
     one-element list of uncompressed bytes still allowed, shared between the archives of one
-    upload. Raises `UserInputError` for a file that is not a readable zip or is over the caps.
+    upload. Raises `UserInputError` for a file that is not a readable zip or is over the caps
+    (the entry count from the zip's end record, before any entry is parsed).
     """
     limits = limits or Limits()
     budget = budget if budget is not None else [limits.max_total_bytes]
     label = archive.name
-    try:
-        zf = zipfile.ZipFile(archive)
-    except (zipfile.BadZipFile, OSError, EOFError) as e:
-        raise UserInputError(f"{label} is not a readable .zip archive ({e})") from e
-    written: list[Path] = []
+    written: list[tuple[str, Path]] = []
     skipped: list[str] = []
-    with zf:
-        members = zf.infolist()
-        if len(members) > limits.max_members:
-            raise UserInputError(
-                f"{label} has {len(members):,} entries: the limit is {limits.max_members:,}"
-            )
-        for index, info in enumerate(members):
+    with open_zip(archive, limits.max_members) as zf:  # the entry count checked first
+        for index, info in enumerate(zf.infolist()):
             reason = _member_problem(info)
             if reason == "junk":
                 continue
@@ -115,7 +109,7 @@ def extract_zip(
             if reason:
                 skipped.append(f"{info.filename}: {reason}")
             else:
-                written.append(target)
+                written.append((info.filename, target))
     return written, skipped
 
 
@@ -206,7 +200,7 @@ def collect_files(
         elif zipfile.is_zipfile(path) or path.suffix.lower() == ".zip":
             dest = Path(tempfile.mkdtemp(prefix="zip-", dir=workdir))
             written, skip = extract_zip(path, dest, limits, budget)
-            files += [(f"{path.name}/{p.name}", p) for p in written]
+            files += [(f"{path.name}/{name}", p) for name, p in written]
             skipped += [f"{path.name}/{s}" for s in skip]
         elif path.suffix.lower() in ARCHIVE_SUFFIXES:
             skipped.append(f"{path.name}: only .zip archives are supported")

@@ -35,11 +35,12 @@ class Lab:
         return config.checked()
 
     def images(self, data: str, uploads: Sequence[str | Path] | None, size: int):
-        """None for the toy set (made by the run), else the uploads as uint8 (N, S, S, 3)."""
+        """(None for the toy set (made by the run), else the uploads as uint8 (N, S, S, 3);
+        the note that lists the skipped uploads, or None)."""
         if data not in DATA_SOURCES:
             raise UserInputError(f"data must be one of {DATA_SOURCES}")
         if data == "toy":
-            return None
+            return None, None
         if not uploads:
             raise UserInputError("upload some images (or a .zip), or choose the toy set")
         return images_from_uploads(list(uploads), size)

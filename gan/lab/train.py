@@ -244,11 +244,14 @@ class LabRun:
         return ((x.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
 
 
-def images_from_uploads(sources, image_size: int = 32, min_images: int = 8) -> np.ndarray:
-    """Uploaded files or .zip archives -> uint8 (N, S, S, 3), centre-cropped and resized, with
-    the Fine-tune tab's checks and limits (unusable files are skipped, too few is an error)."""
+def images_from_uploads(
+    sources, image_size: int = 32, min_images: int = 8
+) -> tuple[np.ndarray, str | None]:
+    """Uploaded files or .zip archives -> (uint8 (N, S, S, 3), centre-cropped and resized;
+    the note that lists the skipped files by name, or None), with the Fine-tune tab's checks
+    and limits (unusable files are skipped and listed, too few is an error)."""
     dataset = prepare(sources, image_size, min_images=min_images)
-    return dataset.images.permute(0, 2, 3, 1).contiguous().numpy()
+    return dataset.images.permute(0, 2, 3, 1).contiguous().numpy(), dataset.warning()
 
 
 def sample_grid(samples: np.ndarray, columns: int = 4, scale: int = 2) -> np.ndarray:

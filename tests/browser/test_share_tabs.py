@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import re
 import shutil
+from urllib.parse import quote
 
 import numpy as np
 import pytest
@@ -118,5 +119,25 @@ def test_a_style_mixing_example_runs_and_sets_the_model(browser, app_url, sg2_mo
         expect(tab.get_by_label("Row seeds")).to_have_value("1-3")
         expect(served_images(tab).first).to_be_visible()
         assert_no_error_toast(page)
+    finally:
+        context.close()
+
+
+def test_a_link_that_carries_markup_shows_it_as_text(browser, app_url):
+    """issue 19: an unknown parameter named `<a href=...>Session expired...</a>` became a
+    clickable link in the warning toast, on the app's own origin."""
+    context, page = _open(browser, app_url)
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        name = "<a href=//evil.example id=planted>Session expired: sign in again</a>"
+        image = "<img src=x onerror=document.title='owned' id=planted-img>"
+        page.goto(f"{app_url}?tab=edit&{quote(name)}=1&{quote(image)}=2")
+        toast = page.get_by_test_id("toast-text").filter(has_text="cannot be opened")
+        expect(toast.first).to_be_visible()
+        expect(toast.first).to_contain_text(name)  # the name itself, shown as text
+        assert page.locator("#planted, #planted-img").count() == 0
+        assert page.locator("a[href*='evil.example']").count() == 0
+        assert page.title() != "owned" and errors == []
     finally:
         context.close()

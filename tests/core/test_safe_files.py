@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import stat
+import struct
 import zipfile
 from pathlib import Path
 
@@ -17,8 +19,10 @@ from core.safe_files import (
     check_pixels,
     image_pixels,
     open_reduced,
+    open_zip,
     upload_folder,
     upload_path,
+    zip_entry_count,
 )
 from tests.conftest import run_coroutine
 
@@ -110,7 +114,90 @@ def test_not_an_image_is_a_clear_error(tmp_path):
     f = tmp_path / "x.png"
     f.write_bytes(b"not an image at all")
     with pytest.raises(UserInputError, match="not a readable image"):
-        check_pixels([f], budget=10)
+        image_pixels(f)
+
+
+def test_bad_files_and_members_count_nothing_and_are_left_to_the_reader(tmp_path):
+    """A nested zip or a text file named .png, a symlink member, a corrupt member: the pixel
+    check passes over them (the reader skips and lists them), and still counts the rest."""
+    good = tmp_path / "good.png"
+    good.write_bytes(png(100, 100))
+    text = tmp_path / "notes.png"
+    text.write_bytes(b"not an image")
+    zipped = tmp_path / "set.zip"
+    with zipfile.ZipFile(zipped, "w") as zf:
+        zf.writestr("a.png", png(100, 100))
+        zf.writestr("nested.png", zip_bytes({"inner.png": png(10, 10)}))
+        zf.writestr("text.png", "hello")
+        link = zipfile.ZipInfo("link.png")
+        link.external_attr = (stat.S_IFLNK | 0o777) << 16
+        zf.writestr(link, "/etc/passwd")
+    assert check_pixels([good, text, zipped], budget=10**6) == 20_000
+
+
+def zip_bytes(members: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, payload in members.items():
+            zf.writestr(name, payload)
+    return buf.getvalue()
+
+
+# --- Zip entry counts: read from the end records, before zipfile parses any entry ------------
+
+
+def many_entry_zip(path: Path, entries: int, claimed: int | None = None) -> Path:
+    """A zip whose central directory lists `entries` empty members (all one local entry),
+    built as bytes; its end record claims `claimed` (default: the truth, ZIP64 above 65,535)."""
+    name = b"a.png"
+    local = struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, 0, 0, 0, 0, 0, 0, len(name), 0) + name
+    entry = struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 20, 20, *[0] * 7, len(name), *[0] * 6)
+    directory = entry + name
+    cd = directory * entries
+    claimed = entries if claimed is None else claimed
+    end = b""
+    if claimed > 0xFFFF:
+        record = struct.pack(
+            "<4sQ2H2L4Q", b"PK\x06\x06", 44, 45, 45, 0, 0, claimed, claimed, len(cd), len(local)
+        )
+        end += record + struct.pack("<4sLQL", b"PK\x06\x07", 0, len(local) + len(cd), 1)
+        claimed = 0xFFFF
+    end += struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, claimed, claimed, len(cd), len(local), 0)
+    path.write_bytes(local + cd + end)
+    return path
+
+
+def test_a_zip_of_300000_entries_is_refused_before_any_entry_is_parsed(tmp_path, monkeypatch):
+    """issue 19: a 300,000-entry zip held the train lane for 15.8 s before the refusal."""
+    huge = many_entry_zip(tmp_path / "huge.zip", 300_000)
+    assert zipfile.is_zipfile(huge) and zip_entry_count(huge) == 300_000
+    liar = many_entry_zip(tmp_path / "liar.zip", 300_000, claimed=1)  # end record lies low
+    assert zip_entry_count(liar) == 300_000
+
+    def parsed(*args, **kwargs):
+        raise AssertionError("zipfile parsed the central directory")
+
+    monkeypatch.setattr(zipfile, "ZipFile", parsed)
+    for path in (huge, liar):
+        with pytest.raises(UserInputError, match="has 300,000 entries: the limit is 20,000"):
+            open_zip(path)
+        with pytest.raises(UserInputError, match="300,000 entries"):
+            check_pixels([path], budget=10**9)
+
+
+def test_entry_counts_of_ordinary_zips(tmp_path):
+    small = tmp_path / "small.zip"
+    small.write_bytes(zip_bytes({f"{i}.png": b"" for i in range(12)}))
+    assert zip_entry_count(small) == 12
+    with zipfile.ZipFile(small, "a") as zf:
+        zf.comment = b"PK\x05\x06 a comment that looks like an end record" * 10
+    assert zip_entry_count(small) == 12
+    with open_zip(many_entry_zip(tmp_path / "zip64.zip", 70_000), limit=70_000) as zf:
+        assert len(zf.infolist()) == 70_000  # zipfile reads the crafted ZIP64 zip alike
+    not_zip = tmp_path / "x.zip"
+    not_zip.write_bytes(b"hello")
+    with pytest.raises(UserInputError, match="not a readable .zip"):
+        open_zip(not_zip)
 
 
 def test_jpeg_draft_decodes_reduced(tmp_path):
@@ -153,7 +240,7 @@ def run_guard(body: bytes, content_type: bytes = b"application/json", root: Path
 
 def test_guard_refuses_before_the_app_and_replays_good_bodies(uploads):
     bad = json.dumps({"data": [{"path": str(uploads), "meta": {}}]}).encode()
-    assert run_guard(bad, root=uploads) == ([], 400)
+    assert run_guard(bad, root=uploads) == ([], 422)
     good = json.dumps({"data": ["hello"]}).encode()
     assert run_guard(good, root=uploads) == ([good], 200)
     assert run_guard(bad, b"multipart/form-data", root=uploads) == ([bad], 200)

@@ -73,7 +73,7 @@ def test_folder_in_cache_is_refused_and_never_queued_for_deletion(app):
     uploaded = httpx.post(f"{api}/upload", files={"files": ("a.png", b"png")}, timeout=60).json()[0]
     folder = uploaded.rsplit("/", 1)[0]
     r = join(api, folder)
-    assert r.status_code == 400 and "not a folder" in r.json()["detail"]
+    assert r.status_code == 422 and "not a folder" in r.json()["error"]
     assert not any(folder in s for s in demo.temp_file_sets)
 
 
@@ -82,8 +82,27 @@ def test_url_path_is_refused_before_any_download(app, web, monkeypatch):
     base, hits = web
     monkeypatch.setattr(safehttpx, "is_public_ip", lambda ip: True)  # as a public host would be
     r = join(api, f"{base}/big.bin")
-    assert r.status_code == 400 and "URLs are not accepted" in r.json()["detail"]
+    assert r.status_code == 422 and "URLs are not accepted" in r.json()["error"]
     assert hits == []
+
+
+def test_gradio_clients_url_input_is_refused_with_the_reason(app, web, tmp_path, monkeypatch):
+    """issue 19: `handle_file("https://...")` sends the URL itself (gradio_client 6 does not
+    download it), and the caller saw a bare 400. Now the client raises the app's reason; a
+    local file given to `handle_file` is uploaded and works, as the README says."""
+    from gradio_client import Client, handle_file
+    from gradio_client.exceptions import ValidationError
+
+    _, api = app
+    base, hits = web
+    monkeypatch.setattr(safehttpx, "is_public_ip", lambda ip: True)
+    client = Client(api.removesuffix("/gradio_api"), verbose=False)
+    with pytest.raises(ValidationError, match="URLs are not accepted.*handle_file\\(local_path\\)"):
+        client.predict(handle_file(f"{base}/photo.png"), api_name="/describe")
+    assert hits == []
+    local = tmp_path / "photo.png"
+    local.write_bytes(b"data")
+    assert client.predict(handle_file(str(local)), api_name="/describe") == "photo.png"
 
 
 def test_real_upload_still_works(app):

@@ -9,10 +9,13 @@ Each test fails when the protection it names is removed (see the README's Securi
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import inspect
 import io
 import json
 import secrets
+import threading
+import time
 import zipfile
 from pathlib import Path
 
@@ -373,13 +376,50 @@ def test_the_pixel_bomb_zip_is_refused_from_headers(space, visitors):
     assert not ok and "megapixels" in error
 
 
+def _png(color: tuple[int, int, int]) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (32, 32), color).save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_bad_members_and_files_are_skipped_and_listed_not_fatal(space, visitors):
+    """issue 19: one bad member (a nested zip named .png, a symlink) refused the whole zip.
+    Now the good images are prepared and every bad one is named in the note."""
+    _, demo, _, _ = space
+    _, b = visitors
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w") as zf:
+        zf.writestr("inner.png", _png((1, 2, 3)))
+    packed = io.BytesIO()
+    with zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as zf:
+        for i in range(8):
+            zf.writestr(f"good{i}.png", _png((30 * i, 200, 100)))
+        zf.writestr("nested.png", inner.getvalue())
+        zf.writestr("words.png", "not an image")
+        link = zipfile.ZipInfo("link.png")
+        link.external_attr = (0o120777) << 16  # a symlink
+        zf.writestr(link, "/etc/passwd")
+        zf.writestr("folder/", b"")
+    files = [
+        upload(b, "set.zip", packed.getvalue()),
+        upload(b, "alone.png", _png((9, 9, 9))),
+        upload(b, "broken.png", b"\x89PNG but not really"),
+    ]
+    ok, output = b.call(demo, "preview_upload", [files, "dcgan-digiface", "ada", [], 1])
+    assert ok, output
+    note = output[1]
+    assert "9 images" in note
+    for name in ("nested", "words", "link", "broken"):
+        assert f"{name}\\.png" in note, (name, note)  # listed (Markdown-escaped)
+
+
 def test_a_directory_path_is_refused(space, visitors):
     _, demo, _, _ = space
     _, b = visitors
     cache = Path(upload(b, "a.json", b"[0]")["path"]).parent
     folder = {"path": str(cache), "orig_name": "x", "meta": {"_type": "gradio.FileData"}}
     ok, error = b.call(demo, "generate", inputs_of(demo, "generate", latent_file=folder))
-    assert not ok and "HTTP 400" in error and "folder" in error
+    assert not ok and "HTTP 422" in error and "folder" in error
     assert cache.is_dir()
 
 
@@ -434,18 +474,47 @@ def test_queue_admission_is_installed_for_visitors(space):
     assert {QueueAdmission, FilePayloadGuard} <= classes
 
 
-def test_a_visitors_output_is_stored_once(space, tmp_path, monkeypatch):
-    """The app's own copy of a visitor's output goes once Gradio has cached its copy."""
-    from ui import policy
+def _served_folders(output: object) -> set[Path]:
+    """The folders of the files that an event's output names (its FileData paths)."""
+    if isinstance(output, dict):
+        found = {Path(output["path"]).parent} if isinstance(output.get("path"), str) else set()
+        return found.union(*(_served_folders(v) for v in output.values()))
+    if isinstance(output, list):
+        return set().union(*(_served_folders(v) for v in output))
+    return set()
 
-    _, _, services, _ = space
-    folder = tmp_path / "gan-studio-outputs" / "0123abcd"
-    folder.mkdir(parents=True)
-    (folder / "face.png").write_bytes(b"png")
-    monkeypatch.setattr(policy, "later", lambda delay, fn, arg: fn(arg))
-    visitor = Identity("anonymous", "anon-" + "d" * 32)
-    policy.after("generate", services.guard, visitor, ([], [str(folder / "face.png")], "info"))
-    assert not folder.exists()
+
+def test_a_visitors_outputs_are_removed_after_the_ttl_by_one_thread(space, monkeypatch):
+    """issue 19: the clean-up looked for a folder of another name (it removed nothing) and
+    started a 120 s timer thread per call (881 calls: 1,181 threads). Now each request folder
+    of a visitor's files goes after `GAN_STUDIO_OUTPUT_TTL_S`, removed by one sweeper thread."""
+    from core.sweeper import THREAD_NAME
+
+    url, demo, services, _ = space
+    guard = services.guard
+    monkeypatch.setattr(guard, "quotas", dataclasses.replace(guard.quotas, output_ttl_s=1.5))
+    visitor = Visitor(url)
+    folders: set[Path] = set()
+
+    def threads() -> tuple[int, int]:
+        alive = threading.enumerate()
+        return sum(isinstance(t, threading.Timer) for t in alive), sum(
+            t.name == THREAD_NAME for t in alive
+        )
+
+    for seed in range(1, 13):
+        ok, output = visitor.call(demo, "generate", inputs_of(demo, "generate", seeds=str(seed)))
+        assert ok, output
+        folders |= _served_folders(output)
+        if seed == 1:  # the guard's sweeper has started
+            after_one = threads()
+    assert len(folders) >= 12 and all(f.parent == services.studio.output_root for f in folders)
+    assert threads() == after_one  # no thread per call (before: a Timer each)
+    assert after_one[1] >= 1
+    deadline = time.monotonic() + 30
+    while any(f.exists() for f in folders) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not [f for f in folders if f.exists()]
 
 
 def test_main_bounds_the_queue_and_adds_the_guards_middleware(monkeypatch):

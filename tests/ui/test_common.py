@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import html
+import re
+
 import gradio as gr
 import pytest
 import torch
 
 from core.errors import UserInputError
 from style.settings import StyleSettings
-from ui.common import friendly, inputs_for, session_key, settings_from
+from tests.conftest import ROOT
+from ui.common import (
+    as_markdown_text,
+    friendly,
+    info,
+    inputs_for,
+    session_key,
+    settings_from,
+    warning,
+)
 
 
 def test_user_errors_and_out_of_memory_become_messages():
@@ -55,3 +67,69 @@ def test_settings_are_built_by_field_name():
 
 def test_the_session_key_falls_back_to_api():
     assert session_key(None) == "api"
+
+
+# --- What a visitor typed is shown as text (issue 19: HTML injection through links) ---------
+
+HOSTILE_NAMES = [
+    "<a href=//evil.example>Session expired: sign in again</a>",
+    "<img src=x onerror=alert(1)>.png",
+]
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES)
+def test_an_error_naming_a_hostile_file_shows_text_not_markup(name):
+    def bad():
+        raise UserInputError(f"the file {name} is not a readable image")
+
+    with pytest.raises(gr.Error) as caught:
+        friendly(bad)()
+    message = caught.value.message
+    assert "<" not in message
+    assert html.unescape(message) == f"the file {name} is not a readable image"  # all of it
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES)
+def test_toasts_show_text_not_markup(name, monkeypatch):
+    shown = []
+    monkeypatch.setattr(gr, "Warning", shown.append)
+    monkeypatch.setattr(gr, "Info", shown.append)
+    warning(f"skipped {name}")
+    info(f"skipped {name}")
+    assert shown and all("<" not in s and html.unescape(s) == f"skipped {name}" for s in shown)
+
+
+def test_messages_keep_what_is_not_markup_for_api_callers():
+    def bad():
+        raise UserInputError("lr must be >= 0, not 'x'")
+
+    with pytest.raises(gr.Error, match="lr must be >= 0, not 'x'"):
+        friendly(bad)()
+
+
+def test_markdown_text_shows_links_and_tags_as_themselves():
+    name = "[Session expired: sign in again](https://evil.example) <b>x</b>.png"
+    rendered = _markdown_html(as_markdown_text(name))
+    assert "href" not in rendered and "<b>" not in rendered
+    assert html.unescape(rendered) == f"<p>{name}</p>\n"  # every character shown as itself
+
+
+def _markdown_html(text: str) -> str:
+    """The HTML that a CommonMark renderer makes of `text`."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark").render(text)
+
+
+def test_the_tabs_make_toasts_only_through_the_escaping_helpers():
+    """`gr.Warning`, `gr.Info` and `gr.Error` render their text as HTML: the tabs call
+    `ui.common.warning`, `info` and `error`, which escape it."""
+    raw = re.compile(r"\bgr\.(Warning|Info|Error)\(")
+    offenders = [
+        f"{path.name}:{n}"
+        for path in (ROOT / "ui").glob("*.py")
+        if path.name != "common.py"
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if raw.search(line)
+    ]
+    assert offenders == []

@@ -67,3 +67,31 @@ def test_cached_results_are_filed_by_the_examples_content(monkeypatch, tmp_path)
     assert os.environ["GRADIO_EXAMPLES_CACHE"] == str(tmp_path)  # restored
     lane = demo.fns[a.cache_event["id"]]
     assert (lane.concurrency_id, lane.concurrency_limit) == ("cheap", 2)
+
+
+def test_apps_with_different_models_never_share_cached_results(monkeypatch, tmp_path):
+    """Two apps whose examples are alike but whose models differ (another checkpoints folder,
+    other Hub models) file their results apart: the first click of one must not fill the
+    other's cache with another model's result."""
+    from ui.examples import lane_examples
+
+    monkeypatch.setenv("GRADIO_EXAMPLES_CACHE", str(tmp_path / "cache"))
+
+    def folder_of_an_app(checkpoints: str, hub_models: str = "") -> Path:
+        monkeypatch.setenv("GAN_STUDIO_CHECKPOINTS", str(tmp_path / checkpoints))
+        monkeypatch.setenv("GAN_STUDIO_HUB_MODELS", hub_models)
+        with gr.Blocks():
+            box, out = gr.Textbox(), gr.Textbox()
+            examples = lane_examples([["x"]], [box], [out], str.upper, ["x"], "a-examples")
+        return Path(examples.cached_folder).parent
+
+    first = folder_of_an_app("one")
+    assert folder_of_an_app("one") == first
+    assert folder_of_an_app("two") != first
+    assert folder_of_an_app("one", "someone/sg2@main") != first
+
+
+def test_the_tests_cache_examples_in_a_folder_of_their_own():
+    """Not Gradio's default in the working directory, which both workers and later runs share."""
+    folder = Path(os.environ["GRADIO_EXAMPLES_CACHE"]).resolve()
+    assert not folder.is_relative_to(ROOT)

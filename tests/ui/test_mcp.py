@@ -81,3 +81,23 @@ def test_the_arguments_say_what_they_mean(app_url, tool):
     assert "ranges" in props["seeds"]["description"] or "keyframe" in props["seeds"]["description"]
     assert "ψ" in props["truncation_psi"]["description"]
     assert "StyleGAN2" in props["noise_mode"]["description"]
+
+
+def test_an_mcp_file_argument_is_a_data_uri_and_a_url_is_refused_with_its_reason(app_url):
+    """The README's MCP note: a file goes as a base64 `data:` URI; a URL is refused (the server
+    never fetches what a caller names) with a message that says so."""
+    import base64
+    import json
+
+    latent = json.dumps({"z": [[0.1] * 100]}).encode()  # the bundled DCGAN's nz
+    data_uri = "data:application/json;base64," + base64.b64encode(latent).decode()
+
+    async def work(session):
+        given = await session.call_tool("generate", {"latent_file": data_uri})
+        fetched = await session.call_tool("generate", {"latent_file": "http://127.0.0.1:9/z.json"})
+        return given, fetched
+
+    given, fetched = _mcp_session(app_url, work)
+    assert not given.isError, given.content
+    assert "1 face" in " ".join(c.text for c in given.content if getattr(c, "text", None))
+    assert fetched.isError and "URLs are not accepted" in fetched.content[0].text

@@ -216,6 +216,22 @@ def test_an_invalid_link_warns_and_changes_nothing(share_app):
     assert data[0] is None and not any(isinstance(d, dict) and "value" in d for d in data)
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        "tab=edit&<a href=//evil.example>Session expired: sign in again</a>=1",
+        "tab=<img src=x onerror=alert(1)>",
+        "tab=edit&seed=<b>x</b>",
+    ],
+)
+def test_a_link_that_carries_markup_warns_in_text(share_app, query):
+    """The warning toast is rendered as HTML by the page: what the link carries is escaped."""
+    demo, url, _ = share_app
+    _, warnings = _restore(demo, url, query)
+    assert warnings and all("<" not in w for w in warnings), warnings
+    assert any("&lt;" in w for w in warnings)
+
+
 def test_the_mcp_tools_of_the_three_tabs_say_what_their_arguments_mean(share_app):
     _, url, _ = share_app
     schema = httpx.get(url + "/gradio_api/mcp/schema", timeout=60).json()

@@ -160,8 +160,9 @@ def test_training_leaves_the_global_random_state_alone(images):
 
 def test_uploads_become_training_images(images_dir):
     files = sorted(str(p) for p in images_dir.glob("*.jpg"))[:3]
-    data = images_from_uploads(files, 16, min_images=2)
+    data, skipped = images_from_uploads([*files, __file__], 16, min_images=2)
     assert data.shape == (3, 16, 16, 3) and data.dtype == np.uint8
+    assert "test_train_compare.py" in skipped  # listed by name
     assert len(list(train(dataclasses.replace(TINY, steps=1), data))) == 1
     with pytest.raises(UserInputError):
         images_from_uploads(files[:1], 16, min_images=2)
