@@ -23,7 +23,7 @@ from gan.finetune.config import (
 )
 from gan.finetune.data import preview_grid
 from gan.finetune.service import FineTuner, FinetuneRun
-from ui.common import TRAIN_LANE, friendly, inputs_for, session_key
+from ui.common import TRAIN_LANE, current_deadline, friendly, inputs_for, session_key
 from ui.finetune_form import hint, output_components, push_inputs, training_inputs
 from ui.i18n import howto, t, translate
 from ui.links import Permalinks
@@ -166,7 +166,8 @@ class FinetuneHandlers:
         StyleGAN2 D sees them (augmented) and any problems, before training."""
         if not images:
             return None, "", None
-        dataset = self.tuner.prepare(images, model, crops=int(crops_per_image or 1))
+        crops = int(crops_per_image or 1)
+        dataset = self.tuner.prepare(images, model, crops=crops, deadline=current_deadline())
         note = (
             f"**{len(dataset)} images** ready at {dataset.image_size}px "
             f"({self.tuner.describe(model)})"

@@ -11,7 +11,7 @@ from gan.lab.collapse import DEFAULT_THRESHOLD
 from gan.lab.compare import SETTINGS
 from gan.lab.service import MAX_LAB_STEPS, Lab
 from gan.lab.train import PRESETS, LabProgress
-from ui.common import friendly, inputs_for, session_key
+from ui.common import current_deadline, friendly, inputs_for, session_key
 from ui.i18n import howto, language_of, t, translate
 from ui.links import Permalinks
 
@@ -116,7 +116,7 @@ class LabHandlers:
             d_loss_threshold=float(d_loss_threshold),
             seed=int(seed),
         )
-        images = self.lab.images(data, uploads, config.image_size)
+        images = self.lab.images(data, uploads, config.image_size, current_deadline())
         events = self.lab.train(config, images, session_key(request))
         yield from _train_outputs(events, config.steps, language_of(request))
 

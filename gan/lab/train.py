@@ -31,6 +31,7 @@ import torch.nn.functional as F
 
 from core.errors import UserInputError
 from core.events import Progress
+from core.quotas import Deadline
 from gan.finetune.data import prepare
 from gan.lab.collapse import CollapseMeter, CollapseReading
 from gan.lab.toy import toy_dataset
@@ -244,10 +245,13 @@ class LabRun:
         return ((x.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
 
 
-def images_from_uploads(sources, image_size: int = 32, min_images: int = 8) -> np.ndarray:
+def images_from_uploads(
+    sources, image_size: int = 32, min_images: int = 8, deadline: Deadline | None = None
+) -> np.ndarray:
     """Uploaded files or .zip archives -> uint8 (N, S, S, 3), centre-cropped and resized, with
-    the Fine-tune tab's checks and limits (unusable files are skipped, too few is an error)."""
-    dataset = prepare(sources, image_size, min_images=min_images)
+    the Fine-tune tab's checks and limits (unusable files are skipped, too few is an error),
+    within the job's `deadline`."""
+    dataset = prepare(sources, image_size, min_images=min_images, deadline=deadline)
     return dataset.images.permute(0, 2, 3, 1).contiguous().numpy()
 
 
@@ -315,8 +319,10 @@ def train(
     images: np.ndarray | None = None,
     device: torch.device | str = "cpu",
     should_stop: Callable[[], bool] | None = None,
+    pause: Callable[[], None] | None = None,
 ) -> Iterator[LabProgress]:
-    """Run from scratch on `images` (default: the toy set), yielding a `LabProgress` a step."""
+    """Run from scratch on `images` (default: the toy set), yielding a `LabProgress` a step;
+    `pause()` before each step (the app's priority gate)."""
     config = config.checked()
     if images is None:
         images = toy_dataset(config.toy_images, config.image_size, config.seed)
@@ -324,6 +330,8 @@ def train(
     meter = CollapseMeter(images)
     started = time.perf_counter()
     for _ in range(config.steps):
+        if pause is not None:
+            pause()
         event = progress(run, meter, run.step())
         yield event
         if record_stop(event, should_stop):
