@@ -119,20 +119,28 @@ def to_8_bit(image: Image.Image) -> Image.Image:
     integers the same when they pass 255, floats are stretched from their min to their max."""
     if image.mode not in WIDE_MODES:
         return image
-    lo, hi = _range(image)
+    value_range = None if image.mode.startswith("I;16") else _range(image)
     out = np.empty((image.height, image.width), np.uint8)
     for top in range(0, image.height, STRIP_ROWS):
         strip = image.crop((0, top, image.width, min(top + STRIP_ROWS, image.height)))
-        a = np.asarray(strip, dtype=np.float32)
-        a = (np.nan_to_num(a, nan=lo) - lo) * (255.0 / (hi - lo or 1.0))
-        out[top : top + len(a)] = np.rint(a.clip(0, 255))
+        out[top : top + strip.height] = _strip_to_8_bit(np.asarray(strip), value_range)
     return Image.fromarray(out, "L")
 
 
+_SIXTEEN_TO_8 = np.rint(np.arange(65536) / 257).astype(np.uint8)  # a lookup per 16-bit value
+
+
+def _strip_to_8_bit(a: np.ndarray, value_range: tuple[float, float] | None) -> np.ndarray:
+    """A strip of 16-bit values (`value_range` None) or of values in `value_range`, as uint8."""
+    if value_range is None:
+        return _SIXTEEN_TO_8[a]
+    lo, hi = value_range
+    a = (np.nan_to_num(a.astype(np.float32), nan=lo) - lo) * (255.0 / (hi - lo or 1.0))
+    return np.rint(a.clip(0, 255))
+
+
 def _range(image: Image.Image) -> tuple[float, float]:
-    """The input range that maps to 0-255."""
-    if image.mode.startswith("I;16"):
-        return 0.0, 65535.0
+    """The input range of a 32-bit or float image that maps to 0-255."""
     lo, hi = image.getextrema()
     if image.mode == "F":
         return float(lo), float(hi)

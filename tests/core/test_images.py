@@ -85,6 +85,9 @@ def test_16_bit_images_match_their_8_bit_versions(tmp_path):
             rgb8,
         ),
     }
+    sources["I (32-bit) image"] = (Image.fromarray(wide.astype(np.int32)), grey8)
+    stretched = grey8.astype(np.float32) / 255 * 4 - 1  # floats from -1 to 3: min to max
+    sources["F image"] = (Image.fromarray(stretched), grey8)
     for name, (path, expected) in sources.items():
         got = np.asarray(load_rgb(path)).astype(int)
         want = expected.astype(int)
