@@ -14,7 +14,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from core.errors import UserInputError
 
@@ -74,7 +74,7 @@ def _open(path: Path, what: str, max_pixels: int) -> Image.Image:
                     f"over the {max_pixels:,}-pixel limit"
                 )
             image.load()
-            return ImageOps.exif_transpose(image)
+            return _upright(image, to_8_bit(image))
     except UserInputError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
@@ -87,15 +87,7 @@ def _open(path: Path, what: str, max_pixels: int) -> Image.Image:
 
 def _to_rgb(image: Image.Image) -> Image.Image:
     """8-bit RGB; transparency is composited on white, 16-bit and float are rescaled."""
-    if image.mode in {"I;16", "I;16B", "I;16L", "I", "F"}:
-        a = np.asarray(image, dtype=np.float64)
-        hi = 65535.0 if image.mode.startswith("I;16") or a.max() > 255 else 255.0
-        if image.mode == "F":
-            lo, hi = float(np.nanmin(a)), float(np.nanmax(a))
-            a = (a - lo) / (hi - lo or 1.0) * 255.0
-        else:
-            a = a / hi * 255.0
-        image = Image.fromarray(np.nan_to_num(a).clip(0, 255).astype(np.uint8), "L")
+    image = to_8_bit(image)
     if image.mode == "P" and "transparency" in image.info:
         image = image.convert("RGBA")
     if image.mode in {"RGBA", "LA", "PA", "RGBa", "La"}:
@@ -105,6 +97,60 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     if image.mode != "RGB":
         image = image.convert("RGB")  # L, 1, P, CMYK, YCbCr, LAB, HSV
     return image
+
+
+WIDE_MODES = {"I;16", "I;16B", "I;16L", "I;16N", "I", "F"}  # 16-bit, 32-bit int and float grey
+STRIP_ROWS = 256  # rows converted at a time: the temporaries stay a few MB at any width
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+def to_8_bit(image: Image.Image) -> Image.Image:
+    """A 16-bit, 32-bit or float greyscale image as 8-bit "L" (others unchanged), converted
+    strip by strip, so no full-size wide array is ever built: 16-bit values v give
+    round(v / 257) (a 16-bit copy of an 8-bit image gives the 8-bit image back), 32-bit
+    integers the same when they pass 255, floats are stretched from their min to their max."""
+    if image.mode not in WIDE_MODES:
+        return image
+    value_range = None if image.mode.startswith("I;16") else _range(image)
+    out = np.empty((image.height, image.width), np.uint8)
+    for top in range(0, image.height, STRIP_ROWS):
+        strip = image.crop((0, top, image.width, min(top + STRIP_ROWS, image.height)))
+        out[top : top + strip.height] = _strip_to_8_bit(np.asarray(strip), value_range)
+    return Image.fromarray(out, "L")
+
+
+_SIXTEEN_TO_8 = np.rint(np.arange(65536) / 257).astype(np.uint8)  # a lookup per 16-bit value
+
+
+def _strip_to_8_bit(a: np.ndarray, value_range: tuple[float, float] | None) -> np.ndarray:
+    """A strip of 16-bit values (`value_range` None) or of values in `value_range`, as uint8."""
+    if value_range is None:
+        return _SIXTEEN_TO_8[a]
+    lo, hi = value_range
+    a = (np.nan_to_num(a.astype(np.float32), nan=lo) - lo) * (255.0 / (hi - lo or 1.0))
+    return np.rint(a.clip(0, 255))
+
+
+def _range(image: Image.Image) -> tuple[float, float]:
+    """The input range of a 32-bit or float image that maps to 0-255."""
+    lo, hi = image.getextrema()
+    if image.mode == "F":
+        return float(lo), float(hi)
+    return 0.0, 65535.0 if hi > 255 else 255.0
+
+
+def _upright(original: Image.Image, image: Image.Image) -> Image.Image:
+    """`image` (made from `original`) turned as `original`'s EXIF orientation says."""
+    orientation = original.getexif().get(0x0112, 1)
+    return image.transpose(_TRANSPOSE[orientation]) if orientation in _TRANSPOSE else image
 
 
 def _array_to_image(a: np.ndarray, what: str) -> Image.Image:

@@ -38,6 +38,7 @@ class Quotas:
     max_pending_per_address: int = 8
     queue_size: int = 64
     max_decoded_pixels_per_upload: int = 100_000_000
+    judge_max_pixels: int = 25_000_000  # Judge's uploads together (D sees them small)
     max_total_frames: int = 240
     max_gif_bytes: int = 8_000_000
     allow_hub_ids: bool = False
@@ -59,6 +60,7 @@ class Quotas:
             max_pending_per_address=256,
             queue_size=256,
             max_decoded_pixels_per_upload=2_000_000_000,
+            judge_max_pixels=2_000_000_000,
             max_total_frames=2000,
             max_gif_bytes=64_000_000,
             allow_hub_ids=True,

@@ -37,6 +37,7 @@ CALLER = ("gs_request", "gs_profile", "gs_oauth")
 
 _GUARD: ContextVar[Any] = ContextVar("gan_studio_guard", default=None)
 _WHO: ContextVar[Identity | None] = ContextVar("gan_studio_caller", default=None)
+_DEADLINE: ContextVar[Any] = ContextVar("gan_studio_deadline", default=None)
 
 
 @contextmanager
@@ -57,6 +58,12 @@ def installed_guard() -> Any:
 def current_caller() -> Identity:
     """Who is asking, inside a handler made by `friendly` (the owner outside one)."""
     return _WHO.get() or OWNER
+
+
+def current_deadline() -> Any:
+    """The wall-time cap (`core.quotas.Deadline`) of the job being run, inside a handler made
+    by `friendly`, for its data preparation to check; None when the job has none."""
+    return _DEADLINE.get()
 
 
 def sign_in_offered() -> bool:
@@ -80,6 +87,8 @@ def on_a_space() -> bool:
 CHEAP_LANE = {"concurrency_id": "cheap", "concurrency_limit": 2}  # generate, interpolate, ...
 HEAVY_LANE = {"concurrency_id": "heavy", "concurrency_limit": 1}  # stylize, projection
 TRAIN_LANE = {"concurrency_id": "train", "concurrency_limit": 1}  # fine-tuning
+# Judge decodes uploads (under its own pixel budget): never in the cheap lane's two slots.
+JUDGE_LANE = {"concurrency_id": "judge", "concurrency_limit": 1}
 # Small faces are sent at native resolution and scaled up crisply by the browser: give the
 # gallery or image `elem_classes=[PIXELATED]`; `CSS` goes to `launch(css=...)`.
 PIXELATED = "pixelated"
@@ -178,7 +187,7 @@ def friendly(fn: Callable, release_memory: Callable[[], None] | None = None) -> 
             args, kwargs, who = _caller(fn, guard, args, kwargs)
             _reject_non_finite(names, args, kwargs)
             checked = _checked(fn, guard, who, names, args, kwargs)
-            with checked as (args, kwargs, _), _scope(guard, who):
+            with checked as (args, kwargs, deadline), _scope(guard, who, deadline):
                 return _after(fn, guard, who, run(*args, **kwargs))
         except Exception as e:
             raise as_gr_error(e, release_memory) from e
@@ -238,15 +247,16 @@ def _on_gpu(fn: Callable, guard: Any) -> Callable:
 
 
 @contextmanager
-def _scope(guard: Any, who: Identity) -> Iterator[None]:
-    """The caller and their store scope around one step of a handler."""
+def _scope(guard: Any, who: Identity, deadline: Any = None) -> Iterator[None]:
+    """The caller, their store scope and the job's deadline around one step of a handler."""
     from ui.policy import store_scope
 
-    token = _WHO.set(who)
+    token, capped = _WHO.set(who), _DEADLINE.set(deadline)
     try:
         with store_scope(guard, who):
             yield
     finally:
+        _DEADLINE.reset(capped)
         _WHO.reset(token)
 
 
@@ -254,7 +264,7 @@ def _in_scope(guard: Any, who: Identity, events: Iterator, deadline: Any) -> Ite
     """Run each step of a generator handler in the caller's scope (Gradio may run each step
     in another thread, with a fresh context), checking the job's wall-time cap between."""
     while True:
-        with _scope(guard, who):
+        with _scope(guard, who, deadline):
             try:
                 item = next(events)
             except StopIteration:

@@ -26,6 +26,7 @@ from gan.finetune.service import FineTuner, FinetuneRun
 from ui.common import (
     TRAIN_LANE,
     as_markdown_text,
+    current_deadline,
     friendly,
     inputs_for,
     session_key,
@@ -174,7 +175,8 @@ class FinetuneHandlers:
         StyleGAN2 D sees them (augmented) and any problems, before training."""
         if not images:
             return None, "", None
-        dataset = self.tuner.prepare(images, model, crops=int(crops_per_image or 1))
+        crops = int(crops_per_image or 1)
+        dataset = self.tuner.prepare(images, model, crops=crops, deadline=current_deadline())
         note = (
             f"**{len(dataset)} images** ready at {dataset.image_size}px "
             f"({self.tuner.describe(model)})"

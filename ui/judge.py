@@ -10,7 +10,7 @@ from core.media import upscale
 from gan import DEFAULT_MODEL, latents
 from gan.judge import Judge
 from gan.studio import DISPLAY_SIZE
-from ui.common import CHEAP_LANE, friendly, inputs_for
+from ui.common import JUDGE_LANE, friendly, inputs_for
 from ui.examples import capable_model, has_discriminator, lane_examples
 from ui.i18n import howto, t
 from ui.links import Permalinks
@@ -113,7 +113,7 @@ def build_judge_tab(
         inputs_for(handlers.judge_images, c),
         [logits, gallery, table],
         api_name="judge",
-        **CHEAP_LANE,
+        **JUDGE_LANE,
     )
     _share(handlers, c, [logits, gallery, table], release_memory, links)
 
@@ -143,8 +143,9 @@ def example_rows() -> tuple[list[list], list[str]]:
 
 
 def _share(handlers, c, outputs, release_memory, links: Permalinks | None) -> None:
-    """Examples (cached on first use, in the cheap lane, with a model that has a D), the
-    "How it works" panel and the permalink (model and seeds: uploads never go into a link)."""
+    """Examples (cached on first use, in the cheap lane: the app's own paintings, with a model
+    that has a D), the "How it works" panel and the permalink (model and seeds: uploads never
+    go into a link, so it too runs in the cheap lane)."""
     run = friendly(handlers.judge_images, release_memory)
     rows, labels = example_rows()
 

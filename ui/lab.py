@@ -11,7 +11,7 @@ from gan.lab.collapse import DEFAULT_THRESHOLD
 from gan.lab.compare import SETTINGS
 from gan.lab.service import MAX_LAB_STEPS, Lab
 from gan.lab.train import PRESETS, LabProgress
-from ui.common import friendly, inputs_for, session_key, warning
+from ui.common import current_deadline, friendly, inputs_for, session_key, warning
 from ui.i18n import howto, language_of, t, translate
 from ui.links import Permalinks
 
@@ -116,7 +116,7 @@ class LabHandlers:
             d_loss_threshold=float(d_loss_threshold),
             seed=int(seed),
         )
-        images, skipped = self.lab.images(data, uploads, config.image_size)
+        images, skipped = self.lab.images(data, uploads, config.image_size, current_deadline())
         if skipped:
             warning(skipped)  # each skipped file or member, by name
         events = self.lab.train(config, images, session_key(request))

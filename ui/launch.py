@@ -12,6 +12,7 @@ import gradio as gr
 
 from ui.common import CSS
 from ui.i18n import build_i18n
+from ui.mcp_files import accept_file_lists
 from ui.services import Services
 
 log = logging.getLogger("gan_studio")
@@ -60,6 +61,7 @@ def limit_mcp_tools(demo: gr.Blocks) -> list[str]:
     for name, endpoint in list(tools.items()):
         if endpoint.strip("/") not in MCP_TOOLS:
             del tools[name]
+    accept_file_lists(server)  # Judge's list of images (ui/mcp_files.py)
     log.info("MCP tools: %s", ", ".join(tools))
     return list(tools)
 

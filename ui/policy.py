@@ -5,8 +5,9 @@ caller: files given to a file parameter must be regular files inside Gradio's up
 (`core.safe_files.upload_path`: no directory, no URL, nothing outside), and images must fit
 the decoded-pixels budget from their headers. For visitors also:
 
-- heavy jobs (style, fine-tune, projection, upload previews) hold the visitor's one heavy slot
-  (`JobGate.heavy`) and run under a wall-time `Deadline` counted over all their steps;
+- heavy jobs (style, fine-tune, projection, upload previews, GAN lab runs and comparisons)
+  hold the visitor's one heavy slot (`JobGate.heavy`) and run under a wall-time `Deadline`
+  counted over all their steps, data preparation included;
 - a fine-tune's output goes to the visitor's namespace, under the count/MB/step quotas, after
   eviction; the models a job uses are leased so nothing evicts them meanwhile;
 - a push needs a signed-in visitor and uses their OAuth token, to a repo under their name;
@@ -32,6 +33,7 @@ from core.safe_files import check_pixels, upload_path
 
 # Parameters that carry uploaded files, and which of them are images (zips included).
 FILE_PARAMS = {"images", "content", "style", "extra_styles", "latent_file", "image", "target"}
+FILE_PARAMS |= {"photo", "uploads"}  # ui.project, ui.lab
 IMAGE_PARAMS = FILE_PARAMS - {"latent_file"}
 # Handlers that are heavy jobs, and what they are called in messages.
 HEAVY = {
@@ -42,7 +44,13 @@ HEAVY = {
     "train": "GAN lab run",  # ui.lab
     "compare": "GAN lab comparison",
 }
-DEADLINED = {"stylize", "project"}  # fine-tunes stop themselves at their (capped) max_seconds
+# Heavy jobs under the wall-time cap, checked between their steps and passed to their data
+# preparation (`ui.common.current_deadline`); fine-tunes stop themselves at their (capped)
+# max_seconds, preparation and KID included (gan.finetune.service).
+DEADLINED = {"stylize", "project", "preview_upload", "train", "compare"}
+# Light jobs that decode uploads, with their own (smaller) pixel budget: the Judge needs its
+# images at D's resolution only.
+PIXEL_BUDGETS = {"judge_images": "judge_max_pixels"}
 
 
 def store_scope(guard: Any, who: Identity):
@@ -90,7 +98,10 @@ def checked(
     images = _files(values)
     quotas = guard.quotas
     if images:
-        check_pixels(images, quotas.max_decoded_pixels_per_upload)
+        budget = quotas.max_decoded_pixels_per_upload
+        if handler in PIXEL_BUDGETS:
+            budget = min(budget, getattr(quotas, PIXEL_BUDGETS[handler]))
+        check_pixels(images, budget)
     with contextlib.ExitStack() as stack:
         deadline = None
         if not who.is_owner:
@@ -223,7 +234,7 @@ def _remove(folders: set[Path]) -> None:
 
 
 GPU_SECONDS = {"generate": 30.0, "interpolate": 90.0, "style_mix": 30.0}
-GPU_JOBS = {"stylize", "finetune", "project"}  # heavy: up to their wall-time cap
+GPU_JOBS = {"stylize", "finetune", "project", "train", "compare"}  # up to their wall-time cap
 
 
 def on_gpu(handler: str, fn: Any, guard: Any) -> Any:

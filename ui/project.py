@@ -21,6 +21,7 @@ from ui.common import HEAVY_LANE, friendly, inputs_for, session_key
 from ui.examples import caller_kwargs, lane_examples, served, skips
 from ui.links import Permalinks
 from ui.plots import line_plot
+from ui.uploads import uploaded_image
 
 log = logging.getLogger(__name__)
 
@@ -270,7 +271,7 @@ def _link_rerun(run: Callable, projector: Projector, c: dict) -> Callable:
 def _inputs() -> dict[str, gr.components.Component]:
     c: dict[str, gr.components.Component] = {}
     with gr.Row():
-        c["photo"] = gr.Image(label="Photo", type="filepath", height=240)
+        c["photo"] = uploaded_image(label="Photo", height=240)
         c["crop_view"] = gr.Image(label="Crop box", interactive=False, height=240)
     c["crop_x"] = gr.Slider(0.0, 1.0, value=0.5, step=0.01, label="Crop centre x")
     c["crop_y"] = gr.Slider(0.0, 1.0, value=0.5, step=0.01, label="Crop centre y")

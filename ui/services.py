@@ -72,7 +72,7 @@ def build_services(
     services.editor = Editor(studio)
     services.projector = Projector(studio, lambda: load_perceptual_loss(device))
     services.judge = Judge(device, lambda name, seeds: faces_for_seeds(studio, name, seeds))
-    services.lab = Lab(device)
+    services.lab = Lab(device, pause=gate.pause)
     return services
 
 

@@ -21,6 +21,7 @@ from ui.examples import caller_kwargs, lane_examples, served, skips
 from ui.i18n import howto, t
 from ui.links import Permalinks
 from ui.plots import line_plot
+from ui.uploads import uploaded_image
 
 NETWORKS = {  # the dropdown's labels (also the API's values) -> loss network keys
     "auto (VGG19 when available, else EfficientNet-Lite0)": networks.VGG19,
@@ -300,8 +301,8 @@ def _settings_inputs(max_size: int) -> dict[str, gr.components.Component]:
     """The images and settings, by the handler's parameter names."""
     c: dict[str, gr.components.Component] = {}
     with gr.Row():
-        c["content"] = gr.Image(label="Content image", type="filepath", height=220)
-        c["style"] = gr.Image(label="Style image", type="filepath", height=220)
+        c["content"] = uploaded_image(label="Content image", height=220)
+        c["style"] = uploaded_image(label="Style image", height=220)
     with gr.Row():
         c["steps"] = gr.Slider(1, MAX_STEPS, value=DEFAULTS.steps, step=1, label="Iterations")
         c["size"] = gr.Slider(

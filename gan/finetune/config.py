@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 import torch
 
 from core.errors import UserInputError
+from core.quotas import Deadline
 from gan import DEFAULT_MODEL
 from gan.finetune.augment import DEFAULT_POLICY, parse_policy
 
@@ -87,6 +88,12 @@ class FinetuneConfig:
         kind = "cuda" if torch.device(device).type == "cuda" else "cpu"
         return cls(**{**DEVICE_DEFAULTS[kind], **values})  # type: ignore[arg-type]
 
+    def wall_seconds(self) -> float:
+        """The run's wall-time cap: `max_seconds`, or this host's cap when it is not in
+        (0, MAX_SECONDS]."""
+        seconds = _number(self.max_seconds, "max_seconds")
+        return seconds if 0 < seconds <= MAX_SECONDS else MAX_SECONDS
+
     def checked(self, n_images: int) -> tuple[FinetuneConfig, list[str]]:
         """Validate: absurd values raise `UserInputError`, fixable ones are corrected (noted)."""
         self._check_optimisation()
@@ -161,8 +168,7 @@ class FinetuneConfig:
                 + (f"the {n_images} images" if n_images < MAX_BATCH else f"{MAX_BATCH}")
                 + f": using {fixed['batch_size']}"
             )
-        seconds = _number(self.max_seconds, "max_seconds")
-        if not 0 < seconds <= MAX_SECONDS:
+        if self.wall_seconds() != _number(self.max_seconds, "max_seconds"):
             fixed["max_seconds"] = MAX_SECONDS
             notes.append(f"wall time capped at {MAX_SECONDS:g} s per run on this host")
         return fixed, notes
@@ -195,3 +201,6 @@ class FinetuneJob:
     config: FinetuneConfig = field(default_factory=FinetuneConfig)
     resume: bool = False
     skipped: list[str] = field(default_factory=list)
+    # The wall-time cap, counted from when the job was admitted (data preparation and KID
+    # inside it); None: a `Deadline` of `config.max_seconds` from when the run starts.
+    deadline: Deadline | None = None

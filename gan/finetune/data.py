@@ -27,6 +27,7 @@ from PIL import Image
 
 from core.errors import UserInputError
 from core.images import MAX_FILE_BYTES, load_rgb
+from core.quotas import Deadline
 from core.safe_files import MAX_ZIP_ENTRIES, open_zip
 
 log = logging.getLogger(__name__)
@@ -247,9 +248,11 @@ def prepare(
     min_images: int = MIN_IMAGES,
     limits: Limits | None = None,
     crops: int = 1,
+    deadline: Deadline | None = None,
 ) -> Dataset:
     """Uploads -> `Dataset` of centre-cropped, resized uint8 images (and `crops - 1` random
-    crops of each, see `crops_of`); clear errors when unusable."""
+    crops of each, see `crops_of`); clear errors when unusable. A `deadline` (the job's
+    wall-time cap) is checked before each file is decoded."""
     if crops != int(crops) or not 1 <= crops <= MAX_CROPS:
         raise UserInputError(f"crops per image must be between 1 and {MAX_CROPS}; got {crops}")
     if not sources:
@@ -262,6 +265,8 @@ def prepare(
         arrays = []
         seen: dict[str, str] = {}  # hash of the prepared pixels -> the first file's name
         for index, (name, path) in enumerate(files):
+            if deadline is not None:
+                deadline.check("preparing the images")
             try:
                 image = load_rgb(path, what=f"file {name}", min_side=16)
             except UserInputError as e:

@@ -15,6 +15,7 @@ CLI) loads it; this module imports no network.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -25,6 +26,15 @@ log = logging.getLogger(__name__)
 
 class FeatureNet(Protocol):
     def pooled_features(self, x: torch.Tensor) -> torch.Tensor: ...
+
+
+class OutOfTimeError(Exception):
+    """A KID pass gave up: its `out_of_time()` said so between two batches."""
+
+
+def _on_time(out_of_time: Callable[[], bool] | None) -> None:
+    if out_of_time is not None and out_of_time():
+        raise OutOfTimeError
 
 
 @dataclass(frozen=True)
@@ -77,11 +87,17 @@ def kid_from_features(
 
 @torch.no_grad()
 def features(
-    net: FeatureNet, images: torch.Tensor, device: torch.device, batch_size: int = 64
+    net: FeatureNet,
+    images: torch.Tensor,
+    device: torch.device,
+    batch_size: int = 64,
+    out_of_time: Callable[[], bool] | None = None,
 ) -> torch.Tensor:
-    """Features (N, d) of images given as uint8 (N, 3, H, W) or floats in [-1, 1]."""
+    """Features (N, d) of images given as uint8 (N, 3, H, W) or floats in [-1, 1];
+    `OutOfTimeError` as soon as `out_of_time()` is true before a batch."""
     out = []
     for chunk in images.split(batch_size):
+        _on_time(out_of_time)
         chunk = chunk.to(device)
         x = chunk.float() / 255.0 if chunk.dtype == torch.uint8 else (chunk.float() + 1) / 2
         out.append(net.pooled_features(x.clamp(0, 1)).float().cpu())
@@ -99,21 +115,29 @@ class KIDScorer:
         n_fake: int = 128,
         max_real: int = 2000,
         seed: int = 0,
+        out_of_time: Callable[[], bool] | None = None,
     ) -> None:
         self.net, self.device, self.n_fake, self.seed = net, device, n_fake, seed
         g = torch.Generator().manual_seed(seed)
         if len(real) > max_real:
             real = real[torch.randperm(len(real), generator=g)[:max_real]]
-        self.real = features(net, real, device)
+        self.real = features(net, real, device, out_of_time=out_of_time)
 
     @torch.no_grad()
-    def __call__(self, generator: torch.nn.Module, nz: int) -> KID:
-        """KID of `n_fake` samples from fixed latents (the same ones every call)."""
+    def __call__(
+        self, generator: torch.nn.Module, nz: int, out_of_time: Callable[[], bool] | None = None
+    ) -> KID:
+        """KID of `n_fake` samples from fixed latents (the same ones every call);
+        `OutOfTimeError` as soon as `out_of_time()` is true between two batches."""
         z = torch.randn(self.n_fake, nz, generator=torch.Generator().manual_seed(self.seed + 1))
         was_training = generator.training
         generator.eval()
+        fake = []
         try:
-            fake = torch.cat([generator(c.to(self.device)).float() for c in z.split(64)])
+            for chunk in z.split(64):
+                _on_time(out_of_time)
+                fake.append(generator(chunk.to(self.device)).float())
         finally:
             generator.train(was_training)
-        return kid_from_features(self.real, features(self.net, fake, self.device), seed=self.seed)
+        fake_features = features(self.net, torch.cat(fake), self.device, out_of_time=out_of_time)
+        return kid_from_features(self.real, fake_features, seed=self.seed)

@@ -47,14 +47,17 @@ import torch.distributed as dist
 from core import store
 from core.errors import UserInputError
 from core.events import Progress
+from core.quotas import Deadline
 from gan import latents
 from gan.finetune import run_state
 from gan.finetune.checkpoint import STATE_NAME, save_checkpoint, start_state
 from gan.finetune.config import FinetuneJob
-from gan.finetune.kid import FeatureNet, KIDScorer
+from gan.finetune.kid import FeatureNet, KIDScorer, OutOfTimeError
 from gan.finetune.trainer import BatchSampler, StepLosses, world
 
 log = logging.getLogger(__name__)
+
+KID_SHARE = 0.25  # of the time left, what the KID before training may take (else: skipped)
 
 
 def check_target(job: FinetuneJob) -> Path:
@@ -91,12 +94,13 @@ def run_finetune(
 ) -> Iterator[Progress]:
     """Run one fine-tuning job, yielding `Progress`; saves `checkpoints/<name>/` at the end.
 
-    A set `stop` event, the run's wall-time cap or closing the generator ends the run early and
-    still saves what was learned. `feature_net` (e.g. EfficientNet-Lite0) turns KID on;
-    `device_slot()` is entered (and may wait) before the run takes the device; `pause()` is
-    called once per step (the app's priority gate: it may wait while cheap requests run). With
-    torch.distributed initialised, every process must call this; only rank 0 yields events,
-    computes KID and saves.
+    A set `stop` event, the run's wall-time cap (`job.deadline`: data preparation, KID before
+    and after included; training stops early enough to leave the KID after its time) or
+    closing the generator ends the run early and still saves what was learned. `feature_net`
+    (e.g. EfficientNet-Lite0) turns KID on; `device_slot()` is entered (and may wait) before
+    the run takes the device; `pause()` is called once per step (the app's priority gate: it
+    may wait while cheap requests run). With torch.distributed initialised, every process must
+    call this; only rank 0 yields events, computes KID and saves.
     """
     target = check_target(job)
     config, notes = job.config.checked(len(job.images))
@@ -134,6 +138,8 @@ class _Run:
         self.history: list[dict] = self.state["history"]
         self.z_samples = latents.seeds_to_z(list(range(self.config.n_samples)), self.trainer.nz)
         self.started = time.monotonic()
+        self.deadline = job.deadline or Deadline(self.config.max_seconds)
+        self.kid_seconds = 0.0  # what scoring G took before training: kept for the KID after
         self.pause: Callable[[], None] | None = None
 
     def _restore(self, saved: dict | None) -> None:
@@ -188,21 +194,60 @@ class _Run:
             log.info("%s", note)
             if self.rank == 0:
                 yield self.progress(self.trainer.step, message=note)
-        scorer = self._kid_scorer(feature_net)
+        try:
+            scorer = self._kid_before(feature_net)
+        except OutOfTimeError:
+            scorer = None
+            yield self.progress(self.trainer.step, message=self._kid_skipped("before"))
         if scorer is not None:
-            if self.state["kid"].get("before") is None:
-                self.state["kid"]["before"] = scorer(self.trainer.G_ema, self.trainer.nz).mean
             yield self.progress(self.trainer.step, metrics=self.kid_metrics())
         yield from self._train_and_save(scorer)
 
-    def _kid_scorer(self, feature_net: FeatureNet | None) -> KIDScorer | None:
+    def _kid_before(self, feature_net: FeatureNet | None) -> KIDScorer | None:
+        """The KID scorer (its real features) and the KID before training, within
+        `KID_SHARE` of the time left (`OutOfTimeError` past it)."""
         config = self.config
         if self.rank != 0 or not config.kid_samples or feature_net is None:
             return None
+        end = time.monotonic() + KID_SHARE * self.deadline.remaining()
+        out_of_time = lambda: time.monotonic() > end  # noqa: E731
         n_real = min(2000, max(500, 2 * config.kid_samples))  # bounds feature time on a CPU
-        return KIDScorer(
-            feature_net, self.job.images, self.device, config.kid_samples, n_real, config.seed
+        scorer = KIDScorer(
+            feature_net,
+            self.job.images,
+            self.device,
+            config.kid_samples,
+            n_real,
+            config.seed,
+            out_of_time,
         )
+        started = time.monotonic()
+        before = scorer(self.trainer.G_ema, self.trainer.nz, out_of_time).mean
+        self.kid_seconds = time.monotonic() - started
+        if self.state["kid"].get("before") is None:  # a resumed run keeps its first "before"
+            self.state["kid"]["before"] = before
+        return scorer
+
+    def _kid_skipped(self, when: str) -> str:
+        return (
+            f"KID {when} training skipped: it did not fit in the run's "
+            f"{self.deadline.seconds:g} s time cap"
+        )
+
+    def _kid_after(self, scorer: KIDScorer) -> Iterator[Progress]:
+        """The KID after training, while the cap lasts (else a note)."""
+        try:
+            after = scorer(self.trainer.G_ema, self.trainer.nz, lambda: self.deadline.expired)
+        except OutOfTimeError:
+            yield self.progress(
+                self.trainer.step - self.first_step, message=self._kid_skipped("after")
+            )
+            return
+        self.state["kid"]["after"] = after.mean
+
+    def _time_up(self) -> bool:
+        """Whether training must stop: the cap, less the time the KID after will take."""
+        return self.deadline.remaining() <= 1.25 * self.kid_seconds
 
     def _train_and_save(self, scorer: KIDScorer | None) -> Iterator[Progress]:
         self.started = time.monotonic()
@@ -215,7 +260,7 @@ class _Run:
                 message = f"{stopped} after {run_steps} steps ({seconds:.0f} s)"
                 yield self.progress(run_steps, message=message)
                 if scorer is not None:
-                    self.state["kid"]["after"] = scorer(self.trainer.G_ema, self.trainer.nz).mean
+                    yield from self._kid_after(scorer)
         except GeneratorExit:  # the request was cancelled: save what was learned, then close
             self._capture()
             self._finish("cancelled", None)
@@ -240,7 +285,7 @@ class _Run:
         if self.rank == 0:
             yield self.progress(trainer.step, preview=self.samples())
         for i in range(config.steps):
-            reason = _stop_reason(self.stop, self.started, config.max_seconds)
+            reason = _stop_reason(self.stop, self._time_up(), self.deadline.seconds)
             if reason:
                 return reason
             if self.pause:
@@ -309,12 +354,12 @@ class _Run:
         return checkpoint
 
 
-def _stop_reason(stop: threading.Event | None, started: float, max_seconds: float) -> str | None:
+def _stop_reason(stop: threading.Event | None, time_up: bool, max_seconds: float) -> str | None:
     """Why to stop now (agreed across processes), or None."""
     reason = 0
     if stop is not None and stop.is_set():
         reason = 1
-    elif time.monotonic() - started > max_seconds:
+    elif time_up:
         reason = 2
     if world()[1] > 1:
         flag = torch.tensor([reason], device="cuda" if dist.get_backend() == "nccl" else "cpu")

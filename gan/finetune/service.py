@@ -15,6 +15,7 @@ import torch
 
 from core import publish, store
 from core.events import Progress
+from core.quotas import Deadline
 from core.runs import RunRegistry
 from gan import loading
 from gan.finetune import data, sg2_run
@@ -140,11 +141,13 @@ class FineTuner:
         name: str = "",
         resume: bool = False,
         crops: int = 1,
+        deadline: Deadline | None = None,
     ) -> data.Dataset:
-        """The upload as training would see it (at the model's resolution); a model that
-        cannot be fine-tuned is refused first."""
+        """The upload as training would see it (at the model's resolution), within the job's
+        `deadline`; a model that cannot be fine-tuned is refused first."""
         sg2_run.check_trainable(store.resolve(name if resume else model))
-        return data.prepare(images, loading.image_size(name if resume else model), crops=crops)
+        size = loading.image_size(name if resume else model)
+        return data.prepare(images, size, crops=crops, deadline=deadline)
 
     def start(
         self,
@@ -154,11 +157,13 @@ class FineTuner:
         config: FinetuneConfig,
         resume: bool = False,
     ) -> FinetuneRun:
-        """Check the name, prepare the data; the returned run trains when iterated."""
+        """Check the name, prepare the data; the returned run trains when iterated. The
+        run's wall-time cap counts from here: preparation and KID are inside it."""
+        deadline = Deadline(config.wall_seconds())
         name = (name or "").strip()
         store.validate_name(name)
-        dataset = self.prepare(images, model, name, resume, config.crops_per_image)
-        job = FinetuneJob(dataset.images, name, model, config, resume, dataset.skipped)
+        dataset = self.prepare(images, model, name, resume, config.crops_per_image, deadline)
+        job = FinetuneJob(dataset.images, name, model, config, resume, dataset.skipped, deadline)
         return FinetuneRun(self, job, dataset)
 
     def stop(self, session: str) -> bool:

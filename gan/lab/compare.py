@@ -45,8 +45,10 @@ def side_by_side(
     images: np.ndarray | None = None,
     device: torch.device | str = "cpu",
     should_stop: Callable[[], bool] | None = None,
+    pause: Callable[[], None] | None = None,
 ) -> Iterator[tuple[LabProgress, LabProgress]]:
-    """Yield (A's event, B's event) after each interleaved step of the two runs."""
+    """Yield (A's event, B's event) after each interleaved step of the two runs; `pause()`
+    before each pair of steps (the app's priority gate)."""
     if len(values) != 2:
         raise UserInputError("give two values to compare")
     configs = [variant(config, setting, float(v)).checked() for v in values]
@@ -56,6 +58,8 @@ def side_by_side(
     meter = CollapseMeter(images)
     done = [False, False]
     for _ in range(configs[0].steps):
+        if pause is not None:
+            pause()
         events = []
         for i, run in enumerate(runs):
             if done[i]:  # a diverged run stays at its last step

@@ -31,6 +31,7 @@ import torch.nn.functional as F
 
 from core.errors import UserInputError
 from core.events import Progress
+from core.quotas import Deadline
 from gan.finetune.data import prepare
 from gan.lab.collapse import CollapseMeter, CollapseReading
 from gan.lab.toy import toy_dataset
@@ -245,12 +246,13 @@ class LabRun:
 
 
 def images_from_uploads(
-    sources, image_size: int = 32, min_images: int = 8
+    sources, image_size: int = 32, min_images: int = 8, deadline: Deadline | None = None
 ) -> tuple[np.ndarray, str | None]:
     """Uploaded files or .zip archives -> (uint8 (N, S, S, 3), centre-cropped and resized;
     the note that lists the skipped files by name, or None), with the Fine-tune tab's checks
-    and limits (unusable files are skipped and listed, too few is an error)."""
-    dataset = prepare(sources, image_size, min_images=min_images)
+    and limits (unusable files are skipped and listed, too few is an error), within the job's
+    `deadline`."""
+    dataset = prepare(sources, image_size, min_images=min_images, deadline=deadline)
     return dataset.images.permute(0, 2, 3, 1).contiguous().numpy(), dataset.warning()
 
 
@@ -318,8 +320,10 @@ def train(
     images: np.ndarray | None = None,
     device: torch.device | str = "cpu",
     should_stop: Callable[[], bool] | None = None,
+    pause: Callable[[], None] | None = None,
 ) -> Iterator[LabProgress]:
-    """Run from scratch on `images` (default: the toy set), yielding a `LabProgress` a step."""
+    """Run from scratch on `images` (default: the toy set), yielding a `LabProgress` a step;
+    `pause()` before each step (the app's priority gate)."""
     config = config.checked()
     if images is None:
         images = toy_dataset(config.toy_images, config.image_size, config.seed)
@@ -327,6 +331,8 @@ def train(
     meter = CollapseMeter(images)
     started = time.perf_counter()
     for _ in range(config.steps):
+        if pause is not None:
+            pause()
         event = progress(run, meter, run.step())
         yield event
         if record_stop(event, should_stop):

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import struct
+import tracemalloc
+import zlib
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -46,6 +50,63 @@ def test_transparency_is_composited_on_white(tmp_path):
 def test_16_bit_greyscale_is_rescaled(tmp_path):
     grey = Image.fromarray(np.full((32, 32), 65535, dtype=np.uint16))
     assert load_rgb(_save(grey, tmp_path / "g.png")).getpixel((0, 0)) == (255, 255, 255)
+
+
+def png_16_bit_rgb(a: np.ndarray) -> bytes:
+    """A 16-bit RGB PNG of uint16 (H, W, 3) (Pillow writes none)."""
+    h, w, _ = a.shape
+    rows = b"".join(b"\0" + row.astype(">u2").tobytes() for row in a)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0)
+    body = chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+    return b"\x89PNG\r\n\x1a\n" + body
+
+
+def eight_bit_scene(h: int = 48, w: int = 40) -> np.ndarray:
+    """uint8 (H, W, 3) with every level 0-255 in it."""
+    return (np.arange(h * w * 3).reshape(h, w, 3) * 7 % 256).astype(np.uint8)
+
+
+def test_16_bit_images_match_their_8_bit_versions(tmp_path):
+    """16-bit greyscale PNG (I;16), big-endian TIFF (I;16B) and 16-bit RGB PNG give the
+    8-bit image they were made from (x 257), within one level."""
+    rgb8 = eight_bit_scene()
+    grey8 = rgb8[..., 0]
+    wide = grey8.astype(np.uint16) * 257
+    sources = {
+        "I;16 png": (_save(Image.fromarray(wide), tmp_path / "g.png"), grey8),
+        "I;16B tiff": (_save(Image.fromarray(wide.astype(">u2")), tmp_path / "b.tif"), grey8),
+        "RGB 16-bit png": (
+            _write(tmp_path / "c.png", png_16_bit_rgb(rgb8.astype(np.uint16) * 257)),
+            rgb8,
+        ),
+    }
+    sources["I (32-bit) image"] = (Image.fromarray(wide.astype(np.int32)), grey8)
+    stretched = grey8.astype(np.float32) / 255 * 4 - 1  # floats from -1 to 3: min to max
+    sources["F image"] = (Image.fromarray(stretched), grey8)
+    for name, (path, expected) in sources.items():
+        got = np.asarray(load_rgb(path)).astype(int)
+        want = expected.astype(int)
+        want = np.repeat(want[..., None], 3, axis=2) if want.ndim == 2 else want
+        assert np.abs(got - want).max() <= 1, name
+
+
+def test_a_16_bit_image_never_becomes_a_full_size_float64_array(tmp_path):
+    """The red team's 16-bit PNGs became float64 (8 bytes a pixel) before anything else."""
+    side = 1024
+    wide = (np.arange(side * side).reshape(side, side) % 65536).astype(np.uint16)
+    path = _save(Image.fromarray(wide), tmp_path / "w.png")
+    tracemalloc.start()
+    try:
+        load_rgb(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < side * side * 8  # less than one float64 copy (the old path made several)
 
 
 def test_cmyk_jpeg_becomes_rgb(tmp_path):

@@ -166,3 +166,20 @@ def test_uploads_become_training_images(images_dir):
     assert len(list(train(dataclasses.replace(TINY, steps=1), data))) == 1
     with pytest.raises(UserInputError):
         images_from_uploads(files[:1], 16, min_images=2)
+
+
+def test_lab_steps_give_way_to_cheap_work(images):
+    """A lab run is heavy work: it calls the priority gate's `pause()` before every step (a
+    comparison before every pair of steps)."""
+    pauses = []
+    list(train(TINY, images, pause=lambda: pauses.append("run")))
+    list(side_by_side(TINY, "lr", (2e-4, 2e-3), images, pause=lambda: pauses.append("pair")))
+    assert pauses == ["run"] * TINY.steps + ["pair"] * TINY.steps
+
+
+def test_preparing_uploads_stops_at_the_deadline(images_dir):
+    from core.quotas import Deadline
+
+    paths = sorted(images_dir.glob("*.jpg"))[:8]
+    with pytest.raises(UserInputError, match="preparing the images reached"):
+        images_from_uploads(paths, 16, deadline=Deadline(0))
