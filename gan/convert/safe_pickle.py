@@ -607,7 +607,10 @@ def parse_storage_record(data: bytes) -> StorageData:
         raise ConversionError("a tensor storage in the pickle has a malformed header")
     if sys_info.get("little_endian") is not True:
         raise ConversionError("a tensor storage in the pickle is big-endian: not read")
-    stype, key, numel = read_pickle(f, len(data) - f.tell(), _STORAGE_GLOBALS, what, _storage_id)
+    found = read_pickle(f, len(data) - f.tell(), _STORAGE_GLOBALS, what, _storage_id)
+    if type(found) is not tuple or len(found) != 3 or not isinstance(found[0], _StorageType):
+        raise ConversionError("a tensor storage record in the pickle holds no storage")
+    stype, key, numel = found
     keys = read_pickle(f, len(data) - f.tell(), {}, what)
     if keys != [key]:
         raise ConversionError("a tensor storage record in the pickle holds other storages")
