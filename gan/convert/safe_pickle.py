@@ -25,6 +25,7 @@ import collections
 import io
 import math
 import pickle
+import re
 import struct
 import warnings
 from collections.abc import Callable
@@ -37,6 +38,12 @@ from gan.convert import limits
 from gan.convert.errors import ConversionError
 
 _SCALARS = (str, bytes, int, float, bool, type(None))
+_NOT_PLAIN = re.compile(r"[^\w .,:;'()=+-]")
+
+
+def plain(text: str, limit: int = 200) -> str:
+    """Text from the file, as it may appear in a message: short, no markup characters."""
+    return _NOT_PLAIN.sub("?", text[:limit])
 
 
 # --- stand-ins ------------------------------------------------------------------------------------
@@ -382,9 +389,9 @@ class SafeUnpickler(pickle._Unpickler):  # type: ignore[name-defined]
             return self._globals[(module, name)]
         except KeyError:
             raise ConversionError(
-                f"refusing to load {module[:80]}.{name[:80]}: the pickle asks for code this "
-                "converter does not allow (only NVIDIA network pickles of tensors and plain "
-                "data are read)"
+                f"refusing to load {plain(module, 80)}.{plain(name, 80)}: the pickle asks for "
+                "code this converter does not allow (only NVIDIA network pickles of tensors and "
+                "plain data are read)"
             ) from None
 
     def persistent_load(self, pid: Any) -> Any:
@@ -572,7 +579,7 @@ def read_pickle(
     except Exception as e:  # truncated or corrupt streams, wrong argument types
         raise ConversionError(
             f"not a readable network pickle ({what}, near byte {reader.position}: "
-            f"{type(e).__name__}: {str(e)[:200]})"
+            f"{type(e).__name__}: {plain(str(e))})"
         ) from None
 
 

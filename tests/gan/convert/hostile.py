@@ -256,6 +256,10 @@ def deflate_bomb_record(record: bytes) -> bytes:
     return buf.getvalue()
 
 
+def html_global_name() -> bytes:
+    return P2 + b"c<img src=x onerror=alert(1)>\n[x](javascript:1)\n."
+
+
 def oob_buffer() -> bytes:
     return b"\x80\x05\x97."
 
@@ -316,6 +320,7 @@ CASES: dict[str, tuple[Callable[[], bytes], str]] = {
     "HTML in architecture": (html_architecture, "architecture is not one of"),
     "HTML in a class name": (html_class_name, "malformed class name"),
     "BUILD on a converter function": (build_on_converter_function, "refusing to set the state"),
+    "HTML in a global's name": (html_global_name, r"refusing to load \?img src=x"),
     "1 MB LONG4": (huge_long4, "integer in the pickle is over"),
     "50 000 digit text LONG": (huge_text_long, "integer in the pickle is too large"),
     "50 000 digit text INT": (huge_text_int, "ValueError"),
