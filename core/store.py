@@ -152,6 +152,8 @@ def resolve_hub_file(ref: HubFileRef) -> Path:
     if ref not in configured_hub_files():
         raise UserInputError("only the Hub network files the owner configured can be used")
     with _zoo_lock:  # one conversion at a time in this process; the write itself is atomic
+        if zoo_dir().is_dir():
+            _remove_stale_temps(zoo_dir())  # scratch folders of a conversion killed mid-way
         folder = _complete_dir(zoo_dir(), ref.folder_name)
         if folder is not None:
             return folder

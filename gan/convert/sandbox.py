@@ -92,7 +92,8 @@ def _run_child(request: dict, scratch: Path, caps: Caps) -> None:
     try:
         _, err = proc.communicate(timeout=caps.wall_seconds)
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):  # it may have ended meanwhile
+            os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
         raise ConversionError(
             f"the conversion took over {caps.wall_seconds:g} s and was stopped"
