@@ -58,3 +58,24 @@ def test_a_hostile_configured_file_is_a_clear_error_and_nothing_is_cached(zoo_en
     with pytest.raises(store.ModelLoadError, match="stride below 1"):
         store.resolve(spec)
     assert not store.zoo_dir().exists() or not any(store.zoo_dir().iterdir())
+
+
+def test_the_app_lists_and_generates_with_a_configured_pickle(zoo_env, tmp_path):
+    """Through the app's API, as a client: the pickle entry is listed and generates faces."""
+    from gradio_client import Client
+
+    from tests.conftest import launch_app
+    from ui.services import build_services
+
+    spec, _ = zoo_env
+    services = build_services("cpu", tmp_path / "outputs")
+    assert spec in services.studio.model_choices()
+    demo, url = launch_app(services)
+    try:
+        gallery, _files, info = Client(url, verbose=False).predict(
+            seeds="1, 2", model=spec, api_name="/generate"
+        )
+    finally:
+        demo.close()
+    assert len(gallery) == 2 and "16x16" in info
+    assert (store.zoo_dir() / store.HubFileRef.parse(spec).folder_name / "config.json").is_file()
