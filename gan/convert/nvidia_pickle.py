@@ -22,9 +22,8 @@ import torch
 from gan.convert import checks, layout, limits
 from gan.convert.errors import ConversionError
 from gan.convert.layout import FIR_TAPS
-from gan.convert.safe_pickle import PersistentStub, SafeUnpickler, TensorRef, load_network_pickle
+from gan.convert.safe_pickle import PersistentStub, TensorRef, load_network_pickle
 
-__all__ = ["Converted", "PersistentStub", "SafeUnpickler", "convert_network_pickle"]
 log = logging.getLogger(__name__)
 
 
@@ -233,7 +232,7 @@ class Converted:
     notes: list[str] = field(default_factory=list)
 
 
-def _network(stub: PersistentStub, config: dict, shapes: layout.Shapes, where: str) -> dict:
+def _network(stub: PersistentStub, shapes: layout.Shapes, where: str) -> dict:
     refs = flat_refs(stub, where)
     layout.check_state(refs, shapes, where)  # shapes first: nothing is copied before this
     return materialize(refs, where)
@@ -244,11 +243,11 @@ def convert_network_pickle(f: BinaryIO) -> Converted:
     data = load_networks(f)
     G = data["G_ema"]
     config = generator_config(G)
-    out = Converted(config, _network(G, config, layout.generator_shapes(config), "G_ema"))
+    out = Converted(config, _network(G, layout.generator_shapes(config), "G_ema"))
     D = data.get("D")
     if isinstance(D, PersistentStub):
         out.d_config = discriminator_config(D)
         shapes = layout.discriminator_shapes(out.d_config)
-        out.d_state = _network(D, out.d_config, shapes, "D")
+        out.d_state = _network(D, shapes, "D")
     log.info("read NVIDIA pickle: G_ema, D %s", "yes" if out.d_state else "no")
     return out
