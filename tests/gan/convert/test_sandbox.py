@@ -96,3 +96,22 @@ def test_the_child_gets_no_token_and_no_route_out(monkeypatch, tmp_path):
     assert "secret" not in env.values()
     assert env["HF_HUB_OFFLINE"] == "1"
     assert env["https_proxy"] == env["HTTPS_PROXY"] == "http://127.0.0.1:9"
+
+
+def test_a_legacy_checkpoint_with_a_forged_storage_size_hits_the_memory_cap(tmp_path):
+    """torch's own loader allocates a legacy record's stated size first: 1 GiB from a tiny file
+    is stopped by the child's memory cap."""
+    import io
+    import struct
+
+    buf = io.BytesIO()
+    torch.save({"g_ema": {"w": torch.zeros(4)}}, buf, _use_new_zipfile_serialization=False)
+    forged = buf.getvalue().replace(
+        b"cpuq\x08K\x04N", b"cpuq\x08J" + struct.pack("<i", 2**28) + b"N"
+    )
+    assert forged != buf.getvalue()
+    path = tmp_path / "forged.pt"
+    path.write_bytes(forged)
+    with pytest.raises(ConversionError, match="allocate|memory"):
+        convert_sandboxed(path, tmp_path / "models" / "x", "x", caps=Caps(memory_bytes=256 << 20))
+    assert _left(tmp_path / "models") == []
