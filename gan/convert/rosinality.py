@@ -26,6 +26,7 @@ import torch
 from gan.convert import checks, layout, limits
 from gan.convert.errors import ConversionError
 from gan.convert.nvidia_pickle import Converted
+from gan.convert.safe_pickle import plain
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,12 @@ def load_checkpoint(path: Path) -> dict:
         with torch.serialization.safe_globals([argparse.Namespace]):
             ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
-        raise ConversionError(f"{path.name} is not a weights-only torch checkpoint ({e})") from e
+        if "allocate" in str(e):  # a storage size larger than the memory cap
+            raise ConversionError(f"{path.name} asks for more memory than the cap") from None
+        reason = plain(str(e).splitlines()[0] if str(e) else type(e).__name__)
+        raise ConversionError(
+            f"{path.name} is not a weights-only torch checkpoint ({reason})"
+        ) from None
     if not isinstance(ckpt, dict) or not isinstance(ckpt.get("g_ema"), dict):
         raise ConversionError(f"{path.name} has no 'g_ema' state dict: not a rosinality checkpoint")
     _check_state_dict(ckpt["g_ema"], "'g_ema'")
