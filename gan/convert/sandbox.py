@@ -6,9 +6,10 @@
 2. runs `python -m gan.convert.sandbox` (the child) with a scrubbed environment: no Hugging
    Face token or any other variable of the parent's but PATH and the locale, `HF_HUB_OFFLINE=1`,
    proxies pointing at a closed local port, `TMPDIR` in the scratch folder. The child reads only
-   the local file it is given. This keeps the token out of reach and stops the Hub client and
-   ordinary HTTP libraries; it is not an OS-level network block (no network namespace or
-   seccomp filter: those need privileges a Space does not have);
+   the local file it is given, and it replaces Python's socket constructors with a refusal.
+   This keeps the token out of reach and stops the Hub client and any HTTP library; it is not
+   an OS-level network block (no network namespace or seccomp filter: those need privileges a
+   Space does not have);
 3. the child sets its own `RLIMIT_AS` (its address space after the imports plus the memory cap:
    CUDA builds of torch map about 3 GB at import), `RLIMIT_FSIZE` (the output cap) and
    `RLIMIT_CORE` 0 before it opens the file, converts, and writes into a scratch folder;
@@ -211,6 +212,19 @@ def _limit_self(memory_bytes: int, output_bytes: int) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
+def _block_network() -> None:
+    """No Python-level socket in the child: a request from any code path fails at once. (No
+    code from the file runs, so this guards against our own bugs; it is no OS-level block.)"""
+    import socket
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise OSError("the conversion sandbox has no network")
+
+    socket.socket = refuse  # type: ignore[assignment,misc]
+    socket.create_connection = refuse  # type: ignore[assignment]
+    socket.getaddrinfo = refuse  # type: ignore[assignment]
+
+
 def child_main(request: dict) -> int:
     """Convert one local file into `out` (the child's whole job); exit codes as above."""
     import torch  # noqa: F401  (before the cap: the imports are not the file's doing)
@@ -219,6 +233,7 @@ def child_main(request: dict) -> int:
     from gan.convert.writer import model_card, write_model
 
     _limit_self(int(request["memory_bytes"]), int(request["output_bytes"]))
+    _block_network()
     try:
         kind, model = convert_source(Path(request["source"]))
         card = model_card(request["name"], request["label"], kind, request["license"], model)

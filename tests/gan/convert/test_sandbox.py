@@ -115,3 +115,16 @@ def test_a_legacy_checkpoint_with_a_forged_storage_size_hits_the_memory_cap(tmp_
     with pytest.raises(ConversionError, match="allocate|memory"):
         convert_sandboxed(path, tmp_path / "models" / "x", "x", caps=Caps(memory_bytes=256 << 20))
     assert _left(tmp_path / "models") == []
+
+
+def test_the_child_cannot_open_a_socket():
+    import subprocess
+    import sys
+
+    code = (
+        "from gan.convert.sandbox import _block_network; _block_network()\n"
+        "import urllib.request\n"
+        "urllib.request.urlopen('http://127.0.0.1:9', timeout=1)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode != 0 and "the conversion sandbox has no network" in out.stderr
