@@ -29,7 +29,6 @@ import errno
 import json
 import logging
 import os
-import resource
 import shutil
 import signal
 import subprocess
@@ -206,6 +205,8 @@ def _vm_size() -> int:
 
 def _limit_self(memory_bytes: int, output_bytes: int) -> None:
     """Caps on this process, set after the imports and before the file is opened."""
+    import resource  # POSIX only: the child runs on Linux (a Space, a server)
+
     address_space = _vm_size() + memory_bytes
     resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
     resource.setrlimit(resource.RLIMIT_FSIZE, (output_bytes, output_bytes))
