@@ -80,9 +80,11 @@ class SpaceGuard:
         access (refused with no request for visitors unless allowed), else their own model,
         else a shared one; someone else's model answers as a missing one."""
         if "/" in name:
-            from core.store import HubRef  # lazy: core.store imports torch, the UI must not
+            from core import store  # lazy: core.store imports torch, the UI must not
 
-            ref = HubRef.parse(name)
+            if ":" in name:  # an owner-configured network file, converted once; no other
+                return store.resolve_hub_file(store.HubFileRef.parse(name))
+            ref = store.HubRef.parse(name)
             return self.hub.fetch(ref.repo_id, ref.revision, ["config.json", weights])
         return self.models.resolve(who, name)
 

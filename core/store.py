@@ -14,6 +14,7 @@ timeout and remembered for a while) downloads go straight to the local cache
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -39,6 +40,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from core.errors import UserInputError
+from core.paths import data_dir
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +99,67 @@ class HubRef:
 
     def __str__(self) -> str:
         return f"{self.repo_id}@{self.revision}"
+
+
+@dataclass(frozen=True)
+class HubFileRef:
+    """A network file (NVIDIA `.pkl`, rosinality `.pt`) in a Hub repo, pinned to a commit:
+    `owner/name@<40-hex sha>:path`. Only the owner names these (`GAN_STUDIO_HUB_MODELS`); the
+    app converts each once, in the converter's sandbox, into `zoo_dir()`."""
+
+    repo_id: str
+    revision: str
+    path: str
+
+    @classmethod
+    def parse(cls, spec: str) -> HubFileRef:
+        repo, _, path = spec.strip().partition(":")
+        ref = HubRef.parse(repo)
+        if not _SHA_RE.fullmatch(ref.revision):
+            raise UserInputError(f"a Hub network file needs a commit sha, not {ref.revision!r}")
+        if not _FILE_RE.fullmatch(path) or ".." in path.split("/"):
+            raise UserInputError(f"invalid Hub network file {path!r}: a .pkl or .pt path")
+        return cls(ref.repo_id, ref.revision, path)
+
+    def __str__(self) -> str:
+        return f"{self.repo_id}@{self.revision}:{self.path}"
+
+    @property
+    def folder_name(self) -> str:
+        """The converted model's folder in `zoo_dir()` (a hash: one per pinned file)."""
+        return "hub-" + hashlib.sha256(str(self).encode()).hexdigest()[:32]
+
+
+_SHA_RE = re.compile(r"^[0-9a-f]{40}$")
+_FILE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}\.(pkl|pt|pth)$")
+# set by gan.convert.zoo: (file ref, target folder) -> the converted folder
+_hub_file_converter: Callable[[HubFileRef, Path], Path] | None = None
+_zoo_lock = threading.Lock()
+
+
+def set_hub_file_converter(convert: Callable[[HubFileRef, Path], Path]) -> None:
+    global _hub_file_converter
+    _hub_file_converter = convert
+
+
+def zoo_dir() -> Path:
+    """Converted Hub network files: `<data dir>/zoo` (`/data/zoo` on a Space with storage)."""
+    return data_dir() / "zoo"
+
+
+def resolve_hub_file(ref: HubFileRef) -> Path:
+    """The converted folder of a configured Hub network file, converted on first use."""
+    if ref not in configured_hub_files():
+        raise UserInputError("only the Hub network files the owner configured can be used")
+    with _zoo_lock:  # one conversion at a time in this process; the write itself is atomic
+        if zoo_dir().is_dir():
+            _remove_stale_temps(zoo_dir())  # scratch folders of a conversion killed mid-way
+        folder = _complete_dir(zoo_dir(), ref.folder_name)
+        if folder is not None:
+            return folder
+        if _hub_file_converter is None:
+            raise ModelLoadError(f"{ref} needs the converter, which this app did not load")
+        return _hub_file_converter(ref, zoo_dir() / ref.folder_name)
 
 
 # --- Whose models a request sees --------------------------------------------------------------
@@ -261,6 +324,8 @@ def resolve(name: str, weights: str = WEIGHTS_NAME) -> Path:
     Inside a `scoped` block: the visitor's own model, else a shared one in checkpoints/, and a
     typed Hub id through the scope's bounded Hub access."""
     scope = _SCOPE.get()
+    if ":" in name:  # a configured network file: converted once, never fetched by visitors
+        return resolve_hub_file(HubFileRef.parse(name))
     if "/" not in name:
         folder = local_model_dir(name)
         if folder is None and scope is not None:
@@ -305,12 +370,28 @@ def list_local(model_type: str | None = None) -> list[str]:
 
 
 def configured_hub_models() -> list[HubRef]:
-    """Hub models offered in the UI: `$GAN_STUDIO_HUB_MODELS`, comma-separated `owner/name@rev`."""
+    """Hub models offered in the UI: `$GAN_STUDIO_HUB_MODELS`, comma-separated `owner/name@rev`
+    (the `owner/name@sha:path` network files are `configured_hub_files`)."""
     specs = os.environ.get("GAN_STUDIO_HUB_MODELS", "")
     refs = []
     for spec in filter(None, (s.strip() for s in specs.split(","))):
+        if ":" in spec:
+            continue
         try:
             refs.append(HubRef.parse(spec))
+        except UserInputError as e:
+            log.warning("ignoring GAN_STUDIO_HUB_MODELS entry: %s", e)
+    return refs
+
+
+def configured_hub_files() -> list[HubFileRef]:
+    """The network files in `$GAN_STUDIO_HUB_MODELS` (`owner/name@sha:path.pkl`)."""
+    refs = []
+    for spec in os.environ.get("GAN_STUDIO_HUB_MODELS", "").split(","):
+        if ":" not in spec:
+            continue
+        try:
+            refs.append(HubFileRef.parse(spec))
         except UserInputError as e:
             log.warning("ignoring GAN_STUDIO_HUB_MODELS entry: %s", e)
     return refs

@@ -10,6 +10,9 @@ from torch import nn
 from core import store
 from core.errors import UserInputError
 from gan import models
+from gan.convert import zoo
+
+zoo.install()  # configured Hub network files (.pkl/.pt) convert on first use
 
 
 def _generator_type(config: dict, name: str) -> str:

@@ -67,9 +67,11 @@ class FaceStudio:
     # --- models -----------------------------------------------------------------------------
 
     def model_choices(self) -> list[str]:
-        """Local generators (new fine-tunes appear at once), then configured Hub models."""
+        """Local generators (new fine-tunes appear at once), then configured Hub models and
+        Hub network files (converted on first use)."""
         local = sorted(n for kind in models.GENERATOR_TYPES for n in store.list_local(kind))
-        return local + [str(ref) for ref in store.configured_hub_models()]
+        hub = [*store.configured_hub_models(), *store.configured_hub_files()]
+        return local + [str(ref) for ref in hub]
 
     def generator(self, name: str) -> nn.Module:
         if not name:

@@ -12,7 +12,7 @@ from typing import Any
 _EXPORTS = {
     "ConversionError": "gan.convert.errors",
     "Converted": "gan.convert.nvidia_pickle",
-    "RestrictedUnpickler": "gan.convert.nvidia_pickle",
+    "SafeUnpickler": "gan.convert.safe_pickle",
     "convert_network_pickle": "gan.convert.nvidia_pickle",
     "convert_checkpoint": "gan.convert.rosinality",
     "convert_source": "gan.convert.source",

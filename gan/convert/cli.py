@@ -32,20 +32,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def run(args: argparse.Namespace) -> Path:
-    """Convert, write `checkpoints/NAME/`, push when asked; returns the folder."""
+    """Convert in the sandbox (`gan.convert.sandbox`), write `checkpoints/NAME/`, push when
+    asked; returns the folder."""
     from gan.convert import _compat
-    from gan.convert.source import convert_source, fetch_source
-    from gan.convert.writer import model_card, push_folder, write_model
+    from gan.convert.sandbox import convert_sandboxed
+    from gan.convert.source import fetch_source
+    from gan.convert.writer import push_folder
 
     name = _compat.validate_name(args.name)
     if args.push and (not _REPO_RE.fullmatch(args.push) or ".." in args.push):
         raise _compat.UserInputError(f"--push wants a Hub repo id owner/name, not {args.push!r}")
-    source = fetch_source(args.source)
-    kind, model = convert_source(source.path)
+    source = fetch_source(args.source)  # here: the download needs the network and the token
     root = args.checkpoints or _compat.checkpoints_dir()
-    card = model_card(name, source.label, kind, args.license, model)
-    folder = write_model(root / name, model, card)
-    log.info("wrote %s (%s px, D %s)", folder, model.config["img_resolution"], bool(model.d_state))
+    folder = convert_sandboxed(source.path, root / name, source.label, args.license)
+    config = _compat.store.read_config(folder)
+    log.info("wrote %s (%s px)", folder, config.get("img_resolution"))
     if args.push:
         sha = push_folder(folder, args.push, private=not args.public)
         log.info(

@@ -18,13 +18,15 @@ import argparse
 import logging
 import math
 import re
+import zipfile
 from pathlib import Path
 
 import torch
 
-from gan.convert import layout
+from gan.convert import checks, layout, limits
 from gan.convert.errors import ConversionError
 from gan.convert.nvidia_pickle import Converted
+from gan.convert.safe_pickle import plain
 
 log = logging.getLogger(__name__)
 
@@ -33,15 +35,59 @@ DEFAULT_LR_MLP = 0.01
 W_AVG_SAMPLES = 10_000
 
 
+def _check_zip(path: Path) -> None:
+    """A `torch.save` zip stores its records uncompressed: a deflated one is refused (a bomb)."""
+    if not zipfile.is_zipfile(path):
+        return
+    try:
+        with zipfile.ZipFile(path) as z:
+            infos = z.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as e:
+        raise ConversionError(f"{path.name} is not a readable zip archive ({e})") from None
+    if any(i.compress_type != zipfile.ZIP_STORED for i in infos):
+        raise ConversionError(
+            f"{path.name} has compressed records: torch.save never writes them, so it is not read"
+        )
+
+
+def _check_state_dict(state: object, what: str) -> None:
+    """Names to float tensors, each within the element cap."""
+    if not isinstance(state, dict):
+        raise ConversionError(f"the checkpoint's {what} is not a state dict")
+    total = 0
+    for key, t in state.items():
+        if type(key) is not str or not isinstance(t, torch.Tensor):
+            raise ConversionError(f"the checkpoint's {what} holds something other than tensors")
+        if t.dtype not in (torch.float32, torch.float16, torch.bfloat16):
+            raise ConversionError(
+                f"the checkpoint's {what} tensor {key[:80]} holds {t.dtype} values: only "
+                "float32, float16 and bfloat16 weights are read"
+            )
+        total += t.numel()
+        if t.numel() > limits.MAX_TENSOR_ELEMENTS or total > limits.MAX_TOTAL_ELEMENTS:
+            raise ConversionError(f"the checkpoint's {what} is over the element caps")
+
+
 def load_checkpoint(path: Path) -> dict:
     """`torch.load` with weights only (plus the plain `argparse.Namespace` of training runs)."""
+    _check_zip(path)
     try:
         with torch.serialization.safe_globals([argparse.Namespace]):
             ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
-        raise ConversionError(f"{path.name} is not a weights-only torch checkpoint ({e})") from e
+        if "allocate" in str(e):  # a storage size larger than the memory cap
+            raise ConversionError(f"{path.name} asks for more memory than the cap") from None
+        reason = plain(str(e).splitlines()[0] if str(e) else type(e).__name__)
+        raise ConversionError(
+            f"{path.name} is not a weights-only torch checkpoint ({reason})"
+        ) from None
     if not isinstance(ckpt, dict) or not isinstance(ckpt.get("g_ema"), dict):
         raise ConversionError(f"{path.name} has no 'g_ema' state dict: not a rosinality checkpoint")
+    _check_state_dict(ckpt["g_ema"], "'g_ema'")
+    if ckpt.get("d") is not None:
+        _check_state_dict(ckpt["d"], "'d'")
+    if isinstance(ckpt.get("latent_avg"), torch.Tensor):
+        _check_state_dict({"latent_avg": ckpt["latent_avg"]}, "latent_avg")
     return ckpt
 
 
@@ -135,7 +181,9 @@ def generator_config(g: dict, args: object | None) -> dict:
         "img_resolution": 2 ** (n_up + 2),
         "img_channels": g["to_rgb1.conv.weight"].shape[1],
         "mapping_layers": n_mlp,
-        "mapping_lr_multiplier": float(getattr(args, "lr_mlp", DEFAULT_LR_MLP)),
+        "mapping_lr_multiplier": checks.read_float(
+            getattr(args, "lr_mlp", None), "the checkpoint's args.lr_mlp", DEFAULT_LR_MLP
+        ),
         "mapping_embed_features": None,
         "mapping_layer_features": None,
         "mapping_activation": "lrelu",
@@ -249,8 +297,17 @@ def discriminator_convert(d: dict, size: int) -> tuple[dict, dict[str, torch.Ten
 
 def convert_checkpoint(path: Path) -> Converted:
     """A rosinality `.pt` -> G_ema (and D when the checkpoint has `d`) in NVIDIA's layout."""
-    ckpt = load_checkpoint(path)
-    config = generator_config(ckpt["g_ema"], ckpt.get("args"))
+    try:
+        return _convert(load_checkpoint(path))
+    except (KeyError, IndexError):  # a key or an axis the layout needs is not there
+        raise ConversionError(
+            f"{path.name} is not a rosinality StyleGAN2 checkpoint (a tensor or an axis that "
+            "the layout needs is missing)"
+        ) from None
+
+
+def _convert(ckpt: dict) -> Converted:
+    config = checks.check_generator_config(generator_config(ckpt["g_ema"], ckpt.get("args")))
     latent_avg = ckpt.get("latent_avg")
     placeholder = torch.zeros(config["w_dim"])
     state = generator_state(ckpt["g_ema"], placeholder, config)
@@ -265,5 +322,6 @@ def convert_checkpoint(path: Path) -> Converted:
     layout.check_state(state, layout.generator_shapes(config), "generator (g_ema)")
     if isinstance(ckpt.get("d"), dict):
         out.d_config, out.d_state = discriminator_convert(ckpt["d"], config["img_resolution"])
+        checks.check_discriminator_config(out.d_config)
         layout.check_state(out.d_state, layout.discriminator_shapes(out.d_config), "discriminator")
     return out

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import os
+import re
 from pathlib import Path
 
 import torch
@@ -30,9 +32,21 @@ def _tensors(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in state.items()}
 
 
+_MARKDOWN = re.compile(r"([\\`*_\[\]()#!|~<>])")
+
+
+def escape_text(text: str, limit: int = 300) -> str:
+    """One line of plain text for markdown: HTML escaped, markdown characters backslashed."""
+    line = " ".join(str(text)[:limit].split())
+    return _MARKDOWN.sub(r"\\\1", html.escape(line, quote=True))
+
+
 def model_card(name: str, source: str, kind: str, license_text: str, model: Converted) -> str:
-    """README.md: source, licence as given, architecture and the config in short."""
+    """README.md: source, licence as given, architecture and the config in short. Every value
+    comes from the checked config; the name, source and licence are escaped."""
     c = model.config
+    name, source = escape_text(name), escape_text(source)
+    license_text = escape_text(license_text) if license_text else ""
     cond = f", conditional on {c['c_dim']} classes" if c["c_dim"] else ""
     lines = [
         "---",
@@ -58,7 +72,7 @@ def model_card(name: str, source: str, kind: str, license_text: str, model: Conv
         )
         + ".",
     ]
-    lines += [f"- Note: {note}" for note in model.notes]
+    lines += [f"- Note: {escape_text(note)}" for note in model.notes]
     return "\n".join(lines) + "\n"
 
 

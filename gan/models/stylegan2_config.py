@@ -11,14 +11,30 @@ GENERATOR_TYPE = "stylegan2-generator"  # the `model_type` of config.json
 DISCRIMINATOR_TYPE = "stylegan2-discriminator"
 
 ARCHITECTURES = ("orig", "skip", "resnet")
+# what a config.json may ask for: the model is built (its weights allocated) before they load
+MAX_RESOLUTION = 2048
+MAX_FEATURES = 1024  # channels at any resolution, z_dim, w_dim
+MAX_MAPPING_LAYERS = 16
 NOISE_MODES = ("const", "random", "none")
 
 C = TypeVar("C", bound="SG2ConfigBase")
 
 
 def _check_resolution(resolution: int) -> None:
-    if resolution < 4 or resolution & (resolution - 1) != 0:
-        raise ValueError(f"img_resolution must be a power of two >= 4, got {resolution}")
+    if resolution < 4 or resolution > MAX_RESOLUTION or resolution & (resolution - 1) != 0:
+        raise ValueError(f"img_resolution must be a power of two from 4 to {MAX_RESOLUTION}")
+
+
+def _check_sizes(config: SG2ConfigBase) -> None:
+    """Channels at every resolution, and the G's latent sizes, within MAX_FEATURES."""
+    res = [2**i for i in range(2, config.img_resolution.bit_length())]
+    base, cmax = getattr(config, "channel_base", 0), getattr(config, "channel_max", 0)
+    sizes = channels_per_resolution(res, base, cmax, config.channels).values()
+    sizes = [*sizes, *(getattr(config, k, 1) for k in ("z_dim", "w_dim"))]
+    if any(not 1 <= int(n) <= MAX_FEATURES for n in sizes):
+        raise ValueError(f"channels, z_dim and w_dim must be from 1 to {MAX_FEATURES}")
+    if not 0 <= getattr(config, "mapping_layers", 0) <= MAX_MAPPING_LAYERS:
+        raise ValueError(f"mapping_layers must be from 0 to {MAX_MAPPING_LAYERS}")
 
 
 def channels_per_resolution(
@@ -46,7 +62,10 @@ class SG2ConfigBase:
             raise ValueError(f"architecture must be one of {ARCHITECTURES}")
         if self.channels is not None:
             self.channels = {int(k): int(v) for k, v in self.channels.items()}
+        _check_sizes(self)
         self.resample_filter = tuple(float(v) for v in self.resample_filter)
+        if not 1 <= len(self.resample_filter) <= 8:
+            raise ValueError("resample_filter must have 1 to 8 taps")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict with `model_type`."""

@@ -51,3 +51,23 @@ def test_resolve_typed_id_refused_for_visitors_and_own_models_first(tmp_path, mo
     (folder / "config.json").write_text("{}")
     (folder / "model.safetensors").write_bytes(b"w")
     assert guard.resolve(visitor, "mine") == folder
+
+
+def test_visitors_use_configured_hub_network_files_and_name_no_other(tmp_path, monkeypatch):
+    import pytest
+
+    from core import store
+    from core.errors import UserInputError
+    from core.identity import Identity
+
+    sha = "a" * 40
+    monkeypatch.setenv("GAN_STUDIO_HUB_MODELS", f"nv/sg2@{sha}:ffhq.pkl")
+    monkeypatch.setattr(store, "_hub_file_converter", lambda ref, target: target)
+    guard = build(tmp_path, SPACE_ID="someone/space")
+    visitor = Identity(kind="anonymous", owner_id="anon-" + "c" * 32)
+    folder = guard.resolve(visitor, f"nv/sg2@{sha}:ffhq.pkl")
+    assert folder.parent == store.zoo_dir()
+    with pytest.raises(UserInputError, match="owner configured"):
+        guard.resolve(visitor, f"nv/sg2@{sha}:other.pkl")
+    with pytest.raises(UserInputError):
+        guard.resolve(visitor, f"someone/else@{sha}:x.pkl")

@@ -97,6 +97,15 @@ def _class_of(name: str, table: dict[str, str], top: str) -> str:
     return "SynthesisLayer" if top == "Generator" else "Conv2dLayer"
 
 
+def _as_module_tensor(t, group: str):
+    """A buffer (a copy) or a Parameter; anything else (a crafted reduce) as it is."""
+    if not isinstance(t, torch.Tensor):
+        return t
+    if group == "_buffers":
+        return t.clone()
+    return torch.nn.Parameter(t, requires_grad=t.is_floating_point() or t.is_complex())
+
+
 def module_tree(
     flat: dict[str, torch.Tensor], top: str, init_kwargs: dict, src: str, lr: float = 0.01
 ) -> Persistent:
@@ -123,7 +132,7 @@ def module_tree(
     for key, t in flat.items():
         path, _, leaf = key.rpartition(".")
         group = "_buffers" if leaf in BUFFERS else "_parameters"
-        node(path)[group][leaf] = t.clone() if group == "_buffers" else torch.nn.Parameter(t)
+        node(path)[group][leaf] = _as_module_tensor(t, group)
         while path:
             node(path.rpartition(".")[0])
             path = path.rpartition(".")[0]

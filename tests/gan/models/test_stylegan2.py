@@ -303,3 +303,19 @@ def test_channels_last_and_no_grad_give_the_same_image():
     with torch.no_grad():
         fast = G.to(memory_format=torch.channels_last)(z)
     assert torch.allclose(plain, fast, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"img_resolution": 2**20},
+        {"channel_max": 4096, "channel_base": 2**20},
+        {"z_dim": 10**6},
+        {"mapping_layers": 30_000_000},
+        {"resample_filter": [1.0] * 100},
+    ],
+)
+def test_a_config_json_cannot_ask_for_a_huge_model(changes):
+    """The model is built before its weights load: a tiny config.json must not allocate GBs."""
+    with pytest.raises(ValueError):
+        StyleGAN2Config(**changes)
