@@ -49,7 +49,9 @@ def build_demo(services: Services | None = None) -> gr.Blocks:
     """The whole app on `services` (made here when not given)."""
     s = services or build_services()
     release = s.release_memory
-    blocks = gr.Blocks(title="GAN Studio", delete_cache=(600, 3600), analytics_enabled=False)
+    ttl = int(s.guard.quotas.upload_ttl_s)  # uploads and outputs live this long
+    cache = (min(300, ttl), ttl)
+    blocks = gr.Blocks(title="GAN Studio", delete_cache=cache, analytics_enabled=False)
     with guarding(s.guard), blocks as demo:
         header = build_header(s.studio, s.device.type.upper())
         language_selector(demo)

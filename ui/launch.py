@@ -10,6 +10,8 @@ from collections.abc import AsyncIterator
 
 import gradio as gr
 
+from core import sessions
+from core.runs import freeze_startup_heap
 from ui.common import CSS
 from ui.i18n import build_i18n
 from ui.services import Services
@@ -64,13 +66,19 @@ def limit_mcp_tools(demo: gr.Blocks) -> list[str]:
     return list(tools)
 
 
-def mcp_lifespan(demo: gr.Blocks):
-    """A server lifespan that trims the MCP tools before the server takes its first request
-    (Gradio makes its MCP server while `launch` builds the app, just before this runs)."""
+def server_lifespan(demo: gr.Blocks):
+    """A server lifespan that runs before the server takes its first request (Gradio makes its
+    MCP server while `launch` builds the app, just before this runs): it trims the MCP tools,
+    bounds the per-session state (`core.sessions`) and freezes the start-up heap out of the
+    garbage collector's sight (`core.runs.freeze_startup_heap`)."""
 
     @contextlib.asynccontextmanager
-    async def lifespan(_app: object) -> AsyncIterator[None]:
+    async def lifespan(app: object) -> AsyncIterator[None]:
         limit_mcp_tools(demo)
+        guard = getattr(demo, "gan_studio_guard", None)
+        if guard is not None:
+            sessions.install(app, demo, guard.quotas.max_sessions, guard.quotas.session_ttl_s)
+        log.info("froze %d start-up objects", freeze_startup_heap())
         yield
 
     return lifespan
@@ -99,8 +107,8 @@ def launch_options(demo: gr.Blocks | None = None) -> dict:
         "mcp_server": True,  # MCP_TOOLS for LLM clients (README: MCP)
     }
     app_kwargs: dict = {}
-    if demo is not None:  # only MCP_TOOLS are tools
-        app_kwargs["lifespan"] = mcp_lifespan(demo)
+    if demo is not None:  # only MCP_TOOLS are tools; bounded sessions; a frozen heap
+        app_kwargs["lifespan"] = server_lifespan(demo)
     guard = getattr(demo, "gan_studio_guard", None)
     if guard is not None:  # the visitor cookie, the file-payload guard and queue admission
         app_kwargs["middleware"] = guard.middleware(demo)
