@@ -33,6 +33,7 @@ from typing import Any
 
 from core.identity import COOKIE_NAME, Signer
 from core.quotas import Quotas, queue_full_message
+from core.safe_files import MAX_JSON_BODY
 from core.uploads import UploadBudget
 
 Who = tuple[str, str]  # (visitor key, client address)
@@ -259,18 +260,26 @@ class AdmissionGate:
         return client_address(scope.get("headers", []), peer, self.hops)
 
     async def _job(self, scope: dict, receive: Any, send: Any) -> None:
-        body = await _read_body(receive)
+        """Cap a job by its visitor and address; the session hash is read from a JSON body (a
+        multipart one, such as `process_recording`'s, is passed on unread)."""
+        headers = scope.get("headers", [])
+        body = None
+        content_type = _header(headers, b"content-type")
+        if not content_type or "json" in content_type:  # FastAPI parses both as JSON
+            body = await _read_body(receive, MAX_JSON_BODY)
+            if body is None:
+                await _reply(send, 413, "request body too large")
+                return
         try:
-            session_hash = str(json.loads(body).get("session_hash") or "")
+            session_hash = str(json.loads(body or b"{}").get("session_hash") or "")
         except (ValueError, AttributeError):
             session_hash = ""
         peer = (scope.get("client") or ("", 0))[0]
-        who = request_who(self.signer, scope.get("headers", []), peer, session_hash, self.hops)
-        refused = self.refusal(who)
+        refused = self.refusal(request_who(self.signer, headers, peer, session_hash, self.hops))
         if refused is not None:
             await _reply(send, *refused)
             return
-        await self.app(scope, _replay(body, receive), send)
+        await self.app(scope, receive if body is None else _replay(body, receive), send)
 
     async def _mcp(self, scope: dict, receive: Any, send: Any) -> None:
         """Give a cookie-less MCP caller its own identity; cap its tool calls like jobs."""
@@ -283,7 +292,10 @@ class AdmissionGate:
         if scope.get("method") != "POST":
             await self.app(scope, receive, send)
             return
-        body = await _read_body(receive)
+        body = await _read_body(receive, MAX_JSON_BODY)
+        if body is None:
+            await _reply(send, 413, "request body too large")
+            return
         if b"tools/call" in body:
             visitor = cookie_visitor(self.signer, _header(headers, b"cookie")) or ""
             refused = self.refusal((visitor, address))
@@ -324,13 +336,18 @@ class AdmissionGate:
         await _reply(send, 404, "not found")
 
 
-async def _read_body(receive: Any) -> bytes:
-    body, more = b"", True
+async def _read_body(receive: Any, limit: int) -> bytes | None:
+    """The whole request body, or None when it is over `limit` bytes."""
+    chunks, size, more = [], 0, True
     while more:
         message = await receive()
-        body += message.get("body", b"")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
         more = message.get("more_body", False)
-    return body
+    return b"".join(chunks)
 
 
 def _replay(body: bytes, receive: Any) -> Callable[[], Any]:
