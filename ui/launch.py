@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator
 import gradio as gr
 
 from core import sessions
-from core.runs import freeze_startup_heap
 from ui.common import CSS
 from ui.i18n import build_i18n
 from ui.services import Services
@@ -68,9 +67,8 @@ def limit_mcp_tools(demo: gr.Blocks) -> list[str]:
 
 def server_lifespan(demo: gr.Blocks):
     """A server lifespan that runs before the server takes its first request (Gradio makes its
-    MCP server while `launch` builds the app, just before this runs): it trims the MCP tools,
-    bounds the per-session state (`core.sessions`) and freezes the start-up heap out of the
-    garbage collector's sight (`core.runs.freeze_startup_heap`)."""
+    MCP server while `launch` builds the app, just before this runs): it trims the MCP tools
+    and bounds the per-session state (`core.sessions`)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: object) -> AsyncIterator[None]:
@@ -78,7 +76,6 @@ def server_lifespan(demo: gr.Blocks):
         guard = getattr(demo, "gan_studio_guard", None)
         if guard is not None:
             sessions.install(app, demo, guard.quotas.max_sessions, guard.quotas.session_ttl_s)
-        log.info("froze %d start-up objects", freeze_startup_heap())
         yield
 
     return lifespan

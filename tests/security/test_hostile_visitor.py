@@ -502,6 +502,7 @@ def test_main_bounds_the_queue_and_adds_the_guards_middleware(monkeypatch):
     monkeypatch.setenv("GAN_STUDIO_SECRET", secrets.token_hex(16))
     monkeypatch.setattr(app, "build_demo", FakeDemo)
     monkeypatch.setattr(app.store, "hub_reachable", lambda: False)
+    monkeypatch.setattr(app, "freeze_startup_heap", lambda: 0)
     app.main()
     assert seen["queue"]["max_size"] == 64 + 8
     classes = [m.cls for m in seen["app_kwargs"]["middleware"]]
