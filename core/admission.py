@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from http.cookies import SimpleCookie
 from typing import Any
@@ -229,10 +230,11 @@ class AdmissionGate:
         self.pending = pending
         self.hops = hops
         self.uploads = uploads or UploadBudget.from_quotas(quotas)
+        self._inflight: Counter[Who] = Counter()  # admitted, not yet answered (not queued yet)
 
     def refusal(self, who: Who) -> tuple[int, str] | None:
         """(status, message) when a job of `who` must be refused, else None."""
-        pending = self.pending()
+        pending = self.pending() + list(self._inflight.elements())
         if len(pending) >= self.quotas.queue_size:
             return 503, queue_full_message(self.quotas)
         if sum(1 for k, _ in pending if k == who[0]) >= self.quotas.max_pending_per_visitor:
@@ -275,11 +277,18 @@ class AdmissionGate:
         except (ValueError, AttributeError):
             session_hash = ""
         peer = (scope.get("client") or ("", 0))[0]
-        refused = self.refusal(request_who(self.signer, headers, peer, session_hash, self.hops))
+        who = request_who(self.signer, headers, peer, session_hash, self.hops)
+        refused = self.refusal(who)
         if refused is not None:
             await _reply(send, *refused)
             return
-        await self.app(scope, receive if body is None else _replay(body, receive), send)
+        self._inflight[who] += 1  # until Gradio has queued it (parallel joins see it)
+        try:
+            await self.app(scope, receive if body is None else _replay(body, receive), send)
+        finally:
+            self._inflight[who] -= 1
+            if not self._inflight[who]:
+                del self._inflight[who]
 
     async def _mcp(self, scope: dict, receive: Any, send: Any) -> None:
         """Give a cookie-less MCP caller its own identity; cap its tool calls like jobs."""

@@ -6,6 +6,7 @@ identity, and every route Gradio serves is classified. A real tiny Gradio app.""
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import gradio as gr
 import httpx
@@ -137,6 +138,14 @@ def test_call_routes_are_admitted_like_joins(api):
 def test_session_less_calls_count_against_the_address(api):
     codes = [call(api, "1.1.1.1", v2=i % 2 == 1).status_code for i in range(70)]
     assert codes.count(200) <= QUOTAS.max_pending_per_address
+    assert join(api, SIGNER.new_anonymous_token(), "2.2.2.2", "s1").status_code == 200
+
+
+def test_parallel_calls_are_admitted_only_up_to_the_cap(api):
+    """70 `call`s at once: the gate counts the ones it let through until Gradio queued them."""
+    with ThreadPoolExecutor(max_workers=35) as pool:
+        codes = list(pool.map(lambda i: call(api, "1.1.1.1", v2=i % 2 == 1).status_code, range(70)))
+    assert 1 <= codes.count(200) <= QUOTAS.max_pending_per_address
     assert join(api, SIGNER.new_anonymous_token(), "2.2.2.2", "s1").status_code == 200
 
 
