@@ -204,9 +204,17 @@ def _query_value(query: str, name: str) -> str:
 
 
 def with_cookie(headers: Headers, token: str) -> Headers:
-    """`headers` with the visitor cookie set to `token` (other cookies dropped)."""
+    """`headers` with the visitor cookie set to `token` (the caller's other cookies kept)."""
+    others = [
+        part.strip()
+        for key, value in headers
+        if key.lower() == b"cookie"
+        for part in value.decode("latin-1").split(";")
+        if part.strip() and not part.strip().startswith(COOKIE_NAME + "=")
+    ]
     kept = [(k, v) for k, v in headers if k.lower() != b"cookie"]
-    return [*kept, (b"cookie", f"{COOKIE_NAME}={token}".encode("latin-1"))]
+    cookie = "; ".join([*others, f"{COOKIE_NAME}={token}"])
+    return [*kept, (b"cookie", cookie.encode("latin-1"))]
 
 
 class AdmissionGate:
