@@ -104,10 +104,10 @@ def launch_options(demo: gr.Blocks | None = None) -> dict:
         "mcp_server": True,  # MCP_TOOLS for LLM clients (README: MCP)
     }
     app_kwargs: dict = {}
-    if demo is not None:  # only MCP_TOOLS are tools; bounded sessions; a frozen heap
+    if demo is not None:  # only MCP_TOOLS are tools; bounded session state
         app_kwargs["lifespan"] = server_lifespan(demo)
     guard = getattr(demo, "gan_studio_guard", None)
-    if guard is not None:  # the visitor cookie, the file-payload guard and queue admission
+    if guard is not None:  # the visitor cookie, the file-payload guard and the admission gate
         app_kwargs["middleware"] = guard.middleware(demo)
     if app_kwargs:
         options["app_kwargs"] = app_kwargs
