@@ -234,3 +234,30 @@ def test_an_unknown_route_fails_the_walk():
     routes = [Route("/gradio_api/new_thing", lambda r: None, methods=["POST"])]
     routes.append(Mount("/gradio_api/other", app=lambda s, r, se: None))
     assert len(unclassified_routes(routes)) == 2
+
+
+def test_an_upload_without_a_declared_size_is_cut_off_at_the_budget(api):
+    """A chunked body (no Content-Length) is counted as it arrives and stopped past the
+    budget; what arrived counts."""
+    cookie = SIGNER.new_anonymous_token()
+    boundary = "b0undary"
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="a.bin"\r\n'
+        "Content-Type: application/octet-stream\r\n\r\n"
+    ).encode()
+
+    def chunks():
+        yield head
+        for _ in range(30):
+            yield b"\0" * 10_000  # 300 KB in all, the budget is 100 KB
+
+    headers = {
+        "Cookie": f"{COOKIE_NAME}={cookie}",
+        "Content-Type": f"multipart/form-data; boundary={boundary}",
+    }
+    try:
+        cut = httpx.post(f"{api}/upload", content=chunks(), headers=headers, timeout=30)
+        assert cut.status_code != 200
+    except httpx.HTTPError:
+        pass  # the server stopped reading
+    assert upload(api, cookie, 10).status_code == 429
