@@ -1,24 +1,129 @@
-"""Admission to Gradio's queue: a cap on pending jobs per visitor and per client address, and
-a clear "queue is full" message, checked at `POST .../queue/join` before Gradio queues the job.
+"""One admission gate in front of every Gradio route that can start work.
 
-Gradio counts only the queue's total size, so one visitor with fresh session hashes could fill
-it (the red team got 64 of 70 joins accepted). This ASGI middleware counts the jobs already
-waiting or running (read from Gradio's queue by `pending`) for the same visitor (their signed
-cookie, else their session hash) and the same address, and answers 429 over a cap, 503 with a
-clear message when the whole queue is full.
+Gradio counts only the queue's total size, so one visitor could fill it: through
+`queue/join` with fresh session hashes, and through `call/<api>`, `call/v2/<api>`, `run/<api>`
+and MCP, which Gradio never checks at all (the red team got 65 of 70 `call`s accepted from an
+address already at its cap). `AdmissionGate` (ASGI middleware) classifies each request by
+`ROUTE_KINDS`, a table of Gradio 6.31's route paths (a test walks the live route table so that
+a route a later Gradio adds fails until it is classified; an unknown POST counts as a job):
+
+- a *job* route is refused over the per-visitor or per-address cap on pending jobs (read from
+  Gradio's queue by `gradio_pending`: waiting or running, whichever route queued them), with
+  429, or with a clear 503 when the whole queue is full;
+- an *upload* is held to the visitor's and the server's upload budget (`core.uploads`);
+- an *MCP* request gets an identity of its own (Gradio runs every tool call through one
+  loopback client, so cookie-less MCP callers shared one visitor): a signed visitor cookie
+  derived from the caller's address and MCP session id, which Gradio copies into the loopback
+  call; a tool call is then capped like a job;
+- a *closed* route (Gradio's vibe editor and run-history hooks) answers 404 to visitors.
+
+The caller's address is the `X-Forwarded-For` hop that the trusted proxy appended: the
+`hops`-th from the end (`GAN_STUDIO_TRUSTED_PROXY_HOPS`, 1 on a Space, else 0: the socket's
+peer), never a hop the caller wrote.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+import os
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from http.cookies import SimpleCookie
 from typing import Any
 
 from core.identity import COOKIE_NAME, Signer
 from core.quotas import Quotas, queue_full_message
+from core.safe_files import MAX_JSON_BODY
+from core.uploads import UploadBudget
 
 Who = tuple[str, str]  # (visitor key, client address)
+Headers = list[tuple[bytes, bytes]]
+
+JOB, UPLOAD, MCP, FREE, CLOSED = "job", "upload", "mcp", "free", "closed"
+HOPS_ENV = "GAN_STUDIO_TRUSTED_PROXY_HOPS"
+_API = r"/gradio_api"
+ROUTE_KINDS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), kind)
+    for pattern, kind in (
+        (_API + r"/queue/join/?$", JOB),
+        (_API + r"/call/v2/[^/]+/?$", JOB),
+        (_API + r"/call/[^/]+/?$", JOB),
+        (_API + r"/(run|api)/[^/]+/?$", JOB),
+        (_API + r"/component_server/?$", JOB),
+        (_API + r"/process_recording/?$", JOB),
+        (_API + r"/upload/?$", UPLOAD),
+        (_API + r"/mcp(/.*)?$", MCP),
+        (_API + r"/(cancel|reset)/?$", FREE),  # stop or forget the caller's own job
+        (_API + r"/stream/[^/]+(/close)?/?$", FREE),  # input to a job already admitted
+        (r"^/login/?$", FREE),  # Gradio's password login (unused)
+        (_API + r"/(vibe-edit|undo-vibe-edit|vibe-code|vibe-starter-queries)/?$", CLOSED),
+        (_API + r"/run-history/connect/?$", CLOSED),
+    )
+)
+
+
+def route_kind(path: str) -> str | None:
+    """The kind of a request path (or a route template with its `{params}` filled in) in
+    `ROUTE_KINDS`; None when the table does not know it."""
+    for pattern, kind in ROUTE_KINDS:
+        if pattern.search(path):
+            return kind
+    return None
+
+
+def request_kind(method: str, path: str) -> str:
+    """What the gate does with a request: GETs are free except MCP's; an unknown POST is a job."""
+    kind = route_kind(path)
+    if kind == MCP:
+        return MCP
+    if method != "POST":
+        return FREE
+    return kind or JOB
+
+
+def served_routes(routes: Iterable[Any], prefix: str = "") -> list[tuple[str, frozenset[str]]]:
+    """(path, methods) of every route of a Starlette/FastAPI route table, mounted apps and
+    included routers walked into; a mount that is a bare ASGI app takes any method ("*")."""
+    found: list[tuple[str, frozenset[str]]] = []
+    for route in routes:
+        included = getattr(route, "original_router", None)  # FastAPI's included router
+        if included is not None:
+            found += served_routes(included.routes, prefix)
+            continue
+        path = prefix + getattr(route, "path", "")
+        methods = getattr(route, "methods", None)
+        if methods is not None:
+            found.append((path, frozenset(methods)))
+            continue
+        inner = getattr(route, "routes", None)
+        if inner:
+            found += served_routes(inner, path)
+        found.append((path, frozenset({"*"})))
+    return found
+
+
+def unclassified_routes(routes: Iterable[Any]) -> list[str]:
+    """The routes that could start work (POST, or any method) which `ROUTE_KINDS` does not
+    know: each must get a row there (a later Gradio may add one)."""
+    missing = []
+    for path, methods in served_routes(routes):
+        if methods & {"POST", "PUT", "PATCH", "DELETE", "*"}:
+            sample = re.sub(r"\{[^}]*\}", "x", path)
+            if route_kind(sample) is None:
+                missing.append(f"{','.join(sorted(methods))} {path}")
+    return missing
+
+
+def proxy_hops(on_space: bool, env: Mapping[str, str] = os.environ) -> int:
+    """How many proxies in front of the app append to `X-Forwarded-For`: the setting, else 1
+    on a Space (its proxy) and 0 elsewhere (the header is the caller's to write)."""
+    raw = env.get(HOPS_ENV, "").strip()
+    if not raw:
+        return 1 if on_space else 0
+    if not raw.isdigit():
+        raise ValueError(f"{HOPS_ENV}={raw!r} must be a whole number")
+    return int(raw)
 
 
 def _header(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> str:
@@ -28,45 +133,48 @@ def _header(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> str:
     return ""
 
 
-def visitor_key(signer: Signer, cookie_header: str, session_hash: str) -> str:
-    """The signed anonymous id of the visitor cookie, else one derived from the session hash
-    (the same ids `identify` gives)."""
+def cookie_visitor(signer: Signer, cookie_header: str) -> str | None:
+    """The signed anonymous id in a visitor cookie header, else None."""
     jar: SimpleCookie = SimpleCookie()
     try:
         jar.load(cookie_header)
     except Exception:  # a malformed header counts as no cookie
-        jar = SimpleCookie()
-    token = jar[COOKIE_NAME].value if COOKIE_NAME in jar else None
-    return signer.anonymous_id(token) or signer.session_id(session_hash or "none")
+        return None
+    return signer.anonymous_id(jar[COOKIE_NAME].value) if COOKIE_NAME in jar else None
 
 
-def client_address(headers: Iterable[tuple[bytes, bytes]], peer: str, trust_forwarded: bool) -> str:
-    """The caller's address: the first `X-Forwarded-For` hop behind a trusted proxy (a
-    Space's), else the socket's peer."""
-    if trust_forwarded:
-        forwarded = _header(headers, b"x-forwarded-for").split(",")[0].strip()
-        if forwarded:
-            return forwarded
-    return peer
+def visitor_key(signer: Signer, cookie_header: str, session_hash: str, address: str) -> str:
+    """The signed anonymous id of the visitor cookie, else one derived from the session hash
+    (the same ids `identify` gives), else the address: a session-less call has no other."""
+    found = cookie_visitor(signer, cookie_header)
+    if found:
+        return found
+    return signer.session_id(session_hash) if session_hash else "address:" + address
+
+
+def client_address(headers: Iterable[tuple[bytes, bytes]], peer: str, hops: int) -> str:
+    """The caller's address: the `hops`-th `X-Forwarded-For` hop from the end (the one the
+    outermost trusted proxy appended; hops the caller wrote come before it), else the peer."""
+    if hops <= 0:
+        return peer
+    chain = [h.strip() for h in _header(headers, b"x-forwarded-for").split(",") if h.strip()]
+    return chain[-hops] if len(chain) >= hops else (chain[0] if chain else peer)
 
 
 def request_who(
-    signer: Signer,
-    headers: Iterable[tuple[bytes, bytes]],
-    peer: str,
-    session_hash: str,
-    trust_forwarded: bool = False,
+    signer: Signer, headers: Iterable[tuple[bytes, bytes]], peer: str, session_hash: str, hops: int
 ) -> Who:
     """(visitor key, client address) of a request, from its raw headers and socket peer."""
     headers = list(headers)
-    key = visitor_key(signer, _header(headers, b"cookie"), session_hash)
-    return key, client_address(headers, peer, trust_forwarded)
+    address = client_address(headers, peer, hops)
+    return visitor_key(signer, _header(headers, b"cookie"), session_hash, address), address
 
 
-def gradio_pending(demo: Any, signer: Signer, trust_forwarded: bool = False) -> list[Who]:
+def gradio_pending(demo: Any, signer: Signer, hops: int = 0) -> list[Who]:
     """(visitor, address) of each job waiting in or run by a Gradio 6.31 queue (`demo._queue`:
-    `event_queue_per_concurrency_id[...].queue` and `active_jobs`, each event holding its
-    join request)."""
+    `event_queue_per_concurrency_id[...].queue` and `active_jobs`, each event holding the
+    request that queued it: `queue/join`, `call`, `call/v2` or MCP's loopback). Gradio gives a
+    call without a session hash the event's own id as one; such a job counts by its address."""
     queue = demo._queue
     events = [e for q in queue.event_queue_per_concurrency_id.values() for e in q.queue]
     events += [e for job in queue.active_jobs if job for e in job]
@@ -74,17 +182,46 @@ def gradio_pending(demo: Any, signer: Signer, trust_forwarded: bool = False) -> 
     for event in events:
         request = event.request
         peer = request.client.host if getattr(request, "client", None) else ""
-        found.append(
-            request_who(signer, request.headers.raw, peer, event.session_hash, trust_forwarded)
-        )
+        session = "" if event.session_hash == event._id else event.session_hash
+        found.append(request_who(signer, request.headers.raw, peer, session, hops))
     return found
 
 
-class QueueAdmission:
-    """ASGI middleware for `POST .../queue/join`; see the module docstring.
+def mcp_token(signer: Signer, headers: Headers, query: str, address: str) -> str:
+    """A signed visitor token for an MCP caller: one per address and MCP session (the
+    `mcp-session-id` header, or the SSE transport's `session_id`), unguessable without the
+    server secret."""
+    session = _header(headers, b"mcp-session-id") or _query_value(query, "session_id")
+    return signer.sign(signer.derived_id("mcp", f"{address}\0{session}"))
+
+
+def _query_value(query: str, name: str) -> str:
+    for part in query.split("&"):
+        key, _, value = part.partition("=")
+        if key == name:
+            return value
+    return ""
+
+
+def with_cookie(headers: Headers, token: str) -> Headers:
+    """`headers` with the visitor cookie set to `token` (the caller's other cookies kept)."""
+    others = [
+        part.strip()
+        for key, value in headers
+        if key.lower() == b"cookie"
+        for part in value.decode("latin-1").split(";")
+        if part.strip() and not part.strip().startswith(COOKIE_NAME + "=")
+    ]
+    kept = [(k, v) for k, v in headers if k.lower() != b"cookie"]
+    cookie = "; ".join([*others, f"{COOKIE_NAME}={token}"])
+    return [*kept, (b"cookie", cookie.encode("latin-1"))]
+
+
+class AdmissionGate:
+    """ASGI middleware in front of every route that can start work; see the module docstring.
 
     `pending()` lists (visitor, address) of the jobs waiting or running; `signer` reads the
-    visitor cookie; `trust_forwarded` takes the address from `X-Forwarded-For` (on a Space)."""
+    visitor cookie; `hops` is the number of trusted proxies; `uploads` the upload budget."""
 
     def __init__(
         self,
@@ -92,20 +229,20 @@ class QueueAdmission:
         quotas: Quotas,
         signer: Signer,
         pending: Callable[[], list[Who]],
-        trust_forwarded: bool = False,
+        hops: int = 0,
+        uploads: UploadBudget | None = None,
     ) -> None:
         self.app = app
         self.quotas = quotas
         self.signer = signer
         self.pending = pending
-        self.trust_forwarded = trust_forwarded
-
-    def who(self, headers: Iterable[tuple[bytes, bytes]], peer: str, session_hash: str) -> Who:
-        return request_who(self.signer, headers, peer, session_hash, self.trust_forwarded)
+        self.hops = hops
+        self.uploads = uploads or UploadBudget.from_quotas(quotas)
+        self._inflight: Counter[Who] = Counter()  # admitted, not yet answered (not queued yet)
 
     def refusal(self, who: Who) -> tuple[int, str] | None:
-        """(status, message) when this join must be refused, else None."""
-        pending = self.pending()
+        """(status, message) when a job of `who` must be refused, else None."""
+        pending = self.pending() + list(self._inflight.elements())
         if len(pending) >= self.quotas.queue_size:
             return 503, queue_full_message(self.quotas)
         if sum(1 for k, _ in pending if k == who[0]) >= self.quotas.max_pending_per_visitor:
@@ -121,36 +258,127 @@ class QueueAdmission:
         return None
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope.get("method") != "POST":
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if not scope.get("path", "").endswith("/queue/join"):
-            await self.app(scope, receive, send)
-            return
-        body, more = b"", True
-        while more:
-            message = await receive()
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
+        kind = request_kind(scope.get("method", ""), scope.get("path", ""))
+        handler = {JOB: self._job, UPLOAD: self._upload, MCP: self._mcp, CLOSED: self._closed}
+        await handler.get(kind, self.app)(scope, receive, send)
+
+    def _address(self, scope: dict) -> str:
+        peer = (scope.get("client") or ("", 0))[0]
+        return client_address(scope.get("headers", []), peer, self.hops)
+
+    async def _job(self, scope: dict, receive: Any, send: Any) -> None:
+        """Cap a job by its visitor and address; the session hash is read from a JSON body (a
+        multipart one, such as `process_recording`'s, is passed on unread)."""
+        headers = scope.get("headers", [])
+        body = None
+        content_type = _header(headers, b"content-type")
+        if not content_type or "json" in content_type:  # FastAPI parses both as JSON
+            body = await _read_body(receive, MAX_JSON_BODY)
+            if body is None:
+                await _reply(send, 413, "request body too large")
+                return
         try:
-            session_hash = str(json.loads(body).get("session_hash") or "")
+            session_hash = str(json.loads(body or b"{}").get("session_hash") or "")
         except (ValueError, AttributeError):
             session_hash = ""
         peer = (scope.get("client") or ("", 0))[0]
-        refused = self.refusal(self.who(scope.get("headers", []), peer, session_hash))
+        who = request_who(self.signer, headers, peer, session_hash, self.hops)
+        refused = self.refusal(who)
         if refused is not None:
             await _reply(send, *refused)
             return
-        sent = False
+        self._inflight[who] += 1  # until Gradio has queued it (parallel joins see it)
+        try:
+            await self.app(scope, receive if body is None else _replay(body, receive), send)
+        finally:
+            self._inflight[who] -= 1
+            if not self._inflight[who]:
+                del self._inflight[who]
 
-        async def replay() -> dict:
-            nonlocal sent
-            if sent:
-                return await receive()
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
+    async def _mcp(self, scope: dict, receive: Any, send: Any) -> None:
+        """Give a cookie-less MCP caller its own identity; cap its tool calls like jobs."""
+        headers = list(scope.get("headers", []))
+        address = self._address(scope)
+        if not cookie_visitor(self.signer, _header(headers, b"cookie")):
+            query = scope.get("query_string", b"").decode("latin-1")
+            headers = with_cookie(headers, mcp_token(self.signer, headers, query, address))
+            scope = {**scope, "headers": headers}
+        if scope.get("method") != "POST":
+            await self.app(scope, receive, send)
+            return
+        body = await _read_body(receive, MAX_JSON_BODY)
+        if body is None:
+            await _reply(send, 413, "request body too large")
+            return
+        if b"tools/call" in body:
+            visitor = cookie_visitor(self.signer, _header(headers, b"cookie")) or ""
+            refused = self.refusal((visitor, address))
+            if refused is not None:
+                await _reply(send, *refused)
+                return
+        await self.app(scope, _replay(body, receive), send)
 
-        await self.app(scope, replay, send)
+    async def _upload(self, scope: dict, receive: Any, send: Any) -> None:
+        """Hold an upload to the budget: refuse it when its declared size is over, and cut its
+        body off once what arrives passes what is left."""
+        headers = scope.get("headers", [])
+        address = self._address(scope)
+        key = visitor_key(self.signer, _header(headers, b"cookie"), "", address)
+        declared = _header(headers, b"content-length")
+        size = int(declared) if declared.isdigit() else 0
+        message = self.uploads.refusal(key, max(size, 1))
+        if message is not None:
+            await _reply(send, 429, message)
+            return
+        self.uploads.record(key, size)  # reserved now, so parallel uploads cannot overspend
+        allowed, received = size or self.uploads.allowance(key), 0
+
+        async def counted() -> dict:
+            nonlocal received
+            if received > allowed:
+                return {"type": "http.disconnect"}
+            event = await receive()
+            received += len(event.get("body", b""))
+            return {"type": "http.disconnect"} if received > allowed else event
+
+        try:
+            await self.app(scope, counted, send)
+        finally:
+            self.uploads.record(key, received - size)
+
+    async def _closed(self, scope: dict, receive: Any, send: Any) -> None:
+        await _reply(send, 404, "not found")
+
+
+async def _read_body(receive: Any, limit: int) -> bytes | None:
+    """The whole request body, or None when it is over `limit` bytes."""
+    chunks, size, more = [], 0, True
+    while more:
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        more = message.get("more_body", False)
+    return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Any) -> Callable[[], Any]:
+    """A `receive` that gives `body` once, then defers to the real one (disconnects)."""
+    sent = False
+
+    async def replay() -> dict:
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
 
 
 async def _reply(send: Any, status: int, detail: str) -> None:

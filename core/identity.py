@@ -160,7 +160,11 @@ class Signer:
     def session_id(self, session_hash: str) -> str:
         """A stable anonymous id for a session without a cookie: HMAC of its session hash, so a
         caller cannot choose the resulting id."""
-        digest = hmac.new(self._key, b"session\0" + session_hash.encode(), hashlib.sha256)
+        return self.derived_id("session", session_hash)
+
+    def derived_id(self, purpose: str, value: str) -> str:
+        """An anonymous id derived (HMAC) from `value` for `purpose` ("session", "mcp")."""
+        digest = hmac.new(self._key, f"{purpose}\0{value}".encode(), hashlib.sha256)
         return ANON_PREFIX + digest.hexdigest()[:32]
 
 

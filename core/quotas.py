@@ -44,6 +44,11 @@ class Quotas:
     allow_hub_ids: bool = False
     hub_max_mb: float = 200.0
     output_ttl_s: float = 900.0  # a visitor's generated files are removed after this
+    upload_mb_per_visitor: float = 200.0  # within upload_ttl_s (core.uploads)
+    upload_mb_total: float = 2000.0  # everyone together, within upload_ttl_s
+    upload_ttl_s: float = 900.0  # uploads and outputs are deleted after this
+    max_sessions: int = 300  # browser sessions whose page state the server keeps
+    session_ttl_s: float = 1800.0  # a session idle this long is forgotten
 
     @classmethod
     def for_owner(cls) -> Quotas:
@@ -66,6 +71,11 @@ class Quotas:
             allow_hub_ids=True,
             hub_max_mb=4000.0,
             output_ttl_s=7200.0,
+            upload_mb_per_visitor=1e9,
+            upload_mb_total=1e9,
+            upload_ttl_s=3600.0,
+            max_sessions=10_000,
+            session_ttl_s=1e9,
         )
 
     @classmethod

@@ -294,7 +294,8 @@ class FilePayloadGuard:
         if scope["type"] != "http" or scope.get("method") != "POST":
             await self.app(scope, receive, send)
             return
-        if b"json" not in headers.get(b"content-type", b""):
+        content_type = headers.get(b"content-type", b"")
+        if content_type and b"json" not in content_type:  # FastAPI reads no type as JSON
             await self.app(scope, receive, send)
             return
         chunks, size, more = [], 0, True

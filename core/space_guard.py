@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.admission import QueueAdmission, gradio_pending
+from core.admission import AdmissionGate, gradio_pending, proxy_hops
 from core.hub_access import HubAccess
 from core.identity import Deployment, Identity, Signer, VisitorCookieMiddleware, identify
 from core.identity import load_secret as _load_secret
@@ -37,6 +37,7 @@ class SpaceGuard:
     hub: HubAccess
     data: Path
     sweeper: Sweeper = field(default_factory=Sweeper)  # removes visitors' outputs in time
+    proxy_hops: int = 0  # trusted proxies in front of the app (GAN_STUDIO_TRUSTED_PROXY_HOPS)
 
     @classmethod
     def from_env(
@@ -61,6 +62,7 @@ class SpaceGuard:
             models=OwnedModels(visitor_models_dir(data), quotas, shared, shared_folder),
             hub=HubAccess(quotas, configured, owner_login=owner, reachable=reachable),
             data=data,
+            proxy_hops=proxy_hops(deployment.on_space, env),
         )
 
     def who(self, request: Any, profile: Any, token: Any, browser_token: Any = None) -> Identity:
@@ -90,7 +92,8 @@ class SpaceGuard:
 
     def middleware(self, demo: Any) -> list[Any]:
         """ASGI middleware for `launch(app_kwargs={"middleware": ...})`: the visitor cookie and
-        the file-payload guard always, queue admission for visitors."""
+        the file-payload guard always, the admission gate (job caps, upload budgets, MCP
+        identities) for visitors."""
         from starlette.middleware import Middleware
 
         secure = self.deployment.on_space
@@ -100,14 +103,14 @@ class SpaceGuard:
         ]
         if self.deployment.owner_at_keyboard:
             return stack
-        trust = self.deployment.on_space  # a Space's proxy sets X-Forwarded-For
+        hops = self.proxy_hops
         return [
             *stack,
             Middleware(
-                QueueAdmission,
+                AdmissionGate,
                 quotas=self.quotas,
                 signer=self.signer,
-                pending=lambda: gradio_pending(demo, self.signer, trust),
-                trust_forwarded=trust,
+                pending=lambda: gradio_pending(demo, self.signer, hops),
+                hops=hops,
             ),
         ]

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 
 import gradio as gr
 
+from core import sessions
 from ui.common import CSS
 from ui.i18n import build_i18n
 from ui.mcp_files import accept_file_lists
@@ -66,13 +67,17 @@ def limit_mcp_tools(demo: gr.Blocks) -> list[str]:
     return list(tools)
 
 
-def mcp_lifespan(demo: gr.Blocks):
-    """A server lifespan that trims the MCP tools before the server takes its first request
-    (Gradio makes its MCP server while `launch` builds the app, just before this runs)."""
+def server_lifespan(demo: gr.Blocks):
+    """A server lifespan that runs before the server takes its first request (Gradio makes its
+    MCP server while `launch` builds the app, just before this runs): it trims the MCP tools
+    and bounds the per-session state (`core.sessions`)."""
 
     @contextlib.asynccontextmanager
-    async def lifespan(_app: object) -> AsyncIterator[None]:
+    async def lifespan(app: object) -> AsyncIterator[None]:
         limit_mcp_tools(demo)
+        guard = getattr(demo, "gan_studio_guard", None)
+        if guard is not None:
+            sessions.install(app, demo, guard.quotas.max_sessions, guard.quotas.session_ttl_s)
         yield
 
     return lifespan
@@ -101,10 +106,10 @@ def launch_options(demo: gr.Blocks | None = None) -> dict:
         "mcp_server": True,  # MCP_TOOLS for LLM clients (README: MCP)
     }
     app_kwargs: dict = {}
-    if demo is not None:  # only MCP_TOOLS are tools
-        app_kwargs["lifespan"] = mcp_lifespan(demo)
+    if demo is not None:  # only MCP_TOOLS are tools; bounded session state
+        app_kwargs["lifespan"] = server_lifespan(demo)
     guard = getattr(demo, "gan_studio_guard", None)
-    if guard is not None:  # the visitor cookie, the file-payload guard and queue admission
+    if guard is not None:  # the visitor cookie, the file-payload guard and the admission gate
         app_kwargs["middleware"] = guard.middleware(demo)
     if app_kwargs:
         options["app_kwargs"] = app_kwargs

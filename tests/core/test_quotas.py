@@ -25,6 +25,11 @@ DOCUMENTED = [
     "GAN_STUDIO_ALLOW_HUB_IDS",
     "GAN_STUDIO_HUB_MAX_MB",
     "GAN_STUDIO_OUTPUT_TTL_S",
+    "GAN_STUDIO_UPLOAD_MB_PER_VISITOR",
+    "GAN_STUDIO_UPLOAD_MB_TOTAL",
+    "GAN_STUDIO_UPLOAD_TTL_S",
+    "GAN_STUDIO_MAX_SESSIONS",
+    "GAN_STUDIO_SESSION_TTL_S",
 ]
 
 
@@ -38,7 +43,10 @@ def test_visitor_defaults_are_safe_and_owner_generous():
     assert visitors.anon_ttl_h == 24
     assert visitors.heavy_job_max_s < 300
     assert visitors.max_pending_per_visitor < visitors.max_pending_per_address < visitors.queue_size
+    assert visitors.upload_ttl_s < owner.upload_ttl_s
     for name in ("max_models_per_visitor", "visitor_budget_mb", "max_total_frames", "hub_max_mb"):
+        assert getattr(owner, name) > getattr(visitors, name)
+    for name in ("upload_mb_per_visitor", "upload_mb_total", "max_sessions", "session_ttl_s"):
         assert getattr(owner, name) > getattr(visitors, name)
 
 

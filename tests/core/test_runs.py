@@ -50,3 +50,24 @@ def test_wait_idle_times_out_while_a_run_goes_on():
     runs = RunRegistry()
     with runs.running("a"):
         assert not runs.wait_idle(0.05)
+
+
+def test_trimming_memory_runs_no_garbage_collection(monkeypatch):
+    """A full collection on a timer stopped every request for up to 446 ms."""
+    import gc
+
+    from core import runs
+
+    monkeypatch.setattr(gc, "collect", lambda *a: (_ for _ in ()).throw(AssertionError("gc")))
+    runs.trim_host_memory()
+
+
+def test_the_start_up_heap_is_frozen():
+    import gc
+
+    from core.runs import freeze_startup_heap
+
+    try:
+        assert freeze_startup_heap() > 0 and gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()

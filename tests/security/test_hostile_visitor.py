@@ -467,11 +467,40 @@ def test_one_heavy_job_per_visitor(space):
 
 def test_queue_admission_is_installed_for_visitors(space):
     _, demo, _, _ = space
-    from core.admission import QueueAdmission
+    from core.admission import AdmissionGate
     from core.safe_files import FilePayloadGuard
 
     classes = {m.cls for m in demo.app.user_middleware}
-    assert {QueueAdmission, FilePayloadGuard} <= classes
+    assert {AdmissionGate, FilePayloadGuard} <= classes
+
+
+def test_every_route_of_the_app_is_classified_by_the_gate(space):
+    """The real app's route table (MCP mounts included): no route that can start work is
+    unknown to the admission gate."""
+    from core.admission import unclassified_routes
+
+    _, demo, _, _ = space
+    assert unclassified_routes(demo.app.routes) == []
+
+
+def test_session_less_api_calls_keep_no_session_state(space):
+    """The finding: each raw `call/generate` without a session hash left a copy of the
+    page's state behind (+413 MB after 600 calls). Now none stays."""
+    from core.sessions import LeanStateHolder
+
+    url, demo, services, _ = space
+    holder = demo.app.state_holder
+    assert isinstance(holder, LeanStateHolder)
+    assert holder.capacity == services.guard.quotas.max_sessions
+    before = len(holder.session_data)
+    payload = {"data": inputs_of(demo, "generate", seeds="1")}
+    for _ in range(3):
+        event = httpx.post(f"{url}/gradio_api/call/generate", json=payload, timeout=60)
+        event_id = event.json()["event_id"]
+        result = httpx.get(f"{url}/gradio_api/call/generate/{event_id}", timeout=60)
+        assert "event: complete" in result.text
+    assert len(holder.session_data) == before
+    assert len(holder) - len(holder.session_data) <= 1  # the last call's, until the next
 
 
 def _served_folders(output: object) -> set[Path]:
@@ -523,7 +552,7 @@ def test_main_bounds_the_queue_and_adds_the_guards_middleware(monkeypatch):
     import os
 
     import app
-    from core.admission import QueueAdmission
+    from core.admission import AdmissionGate
 
     seen: dict = {}
 
@@ -542,8 +571,9 @@ def test_main_bounds_the_queue_and_adds_the_guards_middleware(monkeypatch):
     monkeypatch.setenv("GAN_STUDIO_SECRET", secrets.token_hex(16))
     monkeypatch.setattr(app, "build_demo", FakeDemo)
     monkeypatch.setattr(app.store, "hub_reachable", lambda: False)
+    monkeypatch.setattr(app, "freeze_startup_heap", lambda: 0)
     app.main()
     assert seen["queue"]["max_size"] == 64 + 8
     classes = [m.cls for m in seen["app_kwargs"]["middleware"]]
-    assert QueueAdmission in classes
+    assert AdmissionGate in classes
     assert os.environ["GRADIO_ANALYTICS_ENABLED"] == "False"

@@ -232,7 +232,9 @@ def test_main_launches_with_the_security_options(monkeypatch):
     monkeypatch.delenv("GRADIO_SHARE", raising=False)
     monkeypatch.setattr(app, "build_demo", FakeDemo)
     monkeypatch.setattr(app.store, "hub_reachable", lambda: False)
+    monkeypatch.setattr(app, "freeze_startup_heap", lambda: seen.setdefault("frozen", 1))
     app.main()
+    assert seen["frozen"]  # the start-up heap is frozen out of the garbage collector's sight
     assert seen["share"] is False
     assert seen["server_name"] == "127.0.0.1"
     assert seen["max_file_size"] == app.MAX_UPLOAD
