@@ -244,4 +244,4 @@ def test_guard_refuses_before_the_app_and_replays_good_bodies(uploads):
     good = json.dumps({"data": ["hello"]}).encode()
     assert run_guard(good, root=uploads) == ([good], 200)
     assert run_guard(bad, b"multipart/form-data", root=uploads) == ([bad], 200)
-    assert run_guard(bad, b"", root=uploads) == ([], 400)  # FastAPI parses it as JSON
+    assert run_guard(bad, b"", root=uploads) == ([], 422)  # FastAPI parses it as JSON
