@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterable, Mapping
 from http.cookies import SimpleCookie
 from typing import Any
 
+from core.asgi import read_body, replay, send_json
 from core.identity import COOKIE_NAME, Signer
 from core.quotas import Quotas, queue_full_message
 from core.safe_files import MAX_JSON_BODY
@@ -276,7 +277,7 @@ class AdmissionGate:
         body = None
         content_type = _header(headers, b"content-type")
         if not content_type or "json" in content_type:  # FastAPI parses both as JSON
-            body = await _read_body(receive, MAX_JSON_BODY)
+            body = await read_body(receive, MAX_JSON_BODY)
             if body is None:
                 await _reply(send, 413, "request body too large")
                 return
@@ -292,7 +293,7 @@ class AdmissionGate:
             return
         self._inflight[who] += 1  # until Gradio has queued it (parallel joins see it)
         try:
-            await self.app(scope, receive if body is None else _replay(body, receive), send)
+            await self.app(scope, receive if body is None else replay(body, receive), send)
         finally:
             self._inflight[who] -= 1
             if not self._inflight[who]:
@@ -309,7 +310,7 @@ class AdmissionGate:
         if scope.get("method") != "POST":
             await self.app(scope, receive, send)
             return
-        body = await _read_body(receive, MAX_JSON_BODY)
+        body = await read_body(receive, MAX_JSON_BODY)
         if body is None:
             await _reply(send, 413, "request body too large")
             return
@@ -319,7 +320,7 @@ class AdmissionGate:
             if refused is not None:
                 await _reply(send, *refused)
                 return
-        await self.app(scope, _replay(body, receive), send)
+        await self.app(scope, replay(body, receive), send)
 
     async def _upload(self, scope: dict, receive: Any, send: Any) -> None:
         """Hold an upload to the budget: refuse it when its declared size is over, and cut its
@@ -353,36 +354,5 @@ class AdmissionGate:
         await _reply(send, 404, "not found")
 
 
-async def _read_body(receive: Any, limit: int) -> bytes | None:
-    """The whole request body, or None when it is over `limit` bytes."""
-    chunks, size, more = [], 0, True
-    while more:
-        message = await receive()
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-        more = message.get("more_body", False)
-    return b"".join(chunks)
-
-
-def _replay(body: bytes, receive: Any) -> Callable[[], Any]:
-    """A `receive` that gives `body` once, then defers to the real one (disconnects)."""
-    sent = False
-
-    async def replay() -> dict:
-        nonlocal sent
-        if sent:
-            return await receive()
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return replay
-
-
 async def _reply(send: Any, status: int, detail: str) -> None:
-    payload = json.dumps({"detail": detail, "error": detail}).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(payload))]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": payload})
+    await send_json(send, status, {"detail": detail, "error": detail})

@@ -27,6 +27,7 @@ from typing import Any
 
 from PIL import Image
 
+from core.asgi import read_body, replay, send_json
 from core.errors import UserInputError
 
 # A URL in a file input would make the server fetch it (SSRF, no size limit): refused. Note that
@@ -298,32 +299,16 @@ class FilePayloadGuard:
         if content_type and b"json" not in content_type:  # FastAPI reads no type as JSON
             await self.app(scope, receive, send)
             return
-        chunks, size, more = [], 0, True
-        while more:
-            message = await receive()
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_body:
-                await _reply(send, 413, "request body too large")
-                return
-            chunks.append(chunk)
-            more = message.get("more_body", False)
-        body = b"".join(chunks)
+        body = await read_body(receive, self.max_body)
+        if body is None:
+            await _reply(send, 413, "request body too large")
+            return
         try:
             check_payload(body, self.root)
         except UserInputError as e:
             await _reply(send, 422, str(e), validation=True)
             return
-        replayed = False
-
-        async def replay() -> dict:
-            nonlocal replayed
-            if replayed:
-                return await receive()
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replay(body, receive), send)
 
 
 async def _reply(send: Any, status: int, detail: str, validation: bool = False) -> None:
@@ -333,7 +318,4 @@ async def _reply(send: Any, status: int, detail: str, validation: bool = False) 
     if validation:
         failed = {"__type__": "validate", "is_valid": False, "parameter_name": "a file input"}
         body = {"detail": [{**failed, "message": detail}], "error": detail}
-    payload = json.dumps(body).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(payload))]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": payload})
+    await send_json(send, status, body)

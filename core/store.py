@@ -29,6 +29,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlparse
 
 import httpx
@@ -43,6 +44,7 @@ from core.errors import UserInputError
 from core.paths import data_dir
 
 log = logging.getLogger(__name__)
+R = TypeVar("R")  # a parsed configuration entry
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG_NAME = "config.json"
@@ -372,26 +374,24 @@ def list_local(model_type: str | None = None) -> list[str]:
 def configured_hub_models() -> list[HubRef]:
     """Hub models offered in the UI: `$GAN_STUDIO_HUB_MODELS`, comma-separated `owner/name@rev`
     (the `owner/name@sha:path` network files are `configured_hub_files`)."""
-    specs = os.environ.get("GAN_STUDIO_HUB_MODELS", "")
-    refs = []
-    for spec in filter(None, (s.strip() for s in specs.split(","))):
-        if ":" in spec:
-            continue
-        try:
-            refs.append(HubRef.parse(spec))
-        except UserInputError as e:
-            log.warning("ignoring GAN_STUDIO_HUB_MODELS entry: %s", e)
-    return refs
+    return _configured(HubRef.parse, network_files=False)
 
 
 def configured_hub_files() -> list[HubFileRef]:
     """The network files in `$GAN_STUDIO_HUB_MODELS` (`owner/name@sha:path.pkl`)."""
+    return _configured(HubFileRef.parse, network_files=True)
+
+
+def _configured(parse: Callable[[str], R], network_files: bool) -> list[R]:
+    """The `$GAN_STUDIO_HUB_MODELS` entries of one kind (a `:path` marks a network file),
+    parsed; an invalid entry is logged and skipped."""
     refs = []
-    for spec in os.environ.get("GAN_STUDIO_HUB_MODELS", "").split(","):
-        if ":" not in spec:
+    specs = os.environ.get("GAN_STUDIO_HUB_MODELS", "").split(",")
+    for spec in filter(None, (s.strip() for s in specs)):
+        if (":" in spec) != network_files:
             continue
         try:
-            refs.append(HubFileRef.parse(spec))
+            refs.append(parse(spec))
         except UserInputError as e:
             log.warning("ignoring GAN_STUDIO_HUB_MODELS entry: %s", e)
     return refs
