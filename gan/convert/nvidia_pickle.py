@@ -22,7 +22,8 @@ import torch
 from gan.convert import checks, layout, limits
 from gan.convert.errors import ConversionError
 from gan.convert.layout import FIR_TAPS
-from gan.convert.safe_pickle import PersistentStub, TensorRef, load_network_pickle
+from gan.convert.network_reader import load_network_pickle
+from gan.convert.standins import PersistentStub, TensorRef
 
 log = logging.getLogger(__name__)
 

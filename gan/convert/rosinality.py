@@ -26,7 +26,7 @@ import torch
 from gan.convert import checks, layout, limits
 from gan.convert.errors import ConversionError
 from gan.convert.nvidia_pickle import Converted
-from gan.convert.safe_pickle import plain
+from gan.convert.standins import plain
 
 log = logging.getLogger(__name__)
 

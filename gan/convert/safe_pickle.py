@@ -15,306 +15,30 @@ nothing) with these rules on top:
   later, for the networks that are converted, and only when it holds float weights.
 
 A storage is the legacy `torch.save` record that `TypedStorage.__reduce__` writes (header
-pickles, then the raw little-endian bytes); it is parsed here, with the same reader, never by
-`torch.load`.
+pickles, then the raw little-endian bytes); `gan.convert.network_reader` parses it with the
+same reader, never with `torch.load`. The stand-ins live in `gan.convert.standins`.
 """
 
 from __future__ import annotations
 
 import collections
-import io
-import math
 import pickle
-import re
 import struct
-import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, BinaryIO, ClassVar
-
-import torch
 
 from gan.convert import limits
 from gan.convert.errors import ConversionError
-
-_SCALARS = (str, bytes, int, float, bool, type(None))
-_NOT_PLAIN = re.compile(r"[^\w .,:;'()=+-]")
-
-
-def plain(text: str, limit: int = 200) -> str:
-    """Text from the file, as it may appear in a message: short, no markup characters."""
-    return _NOT_PLAIN.sub("?", text[:limit])
-
-
-# --- stand-ins ------------------------------------------------------------------------------------
-
-
-@dataclass
-class PersistentStub:
-    """What a persistent NVIDIA object left in the pickle: its class name and its state."""
-
-    class_name: str
-    state: dict = field(repr=False)
-
-
-@dataclass(frozen=True)
-class StorageData:
-    """One tensor storage: a dtype name, its element size and its raw little-endian bytes."""
-
-    dtype: str
-    itemsize: int
-    data: memoryview = field(repr=False)
-
-    @property
-    def numel(self) -> int:
-        return len(self.data) // self.itemsize
-
-
-@dataclass(frozen=True)
-class TensorRef:
-    """A tensor view checked against its storage; `materialize` copies it (floats only)."""
-
-    storage: StorageData
-    offset: int
-    size: tuple[int, ...]
-    stride: tuple[int, ...]
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return self.size
-
-    @property
-    def dtype(self) -> str:
-        return self.storage.dtype
-
-    def materialize(self, what: str) -> torch.Tensor:
-        """A contiguous float tensor with this view's values (float64 and non-floats refused)."""
-        dtype = FLOAT_DTYPES.get(self.storage.dtype)
-        if dtype is None:
-            raise ConversionError(
-                f"{what} holds {self.storage.dtype} values: only float32, float16 and bfloat16 "
-                "weights are read (NVIDIA's pickles hold float32)"
-            )
-        if math.prod(self.size) == 0:
-            return torch.empty(self.size, dtype=dtype)
-        with warnings.catch_warnings():  # read-only buffer: only read before the clone
-            warnings.simplefilter("ignore", UserWarning)
-            base = torch.frombuffer(self.storage.data, dtype=dtype)
-        return torch.as_strided(base, self.size, self.stride, self.offset).clone()
-
-
-FLOAT_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-# torch.<Name>Storage -> (dtype name, element size)
-_STORAGE_TYPES = {
-    "FloatStorage": ("float32", 4),
-    "HalfStorage": ("float16", 2),
-    "BFloat16Storage": ("bfloat16", 2),
-    "DoubleStorage": ("float64", 8),
-    "LongStorage": ("int64", 8),
-    "IntStorage": ("int32", 4),
-    "ShortStorage": ("int16", 2),
-    "CharStorage": ("int8", 1),
-    "ByteStorage": ("uint8", 1),
-    "BoolStorage": ("bool", 1),
-    "ComplexFloatStorage": ("complex64", 8),
-    "ComplexDoubleStorage": ("complex128", 16),
-    "UntypedStorage": ("uint8", 1),
-}
-
-
-@dataclass(frozen=True)
-class _StorageType:
-    dtype: str
-    itemsize: int
-
-
-# numpy dtype strings -> struct format (little-endian); only plain numbers
-_NUMPY_CODES = {
-    "f2": "e",
-    "f4": "f",
-    "f8": "d",
-    "i1": "b",
-    "i2": "h",
-    "i4": "i",
-    "i8": "q",
-    "u1": "B",
-    "u2": "H",
-    "u4": "I",
-    "u8": "Q",
-    "b1": "?",
-}
-
-
-class DtypeCode:
-    """Stand-in for `numpy.dtype(spec, align, copy)`: a numeric type code, nothing else."""
-
-    def __init__(self, spec: Any, align: Any = False, copy: Any = True) -> None:
-        if type(spec) is not str or spec not in _NUMPY_CODES:
-            raise ConversionError("a numpy dtype in the pickle is not a plain number type")
-        if type(align) is not bool or type(copy) is not bool:
-            raise ConversionError("a numpy dtype in the pickle has malformed arguments")
-        self.code, self.ready = spec, False
-
-    @property
-    def itemsize(self) -> int:
-        return struct.calcsize("<" + _NUMPY_CODES[self.code])
-
-    def set_state(self, state: Any) -> None:
-        """numpy's dtype state `(3, byteorder, None, None, None, -1, -1, 0)`: nothing else."""
-        ok = (
-            type(state) is tuple
-            and len(state) == 8
-            and state[0] == 3
-            and state[1] in ("<", "|")
-            and state[2:5] == (None, None, None)
-            and state[5:] == (-1, -1, 0)
-        )
-        if not ok or self.ready:
-            raise ConversionError(
-                "a numpy dtype in the pickle has a state other than a plain little-endian number"
-            )
-        self.ready = True
-
-    def unpack(self, raw: bytes, count: int) -> tuple:
-        if not self.ready:
-            raise ConversionError("a numpy dtype in the pickle is used before its state")
-        return struct.unpack(f"<{count}{_NUMPY_CODES[self.code]}", raw)
-
-
-class _NdarrayClass:
-    """Placeholder for `numpy.ndarray` named as `_reconstruct`'s first argument."""
-
-
-class ArrayData:
-    """Stand-in for a numpy array: shape, type code and values rebuilt from its raw bytes."""
-
-    def __init__(self, cls: Any, shape: Any, kind: Any) -> None:
-        if cls is not _NdarrayClass or shape != (0,) or kind != b"b":
-            raise ConversionError("a numpy array in the pickle is not a plain ndarray")
-        self.shape: tuple[int, ...] | None = None
-        self.values: tuple = ()
-
-    def set_state(self, state: Any) -> None:
-        """`(1, shape, dtype, is_fortran, rawdata)`, the raw bytes checked against the shape."""
-        if type(state) is not tuple or len(state) != 5 or state[0] != 1 or self.shape is not None:
-            raise ConversionError("a numpy array in the pickle has a malformed state")
-        _, shape, dtype, fortran, raw = state
-        if not isinstance(dtype, DtypeCode) or type(fortran) is not bool or type(raw) is not bytes:
-            raise ConversionError("a numpy array in the pickle is not an array of plain numbers")
-        size = _check_shape(shape, "a numpy array")
-        if size > limits.MAX_ARRAY_ELEMENTS:
-            raise ConversionError(
-                f"a numpy array in the pickle has over {limits.MAX_ARRAY_ELEMENTS} elements"
-            )
-        if len(raw) != size * dtype.itemsize:
-            raise ConversionError(
-                "a numpy array in the pickle has more or fewer bytes than its shape"
-            )
-        self.shape, self.values = shape, dtype.unpack(raw, size)
-
-
-def _check_shape(shape: Any, what: str) -> int:
-    """Element count of a shape tuple of small non-negative ints, within the per-tensor cap."""
-    if type(shape) is not tuple or len(shape) > limits.MAX_DIMS:
-        raise ConversionError(f"{what} in the pickle has a malformed shape")
-    if any(type(n) is not int or n < 0 or n > limits.MAX_TENSOR_ELEMENTS for n in shape):
-        raise ConversionError(f"{what} in the pickle has a malformed shape")
-    size = math.prod(shape)
-    if size > limits.MAX_TENSOR_ELEMENTS:
-        raise ConversionError(
-            f"{what} in the pickle has {size} elements: over the cap of "
-            f"{limits.MAX_TENSOR_ELEMENTS} per tensor"
-        )
-    return size
-
-
-# --- stand-in functions -----------------------------------------------------------------------
-
-
-def _reconstruct_persistent_obj(meta: Any) -> PersistentStub:
-    """Stand-in for `torch_utils.persistence._reconstruct_persistent_obj`; ignores `module_src`."""
-    if type(meta) is not dict or meta.get("type") != "class":
-        raise ConversionError("malformed persistent object in the pickle")
-    name, state = meta.get("class_name"), meta.get("state")
-    if type(name) is not str or not name.isidentifier() or len(name) > limits.MAX_NAME:
-        raise ConversionError("a persistent object in the pickle has a malformed class name")
-    if type(state) is not dict:
-        raise ConversionError(f"the persistent {name} in the pickle has no state dict")
-    return PersistentStub(name, state)
-
-
-def _numpy_scalar(dtype: Any, raw: Any = None) -> int | float | bool:
-    """Stand-in for `numpy.core.multiarray.scalar`: a plain Python number."""
-    if not isinstance(dtype, DtypeCode) or type(raw) is not bytes or len(raw) != dtype.itemsize:
-        raise ConversionError("a numpy scalar in the pickle is not a plain number")
-    return dtype.unpack(raw, 1)[0]
-
-
-def _latin1_bytes(text: Any, encoding: Any = "latin1") -> bytes:
-    """`_codecs.encode`, as protocol-2 pickles write bytes; latin-1 only."""
-    if type(text) is not str or encoding not in ("latin1", "latin-1"):
-        raise ConversionError("refusing a codec call in the pickle")
-    try:
-        return text.encode("latin1")
-    except UnicodeEncodeError:
-        raise ConversionError("refusing a codec call in the pickle") from None
-
-
-def _check_members(items: Any, what: str) -> list:
-    if type(items) not in (list, tuple, set, frozenset):
-        raise ConversionError(f"a {what} in the pickle is built from something else")
-    if any(type(v) not in _SCALARS for v in items):
-        raise ConversionError(f"a {what} in the pickle holds something other than plain values")
-    return list(items)
-
-
-def _make_set(items: Any = ()) -> set:
-    return set(_check_members(items, "set"))
-
-
-def _make_frozenset(items: Any = ()) -> frozenset:
-    return frozenset(_check_members(items, "frozenset"))
-
-
-def _ordered_dict(*args: Any) -> collections.OrderedDict:
-    if args:
-        raise ConversionError("an OrderedDict in the pickle is built with arguments")
-    return collections.OrderedDict()
-
-
-def _load_storage(data: Any) -> StorageData:
-    """`torch.storage._load_from_bytes`: the legacy record parsed here, bounds checked."""
-    if type(data) is not bytes:
-        raise ConversionError("malformed tensor storage in the pickle")
-    return parse_storage_record(data)
-
-
-def _check_view(storage: Any, offset: Any, size: Any, stride: Any) -> int:
-    """Element count of a view; raises unless it lies inside its storage, strides >= 1."""
-    if not isinstance(storage, StorageData):
-        raise ConversionError("a tensor in the pickle has no storage")
-    numel = _check_shape(size, "a tensor")
-    if type(stride) is not tuple or len(stride) != len(size):
-        raise ConversionError("a tensor in the pickle has malformed strides")
-    if any(type(s) is not int or s < 1 or s > 1 << 40 for s in stride):
-        raise ConversionError(
-            "a tensor in the pickle has a stride below 1 (broadcast) or too large"
-        )
-    if type(offset) is not int or offset < 0:
-        raise ConversionError("a tensor in the pickle has a malformed storage offset")
-    if (
-        numel
-        and offset + sum((n - 1) * s for n, s in zip(size, stride, strict=True)) >= storage.numel
-    ):
-        raise ConversionError("a tensor in the pickle reaches past the end of its storage")
-    if numel > storage.numel:
-        raise ConversionError("a tensor in the pickle has more elements than its storage")
-    return numel
-
-
-class _TensorClass:
-    """Placeholder for `torch.Tensor` / `torch.nn.Parameter` named as a type argument."""
-
+from gan.convert.standins import (
+    SCALARS,
+    ArrayData,
+    DtypeCode,
+    NdarrayClass,
+    TensorClass,
+    check_members,
+    make_frozenset,
+    plain,
+)
 
 # --- the reader --------------------------------------------------------------------------------
 
@@ -357,7 +81,7 @@ def _refuse(what: str) -> Callable[[SafeUnpickler], None]:
 
 
 # named in a network pickle, but never called by REDUCE (dict comes through NEWOBJ only)
-_NOT_CALLED = (dict, _TensorClass, _NdarrayClass)
+_NOT_CALLED = (dict, TensorClass, NdarrayClass)
 
 
 class SafeUnpickler(pickle._Unpickler):  # type: ignore[name-defined]
@@ -484,7 +208,7 @@ class SafeUnpickler(pickle._Unpickler):  # type: ignore[name-defined]
         if type(target) not in (dict, collections.OrderedDict) or len(items) % 2:
             raise ConversionError("refusing to set items on something not a dict in the pickle")
         for i in range(0, len(items), 2):
-            if type(items[i]) not in _SCALARS:
+            if type(items[i]) not in SCALARS:
                 raise ConversionError("a dict key in the pickle is not a plain value")
             target[items[i]] = items[i + 1]
 
@@ -520,10 +244,10 @@ class SafeUnpickler(pickle._Unpickler):  # type: ignore[name-defined]
         items = self.pop_mark()
         if type(self.stack[-1]) is not set:
             raise ConversionError("refusing to add items to something not a set in the pickle")
-        self.stack[-1].update(_check_members(items, "set"))
+        self.stack[-1].update(check_members(items, "set"))
 
     def load_frozenset(self) -> None:
-        self.append(_make_frozenset(self.pop_mark()))
+        self.append(make_frozenset(self.pop_mark()))
 
 
 _D = SafeUnpickler.dispatch
@@ -581,116 +305,3 @@ def read_pickle(
             f"not a readable network pickle ({what}, near byte {reader.position}: "
             f"{type(e).__name__}: {plain(str(e))})"
         ) from None
-
-
-# --- legacy storage records ---------------------------------------------------------------------
-
-_MAGIC = 0x1950A86A20F9469CFC6C
-_PROTOCOL_VERSION = 1001
-_STORAGE_GLOBALS = {("torch", name): _StorageType(*spec) for name, spec in _STORAGE_TYPES.items()}
-
-
-def _storage_id(pid: Any) -> tuple[_StorageType, str, int]:
-    """`('storage', type, key, location, numel, None)` -> (type, key, numel)."""
-    ok = type(pid) is tuple and len(pid) == 6 and pid[0] == "storage"
-    if not ok or not isinstance(pid[1], _StorageType) or type(pid[2]) is not str:
-        raise ConversionError("malformed storage id")
-    if type(pid[3]) is not str or type(pid[4]) is not int or pid[4] < 0 or pid[5] is not None:
-        raise ConversionError("malformed storage id (storage views are not read)")
-    return pid[1], pid[2], pid[4]
-
-
-def parse_storage_record(data: bytes) -> StorageData:
-    """The bytes `torch.save(storage, _use_new_zipfile_serialization=False)` writes."""
-    if data[:2] == b"PK":
-        raise ConversionError(
-            "a tensor storage in the pickle is a zip archive: only the legacy storage records "
-            "that pickle writes are read"
-        )
-    f, what = io.BytesIO(data), "a tensor storage record"
-    heads = [read_pickle(f, len(data) - f.tell(), {}, what) for _ in range(3)]
-    magic, version, sys_info = heads
-    if magic != _MAGIC or version != _PROTOCOL_VERSION or type(sys_info) is not dict:
-        raise ConversionError("a tensor storage in the pickle has a malformed header")
-    if sys_info.get("little_endian") is not True:
-        raise ConversionError("a tensor storage in the pickle is big-endian: not read")
-    found = read_pickle(f, len(data) - f.tell(), _STORAGE_GLOBALS, what, _storage_id)
-    if type(found) is not tuple or len(found) != 3 or not isinstance(found[0], _StorageType):
-        raise ConversionError("a tensor storage record in the pickle holds no storage")
-    stype, key, numel = found
-    keys = read_pickle(f, len(data) - f.tell(), {}, what)
-    if keys != [key]:
-        raise ConversionError("a tensor storage record in the pickle holds other storages")
-    start = f.tell() + 8
-    header = data[start - 8 : start]
-    if len(header) != 8 or struct.unpack("<q", header)[0] != numel:
-        raise ConversionError("a tensor storage in the pickle has a malformed size")
-    if len(data) - start != numel * stype.itemsize:
-        raise ConversionError("a tensor storage in the pickle has more or fewer bytes than it says")
-    return StorageData(stype.dtype, stype.itemsize, memoryview(data)[start:])
-
-
-class _ViewCounter:
-    """`_rebuild_tensor_v2` for one file: checks each view and caps the elements in all."""
-
-    def __init__(self) -> None:
-        self.total = 0
-
-    def __call__(self, storage: Any, offset: Any, size: Any, stride: Any, *_: Any) -> TensorRef:
-        self.total += _check_view(storage, offset, size, stride)
-        if self.total > limits.MAX_TOTAL_ELEMENTS:
-            raise ConversionError(
-                f"the pickle's tensors hold over {limits.MAX_TOTAL_ELEMENTS} elements in all"
-            )
-        return TensorRef(storage, offset, size, stride)
-
-
-def _rebuild_parameter(data: Any, *_ignored: Any) -> TensorRef:
-    """`torch._utils._rebuild_parameter(_with_state)`: keep the data, drop hooks and state."""
-    if not isinstance(data, TensorRef):
-        raise ConversionError("a parameter in the pickle holds no tensor")
-    return data
-
-
-def network_globals() -> dict[tuple[str, str], Any]:
-    """The stand-in table of one network pickle (a fresh tensor counter each time)."""
-    rebuild = _ViewCounter()
-
-    def rebuild_from_type(func: Any, _new_type: Any, args: Any, _state: Any) -> TensorRef:
-        if (func is not rebuild and func is not _rebuild_parameter) or type(args) is not tuple:
-            raise ConversionError("refusing a tensor rebuilt by an unknown function")
-        return func(*args)
-
-    table: dict[tuple[str, str], Any] = {
-        ("torch_utils.persistence", "_reconstruct_persistent_obj"): _reconstruct_persistent_obj,
-        ("dnnlib.util", "EasyDict"): dict,
-        ("dnnlib", "EasyDict"): dict,
-        ("collections", "OrderedDict"): _ordered_dict,
-        ("_codecs", "encode"): _latin1_bytes,
-        ("torch._utils", "_rebuild_tensor_v2"): rebuild,
-        ("torch._utils", "_rebuild_tensor"): rebuild,
-        ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
-        ("torch._utils", "_rebuild_parameter_with_state"): _rebuild_parameter,
-        ("torch._tensor", "_rebuild_from_type_v2"): rebuild_from_type,
-        ("torch.storage", "_load_from_bytes"): _load_storage,
-        ("torch", "Tensor"): _TensorClass,
-        ("torch._tensor", "Tensor"): _TensorClass,
-        ("torch.nn.parameter", "Parameter"): _TensorClass,
-        ("numpy", "ndarray"): _NdarrayClass,
-        ("numpy", "dtype"): DtypeCode,
-    }
-    for builtins in ("builtins", "__builtin__"):  # protocol <= 2 writes Python 2 names
-        table[(builtins, "set")] = _make_set
-        table[(builtins, "frozenset")] = _make_frozenset
-    for mod in ("numpy.core.multiarray", "numpy._core.multiarray"):
-        table[(mod, "_reconstruct")] = ArrayData
-        table[(mod, "scalar")] = _numpy_scalar
-    return table
-
-
-def load_network_pickle(f: BinaryIO) -> Any:
-    """Everything in an NVIDIA network pickle, as plain data, stubs and `TensorRef`s."""
-    start = f.tell()
-    size = f.seek(0, io.SEEK_END) - start
-    f.seek(start)
-    return read_pickle(f, size, network_globals(), "the network pickle")

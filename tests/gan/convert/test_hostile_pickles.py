@@ -16,7 +16,14 @@ import zipfile
 import pytest
 import torch
 
-from gan.convert import ConversionError, convert_checkpoint, convert_network_pickle, safe_pickle
+from gan.convert import (
+    ConversionError,
+    convert_checkpoint,
+    convert_network_pickle,
+    network_reader,
+    safe_pickle,
+    standins,
+)
 from gan.convert.writer import model_card
 from tests.gan.convert import fakes, hostile
 
@@ -51,18 +58,20 @@ def test_odd_but_honest_pickle_converts_exactly(name):
 
 
 def test_a_refused_build_leaves_the_converter_unchanged():
-    before = dict(vars(safe_pickle))
+    modules = (safe_pickle, standins, network_reader)
+    before = [dict(vars(m)) for m in modules]
     with pytest.raises(ConversionError):
         convert_network_pickle(io.BytesIO(hostile.build_on_converter_function()))
-    assert dict(vars(safe_pickle)) == before
-    assert not any(vars(f) for f in (safe_pickle._rebuild_parameter, safe_pickle._load_storage))
+    assert [dict(vars(m)) for m in modules] == before
+    stand_ins = (network_reader._rebuild_parameter, network_reader._load_storage)
+    assert not any(vars(f) for f in stand_ins)
 
 
 def test_tensor_views_are_checked_before_anything_is_copied(monkeypatch):
     copies = []
-    real = safe_pickle.TensorRef.materialize
+    real = standins.TensorRef.materialize
     monkeypatch.setattr(
-        safe_pickle.TensorRef,
+        standins.TensorRef,
         "materialize",
         lambda self, what: copies.append(what) or real(self, what),
     )
