@@ -165,7 +165,7 @@ class FinetuneHandlers:
                 lang,
                 count=len(run.dataset),
                 size=run.dataset.image_size,
-                model=self.tuner.describe(name if resume else model),
+                model=self.describe(name if resume else model, lang),
             )
         ]
         if skipped := run.dataset.warning():
@@ -196,7 +196,7 @@ class FinetuneHandlers:
             lang,
             count=len(dataset),
             size=dataset.image_size,
-            model=self.tuner.describe(model),
+            model=self.describe(model, lang),
         )
         if skipped := dataset.warning():
             note += f"  \n⚠️ {as_markdown_text(skipped)}"
@@ -212,11 +212,23 @@ class FinetuneHandlers:
         """`model`'s defaults (its architecture's and resolution's) in the number boxes and
         the sliders' hints, and a line saying so."""
         try:
-            d, line = self.tuner.defaults_for(model), self.tuner.describe(model)
+            lang = language_of(request)
+            d, line = self.tuner.defaults_for(model), self.describe(model, lang)
         except UserInputError:
             return (gr.skip(),) * (len(DEFAULT_FIELDS) + 1)
-        note = translate("msg.finetune.model", language_of(request), model=model, line=line)
+        note = translate("msg.finetune.model", lang, model=model, line=line)
         return *(gr.update(**hint(f, getattr(d, f))) for f in DEFAULT_FIELDS), note
+
+    def describe(self, model: str, lang: str = "en") -> str:
+        """One line on how `model` will be fine-tuned (architecture, resolution, its D), in
+        `lang` (`FineTuner.describe` is its English)."""
+        architecture, size, has_d = self.tuner.plan(model)
+        if architecture == "dcgan" and has_d:
+            return f"DCGAN, {size} px"  # names and numbers only
+        if architecture == "dcgan":
+            return translate("msg.finetune.dcgan_fresh_d", lang, size=size)
+        key = "msg.finetune.sg2" if has_d else "msg.finetune.sg2_fresh_d"
+        return translate(key, lang, size=size)
 
     def push(
         self,

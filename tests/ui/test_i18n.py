@@ -263,3 +263,15 @@ def test_the_lab_step_line_follows_the_language():
     greek, english = step_line(event, "el", 0.2), step_line(event, "en", 0.2)
     assert greek != english and "βήμα" in greek.lower() and "0.2" in english
     assert "12" in collapse_note(event, "fi") and collapse_note(event, "fi") != collapse_note(event)
+
+
+def test_the_fine_tune_lines_follow_the_language(app_services):
+    from gan import DEFAULT_MODEL
+    from ui.finetune import FinetuneHandlers
+
+    handlers = FinetuneHandlers(app_services.tuner)
+    english = handlers.describe(DEFAULT_MODEL)
+    assert english == app_services.tuner.describe(DEFAULT_MODEL)
+    assert handlers.describe(DEFAULT_MODEL, "el") != english
+    note = handlers.defaults(DEFAULT_MODEL, request=_request("hr"))[-1]
+    assert note.startswith("Dotreniravanje **")
