@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -105,11 +106,10 @@ class EditHandlers:
         return self.editor.preview(model, latent, alphas, layers)  # native: CSS scales it
 
     def slider_updates(self, model: str, layers: str = "all"):
-        """Labels with each direction's share of the spectrum (the values stay: an example or
-        a link sets model, layers and sliders at once; a person's choice resets them, below)."""
-        labels = self.editor.slider_labels(model, layers)
-        labels += [f"direction #{i} (none)" for i in range(len(labels), MAX_SLIDERS)]
-        return [gr.update(label=text) for text in labels]
+        """Each direction's share of the spectrum under its slider (the values stay: an example
+        or a link sets model, layers and sliders at once; a person's choice resets them,
+        below)."""
+        return [gr.update(info=share) for share in shares(self.editor.slider_labels(model, layers))]
 
 
 def _json(edited) -> str:
@@ -262,13 +262,25 @@ def _start_inputs() -> dict[str, gr.components.Component]:
     return c
 
 
+def shares(labels: list[str]) -> list[str]:
+    """`Editor.slider_labels` ("direction #0 (12.2%)") -> the shares ("12.2%"), one per
+    slider ("0%" where the model has fewer directions): numbers, in every language."""
+    found = [re.search(r"\(([^()]*)\)\s*$", text) for text in labels]
+    out = [m.group(1) if m else "" for m in found]
+    return out + ["0%"] * (MAX_SLIDERS - len(out))
+
+
 def _sliders(handlers: EditHandlers, model: str) -> list[gr.Slider]:
-    try:  # the bundled model's labels at start-up; the page refreshes them on model change
-        labels = handlers.editor.slider_labels(model)
+    """One slider per direction, named in the page's language (`edit.direction.<i>`), its
+    share of the spectrum as its info."""
+    try:  # the bundled model's shares at start-up; the page refreshes them on model change
+        infos = shares(handlers.editor.slider_labels(model))
     except Exception:  # a missing default model must not stop the app
-        labels = [f"direction #{i}" for i in range(MAX_SLIDERS)]
-    labels += [f"direction #{i}" for i in range(len(labels), MAX_SLIDERS)]
-    return [gr.Slider(-3.0, 3.0, value=0.0, step=0.1, label=text) for text in labels]
+        infos = [""] * MAX_SLIDERS
+    return [
+        gr.Slider(-3.0, 3.0, value=0.0, step=0.1, label=t(f"edit.direction.{i}"), info=info)
+        for i, info in enumerate(infos)
+    ]
 
 
 def reset_sliders() -> list[float]:

@@ -275,3 +275,11 @@ def test_the_fine_tune_lines_follow_the_language(app_services):
     assert handlers.describe(DEFAULT_MODEL, "el") != english
     note = handlers.defaults(DEFAULT_MODEL, request=_request("hr"))[-1]
     assert note.startswith("Dotreniravanje **")
+
+
+def test_the_edit_sliders_are_named_by_key_with_their_share_as_info(app_services):
+    from ui.edit import EditHandlers, shares
+
+    assert shares(["direction #0 (12.2%)", "direction #1 (7.4%)"]) == ["12.2%", "7.4%", *["0%"] * 3]
+    updates = EditHandlers(app_services.editor).slider_updates("dcgan-digiface")
+    assert all(re.fullmatch(r"\d+\.\d%", u["info"]) for u in updates)
