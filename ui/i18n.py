@@ -35,6 +35,10 @@ in Chromium):
   English) until a tab is opened. The scripts therefore also rename those tab buttons from
   the `tab.*` texts (`_RELABEL_TABS`), now and whenever the tab bar is drawn again (an
   observer), so a Greek, Croatian or Tagalog page shows every tab name in its language.
+- Gradio 6.31 shows an example's label (`gr.Examples(example_labels=...)`) as given, without
+  translating it. The code passes the English text of an `example.*` key (`translate(key)`),
+  and the same scripts replace it in the examples' buttons (`.gallery-item`) by the page
+  language's text (`relabel_keys`).
 """
 
 from __future__ import annotations
