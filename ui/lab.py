@@ -83,6 +83,8 @@ def step_line(event: LabProgress, lang: str = "en", threshold: float = 0.0) -> s
         line += "  \n" + note
     if r.diverged:
         line += "  \n" + translate("msg.lab.diverged", lang, step=r.step)
+    if event.message.endswith(" (stopped)"):  # gan.lab.compare stopped this run early
+        line += translate("msg.lab.stopped", lang)
     return line
 
 

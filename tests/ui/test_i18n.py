@@ -263,6 +263,8 @@ def test_the_lab_step_line_follows_the_language():
     greek, english = step_line(event, "el", 0.2), step_line(event, "en", 0.2)
     assert greek != english and "βήμα" in greek.lower() and "0.2" in english
     assert "12" in collapse_note(event, "fi") and collapse_note(event, "fi") != collapse_note(event)
+    event.message += " (stopped)"  # as gan.lab.compare marks a run it stopped
+    assert step_line(event, "hr").endswith("(zaustavljeno)")
 
 
 def test_the_fine_tune_lines_follow_the_language(app_services):
