@@ -9,6 +9,8 @@ from pathlib import Path
 import httpx
 from PIL import Image
 
+from ui.i18n import translate
+
 
 def call_raw(app_url: str, api: str, body: str, timeout: float = 60.0) -> tuple[str, object]:
     """POST a hand-written JSON body to `/gradio_api/call/<api>` and read the event stream.
@@ -50,11 +52,21 @@ def small_style_pair(folder: Path) -> tuple[str, str]:
     return paths[0], paths[1]
 
 
+def english(label: object) -> object:
+    """A component's label as `/config` gives it, in English: a `gr.I18n` key (a
+    `translation_metadata` dict, or Gradio's `__i18n__{...}` string) becomes its English text."""
+    if isinstance(label, str) and label.startswith("__i18n__"):
+        label = json.loads(label[len("__i18n__") :])
+    if isinstance(label, dict) and label.get("__type__") == "translation_metadata":
+        return translate(label["key"])
+    return label
+
+
 def page_event(app_url: str, name: str, first_output: str) -> int:
     """The id of a page event (private ones included) from `/config`: the one whose
     `api_name` starts with `name` and whose first output has the label `first_output`."""
     config = httpx.get(app_url.rstrip("/") + "/config", timeout=60).json()
-    labels = {c["id"]: c.get("props", {}).get("label") for c in config["components"]}
+    labels = {c["id"]: english(c.get("props", {}).get("label")) for c in config["components"]}
     for dep in config["dependencies"]:
         api = str(dep.get("api_name") or "")
         if api.startswith(name) and dep["outputs"] and labels[dep["outputs"][0]] == first_output:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -12,14 +13,8 @@ from gan.edit import PRESETS
 from gan.edit_service import MAX_SLIDERS, SIGMAS, Editor, start_latent
 from ui.common import CHEAP_LANE, PIXELATED, friendly, inputs_for
 from ui.examples import capable_model, is_generator, lane_examples
-from ui.i18n import howto, t
+from ui.i18n import howto, language_of, t, translate
 from ui.links import Permalinks
-
-NOTE = """**SeFa** finds the directions that the generator's first layer stretches most: the
-eigenvectors of AᵀA, where A maps the latent into the generator (a DCGAN's first transposed
-convolution; StyleGAN2's style layers of the chosen range). Each slider moves the latent along
-one direction, in units of σ; its label gives the direction's share of the spectrum. The
-exported latent (`edited.npy` / `edited.json`) gives the same face in Generate (ψ = 1)."""
 
 
 class EditHandlers:
@@ -45,6 +40,7 @@ class EditHandlers:
         direction_2: float = 0.0,
         direction_3: float = 0.0,
         direction_4: float = 0.0,
+        request: gr.Request = None,
     ):
         """Move the start latent (seed, pasted or uploaded z/w) along the top SeFa directions
         (σ units).
@@ -73,12 +69,20 @@ class EditHandlers:
         latent = self._latent(model, seed, truncation_psi, latent_text, latent_file)
         edited = self.editor.edit(model, latent, alphas, layers)
         labels = self.editor.slider_labels(model, layers)
+        lang = language_of(request)
         moves = ", ".join(
-            f"{a:+g}σ on {label}" for a, label in zip(alphas, labels, strict=False) if a
+            translate("msg.edit.move", lang, alpha=f"{a:+g}", direction=label)
+            for a, label in zip(alphas, labels, strict=False)
+            if a
         )
-        info = (
-            f"**{model}**, {edited.space}-space, layers {layers}: {moves or 'no move'}.  \n"
-            f"Strip columns: {', '.join(f'{s:+g}σ' for s in SIGMAS)}; rows: directions #0-#4."
+        info = translate(
+            "msg.edit.info",
+            lang,
+            model=model,
+            space=edited.space,
+            layers=layers,
+            moves=moves or translate("msg.edit.no_move", lang),
+            columns=", ".join(f"{s:+g}σ" for s in SIGMAS),
         )
         return edited.image, edited.strip, [str(p) for p in edited.files], _json(edited), info
 
@@ -102,11 +106,10 @@ class EditHandlers:
         return self.editor.preview(model, latent, alphas, layers)  # native: CSS scales it
 
     def slider_updates(self, model: str, layers: str = "all"):
-        """Labels with each direction's share of the spectrum (the values stay: an example or
-        a link sets model, layers and sliders at once; a person's choice resets them, below)."""
-        labels = self.editor.slider_labels(model, layers)
-        labels += [f"direction #{i} (none)" for i in range(len(labels), MAX_SLIDERS)]
-        return [gr.update(label=text) for text in labels]
+        """Each direction's share of the spectrum under its slider (the values stay: an example
+        or a link sets model, layers and sliders at once; a person's choice resets them,
+        below)."""
+        return [gr.update(info=share) for share in shares(self.editor.slider_labels(model, layers))]
 
 
 def _json(edited) -> str:
@@ -128,15 +131,15 @@ def build_edit_tab(
 ) -> EditTab:
     """The Edit tab's components and events (API: `/edit`)."""
     handlers = EditHandlers(editor)
-    gr.Markdown(NOTE)
+    gr.Markdown(t("edit.note"))
     with gr.Row():
         with gr.Column(scale=1):
             c = _start_inputs()
             c["layers"] = gr.Radio(
-                list(PRESETS),
+                [(t(f"edit.layers.{name}"), name) for name in PRESETS],  # shown, API value
                 value="all",
-                label="Layers (StyleGAN2)",
-                info="coarse: pose and shape, middle: features, fine: colour; a DCGAN has one",
+                label=t("edit.layers.label"),
+                info=t("edit.layers.info"),
             )
             sliders = _sliders(handlers, DEFAULT_MODEL)
             c |= {f"direction_{i}": s for i, s in enumerate(sliders)}
@@ -145,15 +148,15 @@ def build_edit_tab(
                 reset = gr.Button(t("edit.reset"))
         with gr.Column(scale=1):
             image = gr.Image(
-                label="Edited face (live preview)",
+                label=t("edit.image.label"),
                 format="png",
                 interactive=False,
                 elem_classes=[PIXELATED],
             )
-            strips = gr.Image(label="Each direction from −3σ to +3σ", format="png")
+            strips = gr.Image(label=t("edit.strips.label"), format="png")
             info = gr.Markdown()
-            files = gr.File(label="Downloads: edited image, strips, latent", file_count="multiple")
-            out_latent = gr.Textbox(label="Edited latent (JSON)", lines=2, max_lines=4)
+            files = gr.File(label=t("edit.files.label"), file_count="multiple")
+            out_latent = gr.Textbox(label=t("edit.latent_out.label"), lines=2, max_lines=4)
     c["model"] = model
     inputs = inputs_for(handlers.edit, c)
     gr.on(
@@ -206,11 +209,8 @@ EXAMPLES = [
     (7, 0.8, "all", 0.0, -2.0, 1.5),
     (42, 1.0, "all", -3.0, 0.0, 2.5),
 ]
-EXAMPLE_LABELS = [
-    "seed 3: +2σ on direction #0",
-    "seed 7, ψ 0.8: −2σ on #1, +1.5σ on #2",
-    "seed 42: −3σ on #0, +2.5σ on #2",
-]
+# Captions by key (in English here; the page's scripts show the visitor's language).
+EXAMPLE_LABELS = [translate(f"example.edit.{i}") for i in range(3)]
 EXAMPLE_INPUTS = [
     "seed",
     "truncation_psi",
@@ -247,26 +247,40 @@ def _start_inputs() -> dict[str, gr.components.Component]:
     c: dict[str, gr.components.Component] = {}
     with gr.Row():
         c["seed"] = gr.Number(
-            value=0, precision=0, minimum=0, maximum=latents.MAX_SEED, label="Seed"
+            value=0, precision=0, minimum=0, maximum=latents.MAX_SEED, label=t("edit.seed.label")
         )
-        c["truncation_psi"] = gr.Slider(0.0, 2.0, value=1.0, step=0.05, label="Truncation ψ")
-    with gr.Accordion("Start from a latent instead (z or w; Project sends it here)", open=False):
+        c["truncation_psi"] = gr.Slider(
+            0.0, 2.0, value=1.0, step=0.05, label=t("generate.psi.label")
+        )
+    with gr.Accordion(t("edit.latent.accordion"), open=False):
         c["latent_text"] = gr.Textbox(
-            value="", label="Latent (JSON)", lines=2, placeholder='[0.1, ...] or {"w": ...}'
+            value="", label=t("edit.latent.label"), lines=2, placeholder='[0.1, ...] | {"w": ...}'
         )
         c["latent_file"] = gr.File(
-            label="or upload a latent (.npy / .json)", file_types=[".npy", ".json"], type="filepath"
+            label=t("edit.latent_file.label"), file_types=[".npy", ".json"], type="filepath"
         )
     return c
 
 
+def shares(labels: list[str]) -> list[str]:
+    """`Editor.slider_labels` ("direction #0 (12.2%)") -> the shares ("12.2%"), one per
+    slider ("0%" where the model has fewer directions): numbers, in every language."""
+    found = [re.search(r"\(([^()]*)\)\s*$", text) for text in labels]
+    out = [m.group(1) if m else "" for m in found]
+    return out + ["0%"] * (MAX_SLIDERS - len(out))
+
+
 def _sliders(handlers: EditHandlers, model: str) -> list[gr.Slider]:
-    try:  # the bundled model's labels at start-up; the page refreshes them on model change
-        labels = handlers.editor.slider_labels(model)
+    """One slider per direction, named in the page's language (`edit.direction.<i>`), its
+    share of the spectrum as its info."""
+    try:  # the bundled model's shares at start-up; the page refreshes them on model change
+        infos = shares(handlers.editor.slider_labels(model))
     except Exception:  # a missing default model must not stop the app
-        labels = [f"direction #{i}" for i in range(MAX_SLIDERS)]
-    labels += [f"direction #{i}" for i in range(len(labels), MAX_SLIDERS)]
-    return [gr.Slider(-3.0, 3.0, value=0.0, step=0.1, label=text) for text in labels]
+        infos = [""] * MAX_SLIDERS
+    return [
+        gr.Slider(-3.0, 3.0, value=0.0, step=0.1, label=t(f"edit.direction.{i}"), info=info)
+        for i, info in enumerate(infos)
+    ]
 
 
 def reset_sliders() -> list[float]:

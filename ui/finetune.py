@@ -16,8 +16,6 @@ from core.media import grid, upscale
 from gan import DEFAULT_MODEL
 from gan.finetune import augment
 from gan.finetune.config import (
-    MAX_SECONDS,
-    MAX_STEPS,
     MODEL_DEFAULTS,
     FinetuneConfig,
 )
@@ -33,7 +31,7 @@ from ui.common import (
     warning,
 )
 from ui.finetune_form import hint, output_components, push_inputs, training_inputs
-from ui.i18n import howto, t, translate
+from ui.i18n import howto, language_of, t, translate
 from ui.links import Permalinks
 
 # Settings that follow the chosen model's architecture and resolution: left unset (empty, or
@@ -63,18 +61,26 @@ def samples_image(samples):
     return upscale(grid(samples, ncols=4), 512)
 
 
-def status_text(lines: list[str], event: Progress | None = None, kid: dict | None = None) -> str:
+def status_text(
+    lines: list[str], event: Progress | None = None, kid: dict | None = None, lang: str = "en"
+) -> str:
     """The status box: the run's lines, the latest losses and throughput, the KIDs."""
     text = list(lines)
     if event is not None and event.losses:
-        skipped = " (D step skipped: balance rule)" if event.metrics.get("d_skipped") else ""
+        skipped = translate("msg.finetune.skipped", lang) if event.metrics.get("d_skipped") else ""
         text.append(
-            f"Step **{event.step}/{event.total}**: D loss {event.losses['loss_d']:.3f}{skipped}, "
-            f"G loss {event.losses['loss_g']:.3f}{_stylegan2_numbers(event)}, "
-            f"{event.metrics['images_per_s']:.1f} images/s"
+            translate(
+                "msg.finetune.step",
+                lang,
+                step=event.step,
+                total=event.total,
+                loss_d=f"{event.losses['loss_d']:.3f}{skipped}",
+                loss_g=f"{event.losses['loss_g']:.3f}{_stylegan2_numbers(event)}",
+                speed=f"{event.metrics['images_per_s']:.1f}",
+            )
         )
     if kid:
-        text.append(kid_summary(kid) + " (EfficientNet-Lite0 features, lower is better)")
+        text.append(kid_summary(kid) + translate("msg.finetune.kid", lang))
     return "  \n".join(text)
 
 
@@ -152,16 +158,22 @@ class FinetuneHandlers:
         values["kid_samples"] = self.tuner.defaults.kid_samples if kid else 0
         config = self.tuner.settings(name if resume else model, values)
         run = self.tuner.start(images, model, name, config, bool(resume))
+        lang = language_of(request)
         lines = [
-            f"**{len(run.dataset)} images** prepared at {run.dataset.image_size}px "
-            f"({self.tuner.describe(name if resume else model)})"
+            translate(
+                "msg.finetune.prepared",
+                lang,
+                count=len(run.dataset),
+                size=run.dataset.image_size,
+                model=self.describe(name if resume else model, lang),
+            )
         ]
         if skipped := run.dataset.warning():
             warning(skipped)
             lines.append(f"⚠️ {as_markdown_text(skipped)}")
         preview = _shown(preview_grid(run.dataset.images))
-        yield status_text(lines), preview, gr.skip(), gr.skip(), gr.skip()
-        yield from _outputs(run, session_key(request), lines, preview, progress)
+        yield status_text(lines, lang=lang), preview, gr.skip(), gr.skip(), gr.skip()
+        yield from _outputs(run, session_key(request), lines, preview, progress, lang)
 
     def preview_upload(
         self,
@@ -170,6 +182,7 @@ class FinetuneHandlers:
         augment: str = "ada",
         diffaugment: list[str] | str | None = None,
         crops_per_image: float = 1,
+        request: gr.Request = None,
     ):
         """Prepare the upload as training would, to show the grid, the same images as the
         StyleGAN2 D sees them (augmented) and any problems, before training."""
@@ -177,9 +190,13 @@ class FinetuneHandlers:
             return None, "", None
         crops = int(crops_per_image or 1)
         dataset = self.tuner.prepare(images, model, crops=crops, deadline=current_deadline())
-        note = (
-            f"**{len(dataset)} images** ready at {dataset.image_size}px "
-            f"({self.tuner.describe(model)})"
+        lang = language_of(request)
+        note = translate(
+            "msg.finetune.ready",
+            lang,
+            count=len(dataset),
+            size=dataset.image_size,
+            model=self.describe(model, lang),
         )
         if skipped := dataset.warning():
             note += f"  \n⚠️ {as_markdown_text(skipped)}"
@@ -188,56 +205,75 @@ class FinetuneHandlers:
             config = FinetuneConfig(augment=augment, diffaugment=_policy(diffaugment))
             augmented, caption = self.tuner.augment_preview(dataset, config)
             augmented = _shown(augmented)
-            note += f"  \nAugmented preview: {caption}"
+            note += "  \n" + translate("msg.finetune.augmented", lang, caption=caption)
         return _shown(preview_grid(dataset.images)), note, augmented
 
-    def defaults(self, model: str):
+    def defaults(self, model: str, request: gr.Request = None):
         """`model`'s defaults (its architecture's and resolution's) in the number boxes and
         the sliders' hints, and a line saying so."""
         try:
-            d, line = self.tuner.defaults_for(model), self.tuner.describe(model)
+            lang = language_of(request)
+            d, line = self.tuner.defaults_for(model), self.describe(model, lang)
         except UserInputError:
             return (gr.skip(),) * (len(DEFAULT_FIELDS) + 1)
-        return *(gr.update(**hint(f, getattr(d, f))) for f in DEFAULT_FIELDS), (
-            f"Fine-tuning **{model}**: {line}"
-        )
+        note = translate("msg.finetune.model", lang, model=model, line=line)
+        return *(gr.update(**hint(f, getattr(d, f))) for f in DEFAULT_FIELDS), note
 
-    def push(self, name: str, repo_id: str, token: str = "", private: bool = True) -> str:
+    def describe(self, model: str, lang: str = "en") -> str:
+        """One line on how `model` will be fine-tuned (architecture, resolution, its D), in
+        `lang` (`FineTuner.describe` is its English)."""
+        architecture, size, has_d = self.tuner.plan(model)
+        if architecture == "dcgan" and has_d:
+            return f"DCGAN, {size} px"  # names and numbers only
+        if architecture == "dcgan":
+            return translate("msg.finetune.dcgan_fresh_d", lang, size=size)
+        key = "msg.finetune.sg2" if has_d else "msg.finetune.sg2_fresh_d"
+        return translate(key, lang, size=size)
+
+    def push(
+        self,
+        name: str,
+        repo_id: str,
+        token: str = "",
+        private: bool = True,
+        request: gr.Request = None,
+    ) -> str:
         """Upload `checkpoints/<name>/` to the Hub; the token comes from the box or `HF_TOKEN`."""
         url = self.tuner.push(name, repo_id, token, private)
-        return f"Pushed **{name}** to [{repo_id}]({url})"
+        lang = language_of(request)
+        return translate("msg.finetune.pushed", lang, name=name, repo=repo_id, url=url)
 
     def stop(self, request: gr.Request = None) -> None:
         self.tuner.stop(session_key(request))
 
 
 def _outputs(
-    run: FinetuneRun, session: str, lines: list[str], preview, progress
+    run: FinetuneRun, session: str, lines: list[str], preview, progress, lang: str = "en"
 ) -> Iterator[Outputs]:
     """Training progress -> (status, preview, samples, loss plot, result) updates."""
     skip = gr.skip
     kid: dict = {}
     for event in run.events(session):
         if event.done:
-            yield _final(event, run, lines, preview)
+            yield _final(event, run, lines, preview, lang)
             continue
         kid |= _kid(event)
         if event.message:
             lines.append(event.message)
         if event.losses:
-            progress((event.step, event.total), desc="Training", unit="steps")
-            status = status_text(lines, event, kid)
+            progress((event.step, event.total), desc=translate("msg.finetune.progress", lang))
+            status = status_text(lines, event, kid, lang)
             yield status, skip(), skip(), loss_frame(event.history), skip()
         elif event.preview is not None:
             yield skip(), skip(), samples_image(event.preview), skip(), skip()
         else:  # a line or the KID before training
-            yield status_text(lines, kid=kid), skip(), skip(), skip(), skip()
+            yield status_text(lines, kid=kid, lang=lang), skip(), skip(), skip(), skip()
 
 
-def _final(event: Progress, run: FinetuneRun, lines: list[str], preview) -> Outputs:
+def _final(event: Progress, run: FinetuneRun, lines: list[str], preview, lang: str) -> Outputs:
     """Every output again, so API clients get all of them from the last update."""
     name, kid = run.job.name, _kid(event)
-    lines.append(f"Saved **{name}**: pick it in the model list above to generate.")
+    lines.append(translate("msg.finetune.saved", lang, name=name))
     result = {
         "model": name,
         "steps": event.step,
@@ -250,20 +286,11 @@ def _final(event: Progress, run: FinetuneRun, lines: list[str], preview) -> Outp
     last = event.history[-1] if event.history else {}
     result |= {k: last[k] for k in ("ada_p", "kimg") if k in last}  # StyleGAN2 runs
     samples = samples_image(event.preview)
-    return status_text(lines, kid=kid), preview, samples, loss_frame(event.history), result
+    status = status_text(lines, kid=kid, lang=lang)
+    return status, preview, samples, loss_frame(event.history), result
 
 
 # --- Components ---------------------------------------------------------------------------------
-
-INTRO = (
-    "Fine-tune the model chosen above (DCGAN or StyleGAN2) on your own images (a few dozen "
-    "to a few thousand, or one .zip): upload, check the prepared set, press Start; the "
-    "settings follow the model's architecture and resolution. Then pick the result in the "
-    "model list. One training run at a time: "
-    "others wait in the queue. Runs are capped at "
-    f"{MAX_STEPS:,} steps and {MAX_SECONDS / 60:g} minutes; tick *Resume* to "
-    "continue a saved run."
-)
 
 
 def build_finetune_tab(
@@ -276,14 +303,14 @@ def build_finetune_tab(
     """The Fine-tune tab's components and events (API: `/finetune`); `on_saved(model)`
     refreshes the model dropdown after a run; `links` gets its settings permalink."""
     handlers = FinetuneHandlers(tuner)
-    gr.Markdown(INTRO)
+    gr.Markdown(t("finetune.intro"))
     arch_note = gr.Markdown()
     with gr.Row():
         with gr.Column(scale=1):
             c = {"model": model, **training_inputs(_initial_defaults(tuner, model.value))}
             with gr.Row():
-                run = gr.Button("Start fine-tuning", variant="primary")
-                stop = gr.Button("Stop and save", variant="stop")
+                run = gr.Button(t("finetune.run"), variant="primary")
+                stop = gr.Button(t("finetune.stop"), variant="stop")
             push = push_inputs()
         with gr.Column(scale=1):
             out = output_components()
@@ -328,8 +355,8 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 EXAMPLE_PAINTINGS = ("munch_the_scream.jpg", "turner_shipwreck.jpg", "van_gogh_starry_night.jpg")
 EXAMPLE_FIELDS = ("images", "name", "steps", "batch_size", "crops_per_image", "kid")
 EXAMPLE_RUNS = {  # label key -> values of EXAMPLE_FIELDS after the images
-    "finetune.example.quick": ("paintings-quick", 10, 4, 4, False),
-    "finetune.example.longer": ("paintings", 200, 8, 8, True),
+    "example.finetune.quick": ("paintings-quick", 10, 4, 4, False),
+    "example.finetune.longer": ("paintings", 200, 8, 8, True),
 }
 
 

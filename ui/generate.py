@@ -80,7 +80,7 @@ class GenerateHandlers:
             the latents as JSON (seeds, ψ and z; for StyleGAN2 also w after truncation);
             a line of info (count, size, model, ψ).
         """
-        request = faces_request(
+        wanted = faces_request(  # not `request`: that one carries the browser's language
             seeds,
             truncation_psi,
             latent_vector,
@@ -89,14 +89,16 @@ class GenerateHandlers:
             truncation_cutoff,
             class_idx,
         )
-        faces, pngs = self.studio.generate_request(model, request)
-        psi, sg2 = request.truncation_psi, request.sg2
+        faces, pngs = self.studio.generate_request(model, wanted)
+        psi, sg2 = wanted.truncation_psi, wanted.sg2
         space = "z" if faces.z is not None else "w"
-        labels = [f"seed {s}" for s in faces.seeds] if faces.seeds else None
+        lang = language_of(request)
+        seeds = faces.seeds or []
+        labels = [translate("msg.generate.seed", lang, seed=s) for s in seeds] or None
         gallery = [
             (str(path), labels[i] if labels else f"{space}[{i}]") for i, path in enumerate(pngs)
         ]
-        return gallery, latents_value(faces), _info(faces, model, psi, sg2, language_of(request))
+        return gallery, latents_value(faces), _info(faces, model, psi, sg2, lang)
 
     def faces_zip(
         self,

@@ -35,6 +35,10 @@ in Chromium):
   English) until a tab is opened. The scripts therefore also rename those tab buttons from
   the `tab.*` texts (`_RELABEL_TABS`), now and whenever the tab bar is drawn again (an
   observer), so a Greek, Croatian or Tagalog page shows every tab name in its language.
+- Gradio 6.31 shows an example's label (`gr.Examples(example_labels=...)`) as given, without
+  translating it. The code passes the English text of an `example.*` key (`translate(key)`),
+  and the same scripts replace it in the examples' buttons (`.gallery-item`) by the page
+  language's text (`relabel_keys`).
 """
 
 from __future__ import annotations
@@ -166,14 +170,29 @@ def _text_problems(lang: str, key: str, text: object, ref: str | None) -> list[s
 
 
 def tab_names(translations: dict[str, dict[str, str]] | None = None) -> dict[str, dict[str, str]]:
-    """{`tab.*` key: {language: name}}: what the scripts rename the tab buttons with."""
+    """{`tab.*` key: {language: name}}: the names of the tab buttons."""
+    return relabel_keys(translations, ("tab.",))
+
+
+def relabel_keys(
+    translations: dict[str, dict[str, str]] | None = None,
+    prefixes: tuple[str, ...] = ("tab.", "example."),
+) -> dict[str, dict[str, str]]:
+    """{key: {language: text}} of the texts that the scripts put into the page themselves:
+    the `tab.*` names of the tab buttons and the `example.*` captions of the examples
+    (Gradio 6.31 shows an example's label as given, untranslated: the code passes the
+    English text, which the scripts replace by the page language's)."""
     translations = translations or load_translations()
-    keys = [k for k in translations[DEFAULT] if k.startswith("tab.")]
+    keys = [k for k in translations[DEFAULT] if k.startswith(prefixes)]
     return {k: {lang: texts[k] for lang, texts in translations.items()} for k in keys}
 
 
-# Gradio's tab buttons: the tab bar, its hidden copy that measures them, the "More tabs" menu.
-TAB_BUTTONS = "[role=tablist] button, .tab-container button, [aria-label='More tabs'] ~ div button"
+# Gradio's tab buttons (the tab bar, its hidden copy that measures them, the "More tabs"
+# menu) and the examples' buttons.
+TAB_BUTTONS = (
+    "[role=tablist] button, .tab-container button, [aria-label='More tabs'] ~ div button, "
+    ".gallery-item"
+)
 # The tab buttons' names in `window.ganStudioLang`; runs on every change under the page body
 # (a text node is changed only where it differs, so the observer settles at once).
 _RELABEL_TABS = """
@@ -184,10 +203,12 @@ _RELABEL_TABS = """
       for (const text of Object.values(texts)) key_of.set(text, key);
     const relabel = () => {
       for (const button of document.querySelectorAll(TAB_BUTTONS)) {
-        const node = [...button.childNodes].find((n) => n.nodeType === 3 && n.nodeValue.trim());
-        const key = node && key_of.get(node.nodeValue.trim());
-        const want = key && names[key][window.ganStudioLang];
-        if (want && node.nodeValue.trim() !== want) node.nodeValue = want;
+        const walk = document.createTreeWalker(button, NodeFilter.SHOW_TEXT);
+        while (walk.nextNode()) {
+          const node = walk.currentNode, key = key_of.get(node.nodeValue.trim());
+          const want = key && names[key][window.ganStudioLang];
+          if (want && node.nodeValue.trim() !== want) node.nodeValue = want;
+        }
       }
     };
     let queued = false;
@@ -219,7 +240,7 @@ SET_LOCALE_JS = (
         + "  try { localStorage.setItem(STORAGE_KEY, lang); } catch (e) {}\n  return lang;\n}"
     )
     .replace("STORAGE_KEY", json.dumps(STORAGE_KEY))
-    .replace("TAB_NAMES", json.dumps(tab_names(), ensure_ascii=False))
+    .replace("TAB_NAMES", json.dumps(relabel_keys(), ensure_ascii=False))
     .replace("TAB_BUTTONS", json.dumps(TAB_BUTTONS))
 )
 
@@ -246,7 +267,7 @@ for _name, _value in (
     ("ALIASES", json.dumps(ALIASES)),
     ("STORAGE_KEY", json.dumps(STORAGE_KEY)),
     ("DEFAULT", json.dumps(DEFAULT)),
-    ("TAB_NAMES", json.dumps(tab_names(), ensure_ascii=False)),
+    ("TAB_NAMES", json.dumps(relabel_keys(), ensure_ascii=False)),
     ("TAB_BUTTONS", json.dumps(TAB_BUTTONS)),
 ):
     BROWSER_LOCALE_JS = BROWSER_LOCALE_JS.replace(_name, _value)

@@ -12,26 +12,9 @@ from gan.judge import Judge
 from gan.studio import DISPLAY_SIZE
 from ui.common import JUDGE_LANE, friendly, inputs_for
 from ui.examples import capable_model, has_discriminator, lane_examples
-from ui.i18n import howto, t
+from ui.i18n import howto, language_of, t, translate
 from ui.links import Permalinks
 from ui.style import EXAMPLES as PAINTINGS  # public-domain paintings (examples/SOURCES.md)
-
-LESSON = """**What D learns.** The discriminator is trained to tell the training images from the
-generator's, nothing more: its logit is high for what looked like the training set *during
-training*. It is not a general "is this photo real?" detector.
-
-**Why its verdict on other photos says little.** Real photos of another domain (a landscape,
-a painting, a face framed differently) are far from anything D saw; its output there is an
-extrapolation, often confidently wrong in either direction. Ranking faces of the same kind is
-more telling than any single probability.
-
-**How the balance rule uses D's loss.** During fine-tuning, D's loss on each batch (real
-and fake) shows which network is winning. The lesson's balance rule skips D's update while
-that loss is below a threshold (0.2 by default, Fine-tune tab): a D that already wins easily
-would only get stronger and leave G without a useful gradient, so G catches up first."""
-NO_D_NOTE = """Models without a discriminator (e.g. the bundled `dcgan-digiface`, which ships G
-only) cannot be judged: **fine-tune** the model in the Fine-tune tab (the saved model keeps
-its D), or convert a StyleGAN2 pickle with its D."""
 
 
 class JudgeHandlers:
@@ -45,6 +28,7 @@ class JudgeHandlers:
         images: list[str] | None = None,
         model: str = DEFAULT_MODEL,
         seeds: str = "",
+        request: gr.Request = None,
     ):
         """The discriminator's verdict on images: uploads and/or the model's own faces.
 
@@ -73,7 +57,8 @@ class JudgeHandlers:
             f"| {r + 1} | {judged.labels[i]} | {v.logits[i]:+.4f} | {v.probabilities[i]:.4f} |"
             for r, i in enumerate(v.ranking)
         ]
-        table = "| rank | image | logit | sigmoid (p real) |\n|---|---|---|---|\n" + "\n".join(rows)
+        head = translate("msg.judge.table", language_of(request))
+        table = head + "\n|---|---|---|---|\n" + "\n".join(rows)
         return v.logits, gallery, table
 
 
@@ -88,24 +73,24 @@ def build_judge_tab(
     with gr.Row():
         with gr.Column(scale=1):
             images = gr.File(
-                label="Images to judge",
+                label=t("judge.images.label"),
                 file_count="multiple",
                 file_types=["image"],
                 type="filepath",
             )
             seeds = gr.Textbox(
-                value="1-4", label="and the model's faces for seeds", info="empty: uploads only"
+                value="1-4", label=t("judge.seeds.label"), info=t("judge.seeds.info")
             )
             run = gr.Button(t("judge.run"), variant="primary")
-            gr.Markdown(NO_D_NOTE)
+            gr.Markdown(t("judge.no_d.note"))
             with gr.Accordion(t("judge.lesson.accordion"), open=True):
-                gr.Markdown(LESSON)
+                gr.Markdown(t("judge.lesson.body"))
         with gr.Column(scale=2):
             gallery = gr.Gallery(
-                label="Most to least real (D's view)", columns=4, height="auto", format="png"
+                label=t("judge.gallery.label"), columns=4, height="auto", format="png"
             )
             table = gr.Markdown()
-            logits = gr.JSON(label="Raw logits (upload order, then seeds)")
+            logits = gr.JSON(label=t("judge.logits.label"))
     c = {"images": images, "model": model, "seeds": seeds}
     gr.on(
         [run.click, seeds.submit],
@@ -124,11 +109,8 @@ EXAMPLES = [
     (["van_gogh_starry_night.jpg", "turner_shipwreck.jpg"], "1, 2"),
     ([], "1-8"),
 ]
-EXAMPLE_LABELS = [
-    "Munch's The Scream beside 3 of the model's faces",
-    "Van Gogh and Turner beside 2 faces",
-    "8 of the model's own faces",
-]
+# Captions by key (in English here; the page's scripts show the visitor's language).
+EXAMPLE_LABELS = [translate(f"example.judge.{i}") for i in range(3)]
 
 
 def example_rows() -> tuple[list[list], list[str]]:

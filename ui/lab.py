@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 
 import gradio as gr
 import pandas as pd
@@ -49,7 +50,7 @@ def collapse_frame(events: list[LabProgress], run: str = "") -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["step", "diversity", "series"])
 
 
-def phases(event: LabProgress, lang: str = "en") -> str:
+def phases(event: LabProgress, lang: str = "en", threshold: float = 0.0) -> str:
     """The step's two phases, in words, in `lang`."""
     r = event.record
     step = translate("msg.lab.phase_step", lang, step=r.step, total=event.total)
@@ -65,12 +66,48 @@ def phases(event: LabProgress, lang: str = "en") -> str:
     g = translate(
         "msg.lab.phase_g", lang, d_fake_after=f"{r.d_fake_after:.2f}", loss_g=f"{r.loss_g:.3f}"
     )
-    return f"{step}  \n{d}  \n{g}  \n{event.message}"
+    return f"{step}  \n{d}  \n{g}  \n{step_line(event, lang, threshold)}"
 
 
-def collapse_note(event: LabProgress) -> str | None:
+def step_line(event: LabProgress, lang: str = "en", threshold: float = 0.0) -> str:
+    """The step's one-line summary in `lang` (`gan.lab.train.progress` writes it in English):
+    the losses, D's outputs, and the collapse meter's and divergence warnings."""
+    r = event.record
+    values = {"step": r.step, "total": event.total, "loss_d": f"{r.loss_d:.3f}"}
+    values |= {"loss_g": f"{r.loss_g:.3f}", "d_real": f"{r.d_real:.2f}"}
+    if r.d_skipped:
+        line = translate("msg.lab.skipped", lang, threshold=f"{threshold:g}", **values)
+    else:
+        line = translate("msg.lab.step", lang, d_fake=f"{r.d_fake:.2f}", **values)
+    if note := _collapse_line(event, lang):
+        line += "  \n" + note
+    if r.diverged:
+        line += "  \n" + translate("msg.lab.diverged", lang, step=r.step)
+    if event.message.endswith(" (stopped)"):  # gan.lab.compare stopped this run early
+        line += translate("msg.lab.stopped", lang)
+    return line
+
+
+def _collapse_line(event: LabProgress, lang: str) -> str | None:
+    """The collapse meter's warning (as `gan.lab.train` decided it), in `lang`."""
+    reading = event.collapse
+    if reading is None or not reading.collapsed:
+        return None
     if "Mode collapse warning" in event.message:
-        return event.message.split(". Mode collapse warning: ")[-1]
+        return translate(
+            "msg.lab.collapse",
+            lang,
+            diversity=f"{reading.diversity:.2f}",
+            duplicates=reading.near_duplicates,
+            samples=reading.n_samples,
+        )
+    return translate("msg.lab.alike", lang, diversity=f"{reading.diversity:.2f}")
+
+
+def collapse_note(event: LabProgress, lang: str = "en") -> str | None:
+    """The mode-collapse warning of a step, for a toast (None when there is none)."""
+    if "Mode collapse warning" in event.message:
+        return _collapse_line(event, lang)
     return None
 
 
@@ -120,7 +157,8 @@ class LabHandlers:
         if skipped:
             warning(skipped)  # each skipped file or member, by name
         events = self.lab.train(config, images, session_key(request))
-        yield from _train_outputs(events, config.steps, language_of(request))
+        lang = language_of(request)
+        yield from _train_outputs(events, config.steps, lang, config.d_loss_threshold)
 
     def compare(
         self,
@@ -148,14 +186,18 @@ class LabHandlers:
         b_events: list[LabProgress] = []
         grids = [None, None]
         values = (float(value_a), float(value_b))
+        lang, limits = language_of(request), [config.d_loss_threshold] * 2
+        if setting == "d_loss_threshold":
+            limits = list(values)
+        text = functools.partial(_compare_text, lang=lang, thresholds=limits)
         for a, b in self.lab.compare(config, setting, values, None, session_key(request)):
             a_events.append(a)
             b_events.append(b)
             for i, e in enumerate((a, b)):
                 grids[i] = e.preview if e.preview is not None else grids[i]
             if a.preview is not None or a.step % UPDATE_EVERY == 0:
-                yield _compare_outputs(grids, a_events, b_events, setting, values)
-        yield _compare_outputs(grids, a_events, b_events, setting, values)
+                yield _compare_outputs(grids, a_events, b_events, setting, values, text)
+        yield _compare_outputs(grids, a_events, b_events, setting, values, text)
 
     def stop(self, request: gr.Request = None) -> None:
         self.lab.stop(session_key(request))
@@ -165,7 +207,9 @@ class LabHandlers:
         return _preset_values(name)
 
 
-def _train_outputs(events: Iterator[LabProgress], steps: int, lang: str) -> Iterator[tuple]:
+def _train_outputs(
+    events: Iterator[LabProgress], steps: int, lang: str, threshold: float = 0.0
+) -> Iterator[tuple]:
     """The page's outputs every few steps, at every preview and at the end; the first
     collapse warning also as a toast."""
     seen: list[LabProgress] = []
@@ -173,16 +217,16 @@ def _train_outputs(events: Iterator[LabProgress], steps: int, lang: str) -> Iter
     for event in events:
         seen.append(event)
         preview = event.preview if event.preview is not None else preview
-        note = collapse_note(event)
+        note = collapse_note(event, lang)
         if note and not warned:
-            warning(f"Mode collapse: {note}")
+            warning(note)
             warned = True
         last = event.step == steps or (event.record and event.record.diverged)
         if event.preview is not None or event.step % UPDATE_EVERY == 0 or last:
-            yield _plots(preview, seen, phases(event, lang))
+            yield _plots(preview, seen, phases(event, lang, threshold))
     if seen:  # stopped or finished: the whole history
         done = translate("msg.lab.done", lang)
-        yield _plots(preview, seen, phases(seen[-1], lang) + "  \n" + done)
+        yield _plots(preview, seen, phases(seen[-1], lang, threshold) + "  \n" + done)
 
 
 def _plots(preview, events: list[LabProgress], text: str) -> tuple:
@@ -195,12 +239,20 @@ def _preset_values(name: str) -> tuple:
     return c.steps, c.lr_g, c.lr_d, c.d_loss_threshold
 
 
-def _compare_outputs(grids, a_events, b_events, setting, values) -> tuple:
+def _compare_text(a_events, b_events, lang: str, thresholds: list[float]) -> str:
+    """Each run's latest step, in `lang`."""
+    if not a_events:
+        return ""
+    runs = zip((a_events, b_events), thresholds, strict=True)
+    a, b = (step_line(events[-1], lang, limit) for events, limit in runs)
+    return f"A: {a}  \nB: {b}"
+
+
+def _compare_outputs(grids, a_events, b_events, setting, values, text: Callable) -> tuple:
     a, b = f"A ({setting}={values[0]:g}): ", f"B ({setting}={values[1]:g}): "
     losses = pd.concat([loss_frame(a_events, a), loss_frame(b_events, b)])
     collapse = pd.concat([collapse_frame(a_events, a), collapse_frame(b_events, b)])
-    text = f"A: {a_events[-1].message}  \nB: {b_events[-1].message}" if a_events else ""
-    return grids[0], grids[1], losses, collapse, text
+    return grids[0], grids[1], losses, collapse, text(a_events, b_events)
 
 
 def build_lab_tab(lab: Lab, links: Permalinks | None = None) -> None:
@@ -266,7 +318,11 @@ def _train_inputs() -> dict[str, gr.components.Component]:
         label=t("lab.data.label"),
     )
     c["uploads"] = gr.File(label=t("lab.upload.label"), file_count="multiple", type="filepath")
-    c["preset"] = gr.Dropdown(list(PRESETS), value=PRESET, label=t("lab.preset.label"))
+    c["preset"] = gr.Dropdown(
+        [(t(f"lab.preset.{name.split()[0]}"), name) for name in PRESETS],  # shown, API value
+        value=PRESET,
+        label=t("lab.preset.label"),
+    )
     c["steps"] = gr.Slider(
         10, MAX_LAB_STEPS, value=DEFAULT.steps, step=10, label=t("lab.steps.label")
     )

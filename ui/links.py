@@ -62,7 +62,9 @@ class Permalinks:
         )
         with gr.Row():
             button = gr.Button(t("common.copy_link"), size="sm", scale=0, min_width=140)
-            link = gr.Textbox(show_label=False, container=False, placeholder="link", scale=4)
+            link = gr.Textbox(
+                show_label=False, container=False, placeholder=t("common.link"), scale=4
+            )
         button.click(
             None,
             [linked[n] for n in names],

@@ -19,20 +19,12 @@ from gan.project_service import Projector
 from gan.studio import DISPLAY_SIZE
 from ui.common import HEAVY_LANE, friendly, inputs_for, session_key
 from ui.examples import caller_kwargs, lane_examples, served, skips
+from ui.i18n import howto, language_of, t, translate
 from ui.links import Permalinks
 from ui.plots import line_plot
 from ui.uploads import uploaded_image
 
 log = logging.getLogger(__name__)
-
-ALIGNMENT_NOTE = """**No face alignment.** FFHQ-style alignment needs a face-landmark detector
-whose code *and* weights have a permissive licence, ship inside a PyPI wheel and install with
-this PyTorch (2.14); none that we checked qualifies (dlib's 68-point model and InsightFace's
-weights are non-commercial, MediaPipe pins older runtimes), so the photo is only cropped: move
-the box so that the face fills it, eyes level, as in the training images."""
-METHOD_NOTE = """Optimises a DCGAN's **z** (from 0) or a StyleGAN2's **w** (from w_avg; W+ as an
-option, and the noise maps with their regulariser) with Adam, a learning-rate ramp and decaying
-latent noise, against a perceptual distance to the cropped photo."""
 
 
 def loss_plot(history: list[dict]) -> pd.DataFrame:
@@ -40,14 +32,16 @@ def loss_plot(history: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["step", "distance"])
 
 
-def project_info(event: Progress, label: str) -> str:
-    text = f"**Perceptual loss:** {label}  \nStep {event.step}/{event.total}"
+def project_info(event: Progress, label: str, lang: str = "en") -> str:
+    text = translate("msg.project.step", lang, loss=label, step=event.step, total=event.total)
     if event.losses:
-        text += f", distance {event.losses.get('distance', float('nan')):.4g}"
+        distance = f"{event.losses.get('distance', float('nan')):.4g}"
+        text += translate("msg.project.distance", lang, distance=distance)
     if event.done:
         out = event.output
-        ended = "**Stopped**: the current result is kept." if event.stopped else "**Done**."
-        text += f"  \n{ended} PSNR to the target {out.psnr_db:.1f} dB."
+        ended = translate("msg.project.stopped" if event.stopped else "msg.done", lang)
+        psnr = translate("msg.project.psnr", lang, psnr=f"{out.psnr_db:.1f}")
+        text += f"  \n{ended} {psnr}"
     return text
 
 
@@ -78,7 +72,7 @@ class ProjectHandlers:
             steps=int(steps), w_plus=bool(w_plus), preview_every=int(preview_every)
         )
         events = self.projector.project(model, photo, crop, settings, session_key(request))
-        yield from _outputs(events, self.projector, progress)
+        yield from _outputs(events, self.projector, progress, language_of(request))
 
     def stop(self, request: gr.Request = None) -> None:
         self.projector.stop(session_key(request))
@@ -88,25 +82,30 @@ class ProjectHandlers:
             return None
         return self.projector.crop_preview(photo, CropBox(crop_x, crop_y, crop_size))
 
-    def loss_note(self) -> str:
+    def loss_note(self, request: gr.Request = None) -> str:
+        """Which perceptual loss runs (the method itself is in "How it works")."""
+        lang = language_of(request)
         try:
             label = self.projector.loss_label()
         except UserInputError as e:  # no loss network at all: say so, the page still serves
-            return f"No perceptual loss network is available ({e}). " + METHOD_NOTE
-        return f"Perceptual loss in use: **{label}**. " + METHOD_NOTE
+            return translate("msg.project.no_loss", lang, reason=str(e))
+        return translate("msg.project.loss", lang, loss=label)
 
 
-def _outputs(events: Iterator[Progress], projector: Projector, progress: gr.Progress):
+def _outputs(
+    events: Iterator[Progress], projector: Projector, progress: gr.Progress, lang: str = "en"
+):
     label, history, last = "", [], 0.0
+    desc = translate("msg.project.progress", lang)
     for event in events:
         if not label:
             label = projector.loss_label()
         if event.losses:
             history.append({"step": event.step, **event.losses})
         if time.monotonic() - last > 0.1 or event.done:
-            progress((event.step, event.total), desc="Projecting", unit="steps")
+            progress((event.step, event.total), desc=desc, unit="steps")
             last = time.monotonic()
-        info, plot = project_info(event, label), loss_plot(history)
+        info, plot = project_info(event, label, lang), loss_plot(history)
         if not event.done:
             preview = upscale(event.preview, DISPLAY_SIZE)
             yield preview, info, plot, gr.skip(), gr.skip(), gr.skip(), gr.skip()
@@ -133,21 +132,19 @@ def build_project_tab(
         with gr.Column(scale=1):
             c = _inputs()
             with gr.Row():
-                run = gr.Button("Project", variant="primary")
-                stop = gr.Button("Stop", variant="stop")
-            gr.Markdown(ALIGNMENT_NOTE)
+                run = gr.Button(t("project.run"), variant="primary")
+                stop = gr.Button(t("common.stop"), variant="stop")
+            gr.Markdown(t("project.crop.note"))
         with gr.Column(scale=1):
-            live = gr.Image(label="Projection (live preview)", format="png", interactive=False)
+            live = gr.Image(label=t("project.live.label"), format="png", interactive=False)
             info = gr.Markdown()
-            plot = line_plot(x="step", y="distance", label="Perceptual distance", height=200)
-            pair = gr.Image(label="Target | projection", format="png", interactive=False)
-            video = gr.Video(label="The optimisation", format="mp4", loop=True, height=256)
-            files = gr.File(
-                label="Downloads: latent (.npy, .json), PNGs, MP4", file_count="multiple"
-            )
-            latent = gr.Textbox(label="Projected latent (JSON)", lines=2, max_lines=4)
+            plot = line_plot(x="step", y="distance", label=t("project.plot.label"), height=200)
+            pair = gr.Image(label=t("project.pair.label"), format="png", interactive=False)
+            video = gr.Video(label=t("project.video.label"), format="mp4", loop=True, height=256)
+            files = gr.File(label=t("project.files.label"), file_count="multiple")
+            latent = gr.Textbox(label=t("project.latent.label"), lines=2, max_lines=4)
             buttons = [
-                (gr.Button(f"Send to {tab}", size="sm"), box)
+                (gr.Button(t(f"project.send.{tab.lower()}"), size="sm"), box)
                 for tab, box in (send_to or {}).items()
             ]
     c["model"] = model
@@ -186,6 +183,7 @@ def _share(
     _examples(run, projector, c, outputs)
     forget = [c["photo"].upload, c["photo"].clear]  # an own photo replaces the example (JS)
     gr.on(forget, None, None, c["example"], js="() => ''", api_visibility="private")
+    howto("project")  # the method, the perceptual loss and why there is no face alignment
     if links is not None:
         rerun = _link_rerun(run, projector, c)
         links.add(
@@ -249,7 +247,9 @@ def _example_fn(run: Callable) -> Callable:
 
 
 def _label(example: ProjectExample) -> str:
-    return f"{example.label} ({DEFAULT_MODEL})"
+    """The example's caption (`example.project.<name>`, in English here; the page's scripts
+    show it in the visitor's language: `ui.i18n.relabel_keys`)."""
+    return translate(f"example.project.{example.name}")
 
 
 def _link_rerun(run: Callable, projector: Projector, c: dict) -> Callable:
@@ -271,16 +271,21 @@ def _link_rerun(run: Callable, projector: Projector, c: dict) -> Callable:
 def _inputs() -> dict[str, gr.components.Component]:
     c: dict[str, gr.components.Component] = {}
     with gr.Row():
-        c["photo"] = uploaded_image(label="Photo", height=240)
-        c["crop_view"] = gr.Image(label="Crop box", interactive=False, height=240)
-    c["crop_x"] = gr.Slider(0.0, 1.0, value=0.5, step=0.01, label="Crop centre x")
-    c["crop_y"] = gr.Slider(0.0, 1.0, value=0.5, step=0.01, label="Crop centre y")
+        c["photo"] = uploaded_image(label=t("project.photo.label"), height=240)
+        c["crop_view"] = gr.Image(label=t("project.crop_view.label"), interactive=False, height=240)
+    c["crop_x"] = gr.Slider(0.0, 1.0, value=0.5, step=0.01, label=t("project.crop_x.label"))
+    c["crop_y"] = gr.Slider(0.0, 1.0, value=0.5, step=0.01, label=t("project.crop_y.label"))
     c["crop_size"] = gr.Slider(
-        0.05, 1.0, value=1.0, step=0.01, label="Crop size", info="of the shorter side"
+        0.05,
+        1.0,
+        value=1.0,
+        step=0.01,
+        label=t("project.crop_size.label"),
+        info=t("project.crop_size.info"),
     )
-    c["steps"] = gr.Slider(1, MAX_STEPS, value=1000, step=1, label="Steps (NVIDIA: 1000)")
-    c["preview_every"] = gr.Slider(1, 200, value=25, step=1, label="Preview every N steps")
-    c["w_plus"] = gr.Checkbox(value=False, label="W+ (StyleGAN2: one w per layer)")
+    c["steps"] = gr.Slider(1, MAX_STEPS, value=1000, step=1, label=t("project.steps.label"))
+    c["preview_every"] = gr.Slider(1, 200, value=25, step=1, label=t("project.preview.label"))
+    c["w_plus"] = gr.Checkbox(value=False, label=t("project.w_plus.label"))
     return c
 
 

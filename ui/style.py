@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import gradio as gr
 import pandas as pd
@@ -18,12 +17,12 @@ from style.service import Stylist
 from style.settings import MAX_STEPS, MIN_SIZE, StyleSettings
 from ui.common import HEAVY_LANE, friendly, inputs_for, session_key, settings_from
 from ui.examples import caller_kwargs, lane_examples, served, skips
-from ui.i18n import howto, t
+from ui.i18n import howto, language_of, t, translate
 from ui.links import Permalinks
 from ui.plots import line_plot
 from ui.uploads import uploaded_image
 
-NETWORKS = {  # the dropdown's labels (also the API's values) -> loss network keys
+NETWORKS = {  # the API's values (the dropdown shows them in the page's language) -> networks
     "auto (VGG19 when available, else EfficientNet-Lite0)": networks.VGG19,
     "EfficientNet-Lite0 (offline)": networks.EFFICIENTNET,
 }
@@ -31,21 +30,28 @@ AUTO = next(iter(NETWORKS))
 DEFAULTS = StyleSettings()
 
 
-def style_info(event: Progress) -> str:
+def style_info(event: Progress, lang: str = "en") -> str:
     """The info box: network, iteration, scale, size, time, losses, and how it ended."""
     m = event.metrics
-    text = f"**Loss network:** {event.message}  \nIteration {event.step}/{event.total}"
+    text = translate(
+        "msg.style.iteration", lang, network=event.message, step=event.step, total=event.total
+    )
     if m["num_scales"] > 1:
-        text += f", scale {m['scale']:g}/{m['num_scales']:g}"
+        scale = f"{m['scale']:g}/{m['num_scales']:g}"
+        text += translate("msg.style.scale", lang, scale=scale)
     text += f" ({m['width']:g}×{m['height']:g}), {m['seconds']:.1f} s"
     if event.losses:
-        parts = event.losses
-        text += (
-            f"  \nLoss {parts['total']:.4g} (content {parts['content']:.3g}, "
-            f"style {parts['style']:.3g}, TV {parts['tv']:.3g})"
+        p = event.losses
+        text += "  \n" + translate(
+            "msg.style.losses",
+            lang,
+            total=f"{p['total']:.4g}",
+            content=f"{p['content']:.3g}",
+            style=f"{p['style']:.3g}",
+            tv=f"{p['tv']:.3g}",
         )
     if event.done:
-        text += "  \n**Stopped**: the current image is shown." if event.stopped else "  \n**Done**."
+        text += "  \n" + translate("msg.style.stopped" if event.stopped else "msg.done", lang)
     return text
 
 
@@ -136,28 +142,32 @@ class StyleHandlers:
             NETWORKS[network],
             session_key(request),
         )
-        yield from _outputs(events, settings, progress)
+        yield from _outputs(events, settings, progress, language_of(request))
 
     def stop(self, request: gr.Request = None) -> None:
         self.stylist.stop(session_key(request))
 
-    def network_status(self, choice: str | None = None) -> str:
+    def network_status(self, choice: str | None = None, request: gr.Request = None) -> str:
         prefer = NETWORKS.get(choice or "", networks.VGG19)
-        return f"Loss network for the next run: **{self.stylist.expected_label(prefer)}**"
+        label = self.stylist.expected_label(prefer)
+        return translate("msg.style.network", language_of(request), network=label)
 
 
-def _outputs(events: Iterator[Progress], settings: StyleSettings, progress: gr.Progress):
+def _outputs(
+    events: Iterator[Progress], settings: StyleSettings, progress: gr.Progress, lang: str = "en"
+):
     """Progress -> (image, info, loss plot) updates, with a throttled progress bar."""
     last_progress = 0.0
+    desc = translate("msg.style.progress", lang)
     for event in events:
         now = time.monotonic()
         if now - last_progress > 0.1 or event.done:
-            progress((event.step, event.total), desc="Repainting", unit="iterations")
+            progress((event.step, event.total), desc=desc, unit="iterations")
             last_progress = now
         if event.done:
-            yield event.output, style_info(event), loss_table(event.history, settings)
+            yield event.output, style_info(event, lang), loss_table(event.history, settings)
         elif event.preview is not None:
-            yield event.preview, style_info(event), gr.skip()
+            yield event.preview, style_info(event, lang), gr.skip()
 
 
 def build_style_tab(
@@ -173,12 +183,16 @@ def build_style_tab(
             components = _settings_inputs(stylist.max_size)
             with gr.Row():
                 run = gr.Button(t("style.run"), variant="primary")
-                stop = gr.Button("Stop", variant="stop")
+                stop = gr.Button(t("common.stop"), variant="stop")
         with gr.Column(scale=1):
-            result = gr.Image(label="Result (live preview)", format="png", interactive=False)
+            result = gr.Image(label=t("style.result.label"), format="png", interactive=False)
             info = gr.Markdown()
             losses = line_plot(
-                x="iteration", y="log10 loss", color="term", label="Weighted losses", height=240
+                x="iteration",
+                y="log10 loss",
+                color="term",
+                label=t("style.losses.label"),
+                height=240,
             )
     run.click(
         friendly(handlers.stylize, release_memory),
@@ -273,9 +287,9 @@ def _examples(run: Callable, c: dict, outputs: list) -> None:
 
 
 def _label(pair: ExamplePair) -> str:
-    q = QUICK_SETTINGS
-    content, style = (Path(n).stem.replace("_", " ") for n in (pair.content, pair.style))
-    return f"{content} in the style of {style} ({q['size']} px, {q['steps']} iterations)"
+    """The example's caption (`example.style.<name>`, in English here; the page's scripts
+    show it in the visitor's language: `ui.i18n.relabel_keys`)."""
+    return translate(f"example.style.{pair.name}")
 
 
 def _link_rerun(run: Callable, c: dict) -> Callable:
@@ -301,60 +315,79 @@ def _settings_inputs(max_size: int) -> dict[str, gr.components.Component]:
     """The images and settings, by the handler's parameter names."""
     c: dict[str, gr.components.Component] = {}
     with gr.Row():
-        c["content"] = uploaded_image(label="Content image", height=220)
-        c["style"] = uploaded_image(label="Style image", height=220)
+        c["content"] = uploaded_image(label=t("style.content.label"), height=220)
+        c["style"] = uploaded_image(label=t("style.style.label"), height=220)
     with gr.Row():
-        c["steps"] = gr.Slider(1, MAX_STEPS, value=DEFAULTS.steps, step=1, label="Iterations")
+        c["steps"] = gr.Slider(
+            1, MAX_STEPS, value=DEFAULTS.steps, step=1, label=t("style.steps.label")
+        )
         c["size"] = gr.Slider(
             MIN_SIZE,
             max_size,
             value=DEFAULTS.size,
             step=32,
-            label="Output size (longer side, px)",
+            label=t("style.size.label"),
         )
-    with gr.Accordion("Weights", open=True):
+    with gr.Accordion(t("style.weights.accordion"), open=True):
         c["content_weight"] = gr.Number(
-            value=DEFAULTS.content_weight, label="content_weight", minimum=0
+            value=DEFAULTS.content_weight,
+            label=t("style.content_weight.label"),
+            info=t("style.content_weight.info"),
+            minimum=0,
         )
-        c["style_weight"] = gr.Number(value=DEFAULTS.style_weight, label="style_weight", minimum=0)
+        c["style_weight"] = gr.Number(
+            value=DEFAULTS.style_weight,
+            label=t("style.style_weight.label"),
+            info=t("style.style_weight.info"),
+            minimum=0,
+        )
         c["tv_weight"] = gr.Number(
-            value=DEFAULTS.tv_weight, label="tv_weight (variation)", minimum=0
+            value=DEFAULTS.tv_weight,
+            label=t("style.tv_weight.label"),
+            info=t("style.tv_weight.info"),
+            minimum=0,
         )
-    with gr.Accordion("More", open=False):
+    with gr.Accordion(t("style.more.accordion"), open=False):
         c |= _more_inputs()
     return c
 
 
 def _more_inputs() -> dict[str, gr.components.Component]:
     c: dict[str, gr.components.Component] = {}
-    c["optimizer"] = gr.Radio(["lbfgs", "adam"], value=DEFAULTS.optimizer, label="Optimiser")
+    c["optimizer"] = gr.Radio(
+        ["lbfgs", "adam"], value=DEFAULTS.optimizer, label=t("style.optimizer.label")
+    )
     c["init"] = gr.Radio(
         [
-            ("content with the style's colours", "content_color"),
-            ("content", "content"),
-            ("noise", "noise"),
-            ("instant preview: a 96 px Gatys start", "coarse"),
-            ("instant preview: the feed-forward network (optional package)", "fast"),
+            (t("style.init.content_color"), "content_color"),
+            (t("style.init.content"), "content"),
+            (t("style.init.noise"), "noise"),
+            (t("style.init.coarse"), "coarse"),
+            (t("style.init.fast"), "fast"),
         ],
         value=DEFAULTS.init,
-        label="Start from",
+        label=t("style.init.label"),
     )
     c["preserve_colors"] = gr.Radio(
         [
-            ("no: take the style's colours", "none"),
-            ("luminance-only transfer", "luminance"),
-            ("colour-matched style", "match"),
+            (t("style.preserve.none"), "none"),
+            (t("style.preserve.luminance"), "luminance"),
+            (t("style.preserve.match"), "match"),
         ],
         value=DEFAULTS.preserve_colors,
-        label="Keep the content's colours",
+        label=t("style.preserve.label"),
     )
     c["extra_styles"] = gr.File(
-        label="More style images", file_count="multiple", file_types=["image"], type="filepath"
+        label=t("style.extra.label"), file_count="multiple", file_types=["image"], type="filepath"
     )
     c["style_blend"] = gr.Textbox(
         value="",
-        label="Style blend weights",
-        placeholder="e.g. 1, 0.5 (one per style image; empty: equal)",
+        label=t("style.blend.label"),
+        placeholder=t("style.blend.placeholder"),
     )
-    c["network"] = gr.Dropdown(list(NETWORKS), value=AUTO, label="Loss network")
+    c["network"] = gr.Dropdown(
+        [(t(f"style.network.{key}"), name) for name, key in NETWORKS.items()],
+        value=AUTO,
+        label=t("style.network.label"),
+    )
     return c

@@ -15,11 +15,9 @@ from gan.studio import THUMBNAIL_SIZE, FaceStudio
 from ui.common import CHEAP_LANE, friendly, inputs_for
 from ui.examples import capable_model, is_stylegan2, lane_examples
 from ui.generate import build_sg2_controls, sg2_settings
-from ui.i18n import howto, t
+from ui.i18n import howto, language_of, t, translate
 from ui.links import Permalinks
 
-PRESET_HELP = "coarse = ws 0-3 (4-8 px: pose, face shape), middle = 4-7 (16-32 px: features, "
-PRESET_HELP += "hair), fine = 8 and up (64 px+: colours, micro detail); custom: the range below"
 PREVIEW_CELL = 256  # faces on the page (grid and gallery); the PNG download keeps native size
 
 
@@ -40,6 +38,7 @@ class StyleMixHandlers:
         noise_mode: str = "const",
         truncation_cutoff: float = 0,
         class_idx: float = 0,
+        request: gr.Request = None,
     ):
         """A StyleGAN2 style-mixing grid: row seeds x column seeds, the rows taking the
         `preset` ws (coarse 0-3, middle 4-7, fine 8+) or, with preset "custom", the `layers`
@@ -66,30 +65,39 @@ class StyleMixHandlers:
         mix, png, preview = self.studio.style_mix_request(
             model, row_seeds, column_seeds, preset, layers, sg2
         )
-        return str(preview), _gallery(mix), [str(png)], _info(mix, model)
+        lang = language_of(request)
+        return str(preview), _gallery(mix, lang), [str(png)], _info(mix, model, lang)
 
 
-def _gallery(mix: StyleMix) -> list[tuple[Image.Image, str]]:
+def _gallery(mix: StyleMix, lang: str = "en") -> list[tuple[Image.Image, str]]:
     """The rows' and columns' own faces, then every mix, row by row (at most 256 px each)."""
     small = mix.resized(PREVIEW_CELL) if mix.rows.shape[1] > PREVIEW_CELL else mix
     items = [
-        (fit(im, THUMBNAIL_SIZE), f"row seed {s}")
+        (fit(im, THUMBNAIL_SIZE), translate("msg.style_mixing.row", lang, seed=s))
         for im, s in zip(small.rows, mix.row_seeds, strict=True)
     ]
     items += [
-        (fit(im, THUMBNAIL_SIZE), f"column seed {s}")
+        (fit(im, THUMBNAIL_SIZE), translate("msg.style_mixing.column", lang, seed=s))
         for im, s in zip(small.columns, mix.column_seeds, strict=True)
     ]
     for r, row in enumerate(mix.row_seeds):
         for c, col in enumerate(mix.column_seeds):
-            items.append((fit(small.mixed[r, c], THUMBNAIL_SIZE), f"{row} + styles of {col}"))
+            caption = translate("msg.style_mixing.mix", lang, row=row, column=col)
+            items.append((fit(small.mixed[r, c], THUMBNAIL_SIZE), caption))
     return items
 
 
-def _info(mix: StyleMix, model: str) -> str:
+def _info(mix: StyleMix, model: str, lang: str = "en") -> str:
     size = mix.rows.shape[2]
-    info = f"{len(mix.row_seeds)} x {len(mix.column_seeds)} at {size}x{size} from **{model}**"
-    return info + f": rows take ws {_span(mix.layers)} of the columns"
+    return translate(
+        "msg.style_mixing.info",
+        lang,
+        rows=len(mix.row_seeds),
+        columns=len(mix.column_seeds),
+        size=size,
+        model=model,
+        layers=_span(mix.layers),
+    )
 
 
 def _span(layers: list[int]) -> str:
@@ -113,25 +121,31 @@ def build_style_mix_tab(
     gr.Markdown(t("style_mixing.note"))
     with gr.Row():
         with gr.Column(scale=1):
-            rows = gr.Textbox(value="1-3", label="Row seeds", info="their faces down the left")
-            cols = gr.Textbox(value="4-7", label="Column seeds", info="their styles along the top")
-            preset = gr.Radio(
-                [*STYLE_PRESETS, "custom"],
-                value="coarse",
-                label="Styles from the columns",
-                info=PRESET_HELP,
+            rows = gr.Textbox(
+                value="1-3", label=t("style_mixing.rows.label"), info=t("style_mixing.rows.info")
             )
-            layers = gr.Textbox(value="0-3", label="Custom ws", info="e.g. `0-3` or `4, 5, 8`")
-            psi = gr.Slider(0.0, 2.0, value=1.0, step=0.05, label="Truncation ψ")
+            cols = gr.Textbox(
+                value="4-7", label=t("style_mixing.cols.label"), info=t("style_mixing.cols.info")
+            )
+            preset = gr.Radio(
+                [(t(f"style_mixing.preset.{p}"), p) for p in [*STYLE_PRESETS, "custom"]],
+                value="coarse",
+                label=t("style_mixing.preset.label"),
+                info=t("style_mixing.preset.info"),
+            )
+            layers = gr.Textbox(
+                value="0-3",
+                label=t("style_mixing.layers.label"),
+                info=t("style_mixing.layers.info"),
+            )
+            psi = gr.Slider(0.0, 2.0, value=1.0, step=0.05, label=t("generate.psi.label"))
             sg2 = build_sg2_controls(visible=True)
             run = gr.Button(t("style_mixing.run"), variant="primary")
         with gr.Column(scale=2):
-            grid = gr.Image(label="Style mixing", type="filepath", format="png")
-            gallery = gr.Gallery(label="Rows, columns and mixes", columns=6, height="auto")
+            grid = gr.Image(label=t("tab.style_mixing"), type="filepath", format="png")
+            gallery = gr.Gallery(label=t("style_mixing.gallery.label"), columns=6, height="auto")
             info = gr.Markdown(label="info")
-            files = gr.File(
-                label="Download: the grid PNG at native resolution", file_count="multiple"
-            )
+            files = gr.File(label=t("style_mixing.files.label"), file_count="multiple")
     components = {"row_seeds": rows, "column_seeds": cols, "preset": preset, "layers": layers}
     components |= {"truncation_psi": psi, "model": model} | sg2.components()
     sg2.follow(model, studio)
@@ -152,11 +166,8 @@ EXAMPLES = [
     ("1-3", "4-7", "middle", "0-3", 0.7),
     ("8, 9", "10-13", "fine", "0-3", 0.7),
 ]
-EXAMPLE_LABELS = [
-    "coarse styles (pose, face shape), ψ 1",
-    "middle styles (features, hair), ψ 0.7",
-    "fine styles (colours, detail), ψ 0.7",
-]
+# Captions by key (in English here; the page's scripts show the visitor's language).
+EXAMPLE_LABELS = [translate(f"example.style_mixing.{p}") for p in ("coarse", "middle", "fine")]
 
 
 def _share(handlers, components, outputs, release_memory, links: Permalinks | None) -> None:

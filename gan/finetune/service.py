@@ -112,12 +112,17 @@ class FineTuner:
         """The run's settings: `model`'s defaults, then the `values` that are set."""
         return settings(self.defaults_for(model), values)
 
-    def describe(self, model: str) -> str:
-        """One line on how `model` will be fine-tuned (architecture, resolution, its D)."""
+    def plan(self, model: str) -> tuple[str, int, bool]:
+        """How `model` will be fine-tuned: (architecture, resolution, whether it has a D)."""
         folder = store.resolve(model)
         size = loading.image_size(model)
         has_d = store.discriminator_file(model, folder) is not None
-        if self.architecture(model) == "dcgan":
+        return self.architecture(model), size, has_d
+
+    def describe(self, model: str) -> str:
+        """One line on how `model` will be fine-tuned (architecture, resolution, its D)."""
+        architecture, size, has_d = self.plan(model)
+        if architecture == "dcgan":
             return f"DCGAN, {size} px" + ("" if has_d else ": no saved D, a fresh one warms up")
         d = (
             "its discriminator is fine-tuned too (Freeze-D on its first blocks)"

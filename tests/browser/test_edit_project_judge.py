@@ -72,7 +72,9 @@ def upload(scope, label: str, paths: str | list[str]) -> None:
 def test_edit_sliders_preview_and_export(page):
     open_tab(page, "Edit")
     tab = panel(page)
-    expect(tab.get_by_text(re.compile(r"direction #0 \(\d+\.\d%\)")).first).to_be_visible()
+    # each slider is named in the page's language; its share of the spectrum is its info
+    expect(tab.get_by_text("direction #0", exact=True).first).to_be_visible()
+    expect(tab.get_by_text(re.compile(r"^\d+\.\d%$")).first).to_be_visible()
     tab.get_by_label("Seed").fill("11")
     set_slider(tab, "direction #0", 2.5)
     preview = tab.locator(".block").filter(has_text="Edited face (live preview)").first
@@ -94,11 +96,11 @@ def test_project_a_face_then_send_it_to_edit(page, face_photo):
     open_tab(page, "Project")
     tab = panel(page)
     expect(tab.get_by_text("Perceptual loss in use")).to_be_visible()
-    expect(tab.get_by_text("No face alignment.")).to_be_visible()
+    expect(tab.get_by_text("the photo is only cropped, not aligned")).to_be_visible()
     tab.locator("input[type=file]").first.set_input_files(face_photo)
     crop_view = tab.locator(".block").filter(has_text="Crop box").first
     expect(served_images(crop_view)).to_have_count(1)
-    set_slider(tab, "Steps (NVIDIA: 1000)", steps)
+    set_slider(tab, "Steps (more: closer; NVIDIA uses 1000)", steps)
     set_slider(tab, "Preview every N steps", 10)
     tab.get_by_role("button", name="Project", exact=True).click()
     expect(tab.get_by_text("Done.")).to_be_visible(timeout=600_000)
@@ -112,7 +114,7 @@ def test_project_a_face_then_send_it_to_edit(page, face_photo):
     open_tab(page, "Edit")
     edit = panel(page)
     edit.get_by_text("Start from a latent instead").click()
-    expect(edit.get_by_label("Latent (JSON)", exact=True)).to_have_value(
+    expect(edit.get_by_label("Latent vector (JSON)", exact=True)).to_have_value(
         re.compile(r'^\{"truncation_psi"')
     )
     edit.get_by_role("button", name="Edit and export", exact=True).click()
@@ -123,7 +125,7 @@ def test_stop_a_projection_keeps_the_current_result(page, face_photo):
     open_tab(page, "Project")
     tab = panel(page)
     tab.locator("input[type=file]").first.set_input_files(face_photo)
-    set_slider(tab, "Steps (NVIDIA: 1000)", 5000)
+    set_slider(tab, "Steps (more: closer; NVIDIA uses 1000)", 5000)
     set_slider(tab, "Preview every N steps", 5)
     tab.get_by_role("button", name="Project", exact=True).click()
     expect(tab.get_by_text(re.compile(r"Step \d+/5000"))).to_be_visible()

@@ -107,7 +107,10 @@ def test_the_project_example_projects_the_face_the_app_generated(browser, app_ur
     try:
         open_tab(page, "Project")
         tab = panel(page)
-        tab.get_by_role("button", name=re.compile("^" + re.escape(example.label))).click()
+        tab.get_by_role(
+            "button",
+            name=re.compile("^" + re.escape(i18n.translate(f"example.project.{example.name}"))),
+        ).click()
         expect(tab.get_by_text(f"Step {example.steps}/{example.steps}")).to_be_visible()
         expect(tab.get_by_text("PSNR to the target")).to_be_visible()
         photo = tab.locator(".block").filter(has=page.get_by_text("Photo", exact=True)).last

@@ -116,7 +116,7 @@ def start_finetune(page: Page, images: list[str], name: str, steps: int):
     tab.get_by_label("Save as (checkpoints/<name>/)").fill(name)
     set_slider(tab, "Steps", steps)
     set_slider(tab, "Batch size", 4)
-    tab.get_by_text("Hyper-parameters").click()
+    tab.get_by_text("Training settings").click()
     tab.get_by_label("KID before and after").uncheck()
     tab.get_by_role("button", name="Start fine-tuning").click()
     return tab

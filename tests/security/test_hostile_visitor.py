@@ -26,6 +26,7 @@ from PIL import Image
 from core import store
 from core.identity import COOKIE_NAME, Identity
 from gan.models.dcgan import GeneratorConfig
+from tests.api_helpers import english
 from tests.conftest import ROOT, launch_app, tiny_generator
 from tests.hub_api_server import RecordingHub
 
@@ -321,17 +322,18 @@ def test_a_signed_in_push_sends_only_the_visitors_oauth_token(space):
     oauth = gr.OAuthToken(token="hf_oauth_bob", scope="write-repos", expires_at=0)
     before = len(hub.requests)
     with contextlib.suppress(gr.Error):  # the stand-in Hub does not create repos
-        push("bobs-faces", "bob/bobs-faces", SERVER_TOKEN, True, None, profile, oauth)
+        push("bobs-faces", "bob/bobs-faces", SERVER_TOKEN, True, gs_profile=profile, gs_oauth=oauth)
     sent = hub.authorizations()[before:]
     assert sent and set(sent) == {"Bearer hf_oauth_bob"}
     with pytest.raises(gr.Error, match="repo of your own"):
-        push("bobs-faces", "owner/stolen", "", True, None, profile, oauth)
+        push("bobs-faces", "owner/stolen", "", True, gs_profile=profile, gs_oauth=oauth)
 
 
 def test_the_token_box_is_gone_on_a_space(space):
     url, _, _, _ = space
     config = httpx.get(f"{url}/config", timeout=60).json()
-    boxes = [c for c in config["components"] if "Hub token" in str(c.get("props", {}))]
+    labels = {c["id"]: english(c.get("props", {}).get("label")) for c in config["components"]}
+    boxes = [c for c in config["components"] if "Hub token" in str(labels[c["id"]])]
     assert boxes and all(c["props"].get("visible") is False for c in boxes)
 
 

@@ -9,7 +9,7 @@ import types
 import gradio as gr
 import pytest
 
-from ui import i18n
+from ui import i18n, i18n_coverage
 
 TRANSLATIONS = i18n.load_translations()
 
@@ -129,9 +129,27 @@ def test_locale_scripts_know_all_languages():
 
 
 UI = i18n.LOCALES_DIR.parent
-TRANSLATED_FILES = ("generate.py", "interpolate.py", "header.py", "lab.py", "tools.py")
+# Every file that builds page text: the tabs, the header, the links and the examples.
+TRANSLATED_FILES = (
+    "generate.py",
+    "interpolate.py",
+    "style_mix.py",
+    "style.py",
+    "finetune.py",
+    "finetune_form.py",
+    "edit.py",
+    "project.py",
+    "judge.py",
+    "lab.py",
+    "tools.py",
+    "header.py",
+    "links.py",
+    "examples.py",
+    "tabs.py",
+    "common.py",
+)
 # Names and file types that read the same in every language.
-UNTRANSLATED = {"info", "GIF", "MP4", "A", "B", "StyleGAN2", "# GAN Studio"}
+UNTRANSLATED = {"info", "GIF", "MP4", "A", "B", "StyleGAN2", "# GAN Studio", "example"}
 
 
 def test_every_page_text_key_the_code_uses_exists():
@@ -142,10 +160,128 @@ def test_every_page_text_key_the_code_uses_exists():
     assert used and not sorted(used - set(TRANSLATIONS["en"]))
 
 
+def english_literals(source: str) -> list[str]:
+    """The English texts written into a page-building file instead of a `t()` key."""
+    literals = re.findall(r"""\b(?:label|info|placeholder|desc)=f?"([^"]*)\"""", source)
+    literals += re.findall(r"""gr\.(?:Button|Accordion|Tab|Markdown)\(\s*f?"([^"]*)\"""", source)
+    # a radio's or dropdown's shown names: ("shown text", "value") pairs
+    literals += re.findall(r"""\(\s*f?"([^"]*[a-z] [a-z][^"]*)",\s*"[a-z_]+"\s*\)""", source)
+    # example captions and other lists of plain sentences
+    literals += re.findall(r"""LABELS\s*=\s*\[\s*"([^"]*)\"""", source)
+    english = [text for text in literals if re.search("[A-Za-z]{2}", text)]
+    return [text for text in english if text not in UNTRANSLATED]
+
+
 @pytest.mark.parametrize("name", TRANSLATED_FILES)
 def test_the_translated_tabs_have_no_english_literals_left(name):
-    source = (UI / name).read_text()
-    literals = re.findall(r"""\b(?:label|info|placeholder)=f?"([^"]*)\"""", source)
-    literals += re.findall(r"""gr\.(?:Button|Accordion|Tab|Markdown)\(\s*"([^"]*)\"""", source)
-    english = [text for text in literals if re.search("[A-Za-z]{2}", text)]
-    assert not [text for text in english if text not in UNTRANSLATED], name
+    assert not english_literals((UI / name).read_text()), name
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        'gr.Slider(label="Style weight")',
+        'gr.Button("Start fine-tuning")',
+        'gr.Button(f"Send to {tab}")',
+        'gr.Radio([("content with the colours", "content")])',
+        'EXAMPLE_LABELS = [\n    "seed 3 on direction one",\n]',
+        'progress(0.5, desc="Repainting")',
+    ],
+)
+def test_the_literal_check_finds_each_kind_of_english_left(source):
+    assert english_literals(source)
+
+
+# --- The built page: its strings, and the server's messages --------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo(app_services):
+    import app
+
+    return app.build_demo(app_services)
+
+
+def test_the_page_keys_exist_in_every_language(demo):
+    keys, _ = i18n_coverage.strings(demo)
+    assert keys
+    for lang, texts in TRANSLATIONS.items():
+        assert not sorted(set(keys) - set(texts)), lang
+
+
+def test_at_least_95_percent_of_the_visible_strings_are_translated(demo):
+    keys, plain = i18n_coverage.strings(demo)
+    assert len(keys) / (len(keys) + len(plain)) >= 0.95, plain
+
+
+def test_the_coverage_counts_a_plain_string_as_untranslated():
+    with gr.Blocks() as blocks:
+        gr.Textbox(label=i18n.t("tab.lab"), info="plain words here")
+        gr.Button(i18n.t("lab.run"))
+        gr.Radio([(i18n.t("lab.data.toy"), "toy"), ("my own images", "upload")])
+        gr.Markdown("GIF")  # a name: not counted
+    keys, plain = i18n_coverage.strings(blocks)
+    assert sorted(keys) == ["lab.data.toy", "lab.run", "tab.lab"]
+    assert plain == ["plain words here", "my own images"]
+
+
+def test_every_example_caption_is_relabelled_in_the_browser():
+    from ui import edit, judge, style_mix
+
+    english = {texts["en"] for texts in i18n.relabel_keys().values()}
+    for labels in (edit.EXAMPLE_LABELS, judge.EXAMPLE_LABELS, style_mix.EXAMPLE_LABELS):
+        assert set(labels) <= english
+    for script in (i18n.BROWSER_LOCALE_JS, i18n.SET_LOCALE_JS):
+        assert TRANSLATIONS["el"]["example.judge.2"] in script and ".gallery-item" in script
+
+
+def _request(lang: str) -> types.SimpleNamespace:
+    return types.SimpleNamespace(headers={"accept-language": lang})
+
+
+def test_generate_writes_its_line_and_captions_in_the_browsers_language(app_services):
+    # The faces' request once shadowed the browser's, so the line stayed English.
+    from ui.generate import GenerateHandlers
+
+    handlers = GenerateHandlers(app_services.studio)
+    gallery, _, info = handlers.generate("1-2", request=_request("nl-NL,nl;q=0.9"))
+    assert info.startswith("2 gezichten van ") and gallery[0][1] == "seed nr. 1"
+    _, _, info = handlers.generate("1-2", request=_request("el-GR"))
+    assert "πρόσωπα" in info
+    assert handlers.generate("1-2")[2].startswith("2 faces at ")
+
+
+def test_the_lab_step_line_follows_the_language():
+    from gan.lab.collapse import CollapseReading
+    from gan.lab.train import LabProgress, StepRecord
+    from ui.lab import collapse_note, step_line
+
+    record = StepRecord(3, 0.1, 2.0, 0.9, 0.1, 0.2, d_skipped=True)
+    event = LabProgress(3, 10, record.losses(), record=record)
+    event.collapse = CollapseReading(0.05, 0.1, 2.0, 12, 16, collapsed=True)
+    event.message = "step 3/10: ... . Mode collapse warning: ..."
+    greek, english = step_line(event, "el", 0.2), step_line(event, "en", 0.2)
+    assert greek != english and "βήμα" in greek.lower() and "0.2" in english
+    assert "12" in collapse_note(event, "fi") and collapse_note(event, "fi") != collapse_note(event)
+    event.message += " (stopped)"  # as gan.lab.compare marks a run it stopped
+    assert step_line(event, "hr").endswith("(zaustavljeno)")
+
+
+def test_the_fine_tune_lines_follow_the_language(app_services):
+    from gan import DEFAULT_MODEL
+    from ui.finetune import FinetuneHandlers
+
+    handlers = FinetuneHandlers(app_services.tuner)
+    english = handlers.describe(DEFAULT_MODEL)
+    assert english == app_services.tuner.describe(DEFAULT_MODEL)
+    assert handlers.describe(DEFAULT_MODEL, "el") != english
+    note = handlers.defaults(DEFAULT_MODEL, request=_request("hr"))[-1]
+    assert note.startswith("Dotreniravanje **")
+
+
+def test_the_edit_sliders_are_named_by_key_with_their_share_as_info(app_services):
+    from ui.edit import EditHandlers, shares
+
+    assert shares(["direction #0 (12.2%)", "direction #1 (7.4%)"]) == ["12.2%", "7.4%", *["0%"] * 3]
+    updates = EditHandlers(app_services.editor).slider_updates("dcgan-digiface")
+    assert all(re.fullmatch(r"\d+\.\d%", u["info"]) for u in updates)
