@@ -92,7 +92,19 @@ JUDGE_LANE = {"concurrency_id": "judge", "concurrency_limit": 1}
 # Small faces are sent at native resolution and scaled up crisply by the browser: give the
 # gallery or image `elem_classes=[PIXELATED]`; `CSS` goes to `launch(css=...)`.
 PIXELATED = "pixelated"
-CSS = f".{PIXELATED} img {{ image-rendering: pixelated; }}"
+HEADER_ROW = "gs-header"  # the header's one row: model, refresh, Hub status, language
+HUB_STATUS = "gs-hub-status"
+CSS = f"""
+.{PIXELATED} img {{ image-rendering: pixelated; }}
+/* Gallery: room above the grid for the label and the toolbar, so neither covers a face. */
+.grid-wrap:has(> .grid-container) {{ padding-top: 2.5rem !important; }}
+/* The header wraps on a phone; the Hub status keeps whole words. */
+#{HEADER_ROW} {{ flex-wrap: wrap; align-items: center; }}
+#{HUB_STATUS} {{ min-width: 12rem; word-break: normal; overflow-wrap: normal; }}
+@media (max-width: 640px) {{
+  .grid-container {{ grid-template-columns: repeat(auto-fill, minmax(72px, 1fr)) !important; }}
+}}
+"""
 
 
 # --- Messages for the page --------------------------------------------------------------------
@@ -293,3 +305,23 @@ def settings_from(cls: type[T], values: Mapping[str, Any]) -> T:
     """A settings dataclass from the values named like its fields (others are ignored)."""
     names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     return cls(**{k: v for k, v in values.items() if k in names})
+
+
+# --- Stop buttons ------------------------------------------------------------------------------
+# A Stop button is neutral (`variant="secondary"`) until its job runs: red while the run's event
+# is going, neutral again when it ends (done, stopped or failed).
+
+
+def stop_armed() -> dict:
+    return gr.update(variant="stop")
+
+
+def stop_neutral() -> dict:
+    return gr.update(variant="secondary")
+
+
+def stop_follows(run: gr.Button, job, stop: gr.Button) -> None:
+    """`stop` turns red when `run` is clicked and neutral once `job` (the run's event) ends."""
+    quiet = {"queue": False, "api_visibility": "private", "show_progress": "hidden"}
+    run.click(stop_armed, None, stop, **quiet)
+    job.then(stop_neutral, None, stop, **quiet)

@@ -30,6 +30,7 @@ from ui.common import (
     friendly,
     inputs_for,
     session_key,
+    stop_follows,
     warning,
 )
 from ui.finetune_form import hint, output_components, push_inputs, training_inputs
@@ -283,7 +284,7 @@ def build_finetune_tab(
             c = {"model": model, **training_inputs(_initial_defaults(tuner, model.value))}
             with gr.Row():
                 run = gr.Button("Start fine-tuning", variant="primary")
-                stop = gr.Button("Stop and save", variant="stop")
+                stop = gr.Button("Stop and save", variant="secondary")
             push = push_inputs()
         with gr.Column(scale=1):
             out = output_components()
@@ -313,6 +314,7 @@ def build_finetune_tab(
     )
     if on_saved is not None:
         event.then(on_saved, model, model, api_visibility="private")
+    stop_follows(run, event, stop)
     stop.click(friendly(handlers.stop), None, None, queue=False, api_visibility="private")
     push["push"].click(
         friendly(handlers.push, release_memory),

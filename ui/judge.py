@@ -11,7 +11,13 @@ from gan import DEFAULT_MODEL, latents
 from gan.judge import Judge
 from gan.studio import DISPLAY_SIZE
 from ui.common import JUDGE_LANE, friendly, inputs_for
-from ui.examples import capable_model, has_discriminator, lane_examples
+from ui.examples import (
+    capability_notice,
+    capable_model,
+    follow_capability,
+    has_discriminator,
+    lane_examples,
+)
 from ui.i18n import howto, t
 from ui.links import Permalinks
 from ui.style import EXAMPLES as PAINTINGS  # public-domain paintings (examples/SOURCES.md)
@@ -29,9 +35,6 @@ more telling than any single probability.
 and fake) shows which network is winning. The lesson's balance rule skips D's update while
 that loss is below a threshold (0.2 by default, Fine-tune tab): a D that already wins easily
 would only get stronger and leave G without a useful gradient, so G catches up first."""
-NO_D_NOTE = """Models without a discriminator (e.g. the bundled `dcgan-digiface`, which ships G
-only) cannot be judged: **fine-tune** the model in the Fine-tune tab (the saved model keeps
-its D), or convert a StyleGAN2 pickle with its D."""
 
 
 class JudgeHandlers:
@@ -85,6 +88,7 @@ def build_judge_tab(
 ) -> None:
     """The Judge tab's components and events (API: `/judge`)."""
     handlers = JudgeHandlers(judge)
+    notice = capability_notice("gate.judge")
     with gr.Row():
         with gr.Column(scale=1):
             images = gr.File(
@@ -97,7 +101,6 @@ def build_judge_tab(
                 value="1-4", label="and the model's faces for seeds", info="empty: uploads only"
             )
             run = gr.Button(t("judge.run"), variant="primary")
-            gr.Markdown(NO_D_NOTE)
             with gr.Accordion(t("judge.lesson.accordion"), open=True):
                 gr.Markdown(LESSON)
         with gr.Column(scale=2):
@@ -115,7 +118,8 @@ def build_judge_tab(
         api_name="judge",
         **JUDGE_LANE,
     )
-    _share(handlers, c, [logits, gallery, table], release_memory, links)
+    examples = _share(handlers, c, [logits, gallery, table], release_memory, links)
+    follow_capability(model, has_discriminator, notice, run, examples)
 
 
 # Images (public-domain paintings in examples/) and seeds of faces the model makes on the spot.
@@ -142,7 +146,7 @@ def example_rows() -> tuple[list[list], list[str]]:
     return rows, labels
 
 
-def _share(handlers, c, outputs, release_memory, links: Permalinks | None) -> None:
+def _share(handlers, c, outputs, release_memory, links: Permalinks | None) -> gr.Examples:
     """Examples (cached on first use, in the cheap lane: the app's own paintings, with a model
     that has a D), the "How it works" panel and the permalink (model and seeds: uploads never
     go into a link, so it too runs in the cheap lane)."""
@@ -153,7 +157,7 @@ def _share(handlers, c, outputs, release_memory, links: Permalinks | None) -> No
         name = capable_model(has_discriminator, "a model saved with its discriminator")
         return (*run(images, name, seeds), name)
 
-    lane_examples(
+    examples = lane_examples(
         rows,
         [c["images"], c["seeds"]],
         [*outputs, c["model"]],  # the header's model follows the example's
@@ -164,3 +168,4 @@ def _share(handlers, c, outputs, release_memory, links: Permalinks | None) -> No
     howto("judge")
     if links is not None:
         links.add("judge", c, run, outputs, concurrency_id="cheap")
+    return examples

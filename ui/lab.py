@@ -11,7 +11,7 @@ from gan.lab.collapse import DEFAULT_THRESHOLD
 from gan.lab.compare import SETTINGS
 from gan.lab.service import MAX_LAB_STEPS, Lab
 from gan.lab.train import PRESETS, LabProgress
-from ui.common import current_deadline, friendly, inputs_for, session_key, warning
+from ui.common import current_deadline, friendly, inputs_for, session_key, stop_follows, warning
 from ui.i18n import howto, language_of, t, translate
 from ui.links import Permalinks
 
@@ -213,11 +213,11 @@ def build_lab_tab(lab: Lab, links: Permalinks | None = None) -> None:
             c = _train_inputs()
             with gr.Row():
                 run = gr.Button(t("lab.run"), variant="primary")
-                stop = gr.Button(t("common.stop"), variant="stop")
+                stop = gr.Button(t("common.stop"), variant="secondary")
         with gr.Column(scale=2):
             outputs = _train_plots()
     train = friendly(handlers.train)
-    run.click(
+    job = run.click(
         train,
         inputs_for(handlers.train, c),
         outputs,
@@ -225,6 +225,7 @@ def build_lab_tab(lab: Lab, links: Permalinks | None = None) -> None:
         concurrency_id="train",
         concurrency_limit=1,
     )
+    stop_follows(run, job, stop)
     stop.click(friendly(handlers.stop), None, None, queue=False, api_visibility="private")
     c["preset"].input(
         handlers.preset,

@@ -13,7 +13,13 @@ from gan import DEFAULT_MODEL
 from gan.faces import STYLE_PRESETS, StyleMix
 from gan.studio import THUMBNAIL_SIZE, FaceStudio
 from ui.common import CHEAP_LANE, friendly, inputs_for
-from ui.examples import capable_model, is_stylegan2, lane_examples
+from ui.examples import (
+    capability_notice,
+    capable_model,
+    follow_capability,
+    is_stylegan2,
+    lane_examples,
+)
 from ui.generate import build_sg2_controls, sg2_settings
 from ui.i18n import howto, t
 from ui.links import Permalinks
@@ -110,7 +116,7 @@ def build_style_mix_tab(
 ) -> None:
     """The Style mixing tab's components and events (API: `/style_mix`)."""
     handlers = StyleMixHandlers(studio)
-    gr.Markdown(t("style_mixing.note"))
+    notice = capability_notice("gate.style_mixing")
     with gr.Row():
         with gr.Column(scale=1):
             rows = gr.Textbox(value="1-3", label="Row seeds", info="their faces down the left")
@@ -143,7 +149,8 @@ def build_style_mix_tab(
         api_name="style_mix",
         **CHEAP_LANE,
     )
-    _share(handlers, components, [grid, gallery, files, info], release_memory, links)
+    examples = _share(handlers, components, [grid, gallery, files, info], release_memory, links)
+    follow_capability(model, is_stylegan2, notice, run, examples)
 
 
 # Row seeds, column seeds, preset, custom ws, ψ; the model: a StyleGAN2 (ui.examples).
@@ -159,9 +166,9 @@ EXAMPLE_LABELS = [
 ]
 
 
-def _share(handlers, components, outputs, release_memory, links: Permalinks | None) -> None:
+def _share(handlers, components, outputs, release_memory, links: Permalinks | None) -> gr.Examples:
     """Examples (cached on first use, in the cheap lane), the "How it works" panel and the
-    permalink (which restores the tab and reruns the mix)."""
+    permalink (which restores the tab and reruns the mix); the examples."""
     run = friendly(handlers.style_mix, release_memory)
 
     def example(rows, cols, preset, layers, psi):
@@ -169,7 +176,7 @@ def _share(handlers, components, outputs, release_memory, links: Permalinks | No
         return (*run(rows, cols, preset, layers, psi, name), name)
 
     names = ["row_seeds", "column_seeds", "preset", "layers", "truncation_psi"]
-    lane_examples(
+    examples = lane_examples(
         [list(row) for row in EXAMPLES],
         [components[n] for n in names],
         [*outputs, components["model"]],  # the header's model follows the example's
@@ -180,3 +187,4 @@ def _share(handlers, components, outputs, release_memory, links: Permalinks | No
     howto("style_mixing")
     if links is not None:
         links.add("style_mixing", components, run, outputs, concurrency_id="cheap")
+    return examples
