@@ -36,6 +36,7 @@ from ui.common import (
 from ui.finetune_form import hint, output_components, push_inputs, training_inputs
 from ui.i18n import howto, t, translate
 from ui.links import Permalinks
+from ui.plots import whole_steps
 
 # Settings that follow the chosen model's architecture and resolution: left unset (empty, or
 # 0 on the sliders), they take the model's default, in the tab and over the API alike.
@@ -228,7 +229,8 @@ def _outputs(
         if event.losses:
             progress((event.step, event.total), desc="Training", unit="steps")
             status = status_text(lines, event, kid)
-            yield status, skip(), skip(), loss_frame(event.history), skip()
+            losses = whole_steps(loss_frame(event.history), event.total)
+            yield status, skip(), skip(), losses, skip()
         elif event.preview is not None:
             yield skip(), skip(), samples_image(event.preview), skip(), skip()
         else:  # a line or the KID before training
@@ -251,7 +253,8 @@ def _final(event: Progress, run: FinetuneRun, lines: list[str], preview) -> Outp
     last = event.history[-1] if event.history else {}
     result |= {k: last[k] for k in ("ada_p", "kimg") if k in last}  # StyleGAN2 runs
     samples = samples_image(event.preview)
-    return status_text(lines, kid=kid), preview, samples, loss_frame(event.history), result
+    losses = whole_steps(loss_frame(event.history), event.total)
+    return status_text(lines, kid=kid), preview, samples, losses, result
 
 
 # --- Components ---------------------------------------------------------------------------------

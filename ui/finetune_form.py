@@ -169,7 +169,7 @@ def output_components() -> dict[str, gr.components.Component]:
         color="network",
         color_map={"D": "#2563eb", "G": "#ea580c", "R1": "#16a34a"},
         label="Losses (D: discriminator, G: generator, R1: StyleGAN2's gradient penalty)",
-        height=220,
+        x_lim=[0, None],  # a fixed height would clip the colour legend below the plot
     )
     c["preview"] = gr.Image(label="Prepared training set", format="png")
     c["augmented"] = gr.Image(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 
 import gradio as gr
@@ -16,6 +17,7 @@ from ui.i18n import howto, language_of, t, translate
 from ui.links import Permalinks
 
 PRESET = next(iter(PRESETS))
+CUSTOM = "custom"  # the preset menu's entry for settings that match no preset (a link's steps=40)
 DEFAULT = PRESETS[PRESET]
 UPDATE_EVERY = 5  # steps between page updates (every preview step is shown too)
 
@@ -97,7 +99,7 @@ class LabHandlers:
         Args:
             data: "toy" (coloured shapes drawn at run time) or "upload".
             uploads: image files or .zip archives (with data="upload").
-            preset: a preset name; the other arguments override its settings.
+            preset: a preset name, or "custom"; the other arguments override its settings.
             steps: training steps (each a D step, or its skip, then a G step).
             lr_g: the generator's Adam learning rate.
             lr_d: the discriminator's Adam learning rate.
@@ -109,7 +111,7 @@ class LabHandlers:
             text about the step's two phases).
         """
         config = self.lab.config(
-            preset,
+            None if preset == CUSTOM else preset,
             steps=int(steps),
             lr_g=float(lr_g),
             lr_d=float(lr_d),
@@ -161,7 +163,9 @@ class LabHandlers:
         self.lab.stop(session_key(request))
 
     def preset(self, name: str):
-        """The preset's settings into the sliders."""
+        """The preset's settings into the sliders ("custom" leaves them as they are)."""
+        if name == CUSTOM:
+            return tuple(gr.skip() for _ in range(4))
         return _preset_values(name)
 
 
@@ -188,6 +192,17 @@ def _train_outputs(events: Iterator[LabProgress], steps: int, lang: str) -> Iter
 def _plots(preview, events: list[LabProgress], text: str) -> tuple:
     """(samples grid, losses, D(x)/D(G(z)), collapse meter, the phases in words)."""
     return preview, loss_frame(events), prob_frame(events), collapse_frame(events), text
+
+
+def matching_preset(steps: float, lr_g: float, lr_d: float, d_loss_threshold: float) -> str:
+    """The preset whose settings these are, or `CUSTOM` (so that the menu never names a
+    preset the sliders do not hold)."""
+    values = (steps, lr_g, lr_d, d_loss_threshold)
+    for name in PRESETS:
+        preset = _preset_values(name)
+        if all(v is not None and math.isclose(float(v), p) for v, p in zip(values, preset, strict=True)):
+            return name
+    return CUSTOM
 
 
 def _preset_values(name: str) -> tuple:
@@ -233,6 +248,16 @@ def build_lab_tab(lab: Lab, links: Permalinks | None = None) -> None:
         [c["steps"], c["lr_g"], c["lr_d"], c["d_loss_threshold"]],
         api_visibility="private",
     )
+    settings = [c["steps"], c["lr_g"], c["lr_d"], c["d_loss_threshold"]]
+    gr.on(  # a link's or a person's own settings: the menu says "custom"
+        [box.change for box in settings],
+        matching_preset,
+        settings,
+        c["preset"],
+        api_visibility="private",
+        queue=False,
+        show_progress="hidden",
+    )
     gr.Examples(
         [[name, *_preset_values(name)] for name in PRESETS],
         [c["preset"], c["steps"], c["lr_g"], c["lr_d"], c["d_loss_threshold"]],
@@ -267,7 +292,8 @@ def _train_inputs() -> dict[str, gr.components.Component]:
         label=t("lab.data.label"),
     )
     c["uploads"] = gr.File(label=t("lab.upload.label"), file_count="multiple", type="filepath")
-    c["preset"] = gr.Dropdown(list(PRESETS), value=PRESET, label=t("lab.preset.label"))
+    choices = [(name, name) for name in PRESETS] + [(t("lab.preset.custom"), CUSTOM)]
+    c["preset"] = gr.Dropdown(choices, value=PRESET, label=t("lab.preset.label"))
     c["steps"] = gr.Slider(
         10, MAX_LAB_STEPS, value=DEFAULT.steps, step=10, label=t("lab.steps.label")
     )

@@ -177,9 +177,7 @@ def build_style_tab(
         with gr.Column(scale=1):
             result = gr.Image(label="Result (live preview)", format="png", interactive=False)
             info = gr.Markdown()
-            losses = line_plot(
-                x="iteration", y="log10 loss", color="term", label="Weighted losses", height=240
-            )
+            losses = line_plot(x="iteration", y="log10 loss", color="term", label="Weighted losses")
     job = run.click(
         friendly(handlers.stylize, release_memory),
         inputs_for(handlers.stylize, components),
