@@ -199,8 +199,8 @@ def matching_preset(steps: float, lr_g: float, lr_d: float, d_loss_threshold: fl
     preset the sliders do not hold)."""
     values = (steps, lr_g, lr_d, d_loss_threshold)
     for name in PRESETS:
-        preset = _preset_values(name)
-        if all(v is not None and math.isclose(float(v), p) for v, p in zip(values, preset, strict=True)):
+        pairs = zip(values, _preset_values(name), strict=True)
+        if all(v is not None and math.isclose(float(v), p) for v, p in pairs):
             return name
     return CUSTOM
 
