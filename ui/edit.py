@@ -6,12 +6,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import gradio as gr
+from gradio.context import get_blocks_context
 
 from gan import DEFAULT_MODEL, latents
 from gan.edit import PRESETS
 from gan.edit_service import MAX_SLIDERS, SIGMAS, Editor, start_latent
 from ui.common import CHEAP_LANE, PIXELATED, friendly, inputs_for
-from ui.examples import capable_model, is_generator, lane_examples
+from ui.examples import capable_model, is_generator, is_stylegan2, lane_examples
 from ui.i18n import howto, t
 from ui.links import Permalinks
 
@@ -148,6 +149,7 @@ def build_edit_tab(
                 label="Edited face (live preview)",
                 format="png",
                 interactive=False,
+                height=384,  # the result is the page's main image, not a thumbnail
                 elem_classes=[PIXELATED],
             )
             strips = gr.Image(label="Each direction from −3σ to +3σ", format="png")
@@ -175,6 +177,7 @@ def build_edit_tab(
         show_progress="hidden",
     )
     _follow(handlers, model, c["layers"], sliders, reset)
+    _layers_for_stylegan2(model, c["layers"])
     _share(handlers, c, [image, strips, files, out_latent, info], release_memory, links)
     return EditTab(c["latent_text"])
 
@@ -197,6 +200,18 @@ def _follow(handlers, model, layers, sliders, reset) -> None:
         sliders,
         api_visibility="private",
     )
+
+
+def layers_visible(name: str | None) -> dict:
+    """The layer choice is a StyleGAN2 control: a DCGAN has one layer to edit."""
+    return gr.update(visible=bool(name) and is_stylegan2(name))
+
+
+def _layers_for_stylegan2(model: gr.Dropdown, layers: gr.Radio) -> None:
+    """Show the layer choice only for a StyleGAN2 (on page load and on model change)."""
+    triggers = [model.change, get_blocks_context().root_block.load]
+    quiet = {"api_visibility": "private", "show_progress": "hidden", "queue": False}
+    gr.on(triggers, layers_visible, model, layers, **quiet)
 
 
 # Seed, ψ, layers and the first three directions (σ); directions 3 and 4 stay at 0. The
