@@ -320,8 +320,15 @@ def stop_neutral() -> dict:
     return gr.update(variant="secondary")
 
 
-def stop_follows(run: gr.Button, job, stop: gr.Button) -> None:
-    """`stop` turns red when `run` is clicked and neutral once `job` (the run's event) ends."""
-    quiet = {"queue": False, "api_visibility": "private", "show_progress": "hidden"}
-    run.click(stop_armed, None, stop, **quiet)
-    job.then(stop_neutral, None, stop, **quiet)
+def arm_stop(run: gr.Button, stop: gr.Button) -> None:
+    """`stop` turns red when `run` is clicked. Call before the run's own event: Gradio 6.31's
+    page leaves a trigger's later listeners waiting while an earlier queued one runs."""
+    run.click(stop_armed, None, stop, **_QUIET)
+
+
+def settle_stop(job, stop: gr.Button) -> None:
+    """`stop` neutral again once `job` (the run's event) ends."""
+    job.then(stop_neutral, None, stop, **_QUIET)
+
+
+_QUIET = {"queue": False, "api_visibility": "private", "show_progress": "hidden"}

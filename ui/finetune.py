@@ -25,12 +25,13 @@ from gan.finetune.data import preview_grid
 from gan.finetune.service import FineTuner, FinetuneRun
 from ui.common import (
     TRAIN_LANE,
+    arm_stop,
     as_markdown_text,
     current_deadline,
     friendly,
     inputs_for,
     session_key,
-    stop_follows,
+    settle_stop,
     warning,
 )
 from ui.finetune_form import hint, output_components, push_inputs, training_inputs
@@ -307,6 +308,7 @@ def build_finetune_tab(
         [c[f] for f in DEFAULT_FIELDS] + [arch_note],
         api_visibility="private",
     )
+    arm_stop(run, stop)
     event = run.click(
         friendly(handlers.finetune, release_memory),
         inputs_for(handlers.finetune, c),
@@ -317,7 +319,7 @@ def build_finetune_tab(
     )
     if on_saved is not None:
         event.then(on_saved, model, model, api_visibility="private")
-    stop_follows(run, event, stop)
+    settle_stop(event, stop)
     stop.click(friendly(handlers.stop), None, None, queue=False, api_visibility="private")
     push["push"].click(
         friendly(handlers.push, release_memory),

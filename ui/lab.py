@@ -12,7 +12,15 @@ from gan.lab.collapse import DEFAULT_THRESHOLD
 from gan.lab.compare import SETTINGS
 from gan.lab.service import MAX_LAB_STEPS, Lab
 from gan.lab.train import PRESETS, LabProgress
-from ui.common import current_deadline, friendly, inputs_for, session_key, stop_follows, warning
+from ui.common import (
+    arm_stop,
+    current_deadline,
+    friendly,
+    inputs_for,
+    session_key,
+    settle_stop,
+    warning,
+)
 from ui.i18n import howto, language_of, t, translate
 from ui.links import Permalinks
 
@@ -232,6 +240,7 @@ def build_lab_tab(lab: Lab, links: Permalinks | None = None) -> None:
         with gr.Column(scale=2):
             outputs = _train_plots()
     train = friendly(handlers.train)
+    arm_stop(run, stop)
     job = run.click(
         train,
         inputs_for(handlers.train, c),
@@ -240,7 +249,7 @@ def build_lab_tab(lab: Lab, links: Permalinks | None = None) -> None:
         concurrency_id="train",
         concurrency_limit=1,
     )
-    stop_follows(run, job, stop)
+    settle_stop(job, stop)
     stop.click(friendly(handlers.stop), None, None, queue=False, api_visibility="private")
     c["preset"].input(
         handlers.preset,

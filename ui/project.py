@@ -17,7 +17,7 @@ from gan.project import MAX_STEPS, CropBox, ProjectSettings
 from gan.project_examples import PROJECT_EXAMPLES, ProjectExample
 from gan.project_service import Projector
 from gan.studio import DISPLAY_SIZE
-from ui.common import HEAVY_LANE, friendly, inputs_for, session_key, stop_follows
+from ui.common import HEAVY_LANE, arm_stop, friendly, inputs_for, session_key, settle_stop
 from ui.examples import caller_kwargs, lane_examples, served, skips
 from ui.links import Permalinks
 from ui.plots import line_plot
@@ -152,6 +152,7 @@ def build_project_tab(
             ]
     c["model"] = model
     outputs = [live, info, plot, pair, video, files, latent]
+    arm_stop(run, stop)
     job = run.click(
         friendly(handlers.project, release_memory),
         inputs_for(handlers.project, c),
@@ -160,7 +161,7 @@ def build_project_tab(
         **HEAVY_LANE,
         show_progress_on=plot,
     )
-    stop_follows(run, job, stop)
+    settle_stop(job, stop)
     stop.click(friendly(handlers.stop), None, None, queue=False, api_visibility="private")
     crop_inputs = [c["photo"], c["crop_x"], c["crop_y"], c["crop_size"]]
     gr.on(

@@ -16,7 +16,15 @@ from style import networks
 from style.examples import EXAMPLE_PAIRS, EXAMPLES_DIR, QUICK_SETTINGS, ExamplePair, example_pair
 from style.service import Stylist
 from style.settings import MAX_STEPS, MIN_SIZE, StyleSettings
-from ui.common import HEAVY_LANE, friendly, inputs_for, session_key, settings_from, stop_follows
+from ui.common import (
+    HEAVY_LANE,
+    arm_stop,
+    friendly,
+    inputs_for,
+    session_key,
+    settings_from,
+    settle_stop,
+)
 from ui.examples import caller_kwargs, lane_examples, served, skips
 from ui.i18n import howto, t
 from ui.links import Permalinks
@@ -178,6 +186,7 @@ def build_style_tab(
             result = gr.Image(label="Result (live preview)", format="png", interactive=False)
             info = gr.Markdown()
             losses = line_plot(x="iteration", y="log10 loss", color="term", label="Weighted losses")
+    arm_stop(run, stop)
     job = run.click(
         friendly(handlers.stylize, release_memory),
         inputs_for(handlers.stylize, components),
@@ -186,7 +195,7 @@ def build_style_tab(
         **HEAVY_LANE,
         show_progress_on=losses,  # the bar sits on the plot; the live preview stays clear
     )
-    stop_follows(run, job, stop)
+    settle_stop(job, stop)
     stop.click(friendly(handlers.stop), None, None, queue=False, api_visibility="private")
     _share(handlers, components, [result, info, losses], release_memory, links)
     network = components["network"]
