@@ -254,8 +254,8 @@ def _final(event: Progress, run: FinetuneRun, lines: list[str], preview) -> Outp
     last = event.history[-1] if event.history else {}
     result |= {k: last[k] for k in ("ada_p", "kimg") if k in last}  # StyleGAN2 runs
     samples = samples_image(event.preview)
-    losses = whole_steps(loss_frame(event.history), event.total)
-    return status_text(lines, kid=kid), preview, samples, losses, result
+    # A plain frame (API clients read its data); the page keeps the streamed updates' x_lim.
+    return status_text(lines, kid=kid), preview, samples, loss_frame(event.history), result
 
 
 # --- Components ---------------------------------------------------------------------------------

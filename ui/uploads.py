@@ -43,7 +43,7 @@ def _refusing_base64(preprocess: Callable[[Any], Any]) -> Callable[[Any], Any]:
         """The uploaded file's path (Gradio reads its header only); a `data:` URL is refused."""
         url = getattr(payload, "url", None)
         if isinstance(url, str) and url.strip().lower().startswith("data:"):
-            raise gr.Error("upload the image as a file (base64 data is not accepted here)")
+            raise error("upload the image as a file (base64 data is not accepted here)")
         try:
             return preprocess(payload)
         except gr.Error:
