@@ -94,10 +94,13 @@ JUDGE_LANE = {"concurrency_id": "judge", "concurrency_limit": 1}
 PIXELATED = "pixelated"
 HEADER_ROW = "gs-header"  # the header's one row: model, refresh, Hub status, language
 HUB_STATUS = "gs-hub-status"
+LARGE_RESULT = "gs-large-result"  # an image that fills its box, however small its pixels
 CSS = f"""
 .{PIXELATED} img {{ image-rendering: pixelated; }}
 /* Gallery: room above the grid for the label and the toolbar, so neither covers a face. */
 .grid-wrap:has(> .grid-container) {{ padding-top: 2.5rem !important; }}
+/* A tab's main result fills its box (a 64 px face drawn large, not as a thumbnail). */
+.{LARGE_RESULT} img {{ width: 100%; height: 100%; object-fit: contain; }}
 /* The header wraps on a phone; the Hub status keeps whole words. */
 #{HEADER_ROW} {{ flex-wrap: wrap; align-items: center; }}
 #{HUB_STATUS} {{ min-width: 12rem; word-break: normal; overflow-wrap: normal; }}

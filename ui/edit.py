@@ -11,7 +11,7 @@ from gradio.context import get_blocks_context
 from gan import DEFAULT_MODEL, latents
 from gan.edit import PRESETS
 from gan.edit_service import MAX_SLIDERS, SIGMAS, Editor, start_latent
-from ui.common import CHEAP_LANE, PIXELATED, friendly, inputs_for
+from ui.common import CHEAP_LANE, LARGE_RESULT, PIXELATED, friendly, inputs_for
 from ui.examples import capable_model, is_generator, is_stylegan2, lane_examples
 from ui.i18n import howto, t
 from ui.links import Permalinks
@@ -150,7 +150,7 @@ def build_edit_tab(
                 format="png",
                 interactive=False,
                 height=384,  # the result is the page's main image, not a thumbnail
-                elem_classes=[PIXELATED],
+                elem_classes=[PIXELATED, LARGE_RESULT],
             )
             strips = gr.Image(label="Each direction from −3σ to +3σ", format="png")
             info = gr.Markdown()
