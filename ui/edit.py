@@ -202,16 +202,16 @@ def _follow(handlers, model, layers, sliders, reset) -> None:
     )
 
 
-def layers_visible(name: str | None) -> dict:
+def layers_visible(model: str | None) -> dict:
     """The layer choice is a StyleGAN2 control: a DCGAN has one layer to edit."""
-    return gr.update(visible=bool(name) and is_stylegan2(name))
+    return gr.update(visible=bool(model) and is_stylegan2(model))
 
 
 def _layers_for_stylegan2(model: gr.Dropdown, layers: gr.Radio) -> None:
     """Show the layer choice only for a StyleGAN2 (on page load and on model change)."""
     triggers = [model.change, get_blocks_context().root_block.load]
-    quiet = {"api_visibility": "private", "show_progress": "hidden", "queue": False}
-    gr.on(triggers, layers_visible, model, layers, **quiet)
+    quiet = {"api_visibility": "private", "show_progress": "hidden"}
+    gr.on(triggers, friendly(layers_visible), model, layers, **quiet)
 
 
 # Seed, ψ, layers and the first three directions (σ); directions 3 and 4 stay at 0. The

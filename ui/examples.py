@@ -45,7 +45,7 @@ from gradio.context import get_blocks_context
 from core import store
 from core.errors import UserInputError
 from gan import DEFAULT_MODEL
-from ui.common import CALLER, CHEAP_LANE, error
+from ui.common import CALLER, CHEAP_LANE, error, friendly
 from ui.i18n import t
 
 log = logging.getLogger("gan_studio")
@@ -222,16 +222,18 @@ def follow_capability(
     """Show `notice` and disable `run` while the header's model cannot (`can`), on page load
     and whenever the model changes; hide `examples` when no model can run them."""
 
-    def update(name: str | None) -> tuple[dict, dict]:
-        ok = bool(name) and can(name)
+    def update(model: str | None) -> tuple[dict, dict]:
+        """(the notice, the button) for `model`, read in the caller's own model scope."""
+        ok = bool(model) and can(model)
         return gr.update(visible=not ok), gr.update(interactive=ok)
 
     blocks = get_blocks_context()
-    quiet = {"api_visibility": "private", "show_progress": "hidden", "queue": False}
-    gr.on([model.change, blocks.root_block.load], update, model, [notice, run], **quiet)
+    quiet = {"api_visibility": "private", "show_progress": "hidden"}
+    triggers = [model.change, blocks.root_block.load]
+    gr.on(triggers, friendly(update), model, [notice, run], **quiet)
     if examples is not None and examples.dataset is not None:
 
         def offered() -> dict:
             return gr.update(visible=any_capable(can))
 
-        blocks.root_block.load(offered, None, examples.dataset, **quiet)
+        blocks.root_block.load(friendly(offered), None, examples.dataset, **quiet)
