@@ -335,3 +335,18 @@ def settle_stop(job, stop: gr.Button) -> None:
 
 
 _QUIET = {"queue": False, "api_visibility": "private", "show_progress": "hidden"}
+
+
+# --- Downloads ---------------------------------------------------------------------------------
+# A downloads box shows only while it holds files (an empty drop zone under a result reads as
+# "upload here"); results, examples and permalinks all fill it, so it follows its own value.
+
+
+def visible_if_any(files: Any) -> dict:
+    """Shown with files; "hidden" (still on the page, so its change events fire) without."""
+    return gr.update(visible=True if files else "hidden")
+
+
+def show_when_filled(files: gr.File) -> None:
+    """Hide `files` while it is empty, show it once a result puts files in it."""
+    files.change(visible_if_any, files, files, **_QUIET)

@@ -11,7 +11,7 @@ from gradio.context import get_blocks_context
 from gan import DEFAULT_MODEL, latents
 from gan.edit import PRESETS
 from gan.edit_service import MAX_SLIDERS, SIGMAS, Editor, start_latent
-from ui.common import CHEAP_LANE, LARGE_RESULT, PIXELATED, friendly, inputs_for
+from ui.common import CHEAP_LANE, LARGE_RESULT, PIXELATED, friendly, inputs_for, show_when_filled
 from ui.examples import capable_model, is_generator, is_stylegan2, lane_examples
 from ui.i18n import howto, t
 from ui.links import Permalinks
@@ -154,8 +154,13 @@ def build_edit_tab(
             )
             strips = gr.Image(label="Each direction from −3σ to +3σ", format="png")
             info = gr.Markdown()
-            files = gr.File(label="Downloads: edited image, strips, latent", file_count="multiple")
+            files = gr.File(
+                label="Downloads: edited image, strips, latent",
+                file_count="multiple",
+                visible="hidden",  # until it holds files (show_when_filled)
+            )
             out_latent = gr.Textbox(label="Edited latent (JSON)", lines=2, max_lines=4)
+    show_when_filled(files)
     c["model"] = model
     inputs = inputs_for(handlers.edit, c)
     gr.on(

@@ -17,7 +17,15 @@ from gan.project import MAX_STEPS, CropBox, ProjectSettings
 from gan.project_examples import PROJECT_EXAMPLES, ProjectExample
 from gan.project_service import Projector
 from gan.studio import DISPLAY_SIZE
-from ui.common import HEAVY_LANE, arm_stop, friendly, inputs_for, session_key, settle_stop
+from ui.common import (
+    HEAVY_LANE,
+    arm_stop,
+    friendly,
+    inputs_for,
+    session_key,
+    settle_stop,
+    show_when_filled,
+)
 from ui.examples import caller_kwargs, lane_examples, served, skips
 from ui.links import Permalinks
 from ui.plots import line_plot
@@ -143,13 +151,16 @@ def build_project_tab(
             pair = gr.Image(label="Target | projection", format="png", interactive=False)
             video = gr.Video(label="The optimisation", format="mp4", loop=True, height=256)
             files = gr.File(
-                label="Downloads: latent (.npy, .json), PNGs, MP4", file_count="multiple"
+                label="Downloads: latent (.npy, .json), PNGs, MP4",
+                file_count="multiple",
+                visible="hidden",  # until it holds files (show_when_filled)
             )
             latent = gr.Textbox(label="Projected latent (JSON)", lines=2, max_lines=4)
             buttons = [
                 (gr.Button(f"Send to {tab}", size="sm"), box)
                 for tab, box in (send_to or {}).items()
             ]
+    show_when_filled(files)
     c["model"] = model
     outputs = [live, info, plot, pair, video, files, latent]
     arm_stop(run, stop)

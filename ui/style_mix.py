@@ -12,7 +12,7 @@ from core.media import thumbnail as fit
 from gan import DEFAULT_MODEL
 from gan.faces import STYLE_PRESETS, StyleMix
 from gan.studio import THUMBNAIL_SIZE, FaceStudio
-from ui.common import CHEAP_LANE, friendly, inputs_for
+from ui.common import CHEAP_LANE, friendly, inputs_for, show_when_filled
 from ui.examples import (
     capability_notice,
     capable_model,
@@ -136,8 +136,11 @@ def build_style_mix_tab(
             gallery = gr.Gallery(label="Rows, columns and mixes", columns=6, height="auto")
             info = gr.Markdown(label="info")
             files = gr.File(
-                label="Download: the grid PNG at native resolution", file_count="multiple"
+                label="Download: the grid PNG at native resolution",
+                file_count="multiple",
+                visible="hidden",  # until it holds files (show_when_filled)
             )
+    show_when_filled(files)
     components = {"row_seeds": rows, "column_seeds": cols, "preset": preset, "layers": layers}
     components |= {"truncation_psi": psi, "model": model} | sg2.components()
     sg2.follow(model, studio)

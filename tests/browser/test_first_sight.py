@@ -65,7 +65,10 @@ def test_edit_shows_no_layer_choice_for_a_dcgan_and_a_large_result(page):
     open_tab(page, "Edit")
     tab = panel(page)
     expect(tab.get_by_text("Layers (StyleGAN2)")).to_have_count(0)
+    downloads = tab.get_by_text("Downloads: edited image, strips, latent")
+    expect(downloads).not_to_be_visible()  # no empty drop zone before there are files
     tab.get_by_text("seed 3: +2σ on direction #0").click()
+    expect(downloads).to_be_visible()
     result = tab.locator(".block").filter(has_text="Edited face (live preview)").first
     image = result.locator("img[src*='/gradio_api/file=']").first
     expect(image).to_be_visible()
