@@ -92,7 +92,22 @@ JUDGE_LANE = {"concurrency_id": "judge", "concurrency_limit": 1}
 # Small faces are sent at native resolution and scaled up crisply by the browser: give the
 # gallery or image `elem_classes=[PIXELATED]`; `CSS` goes to `launch(css=...)`.
 PIXELATED = "pixelated"
-CSS = f".{PIXELATED} img {{ image-rendering: pixelated; }}"
+HEADER_ROW = "gs-header"  # the header's one row: model, refresh, Hub status, language
+HUB_STATUS = "gs-hub-status"
+LARGE_RESULT = "gs-large-result"  # an image that fills its box, however small its pixels
+CSS = f"""
+.{PIXELATED} img {{ image-rendering: pixelated; }}
+/* Gallery: room above the grid for the label and the toolbar, so neither covers a face. */
+.grid-wrap:has(> .grid-container) {{ padding-top: 2.5rem !important; }}
+/* A tab's main result fills its box (a 64 px face drawn large, not as a thumbnail). */
+.{LARGE_RESULT} img {{ width: 100%; height: 100%; object-fit: contain; }}
+/* The header wraps on a phone; the Hub status keeps whole words. */
+#{HEADER_ROW} {{ flex-wrap: wrap; align-items: center; }}
+#{HUB_STATUS} {{ min-width: 12rem; word-break: normal; overflow-wrap: normal; }}
+@media (max-width: 640px) {{
+  .grid-container {{ grid-template-columns: repeat(auto-fill, minmax(72px, 1fr)) !important; }}
+}}
+"""
 
 
 # --- Messages for the page --------------------------------------------------------------------
@@ -293,3 +308,45 @@ def settings_from(cls: type[T], values: Mapping[str, Any]) -> T:
     """A settings dataclass from the values named like its fields (others are ignored)."""
     names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     return cls(**{k: v for k, v in values.items() if k in names})
+
+
+# --- Stop buttons ------------------------------------------------------------------------------
+# A Stop button is neutral (`variant="secondary"`) until its job runs: red while the run's event
+# is going, neutral again when it ends (done, stopped or failed).
+
+
+def stop_armed() -> dict:
+    return gr.update(variant="stop")
+
+
+def stop_neutral() -> dict:
+    return gr.update(variant="secondary")
+
+
+def arm_stop(run: gr.Button, stop: gr.Button) -> None:
+    """`stop` turns red when `run` is clicked. Call before the run's own event: Gradio 6.31's
+    page leaves a trigger's later listeners waiting while an earlier queued one runs."""
+    run.click(stop_armed, None, stop, **_QUIET)
+
+
+def settle_stop(job, stop: gr.Button) -> None:
+    """`stop` neutral again once `job` (the run's event) ends."""
+    job.then(stop_neutral, None, stop, **_QUIET)
+
+
+_QUIET = {"queue": False, "api_visibility": "private", "show_progress": "hidden"}
+
+
+# --- Downloads ---------------------------------------------------------------------------------
+# A downloads box shows only while it holds files (an empty drop zone under a result reads as
+# "upload here"); results, examples and permalinks all fill it, so it follows its own value.
+
+
+def visible_if_any(files: Any) -> dict:
+    """Shown with files; "hidden" (still on the page, so its change events fire) without."""
+    return gr.update(visible=True if files else "hidden")
+
+
+def show_when_filled(files: gr.File) -> None:
+    """Hide `files` while it is empty, show it once a result puts files in it."""
+    files.change(visible_if_any, files, files, **_QUIET)

@@ -7,12 +7,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import gradio as gr
+from gradio.context import get_blocks_context
 
 from gan import DEFAULT_MODEL, latents
 from gan.edit import PRESETS
 from gan.edit_service import MAX_SLIDERS, SIGMAS, Editor, start_latent
-from ui.common import CHEAP_LANE, PIXELATED, friendly, inputs_for
-from ui.examples import capable_model, is_generator, lane_examples
+from ui.common import CHEAP_LANE, LARGE_RESULT, PIXELATED, friendly, inputs_for, show_when_filled
+from ui.examples import capable_model, is_generator, is_stylegan2, lane_examples
 from ui.i18n import howto, language_of, t, translate
 from ui.links import Permalinks
 
@@ -151,12 +152,18 @@ def build_edit_tab(
                 label=t("edit.image.label"),
                 format="png",
                 interactive=False,
-                elem_classes=[PIXELATED],
+                height=384,  # the result is the page's main image, not a thumbnail
+                elem_classes=[PIXELATED, LARGE_RESULT],
             )
             strips = gr.Image(label=t("edit.strips.label"), format="png")
             info = gr.Markdown()
-            files = gr.File(label=t("edit.files.label"), file_count="multiple")
+            files = gr.File(
+                label=t("edit.files.label"),
+                file_count="multiple",
+                visible="hidden",  # until it holds files (show_when_filled)
+            )
             out_latent = gr.Textbox(label=t("edit.latent_out.label"), lines=2, max_lines=4)
+    show_when_filled(files)
     c["model"] = model
     inputs = inputs_for(handlers.edit, c)
     gr.on(
@@ -178,6 +185,7 @@ def build_edit_tab(
         show_progress="hidden",
     )
     _follow(handlers, model, c["layers"], sliders, reset)
+    _layers_for_stylegan2(model, c["layers"])
     _share(handlers, c, [image, strips, files, out_latent, info], release_memory, links)
     return EditTab(c["latent_text"])
 
@@ -200,6 +208,18 @@ def _follow(handlers, model, layers, sliders, reset) -> None:
         sliders,
         api_visibility="private",
     )
+
+
+def layers_visible(model: str | None) -> dict:
+    """The layer choice is a StyleGAN2 control: a DCGAN has one layer to edit."""
+    return gr.update(visible=bool(model) and is_stylegan2(model))
+
+
+def _layers_for_stylegan2(model: gr.Dropdown, layers: gr.Radio) -> None:
+    """Show the layer choice only for a StyleGAN2 (on page load and on model change)."""
+    triggers = [model.change, get_blocks_context().root_block.load]
+    quiet = {"api_visibility": "private", "show_progress": "hidden"}
+    gr.on(triggers, friendly(layers_visible), model, layers, **quiet)
 
 
 # Seed, ψ, layers and the first three directions (σ); directions 3 and 4 stay at 0. The

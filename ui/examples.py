@@ -45,7 +45,7 @@ from gradio.context import get_blocks_context
 from core import store
 from core.errors import UserInputError
 from gan import DEFAULT_MODEL
-from ui.common import CALLER, CHEAP_LANE, error
+from ui.common import CALLER, CHEAP_LANE, error, friendly
 from ui.i18n import t
 
 log = logging.getLogger("gan_studio")
@@ -194,3 +194,46 @@ def served(component: gr.components.Component, path: str | Path) -> str:
 def skips(n: int) -> tuple:
     """`n` outputs left as they are."""
     return tuple(gr.skip() for _ in range(n))
+
+
+# --- Only what applies --------------------------------------------------------------------------
+# A tab that the chosen model cannot serve (Style mixing: a StyleGAN2; Judge: a model saved with
+# its discriminator) says why in one line and disables its button; its examples are offered only
+# when the installation has a model that can run them. Each follows the header's model.
+
+
+def any_capable(can: Callable[[str], bool]) -> bool:
+    """Whether some installed or configured model `can` do the job (`capable_model`)."""
+    return any(can(name) for name in _candidates())
+
+
+def capability_notice(key: str) -> gr.Markdown:
+    """The one-line "why not, and how to get such a model" (hidden until a model lacks it)."""
+    return gr.Markdown(t(key), visible=False, elem_classes=["gs-capability"])
+
+
+def follow_capability(
+    model: gr.Dropdown,
+    can: Callable[[str], bool],
+    notice: gr.Markdown,
+    run: gr.Button,
+    examples: gr.Examples | None = None,
+) -> None:
+    """Show `notice` and disable `run` while the header's model cannot (`can`), on page load
+    and whenever the model changes; hide `examples` when no model can run them."""
+
+    def update(model: str | None) -> tuple[dict, dict]:
+        """(the notice, the button) for `model`, read in the caller's own model scope."""
+        ok = bool(model) and can(model)
+        return gr.update(visible=not ok), gr.update(interactive=ok)
+
+    blocks = get_blocks_context()
+    quiet = {"api_visibility": "private", "show_progress": "hidden"}
+    triggers = [model.change, blocks.root_block.load]
+    gr.on(triggers, friendly(update), model, [notice, run], **quiet)
+    if examples is not None and examples.dataset is not None:
+
+        def offered() -> dict:
+            return gr.update(visible=any_capable(can))
+
+        blocks.root_block.load(friendly(offered), None, examples.dataset, **quiet)

@@ -23,16 +23,19 @@ from gan.finetune.data import preview_grid
 from gan.finetune.service import FineTuner, FinetuneRun
 from ui.common import (
     TRAIN_LANE,
+    arm_stop,
     as_markdown_text,
     current_deadline,
     friendly,
     inputs_for,
     session_key,
+    settle_stop,
     warning,
 )
 from ui.finetune_form import hint, output_components, push_inputs, training_inputs
 from ui.i18n import howto, language_of, t, translate
 from ui.links import Permalinks
+from ui.plots import whole_steps
 
 # Settings that follow the chosen model's architecture and resolution: left unset (empty, or
 # 0 on the sliders), they take the model's default, in the tab and over the API alike.
@@ -261,9 +264,14 @@ def _outputs(
         if event.message:
             lines.append(event.message)
         if event.losses:
-            progress((event.step, event.total), desc=translate("msg.finetune.progress", lang))
+            progress(
+                (event.step, event.total),
+                desc=translate("msg.finetune.progress", lang),
+                unit="steps",
+            )
             status = status_text(lines, event, kid, lang)
-            yield status, skip(), skip(), loss_frame(event.history), skip()
+            losses = whole_steps(loss_frame(event.history), event.total)
+            yield status, skip(), skip(), losses, skip()
         elif event.preview is not None:
             yield skip(), skip(), samples_image(event.preview), skip(), skip()
         else:  # a line or the KID before training
@@ -287,6 +295,7 @@ def _final(event: Progress, run: FinetuneRun, lines: list[str], preview, lang: s
     result |= {k: last[k] for k in ("ada_p", "kimg") if k in last}  # StyleGAN2 runs
     samples = samples_image(event.preview)
     status = status_text(lines, kid=kid, lang=lang)
+    # A plain frame (API clients read its data); the page keeps the streamed updates' x_lim.
     return status, preview, samples, loss_frame(event.history), result
 
 
@@ -310,7 +319,7 @@ def build_finetune_tab(
             c = {"model": model, **training_inputs(_initial_defaults(tuner, model.value))}
             with gr.Row():
                 run = gr.Button(t("finetune.run"), variant="primary")
-                stop = gr.Button(t("finetune.stop"), variant="stop")
+                stop = gr.Button(t("finetune.stop"), variant="secondary")
             push = push_inputs()
         with gr.Column(scale=1):
             out = output_components()
@@ -330,6 +339,7 @@ def build_finetune_tab(
         [c[f] for f in DEFAULT_FIELDS] + [arch_note],
         api_visibility="private",
     )
+    arm_stop(run, stop)
     event = run.click(
         friendly(handlers.finetune, release_memory),
         inputs_for(handlers.finetune, c),
@@ -340,6 +350,7 @@ def build_finetune_tab(
     )
     if on_saved is not None:
         event.then(on_saved, model, model, api_visibility="private")
+    settle_stop(event, stop)
     stop.click(friendly(handlers.stop), None, None, queue=False, api_visibility="private")
     push["push"].click(
         friendly(handlers.push, release_memory),

@@ -193,7 +193,7 @@ def output_components() -> dict[str, gr.components.Component]:
         color="network",
         color_map={"D": "#2563eb", "G": "#ea580c", "R1": "#16a34a"},
         label=t("finetune.losses.label"),
-        height=220,
+        x_lim=[0, None],  # a fixed height would clip the colour legend below the plot
     )
     c["preview"] = gr.Image(label=t("finetune.preview.label"), format="png")
     c["augmented"] = gr.Image(label=t("finetune.augmented.label"), format="png")

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import gradio as gr
+from gradio.context import get_blocks_context
 
 from gan import DEFAULT_MODEL, latents
 from gan.faces import NOISE_MODES, FacesRequest, SG2Settings, latent_files
@@ -148,6 +149,16 @@ def latents_value(faces) -> dict:
     return value
 
 
+def hidden_file() -> dict:
+    """The downloads box hidden and emptied (its zip no longer matches the faces shown)."""
+    return gr.update(value=None, visible=False)
+
+
+def shown_file() -> dict:
+    """The downloads box shown (once it holds the zip)."""
+    return gr.update(visible=True)
+
+
 def random_seeds(count: float) -> str:
     """`count` consecutive seeds from a random start."""
     start = random.randint(0, latents.MAX_SEED - int(count))
@@ -171,7 +182,8 @@ class StyleGAN2Controls:
         }
 
     def follow(self, model: gr.Dropdown, studio: FaceStudio) -> None:
-        """Show or hide the controls (and size them) whenever the model changes."""
+        """Show or hide the controls (and size them) on page load and whenever the model
+        changes (a DCGAN has none of them)."""
 
         def update(name: str):
             info = _model_info(studio, name)
@@ -183,8 +195,14 @@ class StyleGAN2Controls:
             )
 
         outputs = [self.group, self.truncation_cutoff, self.class_idx]
-        model.change(
-            friendly(update), model, outputs, api_visibility="private", show_progress="hidden"
+        triggers = [model.change, get_blocks_context().root_block.load]  # on page load too
+        gr.on(
+            triggers,
+            friendly(update),
+            model,
+            outputs,
+            api_visibility="private",
+            show_progress="hidden",
         )
 
 
@@ -237,23 +255,28 @@ def build_generate_tab(
             components, count, dice, sg2, run = _controls(model)
         with gr.Column(scale=2):
             outputs, zip_button, zip_file = _results()
-    dice.click(random_seeds, count, components["seeds"], api_visibility="private")
     sg2.follow(model, studio)
+    generate = friendly(handlers.generate, release_memory)
+    inputs = inputs_for(handlers.generate, components)
     gr.on(
         [run.click, components["seeds"].submit],
-        friendly(handlers.generate, release_memory),
-        inputs_for(handlers.generate, components),
+        generate,
+        inputs,
         outputs,
         api_name="generate",
         **CHEAP_LANE,
-    )
+    ).success(hidden_file, None, zip_file, api_visibility="private", queue=False)
+    # Random seeds shows the faces at once, so that the zip then holds what the visitor saw.
+    dice.click(random_seeds, count, components["seeds"], api_visibility="private").success(
+        generate, inputs, outputs, api_visibility="private", **CHEAP_LANE
+    ).success(hidden_file, None, zip_file, api_visibility="private", queue=False)
     zip_button.click(
         friendly(handlers.faces_zip, release_memory),
         inputs_for(handlers.faces_zip, components),
         zip_file,
         api_name="faces_zip",
         **CHEAP_LANE,
-    )
+    ).success(shown_file, None, zip_file, api_visibility="private", queue=False)
     _share(handlers, components, outputs, release_memory, links)
 
 
@@ -296,9 +319,10 @@ def _results() -> tuple[list, gr.Button, gr.File]:
         elem_classes=[PIXELATED],
     )
     info = gr.Markdown(label="info")
-    z_out = gr.JSON(label=t("generate.latents.label"), open=False)
     zip_button = gr.Button(t("generate.zip"), size="sm")
-    zip_file = gr.File(label=t("generate.files.label"))
+    zip_file = gr.File(label=t("generate.files.label"), visible=False, height=80)
+    with gr.Accordion(t("generate.latents.label"), open=False):
+        z_out = gr.JSON(label=t("generate.latents.label"), open=False, show_label=False)
     return [gallery, z_out, info], zip_button, zip_file
 
 

@@ -5,12 +5,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import gradio as gr
+from gradio.context import get_blocks_context
 
 from core import store
 from gan import DEFAULT_MODEL
 from gan.studio import FaceStudio
-from ui.common import current_caller, friendly, installed_guard, on_a_space, sign_in_offered
-from ui.i18n import language_of, t, translate
+from ui.common import (
+    HEADER_ROW,
+    HUB_STATUS,
+    current_caller,
+    friendly,
+    installed_guard,
+    on_a_space,
+    sign_in_offered,
+)
+from ui.i18n import language_of, language_selector, t, translate
 
 
 def device_line(device_label: str, request: gr.Request = None) -> str:
@@ -79,19 +88,21 @@ def build_header(studio: FaceStudio, device_label: str) -> Header:
     choices = ModelChoices(studio, installed_guard())
     if sign_in_offered():
         gr.LoginButton(size="sm")  # sign in with Hugging Face: push, longer runs
-    with gr.Row():
+    with gr.Row(elem_id=HEADER_ROW, equal_height=True):
         model = gr.Dropdown(
             studio.model_choices(),
             value=DEFAULT_MODEL,
             label=t("model.label"),
             info=t("model.info"),
             scale=3,
+            min_width=240,
             # New fine-tunes must be usable through the API without a restart; the
             # handlers validate the name against the model store instead.
             allow_custom_value=True,
         )
         refresh = gr.Button(t("model.refresh"), scale=0, size="sm", min_width=100)
-        status = gr.Markdown(scale=2)
+        status = gr.Markdown(scale=1, min_width=200, elem_id=HUB_STATUS)
+        language_selector(get_blocks_context().root_block)  # app.py's call then reuses it
     update = friendly(choices.update)
     refresh.click(update, model, model, api_visibility="private")
     model.focus(update, model, model, api_visibility="private", show_progress="hidden")

@@ -290,19 +290,23 @@ def howto(key: str, open: bool = False, title: str = "common.howto") -> None:
 
 def language_selector(demo) -> object:
     """The header's language menu: starts at the browser's language (or the stored choice) and
-    switches the page when a person picks another one."""
+    switches the page when a person picks another one. Made once per page: the header puts it
+    in its row, and a later call (app.py's) returns that one."""
     import gradio as gr
 
+    made = getattr(demo, "gan_studio_language", None)
+    if made is not None:
+        return made
     choices = [(name, code) for code, name in LANGUAGES.items()]
-    with gr.Row():
-        selector = gr.Dropdown(
-            choices,
-            value=DEFAULT,
-            label=t("app.language.label"),
-            info=t("app.language.info"),
-            scale=0,
-            min_width=260,
-        )
+    selector = gr.Dropdown(
+        choices,
+        value=DEFAULT,
+        label=t("app.language.label"),
+        info=t("app.language.info"),
+        scale=1,
+        min_width=200,
+    )
+    demo.gan_studio_language = selector
     demo.load(None, None, selector, js=BROWSER_LOCALE_JS, api_visibility="private")
     selector.input(None, selector, None, js=SET_LOCALE_JS, api_visibility="private")
     return selector

@@ -11,7 +11,13 @@ from gan import DEFAULT_MODEL, latents
 from gan.judge import Judge
 from gan.studio import DISPLAY_SIZE
 from ui.common import JUDGE_LANE, friendly, inputs_for
-from ui.examples import capable_model, has_discriminator, lane_examples
+from ui.examples import (
+    capability_notice,
+    capable_model,
+    follow_capability,
+    has_discriminator,
+    lane_examples,
+)
 from ui.i18n import howto, language_of, t, translate
 from ui.links import Permalinks
 from ui.style import EXAMPLES as PAINTINGS  # public-domain paintings (examples/SOURCES.md)
@@ -70,6 +76,7 @@ def build_judge_tab(
 ) -> None:
     """The Judge tab's components and events (API: `/judge`)."""
     handlers = JudgeHandlers(judge)
+    notice = capability_notice("gate.judge")
     with gr.Row():
         with gr.Column(scale=1):
             images = gr.File(
@@ -82,7 +89,6 @@ def build_judge_tab(
                 value="1-4", label=t("judge.seeds.label"), info=t("judge.seeds.info")
             )
             run = gr.Button(t("judge.run"), variant="primary")
-            gr.Markdown(t("judge.no_d.note"))
             with gr.Accordion(t("judge.lesson.accordion"), open=True):
                 gr.Markdown(t("judge.lesson.body"))
         with gr.Column(scale=2):
@@ -100,7 +106,8 @@ def build_judge_tab(
         api_name="judge",
         **JUDGE_LANE,
     )
-    _share(handlers, c, [logits, gallery, table], release_memory, links)
+    examples = _share(handlers, c, [logits, gallery, table], release_memory, links)
+    follow_capability(model, has_discriminator, notice, run, examples)
 
 
 # Images (public-domain paintings in examples/) and seeds of faces the model makes on the spot.
@@ -124,7 +131,7 @@ def example_rows() -> tuple[list[list], list[str]]:
     return rows, labels
 
 
-def _share(handlers, c, outputs, release_memory, links: Permalinks | None) -> None:
+def _share(handlers, c, outputs, release_memory, links: Permalinks | None) -> gr.Examples:
     """Examples (cached on first use, in the cheap lane: the app's own paintings, with a model
     that has a D), the "How it works" panel and the permalink (model and seeds: uploads never
     go into a link, so it too runs in the cheap lane)."""
@@ -135,7 +142,7 @@ def _share(handlers, c, outputs, release_memory, links: Permalinks | None) -> No
         name = capable_model(has_discriminator, "a model saved with its discriminator")
         return (*run(images, name, seeds), name)
 
-    lane_examples(
+    examples = lane_examples(
         rows,
         [c["images"], c["seeds"]],
         [*outputs, c["model"]],  # the header's model follows the example's
@@ -146,3 +153,4 @@ def _share(handlers, c, outputs, release_memory, links: Permalinks | None) -> No
     howto("judge")
     if links is not None:
         links.add("judge", c, run, outputs, concurrency_id="cheap")
+    return examples

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Iterator
 
 import gradio as gr
@@ -12,11 +13,20 @@ from gan.lab.collapse import DEFAULT_THRESHOLD
 from gan.lab.compare import SETTINGS
 from gan.lab.service import MAX_LAB_STEPS, Lab
 from gan.lab.train import PRESETS, LabProgress
-from ui.common import current_deadline, friendly, inputs_for, session_key, warning
+from ui.common import (
+    arm_stop,
+    current_deadline,
+    friendly,
+    inputs_for,
+    session_key,
+    settle_stop,
+    warning,
+)
 from ui.i18n import howto, language_of, t, translate
 from ui.links import Permalinks
 
 PRESET = next(iter(PRESETS))
+CUSTOM = "custom"  # the preset menu's entry for settings that match no preset (a link's steps=40)
 DEFAULT = PRESETS[PRESET]
 UPDATE_EVERY = 5  # steps between page updates (every preview step is shown too)
 
@@ -134,7 +144,7 @@ class LabHandlers:
         Args:
             data: "toy" (coloured shapes drawn at run time) or "upload".
             uploads: image files or .zip archives (with data="upload").
-            preset: a preset name; the other arguments override its settings.
+            preset: a preset name, or "custom"; the other arguments override its settings.
             steps: training steps (each a D step, or its skip, then a G step).
             lr_g: the generator's Adam learning rate.
             lr_d: the discriminator's Adam learning rate.
@@ -146,7 +156,7 @@ class LabHandlers:
             text about the step's two phases).
         """
         config = self.lab.config(
-            preset,
+            None if preset == CUSTOM else preset,
             steps=int(steps),
             lr_g=float(lr_g),
             lr_d=float(lr_d),
@@ -203,7 +213,9 @@ class LabHandlers:
         self.lab.stop(session_key(request))
 
     def preset(self, name: str):
-        """The preset's settings into the sliders."""
+        """The preset's settings into the sliders ("custom" leaves them as they are)."""
+        if name == CUSTOM:
+            return tuple(gr.skip() for _ in range(4))
         return _preset_values(name)
 
 
@@ -232,6 +244,17 @@ def _train_outputs(
 def _plots(preview, events: list[LabProgress], text: str) -> tuple:
     """(samples grid, losses, D(x)/D(G(z)), collapse meter, the phases in words)."""
     return preview, loss_frame(events), prob_frame(events), collapse_frame(events), text
+
+
+def matching_preset(steps: float, lr_g: float, lr_d: float, d_loss_threshold: float) -> str:
+    """The preset whose settings these are, or `CUSTOM` (so that the menu never names a
+    preset the sliders do not hold)."""
+    values = (steps, lr_g, lr_d, d_loss_threshold)
+    for name in PRESETS:
+        pairs = zip(values, _preset_values(name), strict=True)
+        if all(v is not None and math.isclose(float(v), p) for v, p in pairs):
+            return name
+    return CUSTOM
 
 
 def _preset_values(name: str) -> tuple:
@@ -265,11 +288,12 @@ def build_lab_tab(lab: Lab, links: Permalinks | None = None) -> None:
             c = _train_inputs()
             with gr.Row():
                 run = gr.Button(t("lab.run"), variant="primary")
-                stop = gr.Button(t("common.stop"), variant="stop")
+                stop = gr.Button(t("common.stop"), variant="secondary")
         with gr.Column(scale=2):
             outputs = _train_plots()
     train = friendly(handlers.train)
-    run.click(
+    arm_stop(run, stop)
+    job = run.click(
         train,
         inputs_for(handlers.train, c),
         outputs,
@@ -277,12 +301,23 @@ def build_lab_tab(lab: Lab, links: Permalinks | None = None) -> None:
         concurrency_id="train",
         concurrency_limit=1,
     )
+    settle_stop(job, stop)
     stop.click(friendly(handlers.stop), None, None, queue=False, api_visibility="private")
     c["preset"].input(
         handlers.preset,
         c["preset"],
         [c["steps"], c["lr_g"], c["lr_d"], c["d_loss_threshold"]],
         api_visibility="private",
+    )
+    settings = [c["steps"], c["lr_g"], c["lr_d"], c["d_loss_threshold"]]
+    gr.on(  # a link's or a person's own settings: the menu says "custom"
+        [box.change for box in settings],
+        matching_preset,
+        settings,
+        c["preset"],
+        api_visibility="private",
+        queue=False,
+        show_progress="hidden",
     )
     gr.Examples(
         [[name, *_preset_values(name)] for name in PRESETS],
@@ -318,11 +353,9 @@ def _train_inputs() -> dict[str, gr.components.Component]:
         label=t("lab.data.label"),
     )
     c["uploads"] = gr.File(label=t("lab.upload.label"), file_count="multiple", type="filepath")
-    c["preset"] = gr.Dropdown(
-        [(t(f"lab.preset.{name.split()[0]}"), name) for name in PRESETS],  # shown, API value
-        value=PRESET,
-        label=t("lab.preset.label"),
-    )
+    choices = [(t(f"lab.preset.{name.split()[0]}"), name) for name in PRESETS]  # shown, API
+    choices.append((t("lab.preset.custom"), CUSTOM))
+    c["preset"] = gr.Dropdown(choices, value=PRESET, label=t("lab.preset.label"))
     c["steps"] = gr.Slider(
         10, MAX_LAB_STEPS, value=DEFAULT.steps, step=10, label=t("lab.steps.label")
     )

@@ -31,3 +31,14 @@ def line_plot(**kwargs: Any) -> gr.LinePlot:
     plot = gr.LinePlot(**kwargs)
     plot.read_from_flag = plot_from_flag  # type: ignore[method-assign]
     return plot
+
+
+# Vega picks about one x tick per 40 px and splits a short axis into halves (steps 0.5, 1,
+# 1.5, ...); over at least this many steps every tick is a whole step up to ~1200 px wide.
+MIN_STEP_SPAN = 30
+
+
+def whole_steps(frame: Any, total: int) -> dict:
+    """A plot update whose x axis (training steps) spans `[0, total]`, and at least
+    `MIN_STEP_SPAN` steps, so that its ticks fall on whole steps."""
+    return gr.update(value=frame, x_lim=[0, max(int(total), MIN_STEP_SPAN)])

@@ -17,7 +17,15 @@ from gan.project import MAX_STEPS, CropBox, ProjectSettings
 from gan.project_examples import PROJECT_EXAMPLES, ProjectExample
 from gan.project_service import Projector
 from gan.studio import DISPLAY_SIZE
-from ui.common import HEAVY_LANE, friendly, inputs_for, session_key
+from ui.common import (
+    HEAVY_LANE,
+    arm_stop,
+    friendly,
+    inputs_for,
+    session_key,
+    settle_stop,
+    show_when_filled,
+)
 from ui.examples import caller_kwargs, lane_examples, served, skips
 from ui.i18n import howto, language_of, t, translate
 from ui.links import Permalinks
@@ -133,7 +141,7 @@ def build_project_tab(
             c = _inputs()
             with gr.Row():
                 run = gr.Button(t("project.run"), variant="primary")
-                stop = gr.Button(t("common.stop"), variant="stop")
+                stop = gr.Button(t("common.stop"), variant="secondary")
             gr.Markdown(t("project.crop.note"))
         with gr.Column(scale=1):
             live = gr.Image(label=t("project.live.label"), format="png", interactive=False)
@@ -141,15 +149,21 @@ def build_project_tab(
             plot = line_plot(x="step", y="distance", label=t("project.plot.label"), height=200)
             pair = gr.Image(label=t("project.pair.label"), format="png", interactive=False)
             video = gr.Video(label=t("project.video.label"), format="mp4", loop=True, height=256)
-            files = gr.File(label=t("project.files.label"), file_count="multiple")
+            files = gr.File(
+                label=t("project.files.label"),
+                file_count="multiple",
+                visible="hidden",  # until it holds files (show_when_filled)
+            )
             latent = gr.Textbox(label=t("project.latent.label"), lines=2, max_lines=4)
             buttons = [
                 (gr.Button(t(f"project.send.{tab.lower()}"), size="sm"), box)
                 for tab, box in (send_to or {}).items()
             ]
+    show_when_filled(files)
     c["model"] = model
     outputs = [live, info, plot, pair, video, files, latent]
-    run.click(
+    arm_stop(run, stop)
+    job = run.click(
         friendly(handlers.project, release_memory),
         inputs_for(handlers.project, c),
         outputs,
@@ -157,6 +171,7 @@ def build_project_tab(
         **HEAVY_LANE,
         show_progress_on=plot,
     )
+    settle_stop(job, stop)
     stop.click(friendly(handlers.stop), None, None, queue=False, api_visibility="private")
     crop_inputs = [c["photo"], c["crop_x"], c["crop_y"], c["crop_size"]]
     gr.on(

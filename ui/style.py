@@ -15,7 +15,15 @@ from style import networks
 from style.examples import EXAMPLE_PAIRS, EXAMPLES_DIR, QUICK_SETTINGS, ExamplePair, example_pair
 from style.service import Stylist
 from style.settings import MAX_STEPS, MIN_SIZE, StyleSettings
-from ui.common import HEAVY_LANE, friendly, inputs_for, session_key, settings_from
+from ui.common import (
+    HEAVY_LANE,
+    arm_stop,
+    friendly,
+    inputs_for,
+    session_key,
+    settings_from,
+    settle_stop,
+)
 from ui.examples import caller_kwargs, lane_examples, served, skips
 from ui.i18n import howto, language_of, t, translate
 from ui.links import Permalinks
@@ -183,18 +191,15 @@ def build_style_tab(
             components = _settings_inputs(stylist.max_size)
             with gr.Row():
                 run = gr.Button(t("style.run"), variant="primary")
-                stop = gr.Button(t("common.stop"), variant="stop")
+                stop = gr.Button(t("common.stop"), variant="secondary")
         with gr.Column(scale=1):
             result = gr.Image(label=t("style.result.label"), format="png", interactive=False)
             info = gr.Markdown()
             losses = line_plot(
-                x="iteration",
-                y="log10 loss",
-                color="term",
-                label=t("style.losses.label"),
-                height=240,
+                x="iteration", y="log10 loss", color="term", label=t("style.losses.label")
             )
-    run.click(
+    arm_stop(run, stop)
+    job = run.click(
         friendly(handlers.stylize, release_memory),
         inputs_for(handlers.stylize, components),
         [result, info, losses],
@@ -202,6 +207,7 @@ def build_style_tab(
         **HEAVY_LANE,
         show_progress_on=losses,  # the bar sits on the plot; the live preview stays clear
     )
+    settle_stop(job, stop)
     stop.click(friendly(handlers.stop), None, None, queue=False, api_visibility="private")
     _share(handlers, components, [result, info, losses], release_memory, links)
     network = components["network"]

@@ -12,8 +12,14 @@ from core.media import thumbnail as fit
 from gan import DEFAULT_MODEL
 from gan.faces import STYLE_PRESETS, StyleMix
 from gan.studio import THUMBNAIL_SIZE, FaceStudio
-from ui.common import CHEAP_LANE, friendly, inputs_for
-from ui.examples import capable_model, is_stylegan2, lane_examples
+from ui.common import CHEAP_LANE, friendly, inputs_for, show_when_filled
+from ui.examples import (
+    capability_notice,
+    capable_model,
+    follow_capability,
+    is_stylegan2,
+    lane_examples,
+)
 from ui.generate import build_sg2_controls, sg2_settings
 from ui.i18n import howto, language_of, t, translate
 from ui.links import Permalinks
@@ -118,7 +124,7 @@ def build_style_mix_tab(
 ) -> None:
     """The Style mixing tab's components and events (API: `/style_mix`)."""
     handlers = StyleMixHandlers(studio)
-    gr.Markdown(t("style_mixing.note"))
+    notice = capability_notice("gate.style_mixing")
     with gr.Row():
         with gr.Column(scale=1):
             rows = gr.Textbox(
@@ -145,7 +151,12 @@ def build_style_mix_tab(
             grid = gr.Image(label=t("tab.style_mixing"), type="filepath", format="png")
             gallery = gr.Gallery(label=t("style_mixing.gallery.label"), columns=6, height="auto")
             info = gr.Markdown(label="info")
-            files = gr.File(label=t("style_mixing.files.label"), file_count="multiple")
+            files = gr.File(
+                label=t("style_mixing.files.label"),
+                file_count="multiple",
+                visible="hidden",  # until it holds files (show_when_filled)
+            )
+    show_when_filled(files)
     components = {"row_seeds": rows, "column_seeds": cols, "preset": preset, "layers": layers}
     components |= {"truncation_psi": psi, "model": model} | sg2.components()
     sg2.follow(model, studio)
@@ -157,7 +168,8 @@ def build_style_mix_tab(
         api_name="style_mix",
         **CHEAP_LANE,
     )
-    _share(handlers, components, [grid, gallery, files, info], release_memory, links)
+    examples = _share(handlers, components, [grid, gallery, files, info], release_memory, links)
+    follow_capability(model, is_stylegan2, notice, run, examples)
 
 
 # Row seeds, column seeds, preset, custom ws, ψ; the model: a StyleGAN2 (ui.examples).
@@ -170,9 +182,9 @@ EXAMPLES = [
 EXAMPLE_LABELS = [translate(f"example.style_mixing.{p}") for p in ("coarse", "middle", "fine")]
 
 
-def _share(handlers, components, outputs, release_memory, links: Permalinks | None) -> None:
+def _share(handlers, components, outputs, release_memory, links: Permalinks | None) -> gr.Examples:
     """Examples (cached on first use, in the cheap lane), the "How it works" panel and the
-    permalink (which restores the tab and reruns the mix)."""
+    permalink (which restores the tab and reruns the mix); the examples."""
     run = friendly(handlers.style_mix, release_memory)
 
     def example(rows, cols, preset, layers, psi):
@@ -180,7 +192,7 @@ def _share(handlers, components, outputs, release_memory, links: Permalinks | No
         return (*run(rows, cols, preset, layers, psi, name), name)
 
     names = ["row_seeds", "column_seeds", "preset", "layers", "truncation_psi"]
-    lane_examples(
+    examples = lane_examples(
         [list(row) for row in EXAMPLES],
         [components[n] for n in names],
         [*outputs, components["model"]],  # the header's model follows the example's
@@ -191,3 +203,4 @@ def _share(handlers, components, outputs, release_memory, links: Permalinks | No
     howto("style_mixing")
     if links is not None:
         links.add("style_mixing", components, run, outputs, concurrency_id="cheap")
+    return examples

@@ -8,16 +8,24 @@ any check. `uploaded_image` makes a `gr.Image` with `type="filepath"` and no mod
 so Gradio only opens the file's header; the handler gets the path, the policy checks its
 pixels from the header, and the app's own loader (`core.images.load_rgb`: 16-bit to 8 first,
 then the EXIF turn) decodes it. A base64 `data:` payload, which Gradio would decode whole, is
-refused.
+refused. Whatever else Gradio's pre-processing fails on (a text file named `.png`, a
+truncated header) becomes one plain message that names the visitor's file, never Gradio's
+"Could not preprocess ..." with the server's paths in it.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
+
+from ui.common import error
+
+log = logging.getLogger(__name__)
 
 
 def uploaded_image(**kwargs: Any) -> gr.Image:
@@ -35,7 +43,20 @@ def _refusing_base64(preprocess: Callable[[Any], Any]) -> Callable[[Any], Any]:
         """The uploaded file's path (Gradio reads its header only); a `data:` URL is refused."""
         url = getattr(payload, "url", None)
         if isinstance(url, str) and url.strip().lower().startswith("data:"):
-            raise gr.Error("upload the image as a file (base64 data is not accepted here)")
-        return preprocess(payload)
+            raise error("upload the image as a file (base64 data is not accepted here)")
+        try:
+            return preprocess(payload)
+        except gr.Error:
+            raise
+        except Exception as e:  # Gradio's own message would show the server's paths
+            log.info("unreadable image upload: %s", type(e).__name__)
+            raise unreadable(payload) from None
 
     return checked
+
+
+def unreadable(payload: Any) -> gr.Error:
+    """The page's message for an upload that is no readable image, naming the visitor's own
+    file name (never a server path)."""
+    name = Path(str(getattr(payload, "orig_name", None) or "the file")).name
+    return error(f"{name} is not an image that can be read (try a PNG, JPEG or WebP file)")

@@ -80,13 +80,18 @@ def test_stylise_a_small_image(page, style_pair):
 
 
 def test_stop_a_style_run_keeps_the_current_image(page, style_pair):
+    stop = panel(page).get_by_role("button", name="Stop", exact=True)
+    open_tab(page, "Style transfer")
+    expect(stop).to_have_class(re.compile(r"\bsecondary\b"))  # neutral: nothing runs
     tab = start_style(page, style_pair, steps=2000, size=256)
     result = tab.locator(".block").filter(has_text="Result (live preview)").first
     expect(served_images(result)).to_have_count(1)  # a live preview while it runs
+    expect(stop).to_have_class(re.compile(r"\bstop\b"))  # red while the job runs
     save_screenshot(page, "style-running.png")
-    tab.get_by_role("button", name="Stop", exact=True).click()
+    stop.click()
     expect(tab.get_by_text("Stopped")).to_be_visible()
     expect(served_images(result)).to_have_count(1)
+    expect(stop).to_have_class(re.compile(r"\bsecondary\b"))  # neutral again
     assert_no_error_toast(page)
 
 
