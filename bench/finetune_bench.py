@@ -152,6 +152,20 @@ def throughput(device, images, batch: int, steps: int, repeats: int = 3) -> dict
     return out
 
 
+def done_metrics(event, notes: list[str]) -> dict:
+    """Steps, KID before and after (None when it did not fit in the time cap, which counts
+    both KIDs: see `notes`), and the share of D steps the balance rule skipped."""
+    skipped = sum(h["d_skipped"] for h in event.history) / max(len(event.history), 1)
+    before, after = event.metrics.get("kid_before"), event.metrics.get("kid_after")
+    result = {"steps": event.step, "kid_before": before, "kid_after": after}
+    if before and after is not None:
+        result["kid_ratio_after_over_before"] = round(after / before, 4)
+        result["kid_cut_at_least_half"] = after <= 0.5 * before
+    if notes:
+        result["kid_notes"] = notes
+    return result | {"d_steps_skipped_fraction": round(skipped, 3)}
+
+
 def finetune_run(device, images, net, args) -> tuple[dict, np.ndarray, np.ndarray]:
     config = FinetuneConfig(
         steps=10**6,
@@ -168,19 +182,13 @@ def finetune_run(device, images, net, args) -> tuple[dict, np.ndarray, np.ndarra
     first = last = None
     result: dict = {}
     started = time.perf_counter()
+    notes = []
     for event in run_finetune(job, device, feature_net=net, report_every_s=10):
+        if event.message and "KID" in event.message:
+            notes.append(event.message)  # a KID that did not fit in the run's time cap
         if event.done:
             last = event.preview
-            skipped = sum(h["d_skipped"] for h in event.history) / max(len(event.history), 1)
-            before, after = event.metrics["kid_before"], event.metrics["kid_after"]
-            result = {
-                "steps": event.step,
-                "kid_before": before,
-                "kid_after": after,
-                "kid_ratio_after_over_before": round(after / before, 4),
-                "kid_cut_at_least_half": after <= 0.5 * before,
-                "d_steps_skipped_fraction": round(skipped, 3),
-            }
+            result = done_metrics(event, notes)
         elif event.preview is not None and first is None:
             first = event.preview
         elif event.losses:

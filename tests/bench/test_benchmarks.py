@@ -36,7 +36,9 @@ def test_finetune_bench_tiny(tmp_path: Path):
         tmp_path / "finetune.json",
     )
     assert result["finetune"]["steps"] >= 1
-    assert result["finetune"]["kid_before"] >= 0 and result["finetune"]["kid_after"] >= 0
+    run = result["finetune"]
+    for kid in (run["kid_before"], run["kid_after"]):  # a KID is inside the run's time cap
+        assert (kid is not None and kid >= 0) or "skipped" in " ".join(run["kid_notes"])
     assert result["throughput"]["reference_images_per_s"] > 0
 
 

@@ -166,6 +166,12 @@ HARMLESS = {
     "reset_sliders",  # ui.edit: sliders back to 0
     "send_latent",  # ui.project: copies text between two boxes of the same page
     "loss_note",  # ui.project: names the perceptual loss (a public network, fetched with no token)
+    "hidden_file",  # ui.generate: hides and empties the downloads box (no input)
+    "shown_file",  # ui.generate: shows it (no input)
+    "visible_if_any",  # ui.common: a downloads box shown once it holds files (reads no file)
+    "stop_armed",  # ui.common: the Stop button's colour (no input)
+    "stop_neutral",
+    "matching_preset",  # ui.lab: which preset four slider values are (numbers only)
     "restore",  # ui.links: a permalink's query parameters into the form
     "rerun",  # ui.links: calls the tab's own checked handler with the caller's request
     "rerun_stream",
