@@ -124,6 +124,37 @@ class EditTab:
     latent_text: gr.Textbox  # other tabs send latents here (Project's "Send to Edit")
 
 
+def _layers_input() -> gr.Radio:
+    """Which layers the directions move (StyleGAN2 only; shown for such a model)."""
+    return gr.Radio(
+        [(t(f"edit.layers.{name}"), name) for name in PRESETS],  # shown, API value
+        value="all",
+        label=t("edit.layers.label"),
+        info=t("edit.layers.info"),
+    )
+
+
+def _outputs() -> tuple[gr.Image, gr.Image, gr.Markdown, gr.File, gr.Textbox]:
+    """The result column: the edited face (large), the strips, a line, downloads, latent."""
+    image = gr.Image(
+        label=t("edit.image.label"),
+        format="png",
+        interactive=False,
+        height=384,  # the result is the page's main image, not a thumbnail
+        elem_classes=[PIXELATED, LARGE_RESULT],
+    )
+    strips = gr.Image(label=t("edit.strips.label"), format="png")
+    info = gr.Markdown()
+    files = gr.File(
+        label=t("edit.files.label"),
+        file_count="multiple",
+        visible="hidden",  # until it holds files (show_when_filled)
+    )
+    show_when_filled(files)
+    out_latent = gr.Textbox(label=t("edit.latent_out.label"), lines=2, max_lines=4)
+    return image, strips, info, files, out_latent
+
+
 def build_edit_tab(
     model: gr.Dropdown,
     editor: Editor,
@@ -136,34 +167,14 @@ def build_edit_tab(
     with gr.Row():
         with gr.Column(scale=1):
             c = _start_inputs()
-            c["layers"] = gr.Radio(
-                [(t(f"edit.layers.{name}"), name) for name in PRESETS],  # shown, API value
-                value="all",
-                label=t("edit.layers.label"),
-                info=t("edit.layers.info"),
-            )
+            c["layers"] = _layers_input()
             sliders = _sliders(handlers, DEFAULT_MODEL)
             c |= {f"direction_{i}": s for i, s in enumerate(sliders)}
             with gr.Row():
                 run = gr.Button(t("edit.run"), variant="primary")
                 reset = gr.Button(t("edit.reset"))
         with gr.Column(scale=1):
-            image = gr.Image(
-                label=t("edit.image.label"),
-                format="png",
-                interactive=False,
-                height=384,  # the result is the page's main image, not a thumbnail
-                elem_classes=[PIXELATED, LARGE_RESULT],
-            )
-            strips = gr.Image(label=t("edit.strips.label"), format="png")
-            info = gr.Markdown()
-            files = gr.File(
-                label=t("edit.files.label"),
-                file_count="multiple",
-                visible="hidden",  # until it holds files (show_when_filled)
-            )
-            out_latent = gr.Textbox(label=t("edit.latent_out.label"), lines=2, max_lines=4)
-    show_when_filled(files)
+            image, strips, info, files, out_latent = _outputs()
     c["model"] = model
     inputs = inputs_for(handlers.edit, c)
     gr.on(

@@ -125,6 +125,37 @@ def _outputs(
         yield preview, info, plot, out.comparison, video, files, out.latent_text
 
 
+def _outputs() -> list:
+    """The result column: live preview, a line, the loss plot, target | projection, the
+    video, downloads (shown once they exist) and the latent."""
+    live = gr.Image(label=t("project.live.label"), format="png", interactive=False)
+    info = gr.Markdown()
+    plot = line_plot(x="step", y="distance", label=t("project.plot.label"), height=200)
+    pair = gr.Image(label=t("project.pair.label"), format="png", interactive=False)
+    video = gr.Video(label=t("project.video.label"), format="mp4", loop=True, height=256)
+    files = gr.File(
+        label=t("project.files.label"),
+        file_count="multiple",
+        visible="hidden",  # until it holds files (show_when_filled)
+    )
+    show_when_filled(files)
+    latent = gr.Textbox(label=t("project.latent.label"), lines=2, max_lines=4)
+    return [live, info, plot, pair, video, files, latent]
+
+
+def _crop_preview(handlers: ProjectHandlers, c: dict) -> None:
+    """The crop box drawn on the photo whenever the photo or the box changes."""
+    gr.on(
+        [c[n].change for n in ("photo", "crop_x", "crop_y", "crop_size")],
+        friendly(handlers.crop_preview),
+        [c["photo"], c["crop_x"], c["crop_y"], c["crop_size"]],
+        c["crop_view"],
+        api_visibility="private",
+        trigger_mode="always_last",
+        show_progress="hidden",
+    )
+
+
 def build_project_tab(
     model: gr.Dropdown,
     projector: Projector,
@@ -144,24 +175,13 @@ def build_project_tab(
                 stop = gr.Button(t("common.stop"), variant="secondary")
             gr.Markdown(t("project.crop.note"))
         with gr.Column(scale=1):
-            live = gr.Image(label=t("project.live.label"), format="png", interactive=False)
-            info = gr.Markdown()
-            plot = line_plot(x="step", y="distance", label=t("project.plot.label"), height=200)
-            pair = gr.Image(label=t("project.pair.label"), format="png", interactive=False)
-            video = gr.Video(label=t("project.video.label"), format="mp4", loop=True, height=256)
-            files = gr.File(
-                label=t("project.files.label"),
-                file_count="multiple",
-                visible="hidden",  # until it holds files (show_when_filled)
-            )
-            latent = gr.Textbox(label=t("project.latent.label"), lines=2, max_lines=4)
+            outputs = _outputs()
             buttons = [
                 (gr.Button(t(f"project.send.{tab.lower()}"), size="sm"), box)
                 for tab, box in (send_to or {}).items()
             ]
-    show_when_filled(files)
     c["model"] = model
-    outputs = [live, info, plot, pair, video, files, latent]
+    plot, latent = outputs[2], outputs[6]
     arm_stop(run, stop)
     job = run.click(
         friendly(handlers.project, release_memory),
@@ -173,16 +193,7 @@ def build_project_tab(
     )
     settle_stop(job, stop)
     stop.click(friendly(handlers.stop), None, None, queue=False, api_visibility="private")
-    crop_inputs = [c["photo"], c["crop_x"], c["crop_y"], c["crop_size"]]
-    gr.on(
-        [c[n].change for n in ("photo", "crop_x", "crop_y", "crop_size")],
-        friendly(handlers.crop_preview),
-        crop_inputs,
-        c["crop_view"],
-        api_visibility="private",
-        trigger_mode="always_last",
-        show_progress="hidden",
-    )
+    _crop_preview(handlers, c)
     for button, box in buttons:
         button.click(send_latent, latent, box, api_visibility="private")
     _share(friendly(handlers.project, release_memory), projector, c, outputs, links)
