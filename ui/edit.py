@@ -134,7 +134,7 @@ def _layers_input() -> gr.Radio:
     )
 
 
-def _outputs() -> tuple[gr.Image, gr.Image, gr.Markdown, gr.File, gr.Textbox]:
+def _result_column() -> tuple[gr.Image, gr.Image, gr.Markdown, gr.File, gr.Textbox]:
     """The result column: the edited face (large), the strips, a line, downloads, latent."""
     image = gr.Image(
         label=t("edit.image.label"),
@@ -174,7 +174,7 @@ def build_edit_tab(
                 run = gr.Button(t("edit.run"), variant="primary")
                 reset = gr.Button(t("edit.reset"))
         with gr.Column(scale=1):
-            image, strips, info, files, out_latent = _outputs()
+            image, strips, info, files, out_latent = _result_column()
     c["model"] = model
     inputs = inputs_for(handlers.edit, c)
     gr.on(

@@ -125,7 +125,7 @@ def _outputs(
         yield preview, info, plot, out.comparison, video, files, out.latent_text
 
 
-def _outputs() -> list:
+def _result_column() -> list:
     """The result column: live preview, a line, the loss plot, target | projection, the
     video, downloads (shown once they exist) and the latent."""
     live = gr.Image(label=t("project.live.label"), format="png", interactive=False)
@@ -175,7 +175,7 @@ def build_project_tab(
                 stop = gr.Button(t("common.stop"), variant="secondary")
             gr.Markdown(t("project.crop.note"))
         with gr.Column(scale=1):
-            outputs = _outputs()
+            outputs = _result_column()
             buttons = [
                 (gr.Button(t(f"project.send.{tab.lower()}"), size="sm"), box)
                 for tab, box in (send_to or {}).items()
