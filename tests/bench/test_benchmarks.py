@@ -28,7 +28,7 @@ def test_style_bench_quick(tmp_path: Path):
 
 
 def test_finetune_bench_tiny(tmp_path: Path):
-    flags = "--device cpu --seconds 3 --batch-size 8 --target-images 32 --kid-samples 32"
+    flags = "--device cpu --seconds 8 --batch-size 8 --target-images 32 --kid-samples 32"
     flags += " --throughput-steps 3 --throughput-repeats 1"
     result = run_bench(
         ["bench/finetune_bench.py", "--images-dir", str(SHARED_IMAGES)],
