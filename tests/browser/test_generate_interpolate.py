@@ -57,7 +57,8 @@ def test_a_broken_latent_upload_is_a_clear_message(page, tmp_path):
     broken.write_bytes(b"\x93NUMPY garbage")
     tab.get_by_text("Latent vector instead of seeds").click()
     tab.locator("input[type=file]").first.set_input_files(str(broken))
-    expect(tab.get_by_text("z.npy")).to_be_visible()
+    # Gradio splits the name into two blocks ("z", ".npy"); the cell's accessible name joins them.
+    expect(tab.get_by_role("cell", name="z.npy")).to_be_visible()
     tab.get_by_role("button", name="Generate", exact=True).click()
     expect_error_toast(page, "cannot read z.npy")
 
