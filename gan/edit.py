@@ -1,6 +1,7 @@
 """SeFa: closed-form factorisation of latent semantics (Shen & Zhou, CVPR 2021).
 
-The directions are the eigenvectors of AᵀA, where A is the weight that first maps the latent:
+The directions are the eigenvectors of AᵀA, where A is the weight that first maps the latent
+(each family's `sefa_layers`, gan/models/families.py):
 - DCGAN: the first transposed convolution, seen as a linear map z (nz) -> C*k*k outputs;
 - StyleGAN2: the affine (style) layers of a range of synthesis layers, stacked, w -> styles.
 
@@ -24,6 +25,7 @@ import torch
 from torch import nn
 
 from core.errors import UserInputError
+from gan.models import families
 
 # Layer presets of genforce/sefa's interface (indices into W+, inclusive); clipped to num_ws.
 PRESETS: dict[str, tuple[int, int] | None] = {
@@ -68,31 +70,12 @@ def factorize(a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return values[order].float(), vectors[:, order].T.contiguous().float()
 
 
-# --- DCGAN ----------------------------------------------------------------------------------
-
-
-def first_deconv(generator: nn.Module) -> nn.ConvTranspose2d:
-    for module in generator.modules():
-        if isinstance(module, nn.ConvTranspose2d):
-            return module
-    raise UserInputError("this generator has no transposed convolution to factorise")
-
-
-def dcgan_weight(generator: nn.Module) -> torch.Tensor:
-    """The first ConvTranspose2d weight (nz, C, k, k) as a map nz -> C*k*k: shape (C*k*k, nz)."""
-    weight = first_deconv(generator).weight
-    return weight.reshape(weight.shape[0], -1).T
-
-
-# --- StyleGAN2 ------------------------------------------------------------------------------
-
-
-def is_stylegan2(generator: nn.Module) -> bool:
-    return hasattr(generator, "mapping") and hasattr(generator, "synthesis")
+# --- Layers ----------------------------------------------------------------------------------
 
 
 def affine_names(state_dict: dict[str, torch.Tensor]) -> list[str]:
-    """Affine weight names, one per W+ entry: every conv in order, then the last toRGB."""
+    """StyleGAN2 affine weight names, one per W+ entry: every conv in order, then the last
+    toRGB (the weights `families.STYLEGAN2.sefa_layers` reads from the module)."""
     found = [(int(m[1]), m[2], k) for k in state_dict if (m := _AFFINE_RE.match(k))]
     if not found:
         raise UserInputError("this generator has no StyleGAN2 affine layers")
@@ -137,23 +120,19 @@ def _parse_index_text(text: str) -> list[int]:
     return indices
 
 
-def stylegan2_weight(state_dict: dict[str, torch.Tensor], layers: Sequence[int]) -> torch.Tensor:
-    """Stacked affine weights (sum of out features, w_dim) of the given W+ entries."""
-    names = affine_names(state_dict)
-    return torch.cat([state_dict[names[i]] for i in layers], dim=0)
-
-
 # --- Entry points ---------------------------------------------------------------------------
 
 
 def sefa(generator: nn.Module, layers: str | Sequence[int] = "all") -> Directions:
-    """SeFa directions of a DCGAN (`layers` ignored) or StyleGAN2 generator."""
-    if is_stylegan2(generator):
-        sd = generator.state_dict()
-        idx = layer_indices(layers, len(affine_names(sd)))
-        values, vectors = factorize(stylegan2_weight(sd, idx))
+    """SeFa directions of any family's generator over its SeFa layers (the family's
+    `sefa_layers`): a W family's chosen W+ entries, a z family's layers all (`layers` unused)."""
+    family = families.family_of(generator)
+    weights = family.sefa_layers(generator)
+    if family.has_w:
+        idx = layer_indices(layers, len(weights))
+        values, vectors = factorize(torch.cat([weights[i] for i in idx]))
         return Directions(vectors, values, "w", idx)
-    values, vectors = factorize(dcgan_weight(generator))
+    values, vectors = factorize(torch.cat(weights))
     return Directions(vectors, values, "z")
 
 
@@ -203,12 +182,7 @@ def strip(
 def fingerprint(generator: nn.Module) -> str:
     """A hash of the weights that SeFa reads (so a re-trained model gets new directions)."""
     h = hashlib.sha1()
-    if is_stylegan2(generator):
-        sd = generator.state_dict()
-        tensors = [sd[n] for n in affine_names(sd)]
-    else:
-        tensors = [first_deconv(generator).weight]
-    for t in tensors:
+    for t in families.family_of(generator).sefa_layers(generator):
         h.update(t.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
     return h.hexdigest()[:16]
 

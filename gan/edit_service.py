@@ -23,7 +23,8 @@ from core import media
 from core.errors import UserInputError
 from core.images import to_uint8
 from gan import latents
-from gan.edit import DirectionCache, Directions, fingerprint, is_stylegan2, move, strip
+from gan.edit import DirectionCache, Directions, fingerprint, move, strip
+from gan.models import families
 from gan.project import load_ws_file
 from gan.studio import FaceStudio
 
@@ -41,6 +42,11 @@ class Edited:
     space: str  # "z" or "w"
     strip: np.ndarray | None = None  # rows: directions, columns: SIGMAS
     files: list[Path] | None = None
+
+
+def _has_w(generator: nn.Module) -> bool:
+    """Whether the generator's family edits W+ (else z)."""
+    return families.family_of(generator).has_w
 
 
 # --- Latents in and out -----------------------------------------------------------------------
@@ -84,7 +90,7 @@ def parse_text(text: str) -> tuple[object, str]:
 @torch.no_grad()
 def z_to_latent(generator: nn.Module, z: torch.Tensor, truncation_psi: float) -> torch.Tensor:
     """The model's editable latent for z: z itself (truncated) or W+ from the mapping."""
-    if not is_stylegan2(generator):
+    if not _has_w(generator):
         return latents.truncate(z, truncation_psi)
     device = next(generator.parameters()).device
     ws = generator.mapping(z.to(device), None, truncation_psi=truncation_psi)
@@ -96,7 +102,7 @@ def render(generator: nn.Module, latent: torch.Tensor) -> np.ndarray:
     """uint8 images (N, H, W, 3) of z or W+ latents."""
     device = next(generator.parameters()).device
     latent = latent.to(device)
-    if is_stylegan2(generator):
+    if _has_w(generator):
         images = generator.synthesis(latent, noise_mode="const")
     else:
         images = generator(latent)
@@ -105,9 +111,7 @@ def render(generator: nn.Module, latent: torch.Tensor) -> np.ndarray:
 
 def latent_dims(generator: nn.Module) -> tuple[int, int, int]:
     """(z_dim, num_ws, w_dim); num_ws = w_dim = 0 for a DCGAN."""
-    if is_stylegan2(generator):
-        return int(generator.z_dim), int(generator.num_ws), int(generator.w_dim)
-    return int(generator.config.nz), 0, 0
+    return (families.family_of(generator).z_dim(generator), *families.w_shape(generator))
 
 
 def start_latent(
@@ -137,7 +141,7 @@ def start_latent(
 
 
 def _ws(generator: nn.Module, data: object) -> torch.Tensor:
-    if not is_stylegan2(generator):
+    if not _has_w(generator):
         raise UserInputError("this is a w latent (StyleGAN2); a DCGAN takes z latents")
     from gan.project import _validate_ws
 
@@ -155,7 +159,7 @@ def _from_file(generator: nn.Module, path: Path, truncation_psi: float) -> torch
         data, space = parse_text(path.read_text(errors="replace"))
         if space == "w":
             return _ws(generator, data["w"] if isinstance(data, dict) else data)
-    if is_stylegan2(generator) and path.suffix.lower() == ".npy" and _is_3d_npy(path):
+    if _has_w(generator) and path.suffix.lower() == ".npy" and _is_3d_npy(path):
         return load_ws_file(path, num_ws, w_dim)[:1]
     z = latents.load_latent_file(path, nz)[:1]
     return z_to_latent(generator, z, truncation_psi)

@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from torch import nn
 
 from core import media
 from core.errors import UserInputError
@@ -100,10 +99,6 @@ class StyleMix:
         return replace(
             self, rows=resize(self.rows), columns=resize(self.columns), mixed=resize(self.mixed)
         )
-
-
-def is_stylegan2(generator: nn.Module) -> bool:
-    return isinstance(generator, stylegan2.StyleGAN2Generator)
 
 
 def _npy(array: torch.Tensor) -> bytes:

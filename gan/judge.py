@@ -9,7 +9,6 @@ the others in the set (StyleGAN2's minibatch-stddev layer then sees a group of o
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,12 +18,12 @@ from typing import Any
 import numpy as np
 import torch
 from PIL import Image
-from safetensors import SafetensorError, safe_open
 from torch import nn
 
 from core import images as image_io
 from core import store
 from core.errors import UserInputError
+from gan.models import families
 
 DISCRIMINATOR_NAME = store.DISCRIMINATOR_NAME
 MAX_IMAGES = 64
@@ -62,56 +61,22 @@ def rank(logits: Sequence[float]) -> list[int]:
 # --- Loading D ------------------------------------------------------------------------------
 
 
-def _metadata_config(path: Path) -> dict | None:
-    try:
-        with safe_open(str(path), framework="pt", device="cpu") as f:
-            text = (f.metadata() or {}).get("config")
-    except (SafetensorError, OSError) as e:
-        raise store.ModelLoadError(f"{path.name} is corrupt or not a safetensors file ({e})") from e
-    if text is None:
-        return None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as e:
-        raise store.ModelLoadError(f"{path.name}: its config metadata is not JSON") from e
-
-
 def build_discriminator(path: Path, image_size: int) -> nn.Module:
-    """D from a safetensors file: StyleGAN2 when its metadata says so, else a DCGAN D."""
-    config = _metadata_config(path)
-    tensors = store.read_safetensors(path)
-    if config and config.get("model_type") == "stylegan2-discriminator":
-        from gan.models.stylegan2_d import StyleGAN2Discriminator, StyleGAN2DiscriminatorConfig
-
-        model: nn.Module = StyleGAN2Discriminator(StyleGAN2DiscriminatorConfig.from_dict(config))
-    else:
-        model = _dcgan_discriminator(tensors, image_size, path.name)
-    try:
-        model.load_state_dict(tensors)
-    except RuntimeError as e:
-        raise store.ModelLoadError(f"{path.name} does not match its config ({e})") from e
-    return model.eval().requires_grad_(False)
-
-
-def _dcgan_discriminator(tensors: dict, image_size: int, label: str) -> nn.Module:
-    from gan.models.dcgan import Discriminator, DiscriminatorConfig
-
-    first = tensors.get("main.0.weight")
-    if first is None:
-        raise store.ModelLoadError(f"{label} is not a DCGAN or StyleGAN2 discriminator")
-    config = DiscriminatorConfig(ndf=first.shape[0], nc=first.shape[1], image_size=image_size)
-    return Discriminator(config)
+    """D from a safetensors file: the family its metadata names, else a DCGAN D (older files)."""
+    return (
+        families.load_discriminator_file(path, families.DCGAN, image_size)
+        .eval()
+        .requires_grad_(False)
+    )
 
 
 def load_discriminator(name: str, device: torch.device | str = "cpu") -> nn.Module:
     """The discriminator saved with model `name`; UserInputError when it has none."""
     folder = store.resolve(name)
-    path = store.discriminator_file(name, folder)
-    if path is None:
+    if store.discriminator_file(name, folder) is None:
         raise UserInputError(NO_DISCRIMINATOR)
-    config = store.read_config(folder)
-    size = int(config.get("image_size") or config.get("img_resolution") or 64)
-    return build_discriminator(path, size).to(device)
+    D = families.load(name, "D")
+    return D.eval().requires_grad_(False).to(device)
 
 
 # --- Scoring --------------------------------------------------------------------------------
@@ -119,10 +84,7 @@ def load_discriminator(name: str, device: torch.device | str = "cpu") -> nn.Modu
 
 def resolution_of(discriminator: nn.Module) -> tuple[int, int]:
     """(channels, resolution) that D takes."""
-    config = discriminator.config
-    if hasattr(config, "img_resolution"):
-        return int(config.img_channels), int(config.img_resolution)
-    return int(config.nc), int(config.image_size)
+    return families.image_shape(discriminator)
 
 
 def prepare_images(sources: Sequence[Any], resolution: int, channels: int = 3) -> torch.Tensor:

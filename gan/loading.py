@@ -1,4 +1,5 @@
-"""Generators from the model store: a model folder's config.json picks the architecture."""
+"""Generators from the model store: a model folder's config.json picks its family
+(`gan.models.families`), which builds and loads it."""
 
 from __future__ import annotations
 
@@ -9,31 +10,15 @@ from torch import nn
 
 from core import store
 from core.errors import UserInputError
-from gan import models
 from gan.convert import zoo
+from gan.models import families
 
 zoo.install()  # configured Hub network files (.pkl/.pt) convert on first use
 
 
-def _generator_type(config: dict, name: str) -> str:
-    """The config's `model_type` (DCGAN when absent: the oldest folders have none), which
-    must be a generator's."""
-    model_type = config.get("model_type", models.dcgan.GENERATOR_TYPE)
-    if model_type not in models.GENERATOR_TYPES:
-        raise store.ModelLoadError(f"{name} is a {config.get('model_type')}, not a face generator")
-    return model_type
-
-
 def generator_from_folder(folder: Path, name: str, weights: str = store.WEIGHTS_NAME) -> nn.Module:
     """Build a generator (on the CPU) from a model folder's config.json and `weights`."""
-    config, tensors = store.from_pretrained(folder, weights)
-    model_type = _generator_type(config, name)
-    try:
-        generator = models.build(model_type, config)
-        generator.load_state_dict(tensors)
-    except (TypeError, ValueError, RuntimeError) as e:
-        raise store.ModelLoadError(f"{name}: the weights do not match its config ({e})") from e
-    return generator
+    return families.load(folder, "G", weights, label=name)
 
 
 def load_generator(name: str, device: torch.device) -> nn.Module:
@@ -42,11 +27,17 @@ def load_generator(name: str, device: torch.device) -> nn.Module:
     return generator.to(device).eval().requires_grad_(False)
 
 
-def image_size(name: str) -> int:
-    """The output resolution of generator `name`, from its config.json (no weights loaded)."""
+def family(name: str) -> families.Family:
+    """The family of model `name`, from its config.json alone (no weights loaded)."""
     if not name:
         raise UserInputError("choose a model")
-    config = store.read_config(store.resolve(name))
-    model_type = _generator_type(config, name)
-    values = models.config_from_dict(model_type, config)
-    return int(getattr(values, "image_size", None) or values.img_resolution)
+    try:
+        return families.family_of(store.read_config(store.resolve(name)))
+    except KeyError:
+        raise store.ModelLoadError(f"{name} is of no model family known here") from None
+
+
+def image_size(name: str) -> int:
+    """The output resolution of generator `name`, from its config.json (no weights loaded)."""
+    family(name)
+    return families.image_size_of(store.resolve(name))

@@ -30,6 +30,7 @@ from core import images as image_io
 from core.errors import UserInputError
 from core.events import Progress
 from gan.latents import MAX_ABS_Z
+from gan.models import families
 from gan.project_files import MAX_LATENT_FILE_BYTES as MAX_LATENT_FILE_BYTES
 from gan.project_files import load_ws_file as load_ws_file
 from gan.project_files import load_z_file as load_z_file
@@ -165,10 +166,6 @@ def normalize_noise(noise_maps: list[torch.Tensor]) -> None:
 
 
 # --- Latent parametrisations ------------------------------------------------------------------
-
-
-def is_stylegan2(generator: nn.Module) -> bool:
-    return hasattr(generator, "mapping") and hasattr(generator, "synthesis")
 
 
 @torch.no_grad()
@@ -308,7 +305,7 @@ class Projection:
         self.target = target.to(self.device, torch.float32)
         # A private copy: the noise maps are optimised in place (NVIDIA deep-copies G too).
         model = copy.deepcopy(generator).eval().requires_grad_(False)
-        if is_stylegan2(generator):
+        if families.family_of(generator).has_w:
             self.latent: _Latent = _WLatent(model, self.settings, generator)
         else:
             self.latent = _Latent(model, self.settings)
@@ -395,9 +392,7 @@ class Projection:
 
 
 def _resolution(generator: nn.Module) -> int:
-    if is_stylegan2(generator):
-        return int(generator.img_resolution)
-    return int(generator.config.image_size)
+    return families.image_size(generator)
 
 
 def project(

@@ -22,6 +22,7 @@ from core.images import load_rgb
 from core.runs import RunRegistry
 from gan import DEFAULT_MODEL
 from gan.edit_service import latent_json, save_latent_files
+from gan.models import families
 from gan.project import CropBox, Projection, ProjectionResult, ProjectSettings, prepare_target, psnr
 from gan.project_examples import EXAMPLES_DIR, project_example
 from gan.studio import DISPLAY_SIZE, FaceStudio
@@ -142,6 +143,4 @@ def _video(result: ProjectionResult, folder: Path) -> Path:
 
 
 def _resolution(generator: Any) -> int:
-    if hasattr(generator, "img_resolution"):
-        return int(generator.img_resolution)
-    return int(generator.config.image_size)
+    return families.image_size(generator)

@@ -22,7 +22,7 @@ from core.errors import UserInputError
 from core.images import to_uint8
 from core.lanes import PriorityGate
 from core.paths import OUTPUT_ROOT_NAME
-from gan import latents, models
+from gan import latents
 from gan.faces import (
     NOISE_MODES,
     Faces,
@@ -32,13 +32,12 @@ from gan.faces import (
     check_cutoff,
     check_layers,
     face_names,
-    is_stylegan2,
     latent_files,
     mix_layers,
     one_hot,
 )
 from gan.loading import load_generator
-from gan.models import stylegan2
+from gan.models import families, stylegan2
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +68,7 @@ class FaceStudio:
     def model_choices(self) -> list[str]:
         """Local generators (new fine-tunes appear at once), then configured Hub models and
         Hub network files (converted on first use)."""
-        local = sorted(n for kind in models.GENERATOR_TYPES for n in store.list_local(kind))
+        local = sorted(n for kind in families.generator_types() for n in store.list_local(kind))
         hub = [*store.configured_hub_models(), *store.configured_hub_files()]
         return local + [str(ref) for ref in hub]
 
@@ -84,33 +83,33 @@ class FaceStudio:
             if cached and cached[0] == key:
                 return cached[1]
             generator = load_generator(name, self.device)
-            if is_stylegan2(generator):  # same images, about a third faster (see the module)
-                generator = generator.to(memory_format=torch.channels_last)
+            generator = families.family_of(generator).prepare(generator)
             self._cache[name] = (key, generator)
             log.info("loaded %s on %s", name, self.device)
             return generator
 
     def nz(self, name: str) -> int:
         generator = self.generator(name)
-        return generator.z_dim if is_stylegan2(generator) else generator.config.nz
+        return families.family_of(generator).z_dim(generator)
 
-    def stylegan2(self, name: str, what: str) -> stylegan2.StyleGAN2Generator:
-        """Generator `name`, which `what` needs to be a StyleGAN2."""
+    def stylegan2(self, name: str, what: str) -> nn.Module:
+        """Generator `name`, whose family `what` needs to have style mixing (a W space)."""
         generator = self.generator(name)
-        if not is_stylegan2(generator):
-            raise UserInputError(f"{what} needs a StyleGAN2 model: {name} is a DCGAN")
+        if not families.family_of(generator).style_mixing:
+            family = families.family_of(generator).title
+            raise UserInputError(f"{what} needs a StyleGAN2 model: {name} is a {family}")
         return generator
 
     def model_info(self, name: str) -> dict:
         """What the tabs show per model: `stylegan2`, `c_dim`, `num_ws`, `resolution`."""
         generator = self.generator(name)
-        if not is_stylegan2(generator):
+        if not families.family_of(generator).has_w:
             return {"stylegan2": False, "c_dim": 0, "num_ws": 0, "resolution": 0}
         return {
             "stylegan2": True,
-            "c_dim": generator.c_dim,
-            "num_ws": generator.num_ws,
-            "resolution": generator.img_resolution,
+            "c_dim": families.class_count(generator),
+            "num_ws": families.w_shape(generator)[0],
+            "resolution": families.image_size(generator),
         }
 
     # --- inference --------------------------------------------------------------------------
@@ -119,7 +118,7 @@ class FaceStudio:
     def synthesize(self, name: str, z: torch.Tensor, batch_size: int = 64) -> np.ndarray:
         """z (N, nz) -> uint8 images (N, H, W, 3)."""
         generator = self.generator(name)
-        if is_stylegan2(generator):
+        if families.family_of(generator).has_w:
             return self.render(name, self.map(name, z))
         with self._cheap():
             chunks = [
@@ -168,7 +167,7 @@ class FaceStudio:
     ) -> Faces:
         """Faces from seeds, explicit z or (StyleGAN2) explicit w; exactly one of them.
         `sg2` (StyleGAN2 only; ψ there is `truncation_psi`) is ignored by DCGANs."""
-        if is_stylegan2(self.generator(name)):
+        if families.family_of(self.generator(name)).has_w:
             return self._generate_sg2(
                 name, seeds, z, w, replace(sg2 or SG2Settings(), truncation_psi=truncation_psi)
             )
@@ -221,7 +220,7 @@ class FaceStudio:
         if space not in ("z", "w"):
             raise UserInputError(f"space must be 'z' or 'w', not {space!r}")
         z = latents.seeds_to_z(seeds, self.nz(name))
-        if not is_stylegan2(self.generator(name)):  # DCGAN: truncation scales z
+        if not families.family_of(self.generator(name)).has_w:  # truncation scales z
             z = latents.truncate(z, truncation_psi)
             return self.synthesize(name, latents.interpolation_path(z, frames, mode, loop))
         s = replace(sg2 or SG2Settings(), truncation_psi=truncation_psi)
@@ -269,7 +268,7 @@ class FaceStudio:
         """The faces of a request (seed text, pasted JSON or an uploaded latent file)."""
         r, z, w, seed_list = request, None, None, None
         G = self.generator(name)
-        if not is_stylegan2(G):
+        if not families.family_of(G).has_w:
             if r.latent_file:
                 z = latents.load_latent_file(r.latent_file, self.nz(name))
             elif r.latent_vector and r.latent_vector.strip():

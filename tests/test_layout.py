@@ -45,7 +45,9 @@ def test_the_ui_layer_imports_no_torch():
 
 
 def test_models_are_pure_modules():
-    """Architectures import torch, the standard library and each other, nothing else."""
+    """Architectures import torch, the standard library and each other, nothing else; the
+    family registry (`families.py`) also reads and writes through the store."""
     for path in (ROOT / "gan" / "models").glob("*.py"):
         outside = {p for p in imported_packages(path) if p not in sys.stdlib_module_names}
-        assert outside <= {"torch", "gan"}, path
+        allowed = {"torch", "gan"} | ({"core", "safetensors"} if path.stem == "families" else set())
+        assert outside <= allowed, path

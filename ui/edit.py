@@ -13,7 +13,7 @@ from gan import DEFAULT_MODEL, latents
 from gan.edit import PRESETS
 from gan.edit_service import MAX_SLIDERS, SIGMAS, Editor, start_latent
 from ui.common import CHEAP_LANE, LARGE_RESULT, PIXELATED, friendly, inputs_for, show_when_filled
-from ui.examples import capable_model, is_generator, is_stylegan2, lane_examples
+from ui.examples import can_style_mix, capable_model, is_generator, lane_examples
 from ui.i18n import howto, language_of, t, translate
 from ui.links import Permalinks
 
@@ -223,7 +223,7 @@ def _follow(handlers, model, layers, sliders, reset) -> None:
 
 def layers_visible(model: str | None) -> dict:
     """The layer choice is a StyleGAN2 control: a DCGAN has one layer to edit."""
-    return gr.update(visible=bool(model) and is_stylegan2(model))
+    return gr.update(visible=bool(model) and can_style_mix(model))
 
 
 def _layers_for_stylegan2(model: gr.Dropdown, layers: gr.Radio) -> None:

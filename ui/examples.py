@@ -45,13 +45,11 @@ from gradio.context import get_blocks_context
 from core import store
 from core.errors import UserInputError
 from gan import DEFAULT_MODEL
+from gan.models import families
 from ui.common import CALLER, CHEAP_LANE, error, friendly
 from ui.i18n import t
 
 log = logging.getLogger("gan_studio")
-
-DCGAN_TYPE = "dcgan-generator"  # the `model_type` of a generator's config.json
-STYLEGAN2_TYPE = "stylegan2-generator"
 
 
 def lane_examples(
@@ -133,7 +131,7 @@ def capable_model(can: Callable[[str], bool], what: str) -> str:
 
 def _candidates() -> Iterator[str]:
     """The default model, the local generators, then the configured Hub models."""
-    local = [*_local_models(DCGAN_TYPE), *_local_models(STYLEGAN2_TYPE)]
+    local = [n for kind in families.generator_types() for n in _local_models(kind)]
     hub = [str(ref) for ref in store.configured_hub_models()]
     yield from dict.fromkeys([DEFAULT_MODEL, *sorted(local), *hub])
 
@@ -146,8 +144,9 @@ def _local_models(model_type: str) -> list[str]:
         return []
 
 
-def model_type(name: str) -> str | None:
-    """The `model_type` of model `name` (from its config.json only), None when unreadable."""
+def family(name: str) -> families.Family | None:
+    """The family of generator `name` (from its config.json only), None when unreadable or
+    not a generator of a known family."""
     try:
         if "/" in name:
             path = store.hub_file(store.HubRef.parse(name), store.CONFIG_NAME)
@@ -157,15 +156,20 @@ def model_type(name: str) -> str | None:
     except (UserInputError, OSError, ValueError) as e:
         log.info("example model %s: %s", name, e)
         return None
-    return config.get("model_type")
+    try:
+        return families.family_of(config) if families.role_of(config) == "G" else None
+    except KeyError:
+        return None
 
 
 def is_generator(name: str) -> bool:
-    return model_type(name) in (DCGAN_TYPE, STYLEGAN2_TYPE)
+    return family(name) is not None
 
 
-def is_stylegan2(name: str) -> bool:
-    return model_type(name) == STYLEGAN2_TYPE
+def can_style_mix(name: str) -> bool:
+    """Whether model `name`'s family has style mixing (the Style mixing and Edit layer tabs)."""
+    found = family(name)
+    return found is not None and found.style_mixing
 
 
 def has_discriminator(name: str) -> bool:

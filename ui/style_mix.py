@@ -14,10 +14,10 @@ from gan.faces import STYLE_PRESETS, StyleMix
 from gan.studio import THUMBNAIL_SIZE, FaceStudio
 from ui.common import CHEAP_LANE, friendly, inputs_for, show_when_filled
 from ui.examples import (
+    can_style_mix,
     capability_notice,
     capable_model,
     follow_capability,
-    is_stylegan2,
     lane_examples,
 )
 from ui.generate import build_sg2_controls, sg2_settings
@@ -169,7 +169,7 @@ def build_style_mix_tab(
         **CHEAP_LANE,
     )
     examples = _share(handlers, components, [grid, gallery, files, info], release_memory, links)
-    follow_capability(model, is_stylegan2, notice, run, examples)
+    follow_capability(model, can_style_mix, notice, run, examples)
 
 
 # Row seeds, column seeds, preset, custom ws, ψ; the model: a StyleGAN2 (ui.examples).
@@ -188,7 +188,7 @@ def _share(handlers, components, outputs, release_memory, links: Permalinks | No
     run = friendly(handlers.style_mix, release_memory)
 
     def example(rows, cols, preset, layers, psi):
-        name = capable_model(is_stylegan2, "a StyleGAN2 model")
+        name = capable_model(can_style_mix, "a StyleGAN2 model")
         return (*run(rows, cols, preset, layers, psi, name), name)
 
     names = ["row_seeds", "column_seeds", "preset", "layers", "truncation_psi"]

@@ -18,6 +18,7 @@ from gan.finetune import run_state
 from gan.finetune.config import FinetuneJob
 from gan.finetune.trainer import GANTrainer, unwrap
 from gan.loading import generator_from_folder
+from gan.models import families
 from gan.models.dcgan import DISCRIMINATOR_TYPE, Discriminator, DiscriminatorConfig, init_weights
 
 DISCRIMINATOR_NAME = store.DISCRIMINATOR_NAME
@@ -147,10 +148,10 @@ def _discriminator_config(
         return DiscriminatorConfig(ndf=first.shape[0], nc=first.shape[1], image_size=image_size)
     try:
         values = json.loads(saved)
-        if values.get("model_type") != DISCRIMINATOR_TYPE:
+        if families.family_of(values) is not families.DCGAN or families.role_of(values) != "D":
             raise ValueError(f"model_type {values.get('model_type')!r}")
         config = models.config_from_dict(DISCRIMINATOR_TYPE, values)
-    except (ValueError, TypeError, AttributeError) as e:
+    except (ValueError, TypeError, AttributeError, KeyError) as e:
         raise store.ModelLoadError(f"{path.name} is not a DCGAN discriminator ({e})") from e
     if config.image_size != image_size:
         raise store.ModelLoadError(

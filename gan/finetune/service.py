@@ -101,8 +101,8 @@ class FineTuner:
             self._slot.release()
 
     def architecture(self, model: str) -> str:
-        """ "stylegan2" or "dcgan": which trainer fine-tunes `model`."""
-        return "stylegan2" if sg2_run.is_stylegan2(store.resolve(model)) else "dcgan"
+        """The key of the recipe that fine-tunes `model` ("stylegan2", "dcgan"): its family's."""
+        return loading.family(model).recipe
 
     def defaults_for(self, model: str) -> FinetuneConfig:
         """This device's defaults, with those of `model`'s architecture and resolution."""

@@ -31,7 +31,7 @@ from gan.finetune.config import FinetuneConfig, FinetuneJob
 from gan.finetune.sg2_trainer import SG2TrainConfig, StyleGAN2Trainer, fresh_discriminator
 from gan.finetune.trainer import StepLosses, world
 from gan.loading import generator_from_folder
-from gan.models.stylegan2 import GENERATOR_TYPE
+from gan.models import families
 
 DISCRIMINATOR_NAME = store.DISCRIMINATOR_NAME
 GENERATOR_TRAIN_NAME = "generator_train.safetensors"
@@ -40,8 +40,8 @@ PREVIEW_P = 0.5  # ADA's p for the augmentation preview while p is still 0
 
 
 def is_stylegan2(folder: Path) -> bool:
-    """Whether the model folder holds a StyleGAN2 generator."""
-    return store.read_config(folder).get("model_type") == GENERATOR_TYPE
+    """Whether the model folder's family fine-tunes with the StyleGAN2 recipe."""
+    return families.family_of(folder).recipe == "stylegan2"
 
 
 def conditional_refusal(c_dim: int) -> str:
@@ -56,7 +56,7 @@ def conditional_refusal(c_dim: int) -> str:
 def check_trainable(folder: Path) -> None:
     """Refuse, before any data is prepared, a model this trainer cannot fine-tune."""
     config = store.read_config(folder)
-    if config.get("model_type") == GENERATOR_TYPE and int(config.get("c_dim") or 0) > 0:
+    if families.family_of(config).classes and int(config.get("c_dim") or 0) > 0:
         raise UserInputError(conditional_refusal(int(config["c_dim"])))
 
 

@@ -2,7 +2,7 @@
 config.json's `model_type` to its (config class, module class).
 
 A new architecture: add `gan/models/<name>.py` (torch and the standard library only) and
-register its types here.
+register its family in `gan/models/families.py` (which registers its types here).
 """
 
 from __future__ import annotations
@@ -23,8 +23,6 @@ REGISTRY: dict[str, tuple[type, type[nn.Module]]] = {
         stylegan2_d.StyleGAN2Discriminator,
     ),
 }
-# model types the Generate/Interpolate tabs can run
-GENERATOR_TYPES = (dcgan.GENERATOR_TYPE, stylegan2.GENERATOR_TYPE)
 
 
 def register(model_type: str, config_class: type, module_class: type[nn.Module]) -> None:

@@ -8,7 +8,7 @@ import re
 from playwright.sync_api import expect
 
 from tests.browser.helpers import assert_no_error_toast, open_tab, panel, wait_until_idle
-from ui.examples import any_capable, has_discriminator, is_stylegan2
+from ui.examples import any_capable, can_style_mix, has_discriminator
 
 
 def test_random_seeds_shows_their_faces_and_the_zip_holds_them(page):
@@ -48,7 +48,7 @@ def test_tabs_the_dcgan_cannot_serve_say_why_and_disable_their_button(page, app_
         expect(tab.get_by_text(why)).to_be_visible()
         expect(tab.get_by_role("button", name=button, exact=True)).to_be_disabled()
         # Offered only when an installed model can run them (earlier tests may add one).
-        offered = any_capable(is_stylegan2 if name == "Style mixing" else has_discriminator)
+        offered = any_capable(can_style_mix if name == "Style mixing" else has_discriminator)
         expect(tab.get_by_text("Examples", exact=True)).to_have_count(int(offered))
     open_tab(page, "Style mixing")
     expect(panel(page).get_by_text("Noise mode")).to_have_count(0)  # StyleGAN2-only controls

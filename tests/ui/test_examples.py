@@ -13,7 +13,7 @@ from core import store
 from gan import DEFAULT_MODEL
 from tests.conftest import ROOT, tiny_generator
 from tests.gan.sg2_models import save_tiny
-from ui.examples import capable_model, has_discriminator, is_generator, is_stylegan2
+from ui.examples import can_style_mix, capable_model, has_discriminator, is_generator
 
 
 @pytest.fixture
@@ -27,7 +27,7 @@ def test_no_capable_model_gives_a_message(folder):
     store.save_pretrained(folder / "g-only", G.config.to_dict(), G.state_dict(), "card")
     assert capable_model(is_generator, "a face model") == "g-only"
     with pytest.raises(gr.Error, match="needs a StyleGAN2 model, and none is installed"):
-        capable_model(is_stylegan2, "a StyleGAN2 model")
+        capable_model(can_style_mix, "a StyleGAN2 model")
     with pytest.raises(gr.Error, match="needs a model saved with its discriminator"):
         capable_model(has_discriminator, "a model saved with its discriminator")
 
@@ -37,7 +37,7 @@ def test_the_default_model_comes_first_then_local_models_in_order(folder):
     for name in ("sg2-b", "sg2-a"):
         save_tiny(folder, name)
     assert capable_model(is_generator, "a face model") == DEFAULT_MODEL
-    assert capable_model(is_stylegan2, "a StyleGAN2 model") == "sg2-a"
+    assert capable_model(can_style_mix, "a StyleGAN2 model") == "sg2-a"
     G = tiny_generator()
     store.save_pretrained(folder / "with-d", G.config.to_dict(), G.state_dict(), "card")
     save_file({"x": G.main[0].weight.detach()}, str(folder / "with-d" / store.DISCRIMINATOR_NAME))
@@ -46,9 +46,9 @@ def test_the_default_model_comes_first_then_local_models_in_order(folder):
 
 def test_a_configured_hub_model_that_cannot_be_fetched_is_skipped(folder, monkeypatch):
     monkeypatch.setenv("GAN_STUDIO_HUB_MODELS", "someone/sg2-faces@main")
-    assert not is_stylegan2("someone/sg2-faces@main")  # the Hub is unreachable here
+    assert not can_style_mix("someone/sg2-faces@main")  # the Hub is unreachable here
     with pytest.raises(gr.Error, match="StyleGAN2"):
-        capable_model(is_stylegan2, "a StyleGAN2 model")
+        capable_model(can_style_mix, "a StyleGAN2 model")
 
 
 def test_cached_results_are_filed_by_the_examples_content(monkeypatch, tmp_path):
