@@ -50,8 +50,8 @@ def serve() -> None:
     import app
     from core.device import set_torch_threads
     from core.media import upscale
-    from gan.faces import FacesRequest
-    from gan.studio import DISPLAY_SIZE, FaceStudio
+    from gan.generate.faces import FacesRequest
+    from gan.generate.service import DISPLAY_SIZE, FaceStudio
     from ui.services import build_services
 
     services = build_services()

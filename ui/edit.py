@@ -10,8 +10,8 @@ import gradio as gr
 from gradio.context import get_blocks_context
 
 from gan import DEFAULT_MODEL, latents
-from gan.edit import PRESETS
-from gan.edit_service import MAX_SLIDERS, SIGMAS, Editor, start_latent
+from gan.edit.sefa import PRESETS
+from gan.edit.service import MAX_SLIDERS, SIGMAS, Editor, start_latent
 from ui.common import CHEAP_LANE, LARGE_RESULT, PIXELATED, friendly, inputs_for, show_when_filled
 from ui.examples import can_style_mix, capable_model, is_generator, lane_examples
 from ui.i18n import howto, language_of, t, translate
@@ -114,7 +114,7 @@ class EditHandlers:
 
 
 def _json(edited) -> str:
-    from gan.edit_service import latent_json
+    from gan.edit.service import latent_json
 
     return latent_json(edited.latent, edited.space)
 

@@ -12,8 +12,8 @@ import gradio as gr
 from gradio.context import get_blocks_context
 
 from gan import DEFAULT_MODEL, latents
-from gan.faces import NOISE_MODES, FacesRequest, SG2Settings, latent_files
-from gan.studio import FaceStudio
+from gan.generate.faces import NOISE_MODES, FacesRequest, SG2Settings, latent_files
+from gan.generate.service import FaceStudio
 from ui.common import CHEAP_LANE, PIXELATED, friendly, inputs_for
 from ui.examples import lane_examples
 from ui.i18n import howto, language_of, t, translate

@@ -9,7 +9,7 @@ from gradio.context import get_blocks_context
 
 from core import store
 from gan import DEFAULT_MODEL
-from gan.studio import FaceStudio
+from gan.generate.service import FaceStudio
 from ui.common import (
     HEADER_ROW,
     HUB_STATUS,

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import gradio as gr
 
 from gan import DEFAULT_MODEL, latents
-from gan.studio import FaceStudio
+from gan.generate.service import FaceStudio
 from ui.common import CHEAP_LANE, friendly, inputs_for
 from ui.examples import lane_examples
 from ui.generate import StyleGAN2Controls, build_sg2_controls, sg2_settings

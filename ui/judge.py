@@ -8,8 +8,8 @@ import gradio as gr
 
 from core.media import upscale
 from gan import DEFAULT_MODEL, latents
-from gan.judge import Judge
-from gan.studio import DISPLAY_SIZE
+from gan.generate.service import DISPLAY_SIZE
+from gan.judge.service import Judge
 from ui.common import JUDGE_LANE, friendly, inputs_for
 from ui.examples import (
     capability_notice,

@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from core.errors import UserInputError
-from gan.project_examples import PROJECT_EXAMPLE_NAMES
+from gan.project.examples import PROJECT_EXAMPLE_NAMES
 from style.examples import EXAMPLE_NAMES as STYLE_EXAMPLE_NAMES
 
 TAB = "tab"
@@ -81,7 +81,7 @@ def _bool(name: str, raw: str) -> bool:
 
 PSI = Field("truncation_psi", float, 0.0, 2.0)
 MODEL = Field("model", str)
-NOISE_MODES = ("const", "random", "none")  # StyleGAN2's (gan.faces.NOISE_MODES)
+NOISE_MODES = ("const", "random", "none")  # StyleGAN2's (gan.generate.faces.NOISE_MODES)
 TABS: dict[str, tuple[Field, ...]] = {
     "generate": (Field("seeds", str), PSI, MODEL),
     "interpolate": (

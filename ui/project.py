@@ -13,10 +13,10 @@ from core.errors import UserInputError
 from core.events import Progress
 from core.media import upscale
 from gan import DEFAULT_MODEL
-from gan.project import MAX_STEPS, CropBox, ProjectSettings
-from gan.project_examples import PROJECT_EXAMPLES, ProjectExample
-from gan.project_service import Projector
-from gan.studio import DISPLAY_SIZE
+from gan.generate.service import DISPLAY_SIZE
+from gan.project.examples import PROJECT_EXAMPLES, ProjectExample
+from gan.project.projection import MAX_STEPS, CropBox, ProjectSettings
+from gan.project.service import Projector
 from ui.common import (
     HEAVY_LANE,
     arm_stop,

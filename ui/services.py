@@ -13,12 +13,12 @@ from core.device import release_memory, resolve_device, set_torch_threads
 from core.lanes import PriorityGate
 from core.paths import OUTPUT_ROOT_NAME
 from core.space_guard import SpaceGuard
-from gan.edit_service import Editor, faces_for_seeds
+from gan.edit.service import Editor, faces_for_seeds
 from gan.finetune.service import FineTuner
-from gan.judge import Judge
+from gan.generate.service import FaceStudio
+from gan.judge.service import Judge
 from gan.lab.service import Lab
-from gan.project_service import Projector
-from gan.studio import FaceStudio
+from gan.project.service import Projector
 from style.lpips import load_perceptual_loss
 from style.service import Stylist
 

@@ -10,8 +10,8 @@ from PIL import Image
 
 from core.media import thumbnail as fit
 from gan import DEFAULT_MODEL
-from gan.faces import STYLE_PRESETS, StyleMix
-from gan.studio import THUMBNAIL_SIZE, FaceStudio
+from gan.generate.faces import STYLE_PRESETS, StyleMix
+from gan.generate.service import THUMBNAIL_SIZE, FaceStudio
 from ui.common import CHEAP_LANE, friendly, inputs_for, show_when_filled
 from ui.examples import (
     can_style_mix,

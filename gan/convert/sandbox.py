@@ -142,7 +142,7 @@ def _check_output(folder: Path, name: str, caps: Caps) -> None:
 def _load_as_the_app_does(folder: Path, name: str) -> None:
     import torch
 
-    from gan.judge import build_discriminator
+    from gan.judge.judge import build_discriminator
     from gan.loading import generator_from_folder
 
     G = generator_from_folder(folder, name).eval()

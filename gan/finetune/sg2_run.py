@@ -23,13 +23,13 @@ from torch import nn
 from core import store
 from core.errors import UserInputError
 from core.images import to_uint8
-from gan import judge
 from gan.finetune import run_state
 from gan.finetune.ada import AdaAugment
 from gan.finetune.augment import diff_augment, parse_policy
 from gan.finetune.config import FinetuneConfig, FinetuneJob
 from gan.finetune.sg2_trainer import SG2TrainConfig, StyleGAN2Trainer, fresh_discriminator
 from gan.finetune.trainer import StepLosses, world
+from gan.judge import judge
 from gan.loading import generator_from_folder
 from gan.models import families
 

@@ -12,7 +12,7 @@ from playwright.sync_api import Page, expect
 from safetensors.torch import save_file
 
 from core import store
-from gan import judge as J
+from gan.judge import judge as J
 from gan.models.dcgan import Discriminator, DiscriminatorConfig, init_weights
 from tests.browser.conftest import save_screenshot
 from tests.browser.helpers import (
@@ -52,7 +52,7 @@ def judged_model(app_services) -> str:
 @pytest.fixture
 def face_photo(app_services, tmp_path) -> str:
     """A face that the bundled DCGAN made (seed 7), enlarged to 256 px as a photo would be."""
-    from gan.edit_service import faces_for_seeds
+    from gan.edit.service import faces_for_seeds
 
     face = faces_for_seeds(app_services.studio, "dcgan-digiface", [7])[0]
     path = tmp_path / "face7.png"

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from gan.project_examples import PROJECT_EXAMPLES
+from gan.project.examples import PROJECT_EXAMPLES
 from style.examples import EXAMPLE_PAIRS
 from tests.browser.conftest import stop_leftover_runs
 from tests.browser.helpers import assert_no_error_toast, open_tab, panel, wait_until_idle

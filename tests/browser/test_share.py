@@ -100,7 +100,7 @@ def test_a_style_example_link_restores_the_pair_and_reruns_it(browser, app_url, 
 
 
 def test_the_project_example_projects_the_face_the_app_generated(browser, app_url):
-    from gan.project_examples import PROJECT_EXAMPLES
+    from gan.project.examples import PROJECT_EXAMPLES
 
     example = PROJECT_EXAMPLES[0]
     context, page = _open(browser, app_url)

@@ -15,7 +15,7 @@ from PIL import Image
 from safetensors.torch import save_file
 
 from core import store
-from gan import judge as J
+from gan.judge import judge as J
 from gan.models.dcgan import Discriminator, DiscriminatorConfig, init_weights
 from style import lpips as L
 from tests.conftest import ROOT, tiny_generator

@@ -11,8 +11,8 @@ from gradio_client import handle_file
 from PIL import Image
 
 from core import store
-from gan import judge
 from gan.finetune import sg2_run
+from gan.judge import judge
 from tests.gan.finetune.sg2_tiny import tiny_d, tiny_g
 from tests.ui.test_finetune_api import painting_crops
 

@@ -12,7 +12,7 @@ from PIL import Image
 from safetensors.torch import save_file
 
 from core import store
-from gan import judge as J
+from gan.judge import judge as J
 from tests.conftest import ROOT, launch_app, run_coroutine, tiny_generator
 from tests.ui.test_edit_project_judge_api import BUNDLED, tiny_d
 from ui.mcp_files import concrete, without_dead_refs

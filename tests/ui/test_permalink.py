@@ -146,7 +146,7 @@ def test_encode_skips_other_fields_and_writes_booleans_lowercase():
 
 
 def test_every_built_in_example_can_be_named_in_a_link():
-    from gan.project_examples import PROJECT_EXAMPLE_NAMES
+    from gan.project.examples import PROJECT_EXAMPLE_NAMES
     from style.examples import EXAMPLE_NAMES
 
     for tab, names in (("style", EXAMPLE_NAMES), ("project", PROJECT_EXAMPLE_NAMES)):
@@ -155,7 +155,7 @@ def test_every_built_in_example_can_be_named_in_a_link():
 
 
 def test_project_links_take_the_projectors_step_limit():
-    from gan.project import MAX_STEPS
+    from gan.project.projection import MAX_STEPS
 
     steps = next(f for f in permalink.TABS["project"] if f.name == "steps")
     assert steps.high == MAX_STEPS

@@ -67,7 +67,7 @@ def test_the_instant_preview_streams_a_96px_start_first(client, tmp_path):
 
 
 def test_examples_ship_with_their_sources():
-    from gan.project_examples import PROJECT_EXAMPLES
+    from gan.project.examples import PROJECT_EXAMPLES
     from ui.style import EXAMPLE_PAIRS, EXAMPLES
 
     sources = (EXAMPLES / "SOURCES.md").read_text()
@@ -96,7 +96,7 @@ def test_a_style_example_runs_with_quick_settings_and_is_then_cached(app_url):
 
 
 def test_a_project_example_projects_a_face_the_app_generated(app_url):
-    from gan.project_examples import PROJECT_EXAMPLES
+    from gan.project.examples import PROJECT_EXAMPLES
 
     example = PROJECT_EXAMPLES[0]
     event = page_event(app_url, "load_example", "Projection (live preview)")

@@ -23,7 +23,7 @@ from PIL import Image
 from safetensors.torch import save_file
 
 from core import store
-from gan import judge as J
+from gan.judge import judge as J
 from gan.models.dcgan import Discriminator, DiscriminatorConfig, init_weights
 from tests.conftest import ROOT, launch_app, tiny_generator
 from tests.gan.sg2_models import save_tiny

@@ -9,7 +9,7 @@ import torch
 from core import store
 from core.errors import UserInputError
 from gan.convert import layout
-from gan.studio import FaceStudio
+from gan.generate.service import FaceStudio
 from tests.gan.convert import fakes, hostile
 
 SHA = "0123456789abcdef0123456789abcdef01234567"

@@ -14,7 +14,7 @@ from core.errors import UserInputError
 from gan.latents import latents_json, validate_z
 
 if TYPE_CHECKING:
-    from gan.project import ProjectionResult
+    from gan.project.projection import ProjectionResult
 
 MAX_LATENT_FILE_BYTES = 16 * 1024 * 1024
 

@@ -11,8 +11,8 @@ import torch
 
 from core.errors import UserInputError
 from gan import latents
-from gan.faces import FacesRequest, SG2Settings, mix_layers
-from gan.studio import FaceStudio
+from gan.generate.faces import FacesRequest, SG2Settings, mix_layers
+from gan.generate.service import FaceStudio
 from tests.gan.sg2_models import save_tiny
 from tests.gan.sg2_tiny import one_thread
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from core.errors import UserInputError
-from gan import edit
+from gan.edit import sefa as edit
 from tests.conftest import tiny_generator
 from tests.gan.sg2_tiny import one_thread, tiny_stylegan2
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from core.errors import UserInputError
 
-EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,9 @@ import torch
 from PIL import Image
 
 from gan import DEFAULT_MODEL
-from gan.faces import FacesRequest
+from gan.generate.faces import FacesRequest
+from gan.generate.service import OUTPUT_TTL_S, FaceStudio
 from gan.loading import load_generator
-from gan.studio import OUTPUT_TTL_S, FaceStudio
 
 
 @pytest.fixture(scope="module")

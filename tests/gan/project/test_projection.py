@@ -12,7 +12,7 @@ from PIL import Image
 
 from core.errors import UserInputError
 from gan import latents
-from gan import project as P
+from gan.project import projection as P
 from tests.conftest import tiny_generator
 from tests.gan.sg2_tiny import one_thread, tiny_stylegan2
 

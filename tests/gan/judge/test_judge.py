@@ -12,7 +12,8 @@ from safetensors.torch import save_file
 
 from core import store
 from core.errors import UserInputError
-from gan import judge as J
+from gan.judge import judge as J
+from gan.judge.service import Judge
 from gan.models.dcgan import Discriminator, DiscriminatorConfig, init_weights
 from tests.conftest import tiny_generator
 from tests.gan.sg2_tiny import one_thread, tiny_stylegan2_d
@@ -81,7 +82,7 @@ def test_service_loads_each_kind_of_discriminator(checkpoints, tmp_path):
         Image.fromarray((np.random.default_rng(i).random((40, 30, 3)) * 255).astype(np.uint8)).save(
             paths[-1]
         )
-    judge = J.Judge()
+    judge = Judge()
     v = judge.score("dc", paths)
     assert len(v.logits) == 3 and sorted(v.ranking) == [0, 1, 2]
     assert isinstance(judge.discriminator("sg"), type(D2))
@@ -91,7 +92,7 @@ def test_service_loads_each_kind_of_discriminator(checkpoints, tmp_path):
 def test_a_model_without_discriminator_says_how_to_get_one(checkpoints):
     save_model(checkpoints / "plain", tiny_generator())
     with pytest.raises(UserInputError, match="no discriminator; fine-tune it"):
-        J.Judge().score("plain", [np.zeros((32, 32, 3), np.uint8)])
+        Judge().score("plain", [np.zeros((32, 32, 3), np.uint8)])
 
 
 def test_bad_uploads_get_clear_errors(checkpoints, tmp_path):
@@ -108,4 +109,4 @@ def test_bad_uploads_get_clear_errors(checkpoints, tmp_path):
     save_model(checkpoints / "broken", G)
     (checkpoints / "broken" / J.DISCRIMINATOR_NAME).write_bytes(b"junk")
     with pytest.raises(UserInputError, match="corrupt"):
-        J.Judge().discriminator("broken")
+        Judge().discriminator("broken")

@@ -23,10 +23,10 @@ from core import media
 from core.errors import UserInputError
 from core.images import to_uint8
 from gan import latents
-from gan.edit import DirectionCache, Directions, fingerprint, move, strip
+from gan.edit.sefa import DirectionCache, Directions, fingerprint, move, strip
+from gan.generate.service import FaceStudio
 from gan.models import families
-from gan.project import load_ws_file
-from gan.studio import FaceStudio
+from gan.project.projection import load_ws_file
 
 MAX_SLIDERS = 5
 SIGMAS = (-3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0)
@@ -143,7 +143,7 @@ def start_latent(
 def _ws(generator: nn.Module, data: object) -> torch.Tensor:
     if not _has_w(generator):
         raise UserInputError("this is a w latent (StyleGAN2); a DCGAN takes z latents")
-    from gan.project import _validate_ws
+    from gan.project.projection import _validate_ws
 
     try:
         array = np.asarray(data, dtype=np.float64)

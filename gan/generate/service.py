@@ -23,7 +23,7 @@ from core.images import to_uint8
 from core.lanes import PriorityGate
 from core.paths import OUTPUT_ROOT_NAME
 from gan import latents
-from gan.faces import (
+from gan.generate.faces import (
     NOISE_MODES,
     Faces,
     FacesRequest,

@@ -9,9 +9,9 @@ from PIL import Image
 
 from core.errors import UserInputError
 from gan import DEFAULT_MODEL
-from gan.project_examples import EXAMPLES_DIR, PROJECT_EXAMPLES, project_example
-from gan.project_service import Projector
-from gan.studio import DISPLAY_SIZE, FaceStudio
+from gan.generate.service import DISPLAY_SIZE, FaceStudio
+from gan.project.examples import EXAMPLES_DIR, PROJECT_EXAMPLES, project_example
+from gan.project.service import Projector
 
 
 @pytest.fixture

@@ -21,11 +21,18 @@ from core.events import Progress
 from core.images import load_rgb
 from core.runs import RunRegistry
 from gan import DEFAULT_MODEL
-from gan.edit_service import latent_json, save_latent_files
+from gan.edit.service import latent_json, save_latent_files
+from gan.generate.service import DISPLAY_SIZE, FaceStudio
 from gan.models import families
-from gan.project import CropBox, Projection, ProjectionResult, ProjectSettings, prepare_target, psnr
-from gan.project_examples import EXAMPLES_DIR, project_example
-from gan.studio import DISPLAY_SIZE, FaceStudio
+from gan.project.examples import EXAMPLES_DIR, project_example
+from gan.project.projection import (
+    CropBox,
+    Projection,
+    ProjectionResult,
+    ProjectSettings,
+    prepare_target,
+    psnr,
+)
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +70,7 @@ class Projector:
         self._example_lock = threading.Lock()
 
     def example_photo(self, name: str) -> Path:
-        """The photo of the built-in example `name` (`gan.project_examples`): a painting from
+        """The photo of the built-in example `name` (`gan.project.examples`): a painting from
         examples/, or a face of the bundled DCGAN at the example's seed, rendered on first use
         (and again if a cache clean-up removed it), upscaled to DISPLAY_SIZE."""
         example = project_example(name)

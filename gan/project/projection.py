@@ -31,11 +31,11 @@ from core.errors import UserInputError
 from core.events import Progress
 from gan.latents import MAX_ABS_Z
 from gan.models import families
-from gan.project_files import MAX_LATENT_FILE_BYTES as MAX_LATENT_FILE_BYTES
-from gan.project_files import load_ws_file as load_ws_file
-from gan.project_files import load_z_file as load_z_file
-from gan.project_files import save_latent as save_latent
-from gan.project_files import validate_ws
+from gan.project.files import MAX_LATENT_FILE_BYTES as MAX_LATENT_FILE_BYTES
+from gan.project.files import load_ws_file as load_ws_file
+from gan.project.files import load_z_file as load_z_file
+from gan.project.files import save_latent as save_latent
+from gan.project.files import validate_ws
 
 MAX_STEPS = 5000
 MAX_LOSS_SIZE = 256  # NVIDIA: "VGG was built for 224x224 images"
@@ -419,4 +419,4 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float("inf") if mse == 0 else float(10 * np.log10(255.0**2 / mse))
 
 
-_validate_ws = validate_ws  # the name gan.edit_service imports
+_validate_ws = validate_ws  # the name gan.edit.service imports

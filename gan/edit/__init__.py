@@ -1,0 +1,1 @@
+"""Edit: SeFa directions (`sefa`) and the Edit service (`service.Editor`)."""

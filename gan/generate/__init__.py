@@ -1,0 +1,1 @@
+"""Generate: the face studio (`service.FaceStudio`) and what it makes (`faces`)."""

@@ -1,0 +1,1 @@
+"""Judge: the discriminator's verdict (`judge`) and the Judge service (`service.Judge`)."""

@@ -1,0 +1,2 @@
+"""Project: GAN inversion (`projection`), its built-in examples, and the Project service
+(`service.Projector`)."""
