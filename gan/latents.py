@@ -1,14 +1,22 @@
-"""Latent vectors: seeds, user-supplied vectors, truncation and interpolation paths.
+"""Latent vectors: seeds, truncation, interpolation paths, and latent files.
 
 Every z is drawn on the CPU from its own seeded `torch.Generator`, so seed 42 gives the same
 face on every machine, device and batch size.
+
+This module owns latent files: one `Latent` type (space, values, seeds), one reader
+(`read_latent`: an uploaded `.npy`/`.json` or pasted JSON), one writer (`save_latent`, and
+`encode` for a zip), one validation per space and one size limit (`MAX_LATENT_FILE_BYTES`).
+Generate, Edit, Project and the API all go through them.
 """
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import re
-from dataclasses import dataclass
+import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +29,7 @@ MAX_SEED = 2**32 - 1
 MAX_FRAMES = 120  # per segment
 MAX_TOTAL_FRAMES = 600
 MAX_ABS_Z = 20.0  # |z| beyond this is not a plausible N(0, I) draw
-MAX_LATENT_FILE_BYTES = 4 * 1024 * 1024
+MAX_LATENT_FILE_BYTES = 4 * 1024 * 1024  # every latent upload, z or W+ (README, Security)
 
 _RANGE_RE = re.compile(r"^(\d+)\s*-\s*(\d+)$")
 
@@ -95,28 +103,26 @@ def validate_z(z: np.ndarray | torch.Tensor, nz: int) -> torch.Tensor:
 
 
 def parse_latent_text(text: str, nz: int) -> torch.Tensor:
-    """A JSON list (one vector) or list of lists (several)."""
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise UserInputError(f"the latent vector is not valid JSON: {e.msg} at {e.pos}") from e
-    except RecursionError as e:  # "[[[[..." thousands deep
-        raise UserInputError("the latent vector is nested too deeply") from e
-    return _validate_list(data, nz)
+    """z latents from pasted JSON: a list (one vector), a list of lists, or our export."""
+    return _z_only(read_latent(None, text or " ", nz))
 
 
 def load_latent_file(path: str | Path, nz: int) -> torch.Tensor:
-    """`.npy` (loaded without pickle) or `.json` file of latent vectors."""
-    path = Path(path)
-    if _check_latent_file(path) == ".npy":
-        return validate_z(_read_npy(path), nz)
-    return parse_latent_text(path.read_text(errors="replace"), nz)
+    """z latents from a `.npy` (loaded without pickle) or `.json` file."""
+    return _z_only(read_latent(path, "", nz))
+
+
+def _z_only(latent: Latent | None) -> torch.Tensor:
+    if latent is None:
+        raise UserInputError("the latent vector is not valid JSON: it is empty")
+    return latent.value
 
 
 def _check_latent_file(path: Path) -> str:
     """The file's suffix (`.npy` or `.json`), after the size check."""
     if path.stat().st_size > MAX_LATENT_FILE_BYTES:
-        raise UserInputError("the latent file is too large (limit 4 MB)")
+        limit = MAX_LATENT_FILE_BYTES >> 20
+        raise UserInputError(f"the latent file is too large (limit {limit} MB)")
     suffix = path.suffix.lower()
     if suffix not in (".npy", ".json"):
         raise UserInputError("upload latents as a .npy or .json file")
@@ -137,38 +143,68 @@ def _read_npy(path: Path) -> np.ndarray:
     return array
 
 
-def _validate_list(data: object, nz: int) -> torch.Tensor:
-    if isinstance(data, dict) and "z" in data:  # our own export format
-        data = data["z"]
-    try:
-        array = np.asarray(data, dtype=np.float64)
-    except (TypeError, ValueError) as e:
-        raise UserInputError("latent vectors must be a list of numbers or a list of lists") from e
-    return validate_z(array, nz)
-
-
-def latents_json(
-    z: torch.Tensor, seeds: list[int] | None, truncation_psi: float, **settings: object
-) -> str:
-    """Export format: readable by `parse_latent_text`, records what produced the faces
-    (`settings`: StyleGAN2's cutoff, class and noise mode)."""
-    payload = {"truncation_psi": truncation_psi, **settings, "z": z.tolist()}
-    if seeds is not None:
-        payload["seeds"] = seeds
-    return json.dumps(payload)
-
-
-# --- StyleGAN2: z or w ---------------------------------------------------------------------------
+# --- Latent files ---------------------------------------------------------------------------------
 
 MAX_ABS_W = 1e4  # w is unbounded, but anything this large is not a mapped latent
 
 
 @dataclass
 class Latent:
-    """A user-supplied latent: `space` "z" (N, z_dim) or "w" (N, num_ws, w_dim)."""
+    """A latent: `space` "z" (N, z_dim) or "w" (N, num_ws, w_dim), the seeds it came from (if
+    any) and the settings that reproduce its faces (ψ; a family's cutoff, class, noise mode)."""
 
     space: str
     value: torch.Tensor
+    seeds: list[int] | None = None
+    settings: dict = field(default_factory=dict)
+
+
+def latent_json(latent: Latent) -> str:
+    """The export format, read back by `read_latent`: z as `{"truncation_psi", ..., "z"}`,
+    W+ as `{"space": "w", ..., "w"}`."""
+    if latent.space == "w":
+        return json.dumps({"space": "w", **latent.settings, "w": latent.value.tolist()})
+    settings = dict(latent.settings)
+    payload = {"truncation_psi": settings.pop("truncation_psi", 1.0), **settings}
+    payload["z"] = latent.value.tolist()
+    if latent.seeds is not None:
+        payload["seeds"] = latent.seeds
+    return json.dumps(payload)
+
+
+def encode(latent: Latent) -> tuple[bytes, str]:
+    """The `.npy` (float32, no pickle) and `.json` contents of a latent file pair."""
+    buffer = io.BytesIO()
+    np.save(buffer, latent.value.detach().cpu().numpy().astype(np.float32), allow_pickle=False)
+    return buffer.getvalue(), latent_json(latent)
+
+
+def save_latent(latent: Latent, folder: Path, stem: str) -> list[Path]:
+    """Write `<stem>.npy` and `<stem>.json` atomically; both read back unchanged."""
+    folder.mkdir(parents=True, exist_ok=True)
+    npy, text = encode(latent)
+    paths = [folder / f"{stem}.npy", folder / f"{stem}.json"]
+    for path, data in zip(paths, (npy, text.encode()), strict=True):
+        _atomic_write(path, data)
+    return paths
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def latents_json(
+    z: torch.Tensor, seeds: list[int] | None, truncation_psi: float, **settings: object
+) -> str:
+    """z's export format (`latent_json` of a z `Latent`), with what produced the faces."""
+    return latent_json(Latent("z", z, seeds, {"truncation_psi": truncation_psi, **settings}))
 
 
 def validate_w(w: np.ndarray | torch.Tensor, num_ws: int, w_dim: int) -> torch.Tensor:
@@ -192,23 +228,22 @@ def validate_w(w: np.ndarray | torch.Tensor, num_ws: int, w_dim: int) -> torch.T
 
 
 def read_latent(
-    file: str | Path | None, text: str, z_dim: int, num_ws: int, w_dim: int
+    file: str | Path | None, text: str, z_dim: int, num_ws: int = 0, w_dim: int = 0
 ) -> Latent | None:
-    """A z or w latent from an uploaded file or pasted JSON (None when neither is given).
-
-    A 3-d array, or a JSON object with key "w" (our export and the Project tab's), is a w;
-    anything else is a z.
+    """The one reader: a z or w latent from an uploaded file (first) or pasted JSON; None when
+    neither is given. A 3-d array, or a JSON object with key "w" (the export of Generate, Edit
+    and Project), is a w; anything else is a z. `num_ws = 0`: the model has no W space.
     """
     if file:
         path = Path(file)
         if _check_latent_file(path) == ".npy":
             return _z_or_w(_read_npy(path), z_dim, num_ws, w_dim)
-        text = path.read_text(errors="replace")
+        text = path.read_text(errors="replace") or " "  # an empty file is no valid JSON
     if not text or not text.strip():
         return None
     data = _json_value(text)
     if isinstance(data, dict) and "w" in data:
-        return Latent("w", validate_w(_as_array(data["w"]), num_ws, w_dim))
+        return _w(_as_array(data["w"]), z_dim, num_ws, w_dim)
     if isinstance(data, dict) and "z" in data:
         data = data["z"]
     return _z_or_w(_as_array(data), z_dim, num_ws, w_dim)
@@ -216,8 +251,17 @@ def read_latent(
 
 def _z_or_w(array: np.ndarray, z_dim: int, num_ws: int, w_dim: int) -> Latent:
     if array.ndim == 3:
-        return Latent("w", validate_w(array, num_ws, w_dim))
+        return _w(array, z_dim, num_ws, w_dim)
     return Latent("z", validate_z(array, z_dim))
+
+
+def _w(array: np.ndarray, z_dim: int, num_ws: int, w_dim: int) -> Latent:
+    if num_ws == 0:
+        raise UserInputError(
+            f"this is a w latent (StyleGAN2); this model takes z latents of shape ({z_dim},)"
+            f" or (N, {z_dim})"
+        )
+    return Latent("w", validate_w(array, num_ws, w_dim))
 
 
 def _json_value(text: str) -> object:
@@ -237,8 +281,8 @@ def _as_array(data: object) -> np.ndarray:
 
 
 def w_json(w: torch.Tensor, **settings: object) -> str:
-    """Export format of w (N, num_ws, w_dim), read back by `read_latent` (and the Project tab)."""
-    return json.dumps({"space": "w", **settings, "w": w.tolist()})
+    """W+'s export format (`latent_json` of a w `Latent`)."""
+    return latent_json(Latent("w", w, None, settings))
 
 
 def check_truncation(truncation_psi: float) -> float:

@@ -34,7 +34,7 @@ def family(name: str) -> families.Family:
     try:
         return families.family_of(store.read_config(store.resolve(name)))
     except KeyError:
-        raise store.ModelLoadError(f"{name} is of no model family known here") from None
+        raise store.ModelLoadError(f"{name} is not a face generator") from None
 
 
 def image_size(name: str) -> int:

@@ -114,9 +114,7 @@ class EditHandlers:
 
 
 def _json(edited) -> str:
-    from gan.edit.service import latent_json
-
-    return latent_json(edited.latent, edited.space)
+    return latents.latent_json(latents.Latent(edited.space, edited.latent))
 
 
 @dataclass

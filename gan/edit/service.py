@@ -9,7 +9,6 @@ mapped samples (w is far from isotropic, so a unit step would mean different thi
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,7 +25,6 @@ from gan import latents
 from gan.edit.sefa import DirectionCache, Directions, fingerprint, move, strip
 from gan.generate.service import FaceStudio
 from gan.models import families
-from gan.project.projection import load_ws_file
 
 MAX_SLIDERS = 5
 SIGMAS = (-3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0)
@@ -49,42 +47,7 @@ def _has_w(generator: nn.Module) -> bool:
     return families.family_of(generator).has_w
 
 
-# --- Latents in and out -----------------------------------------------------------------------
-
-
-def latent_json(latent: torch.Tensor, space: str) -> str:
-    """The export format: Generate's `{"z": ...}` for z, `{"space": "w", "w": ...}` for W+."""
-    if space == "z":
-        return latents.latents_json(latent, None, 1.0)
-    return json.dumps({"space": "w", "w": latent.tolist()})
-
-
-def save_latent_files(latent: torch.Tensor, space: str, folder: Path, stem: str) -> list[Path]:
-    """`<stem>.npy` (float32, no pickle) and `<stem>.json`; both import back unchanged."""
-    npy, js = folder / f"{stem}.npy", folder / f"{stem}.json"
-    np.save(npy, latent.numpy().astype(np.float32), allow_pickle=False)
-    js.write_text(latent_json(latent, space))
-    return [npy, js]
-
-
-def _text_space(data: object) -> str:
-    if isinstance(data, dict) and ("w" in data or data.get("space") == "w"):
-        return "w"
-    depth, item = 0, data
-    while isinstance(item, list) and item:
-        depth, item = depth + 1, item[0]
-    return "w" if depth == 3 else "z"
-
-
-def parse_text(text: str) -> tuple[object, str]:
-    """Pasted JSON -> (data, "z" or "w"): a dict with "w", or a 3-deep list, is W+."""
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise UserInputError(f"the latent is not valid JSON: {e.msg} at {e.pos}") from e
-    except RecursionError as e:
-        raise UserInputError("the latent is nested too deeply") from e
-    return data, _text_space(data)
+# --- Latents -----------------------------------------------------------------------------------
 
 
 @torch.no_grad()
@@ -125,57 +88,15 @@ def start_latent(
 
     z inputs (Generate's format) are mapped for StyleGAN2; W+ inputs are taken as they are.
     """
-    nz = latent_dims(generator)[0]
-    if latent_file:
-        return _from_file(generator, Path(latent_file), truncation_psi)
-    if latent_text and latent_text.strip():
-        data, space = parse_text(latent_text)
-        if space == "w":
-            return _ws(generator, data["w"] if isinstance(data, dict) else data)
-        z = latents._validate_list(data, nz)[:1]
-        return z_to_latent(generator, z, truncation_psi)
+    nz, num_ws, w_dim = latent_dims(generator)
+    given = latents.read_latent(latent_file, latent_text, nz, num_ws, w_dim)
+    if given is not None:
+        first = given.value[:1]
+        return first if given.space == "w" else z_to_latent(generator, first, truncation_psi)
     seed = int(seed)
     if not 0 <= seed <= latents.MAX_SEED:
         raise UserInputError(f"the seed must be a whole number from 0 to {latents.MAX_SEED}")
     return z_to_latent(generator, latents.seeds_to_z([seed], nz), truncation_psi)
-
-
-def _ws(generator: nn.Module, data: object) -> torch.Tensor:
-    if not _has_w(generator):
-        raise UserInputError("this is a w latent (StyleGAN2); a DCGAN takes z latents")
-    from gan.project.projection import _validate_ws
-
-    try:
-        array = np.asarray(data, dtype=np.float64)
-    except (TypeError, ValueError) as e:
-        raise UserInputError("the w latent must be a list of numbers") from e
-    _, num_ws, w_dim = latent_dims(generator)
-    return _validate_ws(array, num_ws, w_dim)[:1]
-
-
-def _from_file(generator: nn.Module, path: Path, truncation_psi: float) -> torch.Tensor:
-    nz, num_ws, w_dim = latent_dims(generator)
-    if path.suffix.lower() == ".json" and path.stat().st_size < latents.MAX_LATENT_FILE_BYTES:
-        data, space = parse_text(path.read_text(errors="replace"))
-        if space == "w":
-            return _ws(generator, data["w"] if isinstance(data, dict) else data)
-    if _has_w(generator) and path.suffix.lower() == ".npy" and _is_3d_npy(path):
-        return load_ws_file(path, num_ws, w_dim)[:1]
-    z = latents.load_latent_file(path, nz)[:1]
-    return z_to_latent(generator, z, truncation_psi)
-
-
-def _is_3d_npy(path: Path) -> bool:
-    """Whether a .npy file holds a 3-D array (W+), from its header only."""
-    try:
-        with path.open("rb") as f:
-            version = np.lib.format.read_magic(f)
-            fmt = np.lib.format
-            read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
-            shape = read(f)[0]
-    except (ValueError, OSError, EOFError):
-        return False  # load_latent_file gives the clear error
-    return len(shape) == 3
 
 
 # --- The service ------------------------------------------------------------------------------
@@ -235,7 +156,7 @@ class Editor:
         image = render(generator, moved)[0]
         grid = media.grid(np.concatenate(rows), ncols=len(SIGMAS))
         folder = self.studio.output_dir()
-        files = save_latent_files(moved, directions.space, folder, "edited")
+        files = latents.save_latent(latents.Latent(directions.space, moved), folder, "edited")
         files.insert(0, media.save_png(image, folder / "edited.png"))
         files.insert(1, media.save_png(grid, folder / "strips.png"))
         return Edited(image, moved, directions.space, grid, files)

@@ -3,7 +3,6 @@ files that reproduce them), StyleGAN2 request settings, style-mixing figures and
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -101,24 +100,17 @@ class StyleMix:
         )
 
 
-def _npy(array: torch.Tensor) -> bytes:
-    buffer = io.BytesIO()
-    np.save(buffer, array.numpy().astype(np.float32))
-    return buffer.getvalue()
-
-
 def latent_files(faces: Faces) -> dict[str, bytes | str]:
-    """The latents behind `faces` as files: z (`latents.npy/.json`, with ψ and the StyleGAN2
-    settings) and, for StyleGAN2, w after truncation (`w.npy/.json`): each reproduces them."""
+    """The latents behind `faces` as files (`gan.latents.encode`): z (`latents.npy/.json`, with
+    ψ and the family's settings) and, for a W family, w after truncation (`w.npy/.json`)."""
     files: dict[str, bytes | str] = {}
     if faces.z is not None:
-        files["latents.npy"] = _npy(faces.z)
-        files["latents.json"] = latents.latents_json(
-            faces.z, faces.seeds, faces.truncation_psi, **faces.settings
-        )
+        settings = {"truncation_psi": faces.truncation_psi, **faces.settings}
+        z = latents.Latent("z", faces.z, faces.seeds, settings)
+        files["latents.npy"], files["latents.json"] = latents.encode(z)
     if faces.w is not None:
-        files["w.npy"] = _npy(faces.w)
-        files["w.json"] = latents.w_json(faces.w, noise_mode=faces.settings["noise_mode"])
+        w = latents.Latent("w", faces.w, None, {"noise_mode": faces.settings["noise_mode"]})
+        files["w.npy"], files["w.json"] = latents.encode(w)
     return files
 
 

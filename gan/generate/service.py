@@ -268,14 +268,8 @@ class FaceStudio:
         """The faces of a request (seed text, pasted JSON or an uploaded latent file)."""
         r, z, w, seed_list = request, None, None, None
         G = self.generator(name)
-        if not families.family_of(G).has_w:
-            if r.latent_file:
-                z = latents.load_latent_file(r.latent_file, self.nz(name))
-            elif r.latent_vector and r.latent_vector.strip():
-                z = latents.parse_latent_text(r.latent_vector, self.nz(name))
-        elif given := latents.read_latent(
-            r.latent_file, r.latent_vector, G.z_dim, G.num_ws, G.w_dim
-        ):
+        dims = (self.nz(name), *families.w_shape(G))
+        if given := latents.read_latent(r.latent_file, r.latent_vector, *dims):
             z, w = (given.value, None) if given.space == "z" else (None, given.value)
         if z is None and w is None:
             seed_list = latents.parse_seeds(r.seeds)

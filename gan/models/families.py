@@ -165,15 +165,14 @@ def _type_of(family: Family, role: str) -> str:
 
 
 def _build(config: dict, label: str, role: str) -> nn.Module:
+    what = "face generator" if role == "G" else "discriminator"
+    wrong = store.ModelLoadError(f"{label} is a {config.get('model_type')}, not a {what}")
     try:
         family = family_of(config)
     except KeyError:
-        raise store.ModelLoadError(
-            f"{label} is a {config.get('model_type')}, unknown here"
-        ) from None
+        raise wrong from None
     if _type_of(family, role) != config.get("model_type", dcgan.GENERATOR_TYPE):
-        what = "face generator" if role == "G" else "discriminator"
-        raise store.ModelLoadError(f"{label} is a {config.get('model_type')}, not a {what}")
+        raise wrong
     try:
         return models.build(_type_of(family, role), config)
     except (TypeError, ValueError, KeyError) as e:

@@ -31,11 +31,6 @@ from core.errors import UserInputError
 from core.events import Progress
 from gan.latents import MAX_ABS_Z
 from gan.models import families
-from gan.project.files import MAX_LATENT_FILE_BYTES as MAX_LATENT_FILE_BYTES
-from gan.project.files import load_ws_file as load_ws_file
-from gan.project.files import load_z_file as load_z_file
-from gan.project.files import save_latent as save_latent
-from gan.project.files import validate_ws
 
 MAX_STEPS = 5000
 MAX_LOSS_SIZE = 256  # NVIDIA: "VGG was built for 224x224 images"
@@ -417,6 +412,3 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     """Peak signal-to-noise ratio in dB of two uint8 images."""
     mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
     return float("inf") if mse == 0 else float(10 * np.log10(255.0**2 / mse))
-
-
-_validate_ws = validate_ws  # the name gan.edit.service imports

@@ -20,8 +20,7 @@ from core import media
 from core.events import Progress
 from core.images import load_rgb
 from core.runs import RunRegistry
-from gan import DEFAULT_MODEL
-from gan.edit.service import latent_json, save_latent_files
+from gan import DEFAULT_MODEL, latents
 from gan.generate.service import DISPLAY_SIZE, FaceStudio
 from gan.models import families
 from gan.project.examples import EXAMPLES_DIR, project_example
@@ -127,7 +126,8 @@ class Projector:
 
     def _finish(self, result: ProjectionResult, label: str, every: int) -> Projected:
         folder = self.studio.output_dir()
-        files = save_latent_files(result.latent, result.space, folder, "projected")
+        latent = latents.Latent(result.space, result.latent)
+        files = latents.save_latent(latent, folder, "projected")
         pair = media.upscale_frames(np.stack([result.target, result.image]), DISPLAY_SIZE)
         comparison = np.concatenate(list(pair), axis=1)
         files.append(media.save_png(result.image, folder / "projected.png"))
@@ -138,7 +138,7 @@ class Projector:
         value = psnr(result.image, result.target)
         log.info("projection: %d/%d steps, PSNR %.1f dB", result.step, result.total, value)
         return Projected(
-            result, comparison, latent_json(result.latent, result.space), value, files, video, label
+            result, comparison, latents.latent_json(latent), value, files, video, label
         )
 
 
