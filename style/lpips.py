@@ -161,9 +161,6 @@ class PerceptualLoss:
 
 # --- Loading --------------------------------------------------------------------------------
 
-_cache: dict[tuple[str, str], PerceptualLoss] = {}
-_lock = threading.Lock()
-
 
 def vgg16_ref() -> store.HubRef:
     return store.HubRef.parse(os.environ.get("GAN_STUDIO_VGG16", VGG16_REPO))
@@ -216,41 +213,58 @@ def load_lpips_vgg16(device: torch.device | str = "cpu") -> LPIPS:
 def load_perceptual_loss(
     device: torch.device | str = "cpu", prefer: str = LPIPS_VGG16
 ) -> PerceptualLoss:
-    """LPIPS-VGG16 when VGG16 can be had, else the EfficientNet-Lite0 feature loss (cached)."""
+    """LPIPS-VGG16 when VGG16 can be had, else the EfficientNet-Lite0 feature loss (loaded
+    afresh; `PerceptualLosses` keeps the loaded ones)."""
     device = torch.device(device)
+    _check_choice(prefer)
+    loss = _lpips_or_none(device) if prefer == LPIPS_VGG16 else None
+    return loss or _efficientnet_loss(device)
+
+
+def _check_choice(prefer: str) -> None:
     if prefer not in (LPIPS_VGG16, EFFICIENTNET):
         raise UserInputError(
             f"unknown perceptual loss {prefer!r}: use {LPIPS_VGG16} or {EFFICIENTNET}"
         )
-    if prefer == LPIPS_VGG16:
-        with _lock:
-            if (LPIPS_VGG16, str(device)) in _cache:
-                return _cache[(LPIPS_VGG16, str(device))]
-        try:
-            loss = PerceptualLoss(load_lpips_vgg16(device), LPIPS_VGG16, f"hub:{vgg16_ref()}")
-        except store.ModelNotFoundError as e:
-            log.info("VGG16 unavailable (%s); using the EfficientNet-Lite0 feature loss", e)
-        except store.ModelLoadError as e:
-            log.warning("LPIPS weights unusable (%s); using EfficientNet-Lite0", e)
-        else:
-            return _remember(loss, device)
-    return _efficientnet_loss(device)
+
+
+def _lpips_or_none(device: torch.device) -> PerceptualLoss | None:
+    """LPIPS-VGG16, or None (logged) when VGG16 is unavailable or unusable."""
+    try:
+        return PerceptualLoss(load_lpips_vgg16(device), LPIPS_VGG16, f"hub:{vgg16_ref()}")
+    except store.ModelNotFoundError as e:
+        log.info("VGG16 unavailable (%s); using the EfficientNet-Lite0 feature loss", e)
+    except store.ModelLoadError as e:
+        log.warning("LPIPS weights unusable (%s); using EfficientNet-Lite0", e)
+    return None
 
 
 def _efficientnet_loss(device: torch.device) -> PerceptualLoss:
-    with _lock:
-        if (EFFICIENTNET, str(device)) in _cache:
-            return _cache[(EFFICIENTNET, str(device))]
     module = _freeze(EfficientNetFeatureLoss(load_efficientnet_lite0(device)), device)
-    return _remember(PerceptualLoss(module, EFFICIENTNET, "local:efficientnet-lite0"), device)  # type: ignore[arg-type]
+    return PerceptualLoss(module, EFFICIENTNET, "local:efficientnet-lite0")  # type: ignore[arg-type]
 
 
-def _remember(loss: PerceptualLoss, device: torch.device) -> PerceptualLoss:
-    with _lock:
-        _cache[(loss.kind, str(device))] = loss
-    return loss
+class PerceptualLosses:
+    """The perceptual losses loaded on one device, each kept once loaded (the composition root
+    makes one at start-up; `clear` forgets them). An LPIPS that could not be had is tried
+    again at the next `load`, the fallback meanwhile kept."""
 
+    def __init__(self, device: torch.device | str = "cpu") -> None:
+        self.device = torch.device(device)
+        self._loaded: dict[str, PerceptualLoss] = {}
+        self._lock = threading.Lock()
 
-def clear_cache() -> None:
-    with _lock:
-        _cache.clear()
+    def load(self, prefer: str = LPIPS_VGG16) -> PerceptualLoss:
+        """`load_perceptual_loss` on this device, each kind loaded once."""
+        _check_choice(prefer)
+        with self._lock:
+            if prefer in self._loaded:
+                return self._loaded[prefer]
+            loss = _lpips_or_none(self.device) if prefer == LPIPS_VGG16 else None
+            loss = loss or self._loaded.get(EFFICIENTNET) or _efficientnet_loss(self.device)
+            self._loaded[loss.kind] = loss
+            return loss
+
+    def clear(self) -> None:
+        with self._lock:
+            self._loaded.clear()

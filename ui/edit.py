@@ -11,7 +11,7 @@ from gradio.context import get_blocks_context
 
 from gan import DEFAULT_MODEL, latents
 from gan.edit.sefa import PRESETS
-from gan.edit.service import MAX_SLIDERS, SIGMAS, Editor, start_latent
+from gan.edit.service import MAX_SLIDERS, SIGMAS, Editor
 from ui.common import CHEAP_LANE, LARGE_RESULT, PIXELATED, friendly, inputs_for, show_when_filled
 from ui.examples import can_style_mix, capable_model, is_generator, lane_examples
 from ui.i18n import howto, language_of, t, translate
@@ -23,10 +23,6 @@ class EditHandlers:
 
     def __init__(self, editor: Editor) -> None:
         self.editor = editor
-
-    def _latent(self, model, seed, truncation_psi, latent_text, latent_file):
-        generator = self.editor.studio.generator(model)
-        return start_latent(generator, seed, latent_text, latent_file, float(truncation_psi))
 
     def edit(
         self,
@@ -67,9 +63,10 @@ class EditHandlers:
             a note on the moves made.
         """
         alphas = [direction_0, direction_1, direction_2, direction_3, direction_4]
-        latent = self._latent(model, seed, truncation_psi, latent_text, latent_file)
-        edited = self.editor.edit(model, latent, alphas, layers)
-        labels = self.editor.slider_labels(model, layers)
+        edited = self.editor.edit_request(
+            model, seed, truncation_psi, latent_text, latent_file, alphas, layers
+        )
+        labels = edited.labels or []
         lang = language_of(request)
         moves = ", ".join(
             translate("msg.edit.move", lang, alpha=f"{a:+g}", direction=label)
@@ -103,8 +100,9 @@ class EditHandlers:
     ):
         """The edited image only: the live preview while a slider moves."""
         alphas = [direction_0, direction_1, direction_2, direction_3, direction_4]
-        latent = self._latent(model, seed, truncation_psi, latent_text, latent_file)
-        return self.editor.preview(model, latent, alphas, layers)  # native: CSS scales it
+        return self.editor.preview_request(  # native: CSS scales it
+            model, seed, truncation_psi, latent_text, latent_file, alphas, layers
+        )
 
     def slider_updates(self, model: str, layers: str = "all"):
         """Each direction's share of the spectrum under its slider (the values stay: an example

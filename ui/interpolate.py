@@ -9,8 +9,8 @@ import gradio as gr
 from gan import DEFAULT_MODEL, latents
 from gan.generate.service import FaceStudio
 from ui.common import CHEAP_LANE, friendly, inputs_for
+from ui.components import StyleGAN2Controls, build_sg2_controls, sg2_settings
 from ui.examples import lane_examples
-from ui.generate import StyleGAN2Controls, build_sg2_controls, sg2_settings
 from ui.i18n import howto, language_of, t, translate
 from ui.links import Permalinks
 

@@ -10,6 +10,9 @@ from core.media import upscale
 from gan import DEFAULT_MODEL, latents
 from gan.generate.service import DISPLAY_SIZE
 from gan.judge.service import Judge
+from style.examples import (
+    EXAMPLES_DIR as PAINTINGS,  # public-domain paintings (examples/SOURCES.md)
+)
 from ui.common import JUDGE_LANE, friendly, inputs_for
 from ui.examples import (
     capability_notice,
@@ -20,7 +23,6 @@ from ui.examples import (
 )
 from ui.i18n import howto, language_of, t, translate
 from ui.links import Permalinks
-from ui.style import EXAMPLES as PAINTINGS  # public-domain paintings (examples/SOURCES.md)
 
 
 class JudgeHandlers:

@@ -19,7 +19,7 @@ from gan.generate.service import FaceStudio
 from gan.judge.service import Judge
 from gan.lab.service import Lab
 from gan.project.service import Projector
-from style.lpips import load_perceptual_loss
+from style.lpips import PerceptualLosses
 from style.service import Stylist
 
 
@@ -37,6 +37,7 @@ class Services:
     projector: Projector | None = None
     judge: Judge | None = None
     lab: Lab | None = None  # the GAN lab's from-scratch runs
+    losses: PerceptualLosses | None = None  # Project's perceptual losses, loaded once
 
     def release_memory(self) -> None:
         """Give cached GPU memory back (after an out-of-memory error)."""
@@ -70,7 +71,8 @@ def build_services(
     guard = build_guard(studio, server_name, share)
     services = Services(device, studio, stylist, tuner, guard, gate)
     services.editor = Editor(studio)
-    services.projector = Projector(studio, lambda: load_perceptual_loss(device))
+    services.losses = PerceptualLosses(device)
+    services.projector = Projector(studio, services.losses.load)
     services.judge = Judge(device, lambda name, seeds: faces_for_seeds(studio, name, seeds))
     services.lab = Lab(device, pause=gate.pause)
     return services

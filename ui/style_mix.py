@@ -13,6 +13,7 @@ from gan import DEFAULT_MODEL
 from gan.generate.faces import STYLE_PRESETS, StyleMix
 from gan.generate.service import THUMBNAIL_SIZE, FaceStudio
 from ui.common import CHEAP_LANE, friendly, inputs_for, show_when_filled
+from ui.components import build_sg2_controls, sg2_settings
 from ui.examples import (
     can_style_mix,
     capability_notice,
@@ -20,7 +21,6 @@ from ui.examples import (
     follow_capability,
     lane_examples,
 )
-from ui.generate import build_sg2_controls, sg2_settings
 from ui.i18n import howto, language_of, t, translate
 from ui.links import Permalinks
 

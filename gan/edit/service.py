@@ -40,6 +40,7 @@ class Edited:
     space: str  # "z" or "w"
     strip: np.ndarray | None = None  # rows: directions, columns: SIGMAS
     files: list[Path] | None = None
+    labels: list[str] | None = None  # one per slider: the direction and its share
 
 
 def _has_w(generator: nn.Module) -> bool:
@@ -102,6 +103,14 @@ def start_latent(
 # --- The service ------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class EditModel:
+    """A request's model, resolved once: its name (the caches' key) and its generator."""
+
+    name: str
+    G: nn.Module
+
+
 class Editor:
     """SeFa edits on the studio's generators; directions and σ cached per model weights."""
 
@@ -111,55 +120,89 @@ class Editor:
         self._sigmas: dict[tuple, torch.Tensor] = {}
         self._lock = threading.Lock()
 
-    def directions(self, name: str, layers: str = "all") -> Directions:
-        return self.cache.get(name, self.studio.generator(name), layers)
+    def model(self, name: str) -> EditModel:
+        return EditModel(name, self.studio.generator(name))
+
+    def edit_request(
+        self,
+        name: str,
+        seed: int,
+        truncation_psi: float,
+        latent_text: str,
+        latent_file: str | Path | None,
+        alphas: Sequence[float],
+        layers: str = "all",
+    ) -> Edited:
+        """One Edit click: the start latent (`start_latent`) moved, its strips, files, labels."""
+        m = self.model(name)
+        latent = start_latent(m.G, seed, latent_text, latent_file, float(truncation_psi))
+        return self.edit(m, latent, alphas, layers)
+
+    def preview_request(
+        self,
+        name: str,
+        seed: int,
+        truncation_psi: float,
+        latent_text: str,
+        latent_file: str | Path | None,
+        alphas: Sequence[float],
+        layers: str = "all",
+    ) -> np.ndarray:
+        """One slider move: the edited image only."""
+        m = self.model(name)
+        latent = start_latent(m.G, seed, latent_text, latent_file, float(truncation_psi))
+        return self.preview(m, latent, alphas, layers)
+
+    def directions(self, m: EditModel, layers: str = "all") -> Directions:
+        return self.cache.get(m.name, m.G, layers)
 
     def slider_labels(self, name: str, layers: str = "all", k: int = MAX_SLIDERS) -> list[str]:
         """One label per slider: the direction and its share of the spectrum."""
-        labels = self.directions(name, layers).labels(k)
-        return [f"direction {text}" for text in labels]
+        return self._labels(self.directions(self.model(name), layers), k)
 
-    def sigmas(self, name: str, layers: str = "all") -> torch.Tensor:
+    @staticmethod
+    def _labels(directions: Directions, k: int = MAX_SLIDERS) -> list[str]:
+        return [f"direction {text}" for text in directions.labels(k)]
+
+    def sigmas(self, m: EditModel, layers: str = "all") -> torch.Tensor:
         """σ of the latent along each direction (1 for z)."""
-        generator = self.studio.generator(name)
-        directions = self.directions(name, layers)
+        directions = self.directions(m, layers)
         if directions.space == "z":
             return torch.ones(len(directions.vectors))
-        key = (name, fingerprint(generator), layers)
+        key = (m.name, fingerprint(m.G), layers)
         with self._lock:
             if key not in self._sigmas:
-                self._sigmas[key] = _w_sigmas(generator, directions)
+                self._sigmas[key] = _w_sigmas(m.G, directions)
             return self._sigmas[key]
 
-    def _moved(self, name: str, latent: torch.Tensor, alphas: Sequence[float], layers: str):
-        directions = self.directions(name, layers)
+    def _moved(self, m: EditModel, latent: torch.Tensor, alphas: Sequence[float], layers: str):
+        directions = self.directions(m, layers)
         alphas = _check_alphas(alphas, len(directions.vectors))
-        scaled = alphas * self.sigmas(name, layers)[: len(alphas)]
+        scaled = alphas * self.sigmas(m, layers)[: len(alphas)]
         return move(latent, directions, scaled), directions
 
-    def preview(self, name: str, latent: torch.Tensor, alphas: Sequence[float], layers: str):
+    def preview(self, m: EditModel, latent: torch.Tensor, alphas: Sequence[float], layers: str):
         """The edited image only (the live preview while a slider moves)."""
-        moved, _ = self._moved(name, latent, alphas, layers)
-        return render(self.studio.generator(name), moved)[0]
+        moved, _ = self._moved(m, latent, alphas, layers)
+        return render(m.G, moved)[0]
 
     def edit(
-        self, name: str, latent: torch.Tensor, alphas: Sequence[float], layers: str = "all"
+        self, m: EditModel, latent: torch.Tensor, alphas: Sequence[float], layers: str = "all"
     ) -> Edited:
         """The edited image, a strip per slider (−3σ..+3σ around the edit) and the files."""
-        moved, directions = self._moved(name, latent, alphas, layers)
-        generator = self.studio.generator(name)
-        sig = self.sigmas(name, layers)
+        moved, directions = self._moved(m, latent, alphas, layers)
+        sig = self.sigmas(m, layers)
         rows = [
-            render(generator, strip(moved, directions, k, [s * float(sig[k]) for s in SIGMAS]))
+            render(m.G, strip(moved, directions, k, [s * float(sig[k]) for s in SIGMAS]))
             for k in range(len(alphas))
         ]
-        image = render(generator, moved)[0]
+        image = render(m.G, moved)[0]
         grid = media.grid(np.concatenate(rows), ncols=len(SIGMAS))
         folder = self.studio.output_dir()
         files = latents.save_latent(latents.Latent(directions.space, moved), folder, "edited")
         files.insert(0, media.save_png(image, folder / "edited.png"))
         files.insert(1, media.save_png(grid, folder / "strips.png"))
-        return Edited(image, moved, directions.space, grid, files)
+        return Edited(image, moved, directions.space, grid, files, self._labels(directions))
 
 
 def _check_alphas(alphas: Sequence[float], available: int) -> torch.Tensor:

@@ -41,6 +41,8 @@ from gan.models import families, stylegan2
 
 log = logging.getLogger(__name__)
 
+Model = str | nn.Module  # a model's name, or the generator a request already resolved
+
 DISPLAY_SIZE = 256
 THUMBNAIL_SIZE = 512  # gallery faces above this are shown downscaled; the zip keeps them native
 OUTPUT_TTL_S = 3600
@@ -88,15 +90,20 @@ class FaceStudio:
             log.info("loaded %s on %s", name, self.device)
             return generator
 
-    def nz(self, name: str) -> int:
-        generator = self.generator(name)
+    def resolve(self, model: Model) -> nn.Module:
+        """A request's generator: loaded by name once (`generator`), then passed down."""
+        return model if isinstance(model, nn.Module) else self.generator(model)
+
+    def nz(self, model: Model) -> int:
+        generator = self.resolve(model)
         return families.family_of(generator).z_dim(generator)
 
-    def stylegan2(self, name: str, what: str) -> nn.Module:
-        """Generator `name`, whose family `what` needs to have style mixing (a W space)."""
-        generator = self.generator(name)
+    def stylegan2(self, model: Model, what: str) -> nn.Module:
+        """The generator, whose family `what` needs to have style mixing (a W space)."""
+        generator = self.resolve(model)
         if not families.family_of(generator).style_mixing:
             family = families.family_of(generator).title
+            name = model if isinstance(model, str) else "this model"
             raise UserInputError(f"{what} needs a StyleGAN2 model: {name} is a {family}")
         return generator
 
@@ -115,11 +122,11 @@ class FaceStudio:
     # --- inference --------------------------------------------------------------------------
 
     @torch.inference_mode()
-    def synthesize(self, name: str, z: torch.Tensor, batch_size: int = 64) -> np.ndarray:
+    def synthesize(self, model: Model, z: torch.Tensor, batch_size: int = 64) -> np.ndarray:
         """z (N, nz) -> uint8 images (N, H, W, 3)."""
-        generator = self.generator(name)
+        generator = self.resolve(model)
         if families.family_of(generator).has_w:
-            return self.render(name, self.map(name, z))
+            return self.render(generator, self.map(generator, z))
         with self._cheap():
             chunks = [
                 generator(chunk.to(self.device)).float().cpu().numpy()
@@ -128,9 +135,9 @@ class FaceStudio:
         return to_uint8(np.concatenate(chunks))
 
     @torch.no_grad()  # not inference_mode: callers mix and edit the ws they get
-    def map(self, name: str, z: torch.Tensor, s: SG2Settings | None = None) -> torch.Tensor:
+    def map(self, model: Model, z: torch.Tensor, s: SG2Settings | None = None) -> torch.Tensor:
         """StyleGAN2: z (N, z_dim) -> ws (N, num_ws, w_dim) on the CPU, truncated toward w_avg."""
-        G, s = self.generator(name), s or SG2Settings()
+        G, s = self.resolve(model), s or SG2Settings()
         cutoff = check_cutoff(s.truncation_cutoff, G.num_ws)
         psi = latents.check_truncation(s.truncation_psi)
         c = one_hot(s.class_idx, G.c_dim, len(z), self.device)
@@ -139,10 +146,10 @@ class FaceStudio:
 
     @torch.no_grad()
     def render(
-        self, name: str, ws: torch.Tensor, noise_mode: str = "const", batch_size: int = 16
+        self, model: Model, ws: torch.Tensor, noise_mode: str = "const", batch_size: int = 16
     ) -> np.ndarray:
         """StyleGAN2: ws (N, num_ws, w_dim) -> uint8 images (N, H, W, 3)."""
-        G = self.generator(name)
+        G = self.resolve(model)
         if noise_mode not in NOISE_MODES:
             raise UserInputError(f"noise_mode must be one of {', '.join(NOISE_MODES)}")
         with self._cheap():
@@ -158,7 +165,7 @@ class FaceStudio:
 
     def generate(
         self,
-        name: str,
+        model: Model,
         seeds: list[int] | None = None,
         z: torch.Tensor | None = None,
         truncation_psi: float = 1.0,
@@ -167,13 +174,14 @@ class FaceStudio:
     ) -> Faces:
         """Faces from seeds, explicit z or (StyleGAN2) explicit w; exactly one of them.
         `sg2` (StyleGAN2 only; ψ there is `truncation_psi`) is ignored by DCGANs."""
-        if families.family_of(self.generator(name)).has_w:
+        G = self.resolve(model)
+        if families.family_of(G).has_w:
             return self._generate_sg2(
-                name, seeds, z, w, replace(sg2 or SG2Settings(), truncation_psi=truncation_psi)
+                G, seeds, z, w, replace(sg2 or SG2Settings(), truncation_psi=truncation_psi)
             )
         if w is not None:
             raise UserInputError("w latents need a StyleGAN2 model; this one takes z")
-        nz = self.nz(name)
+        nz = self.nz(G)
         if z is None:
             if not seeds:
                 raise UserInputError("give seeds or a latent vector")
@@ -181,30 +189,29 @@ class FaceStudio:
         else:
             z = latents.validate_z(z, nz)
         z = latents.truncate(z, truncation_psi)
-        return Faces(self.synthesize(name, z), z, seeds, truncation_psi)
+        return Faces(self.synthesize(G, z), z, seeds, truncation_psi)
 
     def _generate_sg2(
         self,
-        name: str,
+        G: nn.Module,
         seeds: list[int] | None,
         z: torch.Tensor | None,
         w: torch.Tensor | None,
         s: SG2Settings,
     ) -> Faces:
-        G = self.generator(name)
         if w is not None:  # already truncated: rendered as it is
             w = latents.validate_w(w, G.num_ws, G.w_dim)
         else:
             if z is None and not seeds:
                 raise UserInputError("give seeds or a latent vector")
             z = latents.seeds_to_z(seeds, G.z_dim) if z is None else latents.validate_z(z, G.z_dim)
-            w = self.map(name, z, s)
-        images = self.render(name, w, s.noise_mode)
+            w = self.map(G, z, s)
+        images = self.render(G, w, s.noise_mode)
         return Faces(images, z, seeds, s.truncation_psi, w, s.export())
 
     def interpolate(
         self,
-        name: str,
+        model: Model,
         seeds: list[int],
         frames: int,
         mode: str = "slerp",
@@ -219,37 +226,38 @@ class FaceStudio:
             raise UserInputError("interpolation needs at least two seeds, e.g. `1, 2`")
         if space not in ("z", "w"):
             raise UserInputError(f"space must be 'z' or 'w', not {space!r}")
-        z = latents.seeds_to_z(seeds, self.nz(name))
-        if not families.family_of(self.generator(name)).has_w:  # truncation scales z
+        G = self.resolve(model)
+        z = latents.seeds_to_z(seeds, self.nz(G))
+        if not families.family_of(G).has_w:  # truncation scales z
             z = latents.truncate(z, truncation_psi)
-            return self.synthesize(name, latents.interpolation_path(z, frames, mode, loop))
+            return self.synthesize(G, latents.interpolation_path(z, frames, mode, loop))
         s = replace(sg2 or SG2Settings(), truncation_psi=truncation_psi)
         if space == "z":
-            ws = self.map(name, latents.interpolation_path(z, frames, mode, loop), s)
+            ws = self.map(G, latents.interpolation_path(z, frames, mode, loop), s)
         else:  # W is not Gaussian: straight lines (Karras et al. 2019, sec. 4.2, lerp in W)
-            keys = self.map(name, z, s)
+            keys = self.map(G, z, s)
             path = latents.interpolation_path(keys.flatten(1), frames, "lerp", loop)
             ws = path.view(-1, *keys.shape[1:])
-        return self.render(name, ws, s.noise_mode)
+        return self.render(G, ws, s.noise_mode)
 
     def style_mix(
         self,
-        name: str,
+        model: Model,
         row_seeds: list[int],
         column_seeds: list[int],
         layers: list[int],
         sg2: SG2Settings | None = None,
     ) -> StyleMix:
         """Each row's ws with the ws at `layers` taken from each column (StyleGAN, Fig. 3)."""
-        G, s = self.stylegan2(name, "style mixing"), sg2 or SG2Settings()
+        G, s = self.stylegan2(model, "style mixing"), sg2 or SG2Settings()
         layers = check_layers(layers, G.num_ws)
-        row_ws = self.map(name, latents.seeds_to_z(row_seeds, G.z_dim), s)
-        col_ws = self.map(name, latents.seeds_to_z(column_seeds, G.z_dim), s)
+        row_ws = self.map(G, latents.seeds_to_z(row_seeds, G.z_dim), s)
+        col_ws = self.map(G, latents.seeds_to_z(column_seeds, G.z_dim), s)
         rows, cols = len(row_ws), len(col_ws)
         mixed_ws = stylegan2.mix_styles(
             row_ws.repeat_interleave(cols, dim=0), col_ws.repeat(rows, 1, 1), layers
         )
-        images = self.render(name, torch.cat([row_ws, col_ws, mixed_ws]), s.noise_mode)
+        images = self.render(G, torch.cat([row_ws, col_ws, mixed_ws]), s.noise_mode)
         mixed = images[rows + cols :].reshape(rows, cols, *images.shape[1:])
         return StyleMix(
             images[:rows], images[rows : rows + cols], mixed, row_seeds, column_seeds, layers
@@ -264,16 +272,16 @@ class FaceStudio:
         """The same faces as `generate_request` (it is deterministic) in one zip (`save_zip`)."""
         return self.save_zip(self.faces_request(name, request))
 
-    def faces_request(self, name: str, request: FacesRequest) -> Faces:
+    def faces_request(self, model: Model, request: FacesRequest) -> Faces:
         """The faces of a request (seed text, pasted JSON or an uploaded latent file)."""
         r, z, w, seed_list = request, None, None, None
-        G = self.generator(name)
-        dims = (self.nz(name), *families.w_shape(G))
+        G = self.resolve(model)
+        dims = (self.nz(G), *families.w_shape(G))
         if given := latents.read_latent(r.latent_file, r.latent_vector, *dims):
             z, w = (given.value, None) if given.space == "z" else (None, given.value)
         if z is None and w is None:
             seed_list = latents.parse_seeds(r.seeds)
-        return self.generate(name, seed_list, z, r.truncation_psi, r.sg2, w)
+        return self.generate(G, seed_list, z, r.truncation_psi, r.sg2, w)
 
     def interpolate_request(
         self,
@@ -290,7 +298,8 @@ class FaceStudio:
         """Frames between keyframe seed text (`1, 2, 3`), saved as a strip, GIF and MP4;
         (frames, files, keyframe count)."""
         keyframes = latents.parse_seeds(seeds, max_count=16)
-        images = self.interpolate(name, keyframes, frames, mode, loop, truncation_psi, space, sg2)
+        G = self.resolve(name)
+        images = self.interpolate(G, keyframes, frames, mode, loop, truncation_psi, space, sg2)
         fps = int(min(max(fps, 1), 60))
         return images, self.save_animation(images, fps), len(keyframes)
 
@@ -308,8 +317,8 @@ class FaceStudio:
         preview PNG)."""
         rows = latents.parse_seeds(row_seeds, max_count=MAX_MIX_SEEDS)
         cols = latents.parse_seeds(column_seeds, max_count=MAX_MIX_SEEDS)
-        num_ws = self.stylegan2(name, "style mixing").num_ws
-        mix = self.style_mix(name, rows, cols, mix_layers(preset, layers, num_ws), sg2)
+        G = self.stylegan2(name, "style mixing")
+        mix = self.style_mix(G, rows, cols, mix_layers(preset, layers, G.num_ws), sg2)
         return mix, *self.save_style_mix(mix)
 
     def save_style_mix(self, mix: StyleMix, cell: int = DISPLAY_SIZE) -> tuple[Path, Path]:

@@ -55,9 +55,6 @@ class RandomConvFeatures(nn.Module):
         return F.adaptive_avg_pool2d(x, 4).flatten(1)
 
 
-_random_conv = RandomConvFeatures()
-
-
 def to_float(images: np.ndarray | torch.Tensor) -> torch.Tensor:
     """uint8 (N, H, W, 3) arrays or float (N, 3, H, W) tensors in [-1, 1] -> float NCHW."""
     if isinstance(images, np.ndarray):
@@ -68,14 +65,19 @@ def to_float(images: np.ndarray | torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def features(images: np.ndarray | torch.Tensor, kind: str = "random_conv") -> torch.Tensor:
-    """(N, D) feature vectors of a batch of images."""
+def features(
+    images: np.ndarray | torch.Tensor,
+    kind: str = "random_conv",
+    net: RandomConvFeatures | None = None,
+) -> torch.Tensor:
+    """(N, D) feature vectors of a batch of images (`net`: the meter's own feature net; a
+    fresh one, with the same fixed weights, when none is given)."""
     if kind not in FEATURE_KINDS:
         raise UserInputError(f"feature kind must be one of {FEATURE_KINDS}; got {kind!r}")
     x = to_float(images)
     if kind == "pixels":
         return F.adaptive_avg_pool2d(x, 8).flatten(1)
-    return _random_conv(x)
+    return (net or RandomConvFeatures())(x)
 
 
 def pairwise_distances(feats: torch.Tensor) -> torch.Tensor:
@@ -127,13 +129,14 @@ class CollapseMeter:
             if not 0 < value <= 1:
                 raise UserInputError(f"{name} must be in (0, 1]; got {value}")
         self.kind, self.threshold, self.duplicate_share = kind, threshold, duplicate_share
-        self.real_distance = mean_pairwise_distance(features(real[:MAX_REAL], kind))
+        self.net = RandomConvFeatures()  # built with the meter, not at import
+        self.real_distance = mean_pairwise_distance(features(real[:MAX_REAL], kind, self.net))
         if self.real_distance <= 0:
             raise UserInputError("the real images are all identical: nothing to compare with")
         self.eps = duplicate_fraction * self.real_distance
 
     def __call__(self, samples: np.ndarray | torch.Tensor) -> CollapseReading:
-        feats = features(samples, self.kind)
+        feats = features(samples, self.kind, self.net)
         mean = mean_pairwise_distance(feats)
         diversity = mean / self.real_distance
         duplicates = near_duplicates(feats, self.eps)

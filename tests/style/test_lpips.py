@@ -90,41 +90,39 @@ def fake_vgg16_safetensors() -> bytes:
 
 
 def test_lpips_from_the_hub(hub, monkeypatch):
-    L.clear_cache()
+    losses = L.PerceptualLosses("cpu")
     ref = L.vgg16_ref()
     hub.add(ref.repo_id, "model.safetensors", fake_vgg16_safetensors(), revision=ref.revision)
-    loss = L.load_perceptual_loss("cpu")
+    loss = losses.load()
     assert loss.is_lpips and loss.kind == L.LPIPS_VGG16 and "LPIPS" in loss.label
     x = images(6)
     assert torch.equal(loss(x, x), torch.zeros(2))
-    assert L.load_perceptual_loss("cpu") is loss
-    L.clear_cache()
+    assert losses.load() is loss
 
 
 def test_offline_falls_back_to_efficientnet_and_says_so(offline_hub):
-    L.clear_cache()
-    loss = L.load_perceptual_loss("cpu")
+    losses = L.PerceptualLosses("cpu")
+    loss = losses.load()
     assert not loss.is_lpips and loss.kind == L.EFFICIENTNET
     assert "fallback" in loss.label and "not LPIPS" in loss.label
     x, y = images(7, size=64), images(8, size=64)
     assert torch.equal(loss(x, x), torch.zeros(2))
     torch.testing.assert_close(loss(x, y), loss(y, x))
     assert (loss(x, y) > 0).all()
-    assert L.load_perceptual_loss("cpu", prefer=L.EFFICIENTNET) is loss
-    L.clear_cache()
+    assert losses.load(prefer=L.EFFICIENTNET) is loss
 
 
 def test_unknown_choice_is_refused():
     with pytest.raises(ValueError, match="unknown perceptual loss"):
         L.load_perceptual_loss("cpu", prefer="alexnet")
+    with pytest.raises(ValueError, match="unknown perceptual loss"):
+        L.PerceptualLosses("cpu").load(prefer="alexnet")
 
 
 def test_corrupt_vgg16_falls_back(hub):
-    L.clear_cache()
     ref = L.vgg16_ref()
     hub.add(ref.repo_id, "model.safetensors", b"junk" * 10, revision=ref.revision)
     assert L.load_perceptual_loss("cpu").kind == L.EFFICIENTNET
-    L.clear_cache()
 
 
 def test_unit_normalize():

@@ -214,10 +214,12 @@ def test_a_text_file_as_the_photo_is_a_clear_error(client, models, tmp_path):
     assert "Could not preprocess" not in str(raised.value) and "/tmp" not in str(raised.value)
 
 
-def test_lpips_vgg16_from_the_local_hub_at_its_pinned_revision(client, models, hub, tmp_path):
+def test_lpips_vgg16_from_the_local_hub_at_its_pinned_revision(
+    client, models, hub, tmp_path, app_services
+):
     from tests.style.test_lpips import fake_vgg16_safetensors
 
-    L.clear_cache()
+    app_services.losses.clear()
     ref = L.vgg16_ref()
     hub.add(ref.repo_id, "model.safetensors", fake_vgg16_safetensors(), revision=ref.revision)
     photo = face_png(client, tmp_path, "tiny-dcgan", 2)
@@ -226,7 +228,7 @@ def test_lpips_vgg16_from_the_local_hub_at_its_pinned_revision(client, models, h
             photo=handle_file(str(photo)), model="tiny-dcgan", steps=3, api_name="/project"
         )[1]
     finally:
-        L.clear_cache()
+        app_services.losses.clear()
     assert "LPIPS (VGG16)" in info and "Done" in info
 
 

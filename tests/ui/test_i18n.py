@@ -147,6 +147,7 @@ TRANSLATED_FILES = (
     "examples.py",
     "tabs.py",
     "common.py",
+    "components.py",
 )
 # Names and file types that read the same in every language.
 UNTRANSLATED = {"info", "GIF", "MP4", "A", "B", "StyleGAN2", "# GAN Studio", "example"}

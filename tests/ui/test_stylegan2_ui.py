@@ -5,7 +5,7 @@ import numpy as np
 from core.media import thumbnail
 from gan.generate.faces import SG2Settings
 from gan.generate.service import THUMBNAIL_SIZE
-from ui.generate import sg2_settings
+from ui.components import sg2_settings
 from ui.style_mix import _span
 
 
