@@ -142,10 +142,9 @@ def _check_output(folder: Path, name: str, caps: Caps) -> None:
 def _load_as_the_app_does(folder: Path, name: str) -> None:
     import torch
 
-    from gan.judge.judge import build_discriminator
-    from gan.loading import generator_from_folder
+    from gan.models import families
 
-    G = generator_from_folder(folder, name).eval()
+    G = families.load(folder, "G", label=name).eval()
     z = torch.randn(1, G.config.z_dim, generator=torch.Generator().manual_seed(0))
     c = torch.zeros(1, G.config.c_dim)
     with torch.no_grad():
@@ -154,7 +153,7 @@ def _load_as_the_app_does(folder: Path, name: str) -> None:
     if tuple(img.shape) != (1, G.config.img_channels, size, size):
         raise ConversionError("the converted generator gives images of the wrong size")
     if (folder / "discriminator.safetensors").is_file():
-        build_discriminator(folder / "discriminator.safetensors", size)
+        families.load(folder, "D")
 
 
 def convert_sandboxed(

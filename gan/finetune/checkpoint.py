@@ -149,7 +149,7 @@ def _discriminator_config(
     try:
         values = json.loads(saved)
         if families.family_of(values) is not families.DCGAN or families.role_of(values) != "D":
-            raise ValueError(f"model_type {values.get('model_type')!r}")
+            raise ValueError("its config names another module")
         config = models.config_from_dict(DISCRIMINATOR_TYPE, values)
     except (ValueError, TypeError, AttributeError, KeyError) as e:
         raise store.ModelLoadError(f"{path.name} is not a DCGAN discriminator ({e})") from e
