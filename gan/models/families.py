@@ -85,6 +85,13 @@ def register(family: Family) -> Family:
     return family
 
 
+def unregister(name: str) -> None:
+    """Remove a family and its module types (a test's own family, when the test ends)."""
+    family = _FAMILIES.pop(name)
+    for model_type in family.types():
+        models.REGISTRY.pop(model_type, None)
+
+
 def families() -> list[Family]:
     return list(_FAMILIES.values())
 
