@@ -56,3 +56,27 @@ def test_a_pickled_npy_is_refused(tmp_path):
     np.save(path, np.array([{"a": 1}], dtype=object), allow_pickle=True)
     with pytest.raises(UserInputError, match="cannot read evil.npy"):
         latents.read_latent(path, "", 4, 6, 8)
+
+
+def test_one_size_limit_for_every_latent_file_z_or_w(tmp_path):
+    """Edit and Project once read W+ files up to 16 MB; every latent file now has one limit."""
+    for name in ("w.json", "w.npy", "z.json"):
+        path = tmp_path / name
+        path.write_bytes(b" " * (latents.MAX_LATENT_FILE_BYTES + 1))
+        with pytest.raises(UserInputError, match="too large"):
+            latents.read_latent(path, "", 4, 6, 8)
+    assert latents.MAX_LATENT_FILE_BYTES == 4 * 2**20  # the README's Security table
+
+
+def test_one_writer_and_reader_round_trip_z_and_w_with_seeds_and_settings(tmp_path):
+    z = latents.Latent("z", torch.randn(2, 4), [1, 2], {"truncation_psi": 0.5, "class_idx": 0})
+    w = latents.Latent("w", torch.randn(1, 6, 8), None, {"noise_mode": "const"})
+    for latent in (z, w):
+        for path in latents.save_latent(latent, tmp_path, latent.space):
+            got = latents.read_latent(path, "", 4, 6, 8)
+            assert got.space == latent.space
+            torch.testing.assert_close(got.value, latent.value)
+    saved = json.loads((tmp_path / "z.json").read_text())
+    assert saved["seeds"] == [1, 2] and saved["truncation_psi"] == 0.5
+    with pytest.raises(UserInputError, match="w latent"):
+        latents.read_latent(tmp_path / "w.npy", "", 4)  # a model without a W space
