@@ -59,11 +59,10 @@ class InterpolateHandlers:
             a line of info (frames, path, keyframes, model).
         """
         sg2 = sg2_settings(truncation_psi, noise_mode, truncation_cutoff, class_idx)
-        images, (strip, gif, mp4), keyframes = self.studio.interpolate_request(
+        images, (strip, gif, mp4), keyframes, in_w = self.studio.interpolate_request(
             model, seeds, int(frames), mode, bool(loop), float(truncation_psi), fps, space, sg2
         )
         lang = language_of(request)
-        in_w = space == "w" and self.studio.model_info(model)["stylegan2"]
         path = translate("msg.interpolate.lerp_w", lang) if in_w else mode
         info = translate(
             "msg.interpolate.info",

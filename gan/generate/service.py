@@ -294,14 +294,15 @@ class FaceStudio:
         fps: int = 12,
         space: str = "z",
         sg2: SG2Settings | None = None,
-    ) -> tuple[np.ndarray, tuple[Path, Path, Path], int]:
+    ) -> tuple[np.ndarray, tuple[Path, Path, Path], int, bool]:
         """Frames between keyframe seed text (`1, 2, 3`), saved as a strip, GIF and MP4;
-        (frames, files, keyframe count)."""
+        (frames, files, keyframe count, whether the walk was a line in W)."""
         keyframes = latents.parse_seeds(seeds, max_count=16)
         G = self.resolve(name)
         images = self.interpolate(G, keyframes, frames, mode, loop, truncation_psi, space, sg2)
         fps = int(min(max(fps, 1), 60))
-        return images, self.save_animation(images, fps), len(keyframes)
+        in_w = space == "w" and families.family_of(G).has_w
+        return images, self.save_animation(images, fps), len(keyframes), in_w
 
     def style_mix_request(
         self,

@@ -9,9 +9,9 @@ Each step of `LabRun.step()` is the lesson's loop (Goodfellow et al. 2014; Radfo
 2. G step: new generated images through D (its weights not updated) with the "real" target,
    the non-saturating loss -log D(G(z)); D(G(z)) after the D step is recorded too.
 
-As in the Fine-tune tab's DCGAN trainer (gan/finetune/trainer.py), D outputs logits, and both steps run D on the real
-and the fake batch together so that batch norm sees the same mix in both. No DiffAugment, EMA
-or warm-up here: the lab shows the plain algorithm, failures included.
+As in the Fine-tune tab's DCGAN trainer (gan/finetune/trainer.py), D outputs logits, and both
+steps run D on the real and the fake batch together so that batch norm sees the same mix in
+both. No DiffAugment, EMA or warm-up here: the lab shows the plain algorithm, failures included.
 
 `train()` yields a `LabProgress` after every step (losses, D(x), D(G(z)), the skip flag) and,
 every `preview_every` steps, a grid of the fixed-seed samples and the mode-collapse reading.
