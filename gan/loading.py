@@ -15,19 +15,26 @@ from gan.convert import zoo
 zoo.install()  # configured Hub network files (.pkl/.pt) convert on first use
 
 
-def _generator_type(config: dict, name: str) -> str:
+def _generator_type(
+    config: dict, name: str, model_types: tuple[str, ...] = models.GENERATOR_TYPES
+) -> str:
     """The config's `model_type` (DCGAN when absent: the oldest folders have none), which
-    must be a generator's."""
+    must be one of `model_types` (by default the generators the tabs run)."""
     model_type = config.get("model_type", models.dcgan.GENERATOR_TYPE)
-    if model_type not in models.GENERATOR_TYPES:
+    if model_type not in model_types:
         raise store.ModelLoadError(f"{name} is a {config.get('model_type')}, not a face generator")
     return model_type
 
 
-def generator_from_folder(folder: Path, name: str, weights: str = store.WEIGHTS_NAME) -> nn.Module:
+def generator_from_folder(
+    folder: Path,
+    name: str,
+    weights: str = store.WEIGHTS_NAME,
+    model_types: tuple[str, ...] = models.GENERATOR_TYPES,
+) -> nn.Module:
     """Build a generator (on the CPU) from a model folder's config.json and `weights`."""
     config, tensors = store.from_pretrained(folder, weights)
-    model_type = _generator_type(config, name)
+    model_type = _generator_type(config, name, model_types)
     try:
         generator = models.build(model_type, config)
         generator.load_state_dict(tensors)

@@ -144,8 +144,11 @@ def _load_as_the_app_does(folder: Path, name: str) -> None:
 
     from gan.judge import build_discriminator
     from gan.loading import generator_from_folder
+    from gan.models import GENERATOR_TYPES, stylegan3
 
-    G = generator_from_folder(folder, name).eval()
+    # StyleGAN3 loads here before the tabs run it
+    kinds = (*GENERATOR_TYPES, stylegan3.GENERATOR_TYPE)
+    G = generator_from_folder(folder, name, model_types=kinds).eval()
     z = torch.randn(1, G.config.z_dim, generator=torch.Generator().manual_seed(0))
     c = torch.zeros(1, G.config.c_dim)
     with torch.no_grad():

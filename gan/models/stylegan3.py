@@ -24,6 +24,7 @@ from gan.models.stylegan3_config import (  # noqa: F401 (re-exported: the module
     LayerSpec,
     StyleGAN3Config,
     input_spec,
+    resampling,
 )
 from gan.models.stylegan3_ops import filtered_lrelu, lowpass_filter, modulated_conv2d
 
@@ -84,14 +85,6 @@ class SynthesisInput(nn.Module):
 # ----------------------------------------------------------------------------- layers
 
 
-def _padding(spec: LayerSpec, kernel: int, up: int, down: int, taps: tuple[int, int]) -> list:
-    """[x0, x1, y0, y1]: what makes the output `out_size` with samples placed symmetrically
-    (the paper's Appendix C.3)."""
-    total = (spec.out_size - 1) * down + 1 - (spec.in_size + kernel - 1) * up + sum(taps) - 2
-    lo = (total + up) // 2
-    return [lo, total - lo, lo, total - lo]
-
-
 class SynthesisLayer(nn.Module):
     """Modulated convolution (input / magnitude_ema), bias, filtered leaky ReLU, clamp."""
 
@@ -101,29 +94,19 @@ class SynthesisLayer(nn.Module):
         self.in_channels, self.out_size = spec.in_channels, spec.out_size
         self.conv_kernel = 1 if spec.is_torgb else cfg.conv_kernel
         self.conv_clamp, self.magnitude_ema_beta = cfg.conv_clamp, cfg.magnitude_ema_beta
-        k = self.conv_kernel
+        r = resampling(spec, cfg)
+        k, self.up_factor, self.down_factor, self.padding = r.conv_kernel, r.up, r.down, r.padding
         self.affine = FullyConnectedLayer(w_dim, spec.in_channels, bias_init=1)
         self.weight = nn.Parameter(torch.randn([spec.out_channels, spec.in_channels, k, k]))
         self.bias = nn.Parameter(torch.zeros([spec.out_channels]))
         self.register_buffer("magnitude_ema", torch.ones([]))
-        tmp_rate = max(spec.in_sampling_rate, spec.out_sampling_rate)
-        tmp_rate *= 1 if spec.is_torgb else cfg.lrelu_upsampling
-        self.up_factor = round(tmp_rate / spec.in_sampling_rate)
-        self.down_factor = round(tmp_rate / spec.out_sampling_rate)
-        up_taps, down_taps = (
-            1 if spec.is_torgb or factor == 1 else cfg.filter_size * factor
-            for factor in (self.up_factor, self.down_factor)
+        fs = r.tmp_sampling_rate
+        up = lowpass_filter(r.up_taps, spec.in_cutoff, spec.in_half_width * 2, fs)
+        down = lowpass_filter(
+            r.down_taps, spec.out_cutoff, spec.out_half_width * 2, fs, r.down_radial
         )
-        radial = cfg.use_radial_filters and not spec.is_critically_sampled
-        self.register_buffer(
-            "up_filter",
-            lowpass_filter(up_taps, spec.in_cutoff, spec.in_half_width * 2, tmp_rate),
-        )
-        self.register_buffer(
-            "down_filter",
-            lowpass_filter(down_taps, spec.out_cutoff, spec.out_half_width * 2, tmp_rate, radial),
-        )
-        self.padding = _padding(spec, k, self.up_factor, self.down_factor, (up_taps, down_taps))
+        self.register_buffer("up_filter", up)
+        self.register_buffer("down_filter", down)
 
     def _update_magnitude(self, x: torch.Tensor) -> None:
         magnitude = x.detach().to(torch.float32).square().mean()

@@ -112,7 +112,7 @@ def _check_ints(cfg: StyleGAN3Config) -> None:
         "channel_base": (1, 1 << 20),
         "channel_max": (1, MAX_FEATURES),
         "num_layers": (2, MAX_LAYERS),
-        "num_critical": (0, cfg.num_layers - 1),
+        "num_critical": (0, cfg.num_layers - 1 if type(cfg.num_layers) is int else 0),
         "margin_size": (0, MAX_MARGIN),
         "num_fp16_res": (0, 16),
         "conv_kernel": (1, 7),
@@ -189,6 +189,38 @@ def layer_schedule(cfg: StyleGAN3Config) -> list[LayerSpec]:
             )
         )
     return specs
+
+
+@dataclasses.dataclass(frozen=True)
+class Resampling:
+    """A layer's up/down factors around its leaky ReLU, filter lengths and padding."""
+
+    tmp_sampling_rate: int
+    up: int
+    down: int
+    up_taps: int
+    down_taps: int
+    down_radial: bool
+    conv_kernel: int
+    padding: tuple[int, int, int, int]  # x0, x1, y0, y1
+
+
+def resampling(spec: LayerSpec, cfg: StyleGAN3Config) -> Resampling:
+    """The leaky ReLU runs at `lrelu_upsampling` times the higher of the two rates (ToRGB:
+    at that rate); filters of `filter_size` taps per factor; the padding places samples
+    symmetrically (the paper's Appendix C.3)."""
+    tmp = max(spec.in_sampling_rate, spec.out_sampling_rate)
+    tmp *= 1 if spec.is_torgb else cfg.lrelu_upsampling
+    up, down = round(tmp / spec.in_sampling_rate), round(tmp / spec.out_sampling_rate)
+    up_taps, down_taps = (
+        1 if spec.is_torgb or factor == 1 else cfg.filter_size * factor for factor in (up, down)
+    )
+    kernel = 1 if spec.is_torgb else cfg.conv_kernel
+    total = (spec.out_size - 1) * down + 1 - (spec.in_size + kernel - 1) * up
+    total += up_taps + down_taps - 2
+    lo = (total + up) // 2
+    radial = cfg.use_radial_filters and not spec.is_critically_sampled
+    return Resampling(tmp, up, down, up_taps, down_taps, radial, kernel, (lo, total - lo) * 2)
 
 
 def input_spec(cfg: StyleGAN3Config) -> tuple[int, int, int, float]:
