@@ -79,6 +79,7 @@ class StyleGAN3Config:
             )
         _check_ints(self)
         _check_floats(self)
+        _check_band(self)
         if any(not 1 <= spec.in_channels <= MAX_FEATURES for spec in self.layers()):
             raise ValueError(f"channels must be from 1 to {MAX_FEATURES}")
 
@@ -144,6 +145,18 @@ def _check_floats(cfg: StyleGAN3Config) -> None:
             raise ValueError("conv_clamp must be a positive number or null")
     if type(cfg.use_radial_filters) is not bool:
         raise ValueError("use_radial_filters must be true or false")
+
+
+def _check_band(cfg: StyleGAN3Config) -> None:
+    """Every layer sampled at 2 or more and at least twice its cutoff (the input strictly:
+    its out-of-band fade divides by the gap)."""
+    cutoffs, _, rates = _band(cfg)
+    nyquist = all(fc <= r / 2 * (1 + 1e-9) for fc, r in zip(cutoffs, rates, strict=True))
+    if min(rates) < 2 or not nyquist or cutoffs[0] >= rates[0] / 2:
+        raise ValueError(
+            "first_cutoff, first_stopband and last_stopband_rel give a layer sampled below "
+            "twice its cutoff"
+        )
 
 
 def _band(cfg: StyleGAN3Config) -> tuple[list[float], list[float], list[int]]:

@@ -62,6 +62,8 @@ def test_registry_builds_it_from_a_config_json_dict():
         ({"channel_max": 5000}, "channel_max"),
         ({"conv_clamp": -1}, "conv_clamp"),
         ({"first_cutoff": 9.0}, "first_cutoff"),
+        ({"first_stopband": 0.01}, "below twice its cutoff"),
+        ({"first_cutoff": 3.9, "first_stopband": 2.0}, "below twice its cutoff"),
     ],
 )
 def test_bad_configs_are_refused(change, message):
