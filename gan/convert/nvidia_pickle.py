@@ -149,6 +149,8 @@ def generator_config(G: PersistentStub, where: str = "G_ema") -> dict:
         return stylegan3_pickle.generator_config(G, kw, _mapping_lr(G, mapping, where), where)
     synthesis, s_at = stylegan3_pickle.synthesis_kwargs(kw, where)
     nested = "synthesis_kwargs" in kw  # stylegan2-ada-pytorch; flat: the stylegan3 repo's
+    if not nested:  # whose SynthesisBlock clamps at 256 unless told otherwise
+        synthesis = {"conv_clamp": 256.0, **synthesis}
     config = {
         "model_type": "stylegan2-generator",
         **{k: _required_int(kw, k, where) for k in _G_ARGS},

@@ -171,3 +171,16 @@ def test_cli_writes_a_stylegan3_folder_with_its_card(tmp_path, checkpoints):
     card = (folder / "README.md").read_text()
     assert "StyleGAN3-R generator" in card and "conditional on 4 classes" in card
     assert "sg3r.pkl" in card and "NVIDIA Source Code License-NC" in card
+
+
+@pytest.mark.parametrize(("given", "expected"), [("absent", 256.0), (None, None), (64, 64.0)])
+def test_stylegan3_repos_stylegan2_clamps_as_its_code_does(monkeypatch, given, expected):
+    """networks_stylegan2 of the stylegan3 repo clamps at 256 when conv_clamp is not given."""
+    with open(FIXTURES / "sg2.pkl", "rb") as f:
+        data = load_networks(f)
+    kwargs = data["G_ema"].state["_init_kwargs"]
+    del kwargs["conv_clamp"]
+    if given != "absent":
+        kwargs["conv_clamp"] = given
+    monkeypatch.setattr("gan.convert.nvidia_pickle.load_network_pickle", lambda f: data)
+    assert convert_network_pickle(io.BytesIO(b"")).config["conv_clamp"] == expected
