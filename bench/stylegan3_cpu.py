@@ -116,17 +116,17 @@ def main(argv: list[str] | None = None) -> int:
         "commit": commit(),
         "machine": before,
     }
-    for cfg in args.configs.split(","):
-        result[f"stylegan3-{cfg}"] = bench_config(cfg, args.quick, repeats, networks_stylegan3)
-        log.info("stylegan3-%s: %s", cfg, json.dumps(result[f"stylegan3-{cfg}"]))
-    result["load_average_after"] = machine()["load_average_1_5_15"]
     result["note"] = (
         "shared, loaded machine (other jobs on its 2 cores): see the load averages; paths timed "
         "in turn in each round after one warm-up call each, medians of the rounds"
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    log.info("wrote %s", args.out)
+    for cfg in args.configs.split(","):  # the file is rewritten after each config
+        result[f"stylegan3-{cfg}"] = bench_config(cfg, args.quick, repeats, networks_stylegan3)
+        log.info("stylegan3-%s: %s", cfg, json.dumps(result[f"stylegan3-{cfg}"]))
+        result["load_average_after"] = machine()["load_average_1_5_15"]
+        args.out.write_text(json.dumps(result, indent=2) + "\n")
+        log.info("wrote %s", args.out)
     return 0
 
 
