@@ -17,7 +17,7 @@ log = logging.getLogger("gan.convert")
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="python -m gan.convert",
-        description="Convert an NVIDIA StyleGAN2 network pickle (.pkl) or a rosinality "
+        description="Convert an NVIDIA StyleGAN2/StyleGAN3 network pickle (.pkl) or a rosinality "
         "checkpoint (.pt) to a safetensors model folder, read without running code from it.",
     )
     p.add_argument("source", help="a local file, or a Hub file owner/repo@revision:path")

@@ -19,7 +19,7 @@ from typing import Any, BinaryIO
 
 import torch
 
-from gan.convert import checks, layout, limits
+from gan.convert import checks, layout, limits, stylegan3_pickle
 from gan.convert.errors import ConversionError
 from gan.convert.layout import FIR_TAPS
 from gan.convert.network_reader import load_network_pickle
@@ -131,22 +131,31 @@ def _required_int(kwargs: dict, key: str, where: str) -> int:
     return value
 
 
-def generator_config(G: PersistentStub, where: str = "G_ema") -> dict:
-    """G config (the keys of this project's StyleGAN2Config) from NVIDIA's init kwargs."""
-    kw = _kwargs(G, _G_ARGS, where)
-    m_at, s_at = f"{where}.mapping_kwargs", f"{where}.synthesis_kwargs"
-    mapping = checks.read_dict(kw.get("mapping_kwargs"), m_at)
-    synthesis = checks.read_dict(kw.get("synthesis_kwargs"), s_at)
+def _mapping_lr(G: PersistentStub, mapping: dict, where: str) -> float:
+    """The gain the mapping layers really apply (fc0's bias gain is the lr multiplier)."""
     fc0 = child(child(G, "mapping", where), "fc0", f"{where}.mapping")
-    # the gain the layer really applies (its bias gain is the lr multiplier)
+    m_at = f"{where}.mapping_kwargs"
     lr = checks.read_float(mapping.get("lr_multiplier"), f"{m_at}.lr_multiplier", 0.01)
+    return checks.read_float(fc0.state.get("bias_gain"), f"{where}.mapping.fc0.bias_gain", lr)
+
+
+def generator_config(G: PersistentStub, where: str = "G_ema") -> dict:
+    """G config from NVIDIA's init kwargs: the keys of this project's StyleGAN2Config, or of
+    StyleGAN3Config for a StyleGAN3 G_ema (any other family is refused, naming what it is)."""
+    kw = _kwargs(G, _G_ARGS, where)
+    m_at = f"{where}.mapping_kwargs"
+    mapping = checks.read_dict(kw.get("mapping_kwargs"), m_at)
+    if stylegan3_pickle.family(G) == stylegan3_pickle.STYLEGAN3:
+        return stylegan3_pickle.generator_config(G, kw, _mapping_lr(G, mapping, where), where)
+    synthesis, s_at = stylegan3_pickle.synthesis_kwargs(kw, where)
+    nested = "synthesis_kwargs" in kw  # stylegan2-ada-pytorch; flat: the stylegan3 repo's
+    if not nested:  # whose SynthesisBlock clamps at 256 unless told otherwise
+        synthesis = {"conv_clamp": 256.0, **synthesis}
     config = {
         "model_type": "stylegan2-generator",
         **{k: _required_int(kw, k, where) for k in _G_ARGS},
         "mapping_layers": checks.read_int(mapping.get("num_layers"), f"{m_at}.num_layers", 8),
-        "mapping_lr_multiplier": checks.read_float(
-            fc0.state.get("bias_gain"), f"{where}.mapping.fc0.bias_gain", lr
-        ),
+        "mapping_lr_multiplier": _mapping_lr(G, mapping, where),
         "mapping_embed_features": checks.read_int(
             mapping.get("embed_features"), f"{m_at}.embed_features"
         ),
@@ -157,7 +166,9 @@ def generator_config(G: PersistentStub, where: str = "G_ema") -> dict:
             mapping.get("activation"), f"{m_at}.activation", checks.ACTIVATIONS, "lrelu"
         ),
         **_synthesis_fields(synthesis, s_at),
-        "w_avg_beta": checks.read_float(mapping.get("w_avg_beta", 0.995), f"{m_at}.w_avg_beta"),
+        "w_avg_beta": checks.read_float(
+            mapping.get("w_avg_beta", 0.995 if nested else 0.998), f"{m_at}.w_avg_beta"
+        ),
     }
     return checks.check_generator_config(config)
 
@@ -222,6 +233,13 @@ def discriminator_config(D: PersistentStub, where: str = "D") -> dict:
     return checks.check_discriminator_config(config)
 
 
+def generator_shapes(config: dict) -> layout.Shapes:
+    """The state-dict keys and shapes NVIDIA's G of this config has (StyleGAN2 or 3)."""
+    if config["model_type"] == stylegan3_pickle.GENERATOR_TYPE:
+        return stylegan3_pickle.generator_shapes(config)
+    return layout.generator_shapes(config)
+
+
 @dataclass
 class Converted:
     """A converted network pair: G_ema (config + NVIDIA-keyed tensors) and optionally D."""
@@ -244,7 +262,7 @@ def convert_network_pickle(f: BinaryIO) -> Converted:
     data = load_networks(f)
     G = data["G_ema"]
     config = generator_config(G)
-    out = Converted(config, _network(G, layout.generator_shapes(config), "G_ema"))
+    out = Converted(config, _network(G, generator_shapes(config), "G_ema"))
     D = data.get("D")
     if isinstance(D, PersistentStub):
         out.d_config = discriminator_config(D)

@@ -23,7 +23,7 @@ D_WEIGHTS_NAME = "discriminator.safetensors"
 CARD_NAME = "README.md"
 UPLOAD_PATTERNS = ["*.safetensors", "*.json", "*.md"]
 FORMAT_NAMES = {
-    "nvidia": "an NVIDIA stylegan2-ada-pytorch network pickle",
+    "nvidia": "an NVIDIA network pickle (stylegan2-ada-pytorch or stylegan3)",
     "rosinality": "a rosinality/stylegan2-pytorch checkpoint",
 }
 
@@ -41,6 +41,33 @@ def escape_text(text: str, limit: int = 300) -> str:
     return _MARKDOWN.sub(r"\\\1", html.escape(line, quote=True))
 
 
+NVIDIA_LICENSE_NOTE = (
+    "NVIDIA's official StyleGAN2-ADA and StyleGAN3 weights are under the NVIDIA Source Code "
+    "License-NC, for non-commercial use only"
+)
+
+
+def _architecture(c: dict) -> tuple[str, str]:
+    """(family, architecture line) of a checked config."""
+    common = (
+        f"z_dim {c['z_dim']}, w_dim {c['w_dim']}, {c['mapping_layers']} mapping layers, "
+        f"channel_base {c['channel_base']}, channel_max {c['channel_max']}"
+    )
+    if c.get("model_type") == "stylegan3-generator":
+        family = "StyleGAN3-R" if c["conv_kernel"] == 1 else "StyleGAN3-T"
+        return family, (
+            f"{family} (Karras et al. 2021, alias-free), NVIDIA stylegan3 layout: {common}, "
+            f"{c['num_layers']} layers ({c['num_critical']} critically sampled), "
+            f"{c['conv_kernel']}x{c['conv_kernel']} convolutions, "
+            f"{'radial' if c['use_radial_filters'] else 'separable'} filters, "
+            f"conv_clamp {c['conv_clamp']}."
+        )
+    return "StyleGAN2", (
+        "StyleGAN2 (Karras et al. 2020), NVIDIA stylegan2-ada-pytorch layout: "
+        f"{common}, {c['architecture']} architecture, conv_clamp {c['conv_clamp']}."
+    )
+
+
 def model_card(name: str, source: str, kind: str, license_text: str, model: Converted) -> str:
     """README.md: source, licence as given, architecture and the config in short. Every value
     comes from the checked config; the name, source and licence are escaped."""
@@ -48,22 +75,21 @@ def model_card(name: str, source: str, kind: str, license_text: str, model: Conv
     name, source = escape_text(name), escape_text(source)
     license_text = escape_text(license_text) if license_text else ""
     cond = f", conditional on {c['c_dim']} classes" if c["c_dim"] else ""
+    family, architecture = _architecture(c)
     lines = [
         "---",
-        "tags: [stylegan2, gan, gan-studio]",
+        f"tags: [{family.split('-')[0].lower()}, gan, gan-studio]",
         "---",
         f"# {name}",
         "",
-        f"StyleGAN2 generator ({c['img_resolution']}x{c['img_resolution']} px, "
+        f"{family} generator ({c['img_resolution']}x{c['img_resolution']} px, "
         f"{c['img_channels']} channels{cond}), converted by GAN Studio's "
         f"`python -m gan.convert` from {FORMAT_NAMES[kind]}.",
         "",
         f"- **Source:** {source}",
-        f"- **Licence:** {license_text or 'not given: check the source before any use'}",
-        "- **Architecture:** StyleGAN2 (Karras et al. 2020), NVIDIA stylegan2-ada-pytorch layout: "
-        f"z_dim {c['z_dim']}, w_dim {c['w_dim']}, {c['mapping_layers']} mapping layers, "
-        f"channel_base {c['channel_base']}, channel_max {c['channel_max']}, "
-        f"{c['architecture']} architecture, conv_clamp {c['conv_clamp']}.",
+        f"- **Licence:** {license_text or 'not given: check the source before any use'}"
+        + (f"; {NVIDIA_LICENSE_NOTE}" if kind == "nvidia" else ""),
+        f"- **Architecture:** {architecture}",
         f"- **Files:** `{CONFIG_NAME}`, `{WEIGHTS_NAME}` (the EMA generator)"
         + (
             f", `{D_WEIGHTS_NAME}` (the discriminator, its config in the metadata)"

@@ -12,7 +12,7 @@ from typing import Any
 
 from torch import nn
 
-from gan.models import dcgan, stylegan2, stylegan2_d
+from gan.models import dcgan, stylegan2, stylegan2_d, stylegan3
 
 REGISTRY: dict[str, tuple[type, type[nn.Module]]] = {
     dcgan.GENERATOR_TYPE: (dcgan.GeneratorConfig, dcgan.Generator),
@@ -22,6 +22,7 @@ REGISTRY: dict[str, tuple[type, type[nn.Module]]] = {
         stylegan2_d.StyleGAN2DiscriminatorConfig,
         stylegan2_d.StyleGAN2Discriminator,
     ),
+    stylegan3.GENERATOR_TYPE: (stylegan3.StyleGAN3Config, stylegan3.StyleGAN3Generator),
 }
 
 
