@@ -178,9 +178,11 @@ class StyleGAN2Trainer:
         g_interval = cfg.g_reg_interval if cfg.pl_weight > 0 else 0
         self.opt_g = lazy_adam(list(self.G.parameters()), cfg.lr_g, g_interval)
         self.opt_d = lazy_adam(self.d_params, cfg.lr_d, cfg.d_reg_interval)
-        self.augment = AdaAugment(cfg.ada_pipeline, cfg.augment_p, seed=cfg.seed)
+        # ADA draws from the global torch RNG, as NVIDIA's (`rng_state` keeps it for resume).
+        self.augment = AdaAugment(cfg.ada_pipeline, cfg.augment_p)
+        self.global_batch = cfg.batch_size * _world()  # NVIDIA counts images over processes
         self.ada = AdaptiveP(
-            self.augment, cfg.batch_size, cfg.ada_target, cfg.ada_interval, cfg.ada_kimg
+            self.augment, self.global_batch, cfg.ada_target, cfg.ada_interval, cfg.ada_kimg
         )
         self.loss = StyleGAN2Loss(
             self.G,
@@ -308,7 +310,7 @@ class StyleGAN2Trainer:
         ema_nimg = cfg.ema_kimg * 1000
         if cfg.ema_rampup is not None:
             ema_nimg = min(ema_nimg, self.cur_nimg * cfg.ema_rampup)
-        beta = 0.5 ** (cfg.batch_size / max(ema_nimg, 1e-8))
+        beta = 0.5 ** (self.global_batch / max(ema_nimg, 1e-8))
         for p_ema, p in zip(self.G_ema.parameters(), self.G.parameters(), strict=True):
             p_ema.copy_(p.lerp(p_ema, beta))
         for b_ema, b in zip(self.G_ema.buffers(), self.G.buffers(), strict=True):
@@ -332,7 +334,7 @@ class StyleGAN2Trainer:
         # NVIDIA runs the EMA before counting the images; warm-up leaves G_ema alone.
         if not warm_up:
             self.update_ema()
-        self.cur_nimg += n
+        self.cur_nimg += n * _world()
         self.batch_idx += 1
         if self.config.augment == "ada":  # "fixed" keeps p; the others do not use it
             self.ada.step()
