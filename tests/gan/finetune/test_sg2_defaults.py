@@ -11,8 +11,8 @@ import torch
 
 from core import store
 from core.errors import UserInputError
-from gan.finetune import sg2_run
-from gan.finetune.config import DEVICE_DEFAULTS, FinetuneConfig, FinetuneJob, is_unset
+from gan.finetune import recipes
+from gan.finetune.config import FinetuneConfig, FinetuneJob, is_unset
 from gan.finetune.loop import run_finetune
 from gan.finetune.service import FineTuner, model_defaults
 from gan.models.stylegan2 import StyleGAN2Config, StyleGAN2Generator
@@ -47,14 +47,14 @@ def test_stylegan2_defaults_fill_only_the_unset_settings(checkpoints):
     _save(checkpoints / "dc", tiny_generator())
     tuner = FineTuner(CPU)
     sg2 = tuner.settings("sg2", {"steps": 0, "batch_size": 0, "lr_g": None, "lr_d": 0.001})
-    expected = sg2_run.defaults(16, CPU)
+    expected = recipes.recipe_for("stylegan2").defaults(16, CPU)
     assert (sg2.steps, sg2.batch_size, sg2.lr_g) == (
-        expected["steps"], expected["batch_size"], expected["lr_g"],
+        expected.steps, expected.batch_size, expected.lr_g,
     )  # fmt: skip
     assert sg2.lr_d == 0.001 and sg2.lr_g == 0.0025 and sg2.batch_size == 4
     dc = tuner.settings("dc", {"steps": 0, "lr_g": None, "sample_every": None})
     assert dc.lr_g == FinetuneConfig().lr_g == 2e-4
-    assert dc.steps == DEVICE_DEFAULTS["cpu"]["steps"]
+    assert dc.steps == recipes.recipe_for("dcgan").defaults(16, CPU).steps == 100
     assert model_defaults("sg2", CPU) == tuner.defaults_for("sg2")
 
 
