@@ -5,6 +5,7 @@ any data is prepared or any training runs."""
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 import torch
@@ -75,3 +76,32 @@ def test_the_loop_refuses_a_conditional_stylegan2_too(checkpoints):
         list(run_finetune(job, CPU))
     assert not (checkpoints / "cond-ft").exists()
     assert json.loads((checkpoints / "cond" / "config.json").read_text())["c_dim"] == 3
+
+
+def test_a_256px_batch_32_run_saves_nvidias_resume_settings(checkpoints):
+    """NVIDIA's `train.py --cfg=auto --batch=32 --resume=...` at 256 px: γ and ema_kimg from
+    its auto batch (16), not the run's 32; ada_kimg 100; lr 0.0025 and Adam (0, 0.99) with
+    the lazy-regularisation correction; path length at weight 2; no EMA ramp-up."""
+    torch.manual_seed(0)
+    config = StyleGAN2Config(
+        z_dim=4, w_dim=4, img_resolution=256, mapping_layers=1, channel_base=256, channel_max=2
+    )
+    _save(checkpoints / "sg2-256", StyleGAN2Generator(config))
+    tuner = FineTuner(CPU)
+    values = {"batch_size": 32, "steps": 1, "kid_samples": 0, "n_samples": 1}
+    settings = tuner.settings("sg2-256", values)
+    images = torch.randint(0, 256, (32, 3, 256, 256), dtype=torch.uint8)
+    stop = threading.Event()
+    stop.set()  # stopped before its first step (a step at 256 px takes a minute here): it saves
+    job = FinetuneJob(images, "ft-256", "sg2-256", settings)
+    events = list(run_finetune(job, CPU, stop))
+    assert events[-1].done
+    state = json.loads((checkpoints / "ft-256" / "training_state.json").read_text())
+    cfg = state["sg2_config"]
+    assert cfg["batch_size"] == 32
+    assert cfg["r1_gamma"] == pytest.approx(0.0002 * 256**2 / 16) == pytest.approx(0.8192)
+    assert cfg["ema_kimg"] == pytest.approx(16 * 10 / 32) and cfg["ema_rampup"] is None
+    assert cfg["ada_kimg"] == 100 and cfg["pl_weight"] == 2 and cfg["pl_batch_shrink"] == 2
+    assert cfg["lr_g"] == cfg["lr_d"] == 0.0025
+    assert (cfg["beta1_g"], cfg["beta2_g"], cfg["beta1_d"], cfg["beta2_d"]) == (0, 0.99, 0, 0.99)
+    assert (cfg["g_reg_interval"], cfg["d_reg_interval"], cfg["d_loss_threshold"]) == (4, 16, 0)
