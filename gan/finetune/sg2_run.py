@@ -34,7 +34,7 @@ from gan.loading import generator_from_folder
 from gan.models.stylegan2 import GENERATOR_TYPE
 
 DISCRIMINATOR_NAME = store.DISCRIMINATOR_NAME
-GENERATOR_TRAIN_NAME = "generator_train.safetensors"
+GENERATOR_TRAIN_NAME = store.GENERATOR_TRAIN_NAME
 STATE_NAME = "training_state.json"
 PREVIEW_P = 0.5  # ADA's p for the augmentation preview while p is still 0
 
@@ -156,13 +156,19 @@ def _trainer(job, device, G, D, config: SG2TrainConfig, d_pretrained: bool) -> S
 
 
 def _new(job: FinetuneJob, device: torch.device, folder: Path):
-    G = generator_from_folder(folder, job.base)
+    # As NVIDIA's --resume: the raw G trains and G_ema goes on from the saved G_ema, when the
+    # model keeps both (a converted NVIDIA pickle with its G); otherwise both start at G_ema.
+    has_raw = (folder / GENERATOR_TRAIN_NAME).is_file()
+    G_ema = generator_from_folder(folder, job.base)
+    G = generator_from_folder(folder, job.base, GENERATOR_TRAIN_NAME) if has_raw else G_ema
     path = store.discriminator_file(job.base, folder)
     if path is None:
         D, pretrained = fresh_discriminator(G.config, mbstd_group_size=4), False
     else:
         D, pretrained = judge.build_discriminator(path, G.img_resolution), True
     adapter = _trainer(job, device, G, D, train_config(job.config, world()[0]), pretrained)
+    if has_raw:
+        adapter.trainer.G_ema.load_state_dict(G_ema.state_dict())
     state = {
         "architecture": "stylegan2",
         "d_pretrained": pretrained,
@@ -171,6 +177,7 @@ def _new(job: FinetuneJob, device: torch.device, folder: Path):
         "steps_done": 0,
         "frozen_d": adapter.frozen_d,
         "discriminator_origin": f"from {job.base}" if pretrained else "fresh (StyleGAN2 init)",
+        "generator_origin": "the raw G and G_ema" if has_raw else "G_ema (no raw G saved)",
         "sg2_config": asdict(adapter.trainer.config),
         "history": [],
         "kid": {},

@@ -12,7 +12,7 @@ import torch
 
 from core import store
 from core.errors import UserInputError
-from gan.finetune import recipes
+from gan.finetune import recipes, sg2_run
 from gan.finetune.config import FinetuneConfig, FinetuneJob, is_unset
 from gan.finetune.loop import run_finetune
 from gan.finetune.service import FineTuner, model_defaults
@@ -105,3 +105,25 @@ def test_a_256px_batch_32_run_saves_nvidias_resume_settings(checkpoints):
     assert cfg["lr_g"] == cfg["lr_d"] == 0.0025
     assert (cfg["beta1_g"], cfg["beta2_g"], cfg["beta1_d"], cfg["beta2_d"]) == (0, 0.99, 0, 0.99)
     assert (cfg["g_reg_interval"], cfg["d_reg_interval"], cfg["d_loss_threshold"]) == (4, 16, 0)
+
+
+def test_a_base_with_its_raw_g_resumes_both_g_and_g_ema(checkpoints):
+    """As NVIDIA's --resume: the raw G trains, G_ema goes on from the saved G_ema."""
+    G_ema, raw = tiny_g(0), tiny_g(5)
+    store.save_pretrained(
+        checkpoints / "sg2-both", G_ema.config.to_dict(), G_ema.state_dict(), "# tiny\n",
+        extra={store.GENERATOR_TRAIN_NAME: raw.state_dict()},
+    )  # fmt: skip
+    config = recipes.recipe_for("stylegan2").defaults(16, CPU)
+    job = FinetuneJob(tiny_images(4), "ft-both", "sg2-both", config)
+    adapter, state, _ = sg2_run.start(job, CPU, checkpoints / "sg2-both")
+    trainer = adapter.trainer
+    assert all(torch.equal(v, raw.state_dict()[k]) for k, v in trainer.G.state_dict().items())
+    assert all(torch.equal(v, G_ema.state_dict()[k]) for k, v in trainer.G_ema.state_dict().items())
+    assert state["generator_origin"] == "the raw G and G_ema"
+    _save(checkpoints / "sg2-ema", G_ema)  # without a raw G, both start from G_ema
+    job = FinetuneJob(tiny_images(4), "ft-ema", "sg2-ema", config)
+    adapter, _, _ = sg2_run.start(job, CPU, checkpoints / "sg2-ema")
+    assert all(
+        torch.equal(v, G_ema.state_dict()[k]) for k, v in adapter.trainer.G.state_dict().items()
+    )
