@@ -163,8 +163,7 @@ class FinetuneHandlers:
         Settings left unset (None, or 0 steps / batch size) take `model`'s recipe's defaults
         for its resolution: for a StyleGAN2, NVIDIA's `train.py --resume` settings. Freeze-D:
         `freezed` counts D layers as NVIDIA's --freezed (StyleGAN2); `freeze_d` counts D blocks
-        (DCGAN's unit; for a StyleGAN2, an older call's, turned into its layers). The edit
-        sliders of the Edit tab are in σ units of each direction."""
+        (DCGAN's unit; for a StyleGAN2, an older call's, turned into its layers)."""
         # The parameters are named after FinetuneConfig's fields: the config is built by name.
         # None (an API call leaving a setting out): the model's or FinetuneConfig's default.
         values = locals() | {"diffaugment": _policy(diffaugment)}
