@@ -104,7 +104,10 @@ class SG2TrainConfig:
 
 
 class PermutationSampler:
-    """Indices in a fresh seeded permutation each epoch; its state is (epoch, index, seed)."""
+    """Indices in a fresh seeded permutation each epoch; its state is (epoch, index, seed).
+    A departure from NVIDIA's `InfiniteSampler` (one permutation, locally re-shuffled in a
+    window): a few dozen images need every image once per epoch, and the state is three
+    integers, which exact resume saves."""
 
     def __init__(self, n: int, seed: int = 0) -> None:
         if n < 1:
