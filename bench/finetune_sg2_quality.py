@@ -71,6 +71,10 @@ def _point(steps: int, train_seconds: float, kid: float) -> dict:
     return {"steps": steps, "train_seconds": round(train_seconds, 1), "kid": kid}
 
 
+def _ratio(last: float | None, first: float | None) -> float | None:
+    return round(last / first, 4) if last is not None and first else None
+
+
 def kid_curve(path: str, base: str, images, net, device, args) -> dict:
     """KID before and after each chunk, against cumulative training seconds and steps."""
     defaults = model_defaults(base, device)  # the model's recipe, as the tab and the API
@@ -94,9 +98,10 @@ def kid_curve(path: str, base: str, images, net, device, args) -> dict:
                 state = json.loads((store.checkpoints_dir() / name / STATE).read_text())
                 train_seconds += state["seconds"]
                 if chunk == 0:
-                    points.append(_point(0, 0.0, event.metrics["kid_before"]))
+                    # None: KID before was skipped (it may take a quarter of the chunk)
+                    points.append(_point(0, 0.0, event.metrics.get("kid_before")))
                     log.info("%s: before %s", path, points[-1])
-                after = event.metrics["kid_after"]
+                after = event.metrics.get("kid_after")
                 points.append(_point(state["steps_done"], train_seconds, after))
                 log.info("%s: %s", path, points[-1])
     return {
@@ -105,7 +110,7 @@ def kid_curve(path: str, base: str, images, net, device, args) -> dict:
         "batch_size": config.batch_size,
         "lr": config.lr_g,
         "points": points,
-        "kid_ratio_last_over_first": round(points[-1]["kid"] / points[0]["kid"], 4),
+        "kid_ratio_last_over_first": _ratio(points[-1]["kid"], points[0]["kid"]),
         "wall_seconds_total_with_kid": round(time.perf_counter() - started, 1),
     }
 
