@@ -237,3 +237,16 @@ def test_ada_p_rises_in_training_when_d_overfits_two_images():
     assert steps[0]["ada_p"] == 0.0
     assert steps[-1]["ada_p"] > 0.0  # each adjustment is 2 * 2 / 80 = 0.05
     assert max(step["ada_p"] for step in steps) >= 0.1
+
+
+def test_several_processes_count_the_global_batch(monkeypatch):
+    """As NVIDIA's loop: kimg, ADA's step and the EMA's beta use batch_gpu * processes."""
+    import gan.finetune.sg2_trainer as sg2_trainer
+
+    monkeypatch.setattr(sg2_trainer, "_world", lambda: 2)  # 2 processes, the reductions stubbed
+    monkeypatch.setattr(sg2_trainer.dist, "all_reduce", lambda *a, **k: None)
+    monkeypatch.setattr(sg2_trainer.dist, "broadcast", lambda *a, **k: None)
+    trainer = make(d_warmup=0, ema_kimg=0.01)
+    trainer.train_step()
+    assert trainer.cur_nimg == 8 and trainer.ada.batch_size == 8
+    assert trainer.update_ema() == pytest.approx(0.5 ** (8 / 10))
