@@ -12,6 +12,10 @@ raw in the JSON) is measured against the crops before the first run and after ev
 
     python bench/finetune_sg2_quality.py --seconds 45 --chunks 3 \\
         --out bench/results/finetune_sg2_cpu.json
+
+`--baseline REF` first runs the same bench on the code of git ref REF (extracted with
+`git archive` into a temporary folder, not checked out), in the same run, and stores its
+results under "baseline": before and after on one machine under one load.
 """
 
 from __future__ import annotations
@@ -20,9 +24,11 @@ import argparse
 import json
 import logging
 import os
+import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -35,7 +41,7 @@ from bench.finetune_bench import PAINTINGS, _device_name, painting_crops  # noqa
 from core import store  # noqa: E402
 from core.device import resolve_device  # noqa: E402
 from core.efficientnet import load_efficientnet_lite0  # noqa: E402
-from gan.finetune.config import FinetuneConfig, FinetuneJob  # noqa: E402
+from gan.finetune.config import FinetuneJob  # noqa: E402
 from gan.finetune.loop import run_finetune  # noqa: E402
 from gan.finetune.service import model_defaults  # noqa: E402
 from gan.models.stylegan2 import StyleGAN2Config, StyleGAN2Generator  # noqa: E402
@@ -65,17 +71,18 @@ def _point(steps: int, train_seconds: float, kid: float) -> dict:
     return {"steps": steps, "train_seconds": round(train_seconds, 1), "kid": kid}
 
 
+def _ratio(last: float | None, first: float | None) -> float | None:
+    return round(last / first, 4) if last is not None and first else None
+
+
 def kid_curve(path: str, base: str, images, net, device, args) -> dict:
     """KID before and after each chunk, against cumulative training seconds and steps."""
-    defaults = model_defaults(base, device)
+    defaults = model_defaults(base, device)  # the model's recipe, as the tab and the API
     points: list[dict] = []
-    config = FinetuneConfig(
+    config = replace(
+        defaults,
         steps=10**6,
         batch_size=args.batch_size or defaults.batch_size,
-        lr_g=defaults.lr_g,
-        lr_d=defaults.lr_d,
-        d_warmup=defaults.d_warmup,
-        freeze_d=defaults.freeze_d,
         max_seconds=args.seconds,
         kid_samples=args.kid_samples,
         sample_every=10**6,
@@ -91,9 +98,10 @@ def kid_curve(path: str, base: str, images, net, device, args) -> dict:
                 state = json.loads((store.checkpoints_dir() / name / STATE).read_text())
                 train_seconds += state["seconds"]
                 if chunk == 0:
-                    points.append(_point(0, 0.0, event.metrics["kid_before"]))
+                    # None: KID before was skipped (it may take a quarter of the chunk)
+                    points.append(_point(0, 0.0, event.metrics.get("kid_before")))
                     log.info("%s: before %s", path, points[-1])
-                after = event.metrics["kid_after"]
+                after = event.metrics.get("kid_after")
                 points.append(_point(state["steps_done"], train_seconds, after))
                 log.info("%s: %s", path, points[-1])
     return {
@@ -102,9 +110,28 @@ def kid_curve(path: str, base: str, images, net, device, args) -> dict:
         "batch_size": config.batch_size,
         "lr": config.lr_g,
         "points": points,
-        "kid_ratio_last_over_first": round(points[-1]["kid"] / points[0]["kid"], 4),
+        "kid_ratio_last_over_first": _ratio(points[-1]["kid"], points[0]["kid"]),
         "wall_seconds_total_with_kid": round(time.perf_counter() - started, 1),
     }
+
+
+def run_baseline(args: argparse.Namespace) -> dict:
+    """This bench on the code of git ref `args.baseline`, run from a temporary folder with the
+    same arguments and this tree's checkpoints; its results."""
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = ["app.py", "bench", "core", "gan", "style", "ui"]
+        archive = subprocess.run(
+            ["git", "archive", args.baseline, *paths], cwd=ROOT, capture_output=True, check=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
+        out = Path(tmp) / "baseline.json"
+        argv = [a for a in sys.argv[1:] if a not in ("--baseline", args.baseline)]
+        argv += ["--out", str(out), "--images-dir", str(args.images_dir)]
+        env = os.environ | {"GAN_STUDIO_CHECKPOINTS": str(store.checkpoints_dir())}
+        log.info("baseline %s: %s", args.baseline, " ".join(argv))
+        script = Path(tmp) / "bench" / "finetune_sg2_quality.py"
+        subprocess.run([sys.executable, str(script), *argv], cwd=tmp, env=env, check=True)
+        return json.loads(out.read_text())
 
 
 def main() -> None:
@@ -122,7 +149,9 @@ def main() -> None:
     p.add_argument("--images-dir", type=Path, default=ROOT.parent / "shared" / "images")
     p.add_argument("--device", default=None)
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "finetune_sg2.json")
+    p.add_argument("--baseline", default=None, help="git ref to measure first, in this run")
     args = p.parse_args()
+    baseline = run_baseline(args) if args.baseline else None
     if args.threads:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
@@ -149,6 +178,8 @@ def main() -> None:
             results[path] = kid_curve(path, base, images, net, device, args)
     if "stylegan2" in results:
         results["stylegan2"]["model"] = G.config.to_dict()
+    if baseline is not None:
+        results["baseline"] = baseline | {"ref": args.baseline}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     log.info("%s", json.dumps(results, indent=2))

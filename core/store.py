@@ -50,6 +50,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 DISCRIMINATOR_NAME = "discriminator.safetensors"  # a model's D, when it has one
+GENERATOR_TRAIN_NAME = "generator_train.safetensors"  # the raw G beside G_ema, when kept
 CARD_NAME = "README.md"
 REMOTE_SUFFIXES = (".safetensors", ".json", ".md")
 

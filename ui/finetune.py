@@ -148,13 +148,22 @@ class FinetuneHandlers:
         style_mixing_prob: float | None = None,
         ema_kimg: float | None = None,
         crops_per_image: float | None = None,
+        freezed: float | None = None,
+        ada_kimg: float | None = None,
+        ema_rampup: float | None = None,
+        pl_weight: float | None = None,
+        pl_batch_shrink: float | None = None,
+        pl_decay: float | None = None,
+        g_reg_interval: float | None = None,
         request: gr.Request = None,
         progress=gr.Progress(),  # noqa: B008 (Gradio injects it)
     ):
         """Fine-tune `model` on the uploaded images (files or one .zip) and save it as `name`;
         streams status, preview, samples and losses; the last `result` holds the KIDs.
-        Steps, batch size, learning rates, Freeze-D, D warm-up and sample interval left unset
-        (None, or 0 steps / batch size) take `model`'s defaults (architecture, resolution)."""
+        Settings left unset (None, or 0 steps / batch size) take `model`'s recipe's defaults
+        for its resolution: for a StyleGAN2, NVIDIA's `train.py --resume` settings. Freeze-D:
+        `freezed` counts D layers as NVIDIA's --freezed (StyleGAN2); `freeze_d` counts D blocks
+        (DCGAN's unit; for a StyleGAN2, an older call's, turned into its layers)."""
         # The parameters are named after FinetuneConfig's fields: the config is built by name.
         # None (an API call leaving a setting out): the model's or FinetuneConfig's default.
         values = locals() | {"diffaugment": _policy(diffaugment)}

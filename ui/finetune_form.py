@@ -80,21 +80,33 @@ def _optimiser_inputs(d: FinetuneConfig) -> dict[str, gr.components.Component]:
         c["lr_d"] = gr.Number(label=t("finetune.lr_d.label"), minimum=0, **initial("lr_d", d.lr_d))
     with gr.Row():
         c["beta1_g"] = gr.Number(
-            value=d.beta1_g, label=t("finetune.beta1_g.label"), minimum=0, maximum=0.999
+            label=t("finetune.beta1_g.label"),
+            **initial("beta1_g", d.beta1_g),
+            minimum=0,
+            maximum=0.999,
         )
         c["beta2_g"] = gr.Number(
-            value=d.beta2_g, label=t("finetune.beta2_g.label"), minimum=0, maximum=0.9999
+            label=t("finetune.beta2_g.label"),
+            **initial("beta2_g", d.beta2_g),
+            minimum=0,
+            maximum=0.9999,
         )
         c["beta1_d"] = gr.Number(
-            value=d.beta1_d, label=t("finetune.beta1_d.label"), minimum=0, maximum=0.999
+            label=t("finetune.beta1_d.label"),
+            **initial("beta1_d", d.beta1_d),
+            minimum=0,
+            maximum=0.999,
         )
         c["beta2_d"] = gr.Number(
-            value=d.beta2_d, label=t("finetune.beta2_d.label"), minimum=0, maximum=0.9999
+            label=t("finetune.beta2_d.label"),
+            **initial("beta2_d", d.beta2_d),
+            minimum=0,
+            maximum=0.9999,
         )
     c["d_loss_threshold"] = gr.Number(
-        value=d.d_loss_threshold,
         label=t("finetune.threshold.label"),
         minimum=0,
+        **initial("d_loss_threshold", d.d_loss_threshold),
     )
     return c
 
@@ -109,11 +121,16 @@ def _regulariser_inputs(d: FinetuneConfig) -> dict[str, gr.components.Component]
     with gr.Row():
         c["hflip"] = gr.Checkbox(value=d.hflip, label=t("finetune.hflip.label"))
         c["kid"] = gr.Checkbox(value=d.kid_samples > 0, label=t("finetune.kid.label"))
-    with gr.Row():
+    with gr.Row():  # NVIDIA's unit (D layers) and the block count beside it
+        c["freezed"] = gr.Number(
+            label=t("finetune.freezed.label"), minimum=0, maximum=64, precision=0,
+            info=t("finetune.freezed.info"), **initial("freezed", d.freezed),
+        )  # fmt: skip
         c["freeze_d"] = gr.Number(
             label=t("finetune.freeze_d.label"), minimum=0, maximum=8, precision=0,
             **initial("freeze_d", d.freeze_d),
         )  # fmt: skip
+    with gr.Row():
         c["ema_decay"] = gr.Number(
             value=d.ema_decay, label=t("finetune.ema.label"), minimum=0, maximum=0.9999
         )
@@ -151,17 +168,46 @@ def _stylegan2_inputs(d: FinetuneConfig) -> dict[str, gr.components.Component]:
             info=t("finetune.ada_target.info"),
         )  # fmt: skip
         c["r1_gamma"] = gr.Number(
-            value=d.r1_gamma, label=t("finetune.r1.label"), minimum=0,
-            info=t("finetune.r1.info"),
+            label=t("finetune.r1.label"), minimum=0, info=t("finetune.r1.info"),
+            **initial("r1_gamma", d.r1_gamma),
         )  # fmt: skip
+        c["ada_kimg"] = gr.Number(
+            label=t("finetune.ada_kimg.label"), minimum=0, **initial("ada_kimg", d.ada_kimg)
+        )
     with gr.Row():
         c["style_mixing_prob"] = gr.Number(
             value=d.style_mixing_prob, label=t("finetune.mixing.label"), minimum=0, maximum=1,
             info=t("finetune.mixing.info"),
         )  # fmt: skip
         c["ema_kimg"] = gr.Number(
-            value=d.ema_kimg, label=t("finetune.ema_kimg.label"), minimum=0,
-            info=t("finetune.ema_kimg.info"),
+            label=t("finetune.ema_kimg.label"), minimum=0, info=t("finetune.ema_kimg.info"),
+            **initial("ema_kimg", d.ema_kimg),
+        )  # fmt: skip
+        c["ema_rampup"] = gr.Number(
+            label=t("finetune.ema_rampup.label"), minimum=0, maximum=1,
+            **initial("ema_rampup", d.ema_rampup),
+        )  # fmt: skip
+    c |= _path_length_inputs(d)
+    return c
+
+
+def _path_length_inputs(d: FinetuneConfig) -> dict[str, gr.components.Component]:
+    """Path-length regularisation and G's lazy interval (NVIDIA's: 2, 2, 0.01, 4)."""
+    c: dict[str, gr.components.Component] = {}
+    with gr.Row():
+        c["pl_weight"] = gr.Number(
+            label=t("finetune.pl_weight.label"), minimum=0, **initial("pl_weight", d.pl_weight)
+        )
+        c["pl_batch_shrink"] = gr.Number(
+            value=d.pl_batch_shrink, label=t("finetune.pl_batch_shrink.label"), minimum=1,
+            precision=0,
+        )  # fmt: skip
+        c["pl_decay"] = gr.Number(
+            value=d.pl_decay, label=t("finetune.pl_decay.label"), minimum=0, maximum=1
+        )
+        c["g_reg_interval"] = gr.Number(
+            value=d.g_reg_interval, label=t("finetune.g_reg_interval.label"), minimum=1,
+            precision=0,
         )  # fmt: skip
     return c
 

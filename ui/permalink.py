@@ -135,6 +135,13 @@ TABS: dict[str, tuple[Field, ...]] = {
         Field("r1_gamma", float, 0, 1e6),
         Field("style_mixing_prob", float, 0, 1),
         Field("ema_kimg", float, 0, 1e6),
+        Field("freezed", int, 0, 64),
+        Field("ada_kimg", float, 1e-3, 1e6),
+        Field("ema_rampup", float, 0, 1),
+        Field("pl_weight", float, 0, 1e3),
+        Field("pl_batch_shrink", int, 1, 64),
+        Field("pl_decay", float, 0, 1),
+        Field("g_reg_interval", int, 1, 1000),
     ),
     "lab": (
         Field("steps", int, 1, 20_000),

@@ -248,6 +248,7 @@ class Converted:
     state: dict[str, torch.Tensor]
     d_config: dict | None = None
     d_state: dict[str, torch.Tensor] | None = None
+    g_train_state: dict[str, torch.Tensor] | None = None  # the raw G, which training resumes
     notes: list[str] = field(default_factory=list)
 
 
@@ -268,5 +269,13 @@ def convert_network_pickle(f: BinaryIO) -> Converted:
         out.d_config = discriminator_config(D)
         shapes = layout.discriminator_shapes(out.d_config)
         out.d_state = _network(D, shapes, "D")
-    log.info("read NVIDIA pickle: G_ema, D %s", "yes" if out.d_state else "no")
+    raw = data.get("G")
+    if isinstance(raw, PersistentStub) and generator_config(raw, "G") == config:
+        # NVIDIA's --resume trains the raw G and keeps G_ema apart: fine-tuning resumes both.
+        out.g_train_state = _network(raw, layout.generator_shapes(config), "G")
+    log.info(
+        "read NVIDIA pickle: G_ema, D %s, G %s",
+        "yes" if out.d_state else "no",
+        "yes" if out.g_train_state else "no",
+    )
     return out

@@ -46,7 +46,10 @@ ROOT = Path(__file__).resolve().parents[2]
 _KEEP_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE")
 _CLOSED_PROXY = "http://127.0.0.1:9"  # the discard port: nothing listens there
 _EXIT_REFUSED, _EXIT_MEMORY, _EXIT_OUTPUT = 2, 3, 4
-_FILES = {"config.json", "model.safetensors", "README.md", "discriminator.safetensors"}
+_FILES = {
+    "config.json", "model.safetensors", "README.md", "discriminator.safetensors",
+    "generator_train.safetensors",
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -154,6 +157,8 @@ def _load_as_the_app_does(folder: Path, name: str) -> None:
         raise ConversionError("the converted generator gives images of the wrong size")
     if (folder / "discriminator.safetensors").is_file():
         families.load(folder, "D")
+    if (folder / "generator_train.safetensors").is_file():  # the raw G: G_ema's config
+        families.load(folder, "G", "generator_train.safetensors", label=name)
 
 
 def convert_sandboxed(

@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 D_WEIGHTS_NAME = "discriminator.safetensors"
+G_TRAIN_NAME = "generator_train.safetensors"  # core.store.GENERATOR_TRAIN_NAME
 CARD_NAME = "README.md"
 UPLOAD_PATTERNS = ["*.safetensors", "*.json", "*.md"]
 FORMAT_NAMES = {
@@ -96,6 +97,11 @@ def model_card(name: str, source: str, kind: str, license_text: str, model: Conv
             if model.d_state
             else ""
         )
+        + (
+            f", `{G_TRAIN_NAME}` (the raw generator, which fine-tuning resumes beside the EMA)"
+            if model.g_train_state
+            else ""
+        )
         + ".",
     ]
     lines += [f"- Note: {escape_text(note)}" for note in model.notes]
@@ -103,11 +109,14 @@ def model_card(name: str, source: str, kind: str, license_text: str, model: Conv
 
 
 def write_model(target: Path, model: Converted, card: str) -> Path:
-    """config.json + model.safetensors (+ discriminator.safetensors) + README.md, atomically."""
+    """config.json + model.safetensors (+ discriminator.safetensors, + the raw G as
+    generator_train.safetensors) + README.md, atomically."""
     extra, meta = {}, {}
     if model.d_state is not None:
         extra[D_WEIGHTS_NAME] = _tensors(model.d_state)
         meta[D_WEIGHTS_NAME] = {"format": "pt", "config": json.dumps(model.d_config)}
+    if model.g_train_state is not None:
+        extra[G_TRAIN_NAME] = _tensors(model.g_train_state)
     return _compat.save_model(target, model.config, _tensors(model.state), card, extra, meta)
 
 

@@ -7,21 +7,17 @@ them, and R1 can be taken through them. As in the paper:
 
 - blit + geometric group (x-flip, 90-degree rotations, integer translation, isotropic scaling,
   pre-rotation, anisotropic scaling, post-rotation, fractional translation) compose into one
-  inverse 3x3 matrix per image, executed by one bilinear `grid_sample`;
+  inverse 3x3 matrix per image, executed as NVIDIA's `training/augment.py` does: reflect
+  padding, 2x upsampling with the sym6 wavelet filter, one bilinear `grid_sample`, and 2x
+  downsampling with the same filter;
 - colour group (brightness, contrast, luma flip, hue rotation, saturation) compose into one
   4x4 colour matrix per image.
 
-Departures from NVIDIA's `training/augment.py`, each for a reason:
-
-- The geometric resampling is a single bilinear `grid_sample` with reflection padding, without
-  the 2x upsampling by the sym6 wavelet filter and the downsampling back. Simpler and cheaper;
-  the price is a little more aliasing on strong rotations/scalings, which D sees on reals and
-  fakes alike, so it does not leak. `grid_sample`'s reflection mirrors about the pixel border
-  (edge pixel repeated) where NVIDIA's pad mirrors about the edge pixel.
-- The random numbers come from this object's own `torch.Generator` (CPU), not the global RNG,
-  so the augmentation stream is part of an exact resume and does not shift other draws.
-- p = 0 returns the input unchanged (the same tensor), bit for bit; NVIDIA still resamples.
-- The controller clamps p to [0, 1] (NVIDIA clamps at 0 only).
+The random numbers come from the global torch RNG on the images' device, as NVIDIA's do, so a
+training run draws the same numbers as NVIDIA's loop (exact resume saves that RNG). A `seed`
+gives the pipeline its own CPU generator instead, for previews that must not shift the run's
+draws. As NVIDIA's, the pipeline resamples and draws at p = 0 too, and p is not capped at 1
+(each transform's probability is multiplier * p, so p > 1 only means "always").
 """
 
 from __future__ import annotations
@@ -32,6 +28,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
+
+from gan.models.stylegan2_ops import setup_filter, upfirdn2d
 
 # Probability multipliers per transform; 'bgc' = blit + geometric + colour (ADA's default).
 PIPELINES: dict[str, dict[str, float]] = {
@@ -105,7 +103,31 @@ def rotate3d(v: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
     )
 
 
+# The orthogonal low-pass filter of the geometric resampling: the sym6 wavelet (Daubechies).
+SYM6 = (
+    0.015404109327027373, 0.0034907120842174702, -0.11799011114819057, -0.048311742585633,
+    0.4910559419267466, 0.787641141030194, 0.3379294217276218, -0.07263752278646252,
+    -0.021060292512300564, 0.04472490177066578, 0.0017677118642428036, -0.007800708325034148,
+)  # fmt: skip
+
 LUMA_AXIS = torch.tensor([1.0, 1.0, 1.0, 0.0]) / math.sqrt(3)
+
+
+def _full(n: int, value: float) -> torch.Tensor:
+    return torch.full([n], float(value))
+
+
+def _margins(g_inv: torch.Tensor, h: int, w: int, hz_pad: int) -> list[int]:
+    """NVIDIA's reflect padding (x0, y0, x1, y1): what the transformed corners reach, plus
+    the filter's margin, within [0, size - 1]."""
+    cx, cy = (w - 1) / 2, (h - 1) / 2
+    corners = torch.tensor([[-cx, -cy, 1], [cx, -cy, 1], [cx, cy, 1], [-cx, cy, 1]])
+    cp = g_inv @ corners.t()  # (n, xyz, corner)
+    reach = cp[:, :2, :].permute(1, 0, 2).flatten(1)  # (xy, n * corner)
+    margin = torch.cat([-reach, reach]).max(dim=1).values  # x0, y0, x1, y1
+    margin = margin + torch.tensor([hz_pad * 2 - cx, hz_pad * 2 - cy] * 2)
+    margin = margin.clamp(min=0).min(torch.tensor([w - 1, h - 1] * 2, dtype=torch.float32))
+    return [int(v) for v in margin.ceil()]
 
 
 class AdaAugment:
@@ -118,24 +140,30 @@ class AdaAugment:
         self,
         pipeline: str = "bgc",
         p: float = 0.0,
-        seed: int = 0,
+        seed: int | None = None,
         strengths: AugmentStrengths | None = None,
     ) -> None:
+        """`seed` None: draw from the global torch RNG (NVIDIA's); an int: an own generator."""
         if pipeline not in PIPELINES:
             raise ValueError(f"unknown ADA pipeline {pipeline!r}; one of {sorted(PIPELINES)}")
         self.pipeline = pipeline
         self.multipliers = PIPELINES[pipeline]
         self.strengths = strengths or AugmentStrengths()
         self.p = float(p)
-        self.generator = torch.Generator().manual_seed(seed)
+        self.generator = None if seed is None else torch.Generator().manual_seed(seed)
+        self._device = torch.device("cpu")  # where the draws are made (the images' device)
 
-    # -- random draws (CPU generator, moved to the images' device) ---------------------------
+    # -- random draws (global RNG on the images' device, or the own CPU generator) -----------
 
     def _rand(self, *shape: int) -> torch.Tensor:
-        return torch.rand(shape, generator=self.generator)
+        if self.generator is not None:
+            return torch.rand(shape, generator=self.generator)
+        return torch.rand(shape, device=self._device).cpu()
 
     def _randn(self, *shape: int) -> torch.Tensor:
-        return torch.randn(shape, generator=self.generator)
+        if self.generator is not None:
+            return torch.randn(shape, generator=self.generator)
+        return torch.randn(shape, device=self._device).cpu()
 
     def _apply(self, name: str, value: torch.Tensor, identity: float, prob: float | None = None):
         """`value` where a per-image coin with probability multiplier*p says so, else identity."""
@@ -191,16 +219,33 @@ class AdaAugment:
 
     @staticmethod
     def _warp(images: torch.Tensor, g_inv: torch.Tensor) -> torch.Tensor:
-        """Resample images by the pixel-space inverse transforms (about the image centre)."""
-        n, c, h, w = images.shape
-        # Pixel coordinates about the centre -> grid_sample's [-1, 1] (align_corners=False).
-        to_norm = scale2d(torch.full([n], 2 / w), torch.full([n], 2 / h))
-        from_norm = scale2d(torch.full([n], w / 2), torch.full([n], h / 2))
-        theta = (to_norm @ g_inv @ from_norm)[:, :2, :].to(images.device, images.dtype)
-        grid = F.affine_grid(theta, [n, c, h, w], align_corners=False)
-        return F.grid_sample(
-            images, grid, mode="bilinear", padding_mode="reflection", align_corners=False
+        """Resample images by the pixel-space inverse transforms (about the image centre), as
+        NVIDIA: reflect-pad what the transform brings in, upsample 2x (sym6), sample, and
+        downsample 2x (sym6, flipped) back to the input's size."""
+        n, _, h, w = images.shape
+        f = setup_filter(SYM6).to(images.device)
+        hz_pad = len(SYM6) // 4
+        mx0, my0, mx1, my1 = _margins(g_inv, h, w, hz_pad)
+        images = F.pad(images, [mx0, mx1, my0, my1], mode="reflect")
+        g = translate2d(_full(n, (mx0 - mx1) / 2), _full(n, (my0 - my1) / 2)) @ g_inv
+        images = upfirdn2d(images, f, up=2, padding=[6, 5, 6, 5], gain=4)  # upsample2d's
+        g = scale2d(_full(n, 2), _full(n, 2)) @ g @ scale2d(_full(n, 0.5), _full(n, 0.5))
+        g = (
+            translate2d(_full(n, -0.5), _full(n, -0.5))
+            @ g
+            @ translate2d(_full(n, 0.5), _full(n, 0.5))
         )
+        shape = [n, images.shape[1], (h + hz_pad * 2) * 2, (w + hz_pad * 2) * 2]
+        to_in = scale2d(_full(n, 2 / images.shape[3]), _full(n, 2 / images.shape[2]))
+        g = to_in @ g @ scale2d(_full(n, shape[3] / 2), _full(n, shape[2] / 2))
+        grid = F.affine_grid(
+            g[:, :2, :].to(images.device, images.dtype), shape, align_corners=False
+        )
+        images = F.grid_sample(
+            images, grid, mode="bilinear", padding_mode="zeros", align_corners=False
+        )
+        crop = 5 - hz_pad * 2  # downsample2d's padding for 12 taps, less the 2x margin
+        return upfirdn2d(images, f, down=2, padding=[crop] * 4, flip_filter=True)
 
     # -- the colour matrix: C @ colour_in -> colour_out -------------------------------------
 
@@ -245,31 +290,35 @@ class AdaAugment:
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         if images.ndim != 4:
             raise ValueError("images must have shape (N, C, H, W)")
-        if self.p <= 0:
-            return images  # exact identity at p = 0 (and no random draws)
         n, c, h, w = images.shape
-        g_inv = self._geom(self._blit(torch.eye(3).expand(n, 3, 3), n, h, w), n, h, w)
-        if not torch.equal(g_inv, torch.eye(3).expand(n, 3, 3)):
+        self._device = images.device
+        # As NVIDIA, each group runs whenever the pipeline has it, whatever p and the draws.
+        if any(
+            self._on(k) for k in ("xflip", "rotate90", "xint", "scale", "rotate", "aniso", "xfrac")
+        ):
+            g_inv = self._geom(self._blit(torch.eye(3).expand(n, 3, 3), n, h, w), n, h, w)
             images = self._warp(images, g_inv)
-        cm = self._color(n, c)
-        if not torch.equal(cm, torch.eye(4).expand(n, 4, 4)):
-            images = self._recolor(images, cm)
+        if any(self._on(k) for k in ("brightness", "contrast", "lumaflip", "hue", "saturation")):
+            images = self._recolor(images, self._color(n, c))
         return images
 
     def state_dict(self) -> dict:
-        return {"p": self.p, "pipeline": self.pipeline, "rng": self.generator.get_state()}
+        rng = None if self.generator is None else self.generator.get_state()
+        return {"p": self.p, "pipeline": self.pipeline, "rng": rng}
 
     def load_state_dict(self, state: dict) -> None:
         if state["pipeline"] != self.pipeline:
             raise ValueError(f"state is for pipeline {state['pipeline']!r}, not {self.pipeline!r}")
         self.p = float(state["p"])
-        self.generator.set_state(state["rng"])
+        if self.generator is not None and state["rng"] is not None:
+            self.generator.set_state(state["rng"])
 
 
 class AdaptiveP:
     """ADA's controller: every `interval` steps, r_t = E[sign(D(real))] over the real logits
     seen since the last update, and p += sign(r_t - target) * batch * interval / (ada_kimg *
-    1000), clamped to [0, 1]. r_t near 1 means D separates the reals it has seen: overfitting."""
+    1000), clamped at 0 only, as NVIDIA. r_t near 1 means D separates the reals it has seen:
+    overfitting."""
 
     def __init__(
         self,
@@ -307,7 +356,7 @@ class AdaptiveP:
             math.copysign(1.0, self.last_rt - self.target) if self.last_rt != self.target else 0
         )
         delta = adjust * self.batch_size * self.interval / (self.ada_kimg * 1000)
-        self.augment.p = min(max(self.augment.p + delta, 0.0), 1.0)
+        self.augment.p = max(self.augment.p + delta, 0.0)
         self.sign_sum, self.count = 0.0, 0
         return True
 

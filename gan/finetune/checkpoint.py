@@ -163,29 +163,19 @@ def _discriminator_config(
 # --- Where a run starts ---------------------------------------------------------------------
 
 
-def start_state(job: FinetuneJob, device: torch.device) -> tuple[GANTrainer, dict, list[str]]:
-    """Build the trainer from the base model (new run) or from `checkpoints/<name>/` (resume);
-    a StyleGAN2 model gets the StyleGAN2 trainer (`gan.finetune.sg2_run`)."""
-    from gan.finetune import sg2_run  # imports this module's neighbours
+def run_folder(job: FinetuneJob) -> Path:
+    """The folder a run starts from: the base model, or `checkpoints/<name>/` to resume."""
+    if not job.resume:
+        return store.resolve(job.base)
+    folder = store.local_model_dir(job.name)
+    if folder is None or not (folder / STATE_NAME).is_file():
+        raise UserInputError(f"nothing to resume: {job.name!r} is not a fine-tuned model here")
+    return folder
 
-    if job.resume:
-        folder = store.local_model_dir(job.name)
-        if folder is None or not (folder / STATE_NAME).is_file():
-            raise UserInputError(f"nothing to resume: {job.name!r} is not a fine-tuned model here")
-    else:
-        folder = store.resolve(job.base)
-    if sg2_run.is_stylegan2(folder):
-        return sg2_run.start(job, device, folder)
+
+def start_dcgan(job: FinetuneJob, device: torch.device) -> tuple[GANTrainer, dict, list[str]]:
+    """The DCGAN trainer from the base model (new run) or `checkpoints/<name>/` (resume)."""
     return _resume_state(job, device) if job.resume else _new_state(job, device)
-
-
-def save_checkpoint(target: Path, trainer, state: dict, resume: dict | None) -> Path:
-    """`save_run` for the DCGAN trainer, `sg2_run.save` for the StyleGAN2 one."""
-    from gan.finetune import sg2_run
-
-    if isinstance(trainer, sg2_run.SG2Adapter):
-        return sg2_run.save(target, trainer, state, resume)
-    return save_run(target, trainer, state, resume)
 
 
 def _resume_state(job: FinetuneJob, device: torch.device) -> tuple[GANTrainer, dict, list[str]]:

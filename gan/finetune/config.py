@@ -12,6 +12,7 @@ from core.errors import UserInputError
 from core.quotas import Deadline
 from gan import DEFAULT_MODEL
 from gan.finetune.augment import DEFAULT_POLICY, parse_policy
+from gan.finetune.specs import DCGAN_SPECS, SG2_SPECS, device_kind
 
 
 def _env_number(name: str, default: float) -> float:
@@ -29,17 +30,14 @@ MAX_LR = 0.05
 AUGMENTS = ("ada", "diffaugment", "none")
 
 
-# Defaults that depend on the device: a few minutes on either.
-DEVICE_DEFAULTS: dict[str, dict[str, int]] = {
-    "cuda": {"steps": 2000, "batch_size": 64, "sample_every": 200, "kid_samples": 1000},
-    "cpu": {"steps": 100, "batch_size": 16, "sample_every": 20, "kid_samples": 64},
-}
-
-
-# Settings whose default follows the model (architecture, resolution) and the device: one
-# place each, `DEVICE_DEFAULTS` (DCGAN) and `gan.finetune.sg2_run.defaults` (StyleGAN2).
-# A caller leaves them unset with None, or 0 for steps and batch_size (never valid values).
-MODEL_DEFAULTS = ("steps", "batch_size", "lr_g", "lr_d", "freeze_d", "d_warmup", "sample_every")
+# Settings whose default follows the model (its recipe, resolution) and the device: each
+# recipe's table in `gan.finetune.specs`, read by `gan.finetune.recipes`. A caller leaves them
+# unset with None, or 0 for steps and batch_size (never valid values).
+MODEL_DEFAULTS = (
+    "steps", "batch_size", "lr_g", "lr_d", "beta1_g", "beta2_g", "beta1_d", "beta2_d",
+    "d_loss_threshold", "freeze_d", "freezed", "d_warmup", "sample_every", "r1_gamma",
+    "ema_kimg", "ema_rampup", "ada_kimg", "pl_weight",
+)  # fmt: skip
 UNSET_AT_ZERO = ("steps", "batch_size")
 
 
@@ -50,7 +48,9 @@ def is_unset(name: str, value: object) -> bool:
 
 @dataclass
 class FinetuneConfig:
-    """Hyper-parameters of one run (saved in `training_state.json`)."""
+    """Hyper-parameters of one run (saved in `training_state.json`). The field defaults are
+    the DCGAN lesson's recipe and NVIDIA's StyleGAN2 loss; `gan.finetune.recipes` gives each
+    family's (`Recipe.defaults`)."""
 
     steps: int = 200
     batch_size: int = 32  # per process
@@ -63,7 +63,10 @@ class FinetuneConfig:
     d_loss_threshold: float = 0.2  # balance rule: skip the D step while its loss is below
     diffaugment: str = DEFAULT_POLICY
     hflip: bool = True
-    freeze_d: int = 1  # lower D blocks frozen when D comes from a checkpoint
+    # Freeze-D, when D comes from a checkpoint: DCGAN counts D blocks; StyleGAN2 counts D
+    # layers as NVIDIA's --freezed, and takes a block count (an older call) as `freeze_d`.
+    freeze_d: int | None = 1
+    freezed: int = 0
     ema_decay: float = 0.995
     d_warmup: int = 20  # D-only steps first, when D starts fresh
     sample_every: int = 50
@@ -80,13 +83,18 @@ class FinetuneConfig:
     r1_gamma: float = 0.0  # R1 weight; 0: auto, 0.0002 * resolution^2 / batch
     d_reg_interval: int = 16  # lazy R1 every K steps
     style_mixing_prob: float = 0.9
-    ema_kimg: float = 0.0  # G_ema half-life in thousands of images; 0: auto, batch * 10 / 32
+    ema_kimg: float = 0.0  # G_ema half-life in kimg; 0: NVIDIA's auto, auto batch * 10 / 32
+    ema_rampup: float = 0.0  # EMA ramp-up (NVIDIA's from-scratch 0.05); 0: none, as on resume
+    ada_kimg: float = SG2_SPECS["cpu"]["ada_kimg"]  # kimg for p to move by 1
+    pl_weight: float = SG2_SPECS["cpu"]["pl_weight"]  # path-length weight; 0: off
+    pl_batch_shrink: int = SG2_SPECS["cpu"]["pl_batch_shrink"]
+    pl_decay: float = SG2_SPECS["cpu"]["pl_decay"]
+    g_reg_interval: int = SG2_SPECS["cpu"]["g_reg_interval"]
 
     @classmethod
     def for_device(cls, device: torch.device | str, **values: object) -> FinetuneConfig:
-        """The defaults for a run on `device` (GPU: longer, larger batches), then `values`."""
-        kind = "cuda" if torch.device(device).type == "cuda" else "cpu"
-        return cls(**{**DEVICE_DEFAULTS[kind], **values})  # type: ignore[arg-type]
+        """The DCGAN recipe's defaults for a run on `device`, then `values`."""
+        return cls(**{**DCGAN_SPECS[device_kind(device)], **values})  # type: ignore[arg-type]
 
     def wall_seconds(self) -> float:
         """The run's wall-time cap: `max_seconds`, or this host's cap when it is not in
@@ -98,8 +106,14 @@ class FinetuneConfig:
         """Validate: absurd values raise `UserInputError`, fixable ones are corrected (noted)."""
         self._check_optimisation()
         fixed, notes = self._capped(n_images)
+        if self.freeze_d is not None and not 0 <= _whole(self.freeze_d, "freeze_d") <= 8:
+            raise UserInputError(
+                f"freeze_d (D blocks) must be between 0 and 8; got {self.freeze_d}"
+            )
         for name, low, high in (
-            ("freeze_d", 0, 8),
+            ("freezed", 0, 64),
+            ("pl_batch_shrink", 1, 64),
+            ("g_reg_interval", 1, 1000),
             ("sample_every", 1, 10**6),
             ("d_warmup", 0, 10**6),
             ("crops_per_image", 1, 16),
@@ -145,6 +159,11 @@ class FinetuneConfig:
         for name in ("r1_gamma", "ema_kimg"):
             if _number(getattr(self, name), name) < 0:
                 raise UserInputError(f"{name} must be >= 0 (0 picks the automatic value)")
+        for name, high in (("ema_rampup", 1), ("pl_weight", 1e3), ("pl_decay", 1)):
+            if not 0 <= _number(getattr(self, name), name) <= high:
+                raise UserInputError(f"{name} must be between 0 and {high:g} (0 turns it off)")
+        if not 0 < _number(self.ada_kimg, "ada_kimg") <= 1e6:
+            raise UserInputError("ada_kimg must be a positive number of thousands of images")
         if not 1 <= _whole(self.d_reg_interval, "d_reg_interval") <= 1000:
             raise UserInputError("d_reg_interval must be between 1 and 1000")
 

@@ -49,8 +49,8 @@ from core.errors import UserInputError
 from core.events import Progress
 from core.quotas import Deadline
 from gan import latents
-from gan.finetune import run_state
-from gan.finetune.checkpoint import STATE_NAME, save_checkpoint, start_state
+from gan.finetune import recipes, run_state
+from gan.finetune.checkpoint import STATE_NAME
 from gan.finetune.config import FinetuneJob
 from gan.finetune.kid import FeatureNet, KIDScorer, OutOfTimeError
 from gan.finetune.trainer import BatchSampler, StepLosses, world
@@ -125,7 +125,7 @@ class _Run:
         self.job, self.target, self.device, self.stop = job, target, device, stop
         self.config, self.report_every_s = job.config, report_every_s
         torch.manual_seed(self.config.seed + self.rank)
-        self.trainer, self.state, self.notes = start_state(job, device)
+        self.recipe, self.trainer, self.state, self.notes = recipes.start(job, device)
         self.sampler: BatchSampler | None = None  # StyleGAN2's trainer has its own
         if not hasattr(self.trainer, "resume_state"):
             self.sampler = BatchSampler(
@@ -290,7 +290,8 @@ class _Run:
                 return reason
             if self.pause:
                 self.pause()
-            losses = trainer.train_step(sampler(config.batch_size) if sampler else None)
+            real = sampler(config.batch_size) if sampler else None
+            losses = self.recipe.step(trainer, real)
             self._record(losses)
             if self.rank != 0:
                 continue
@@ -347,7 +348,7 @@ class _Run:
                 ended=stopped,
                 history=_downsample(self.history, 2000),
             )
-            checkpoint = save_checkpoint(self.target, trainer, self.state, self.resume_state)
+            checkpoint = self.recipe.save(self.target, trainer, self.state, self.resume_state)
             log.info("saved %s (%d steps, %s)", checkpoint, trainer.step, stopped)
         if world()[1] > 1:
             dist.barrier()

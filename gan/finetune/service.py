@@ -18,7 +18,7 @@ from core.events import Progress
 from core.quotas import Deadline
 from core.runs import RunRegistry
 from gan import loading
-from gan.finetune import data, sg2_run
+from gan.finetune import data, recipes, sg2_run
 from gan.finetune.config import FinetuneConfig, FinetuneJob, is_unset
 from gan.finetune.kid import FeatureNet
 from gan.finetune.loop import run_finetune
@@ -27,13 +27,10 @@ log = logging.getLogger(__name__)
 
 
 def model_defaults(model: str, device: torch.device | str) -> FinetuneConfig:
-    """The settings for fine-tuning `model` on `device`: the device's, then those of a
-    StyleGAN2 model's resolution (the tab, the API and the CLI all start from these)."""
-    config = FinetuneConfig.for_device(device)
-    if not sg2_run.is_stylegan2(store.resolve(model)):
-        return config
-    values = sg2_run.defaults(loading.image_size(model), device)
-    return replace(config, **values)  # type: ignore[arg-type]
+    """The settings for fine-tuning `model` on `device`: its recipe's, for its resolution
+    (the tab, the API and the CLI all start from these)."""
+    recipe = recipes.recipe_for(recipes.key_of(store.resolve(model)))
+    return recipe.defaults(loading.image_size(model), device)
 
 
 def settings(defaults: FinetuneConfig, values: Mapping[str, object]) -> FinetuneConfig:

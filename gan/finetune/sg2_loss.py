@@ -6,7 +6,7 @@
   `d_reg_interval` steps, its loss multiplied by the interval (the trainer's `gain`).
 - Style-mixing regularisation: with probability 0.9 the ws from `cutoff` on come from a
   second z; cutoff uniform in [1, num_ws), drawn from the global torch RNG as NVIDIA does.
-- Path-length regularisation (optional; off by default for short runs).
+- Path-length regularisation (Karras et al. 2020), weight 2 as NVIDIA's; 0 turns it off.
 
 Each method returns per-sample losses and the logits (for ADA's statistics); the trainer
 takes the mean, multiplies by the gain and calls backward, as NVIDIA's `accumulate_gradients`.
@@ -21,11 +21,6 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
-
-
-def auto_r1_gamma(resolution: int, batch_size: int) -> float:
-    """ADA's 'auto' config: gamma = 0.0002 * resolution^2 / batch."""
-    return 0.0002 * resolution**2 / batch_size
 
 
 @dataclass

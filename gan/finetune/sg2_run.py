@@ -34,7 +34,7 @@ from gan.loading import generator_from_folder
 from gan.models import families
 
 DISCRIMINATOR_NAME = store.DISCRIMINATOR_NAME
-GENERATOR_TRAIN_NAME = "generator_train.safetensors"
+GENERATOR_TRAIN_NAME = store.GENERATOR_TRAIN_NAME
 STATE_NAME = "training_state.json"
 PREVIEW_P = 0.5  # ADA's p for the augmentation preview while p is still 0
 
@@ -60,39 +60,33 @@ def check_trainable(folder: Path) -> None:
         raise UserInputError(conditional_refusal(int(config["c_dim"])))
 
 
-def defaults(resolution: int, device: torch.device | str) -> dict[str, float]:
-    """Settings that suit a short StyleGAN2 fine-tune at `resolution` on `device`: ADA's
-    learning rate; a batch that fits (smaller at high resolution, small on a CPU)."""
-    gpu = torch.device(device).type == "cuda"
-    batch = (32 if resolution <= 256 else 16 if resolution <= 512 else 8) if gpu else 4
-    steps = (2000 if resolution <= 256 else 1000) if gpu else 20
-    lr = 0.002 if resolution >= 1024 else 0.0025
-    return {
-        "steps": steps,
-        "batch_size": batch,
-        "lr_g": lr,
-        "lr_d": lr,
-        "freeze_d": 2 if resolution >= 64 else 1,
-        "sample_every": max(1, steps // 10),
-        "d_warmup": 20 if gpu else 4,
-    }
-
-
 def train_config(config: FinetuneConfig, rank: int = 0) -> SG2TrainConfig:
-    """The trainer's settings from the run's (0 means ADA's automatic value)."""
+    """The trainer's settings from the run's (0 r1_gamma / ema_kimg: NVIDIA's auto values; a
+    block count in `freeze_d`, from an older call, becomes `freeze_d_blocks`)."""
     return SG2TrainConfig(
         batch_size=config.batch_size,
         lr_g=config.lr_g,
         lr_d=config.lr_d,
+        beta1_g=config.beta1_g,
+        beta2_g=config.beta2_g,
+        beta1_d=config.beta1_d,
+        beta2_d=config.beta2_d,
         r1_gamma=config.r1_gamma or None,
         d_reg_interval=config.d_reg_interval,
+        g_reg_interval=config.g_reg_interval,
         style_mixing_prob=config.style_mixing_prob,
+        pl_weight=config.pl_weight,
+        pl_batch_shrink=config.pl_batch_shrink,
+        pl_decay=config.pl_decay,
         ema_kimg=config.ema_kimg or None,
+        ema_rampup=config.ema_rampup or None,
         augment=config.augment,
         diffaugment=config.diffaugment,
         augment_p=config.augment_p,
         ada_target=config.ada_target,
-        freeze_d=config.freeze_d,
+        ada_kimg=config.ada_kimg,
+        freezed=config.freezed,
+        freeze_d_blocks=config.freeze_d,
         d_loss_threshold=config.d_loss_threshold,
         d_warmup=config.d_warmup,
         seed=config.seed + 1000 * rank,
@@ -162,13 +156,19 @@ def _trainer(job, device, G, D, config: SG2TrainConfig, d_pretrained: bool) -> S
 
 
 def _new(job: FinetuneJob, device: torch.device, folder: Path):
-    G = generator_from_folder(folder, job.base)
+    # As NVIDIA's --resume: the raw G trains and G_ema goes on from the saved G_ema, when the
+    # model keeps both (a converted NVIDIA pickle with its G); otherwise both start at G_ema.
+    has_raw = (folder / GENERATOR_TRAIN_NAME).is_file()
+    G_ema = generator_from_folder(folder, job.base)
+    G = generator_from_folder(folder, job.base, GENERATOR_TRAIN_NAME) if has_raw else G_ema
     path = store.discriminator_file(job.base, folder)
     if path is None:
         D, pretrained = fresh_discriminator(G.config, mbstd_group_size=4), False
     else:
         D, pretrained = judge.build_discriminator(path, G.img_resolution), True
     adapter = _trainer(job, device, G, D, train_config(job.config, world()[0]), pretrained)
+    if has_raw:
+        adapter.trainer.G_ema.load_state_dict(G_ema.state_dict())
     state = {
         "architecture": "stylegan2",
         "d_pretrained": pretrained,
@@ -177,6 +177,7 @@ def _new(job: FinetuneJob, device: torch.device, folder: Path):
         "steps_done": 0,
         "frozen_d": adapter.frozen_d,
         "discriminator_origin": f"from {job.base}" if pretrained else "fresh (StyleGAN2 init)",
+        "generator_origin": "the raw G and G_ema" if has_raw else "G_ema (no raw G saved)",
         "sg2_config": asdict(adapter.trainer.config),
         "history": [],
         "kid": {},
@@ -190,7 +191,7 @@ def _resume(job: FinetuneJob, device: torch.device, folder: Path):
     G_ema = generator_from_folder(folder, job.name)
     D = judge.build_discriminator(folder / DISCRIMINATOR_NAME, G.img_resolution)
     saved = previous["sg2_config"]  # the run's own settings (rank 0's seed: offset per rank)
-    config = SG2TrainConfig(**saved | {"seed": saved["seed"] + 1000 * world()[0]})
+    config = SG2TrainConfig.from_saved(saved | {"seed": saved["seed"] + 1000 * world()[0]})
     if config.batch_size != job.config.batch_size:
         raise UserInputError(
             f"resume with the run's batch size ({config.batch_size}) to continue it exactly"
@@ -241,8 +242,9 @@ def model_card(state: dict, name: str) -> str:
         f"- Batch {cfg['batch_size']}; lr G {cfg['lr_g']:g}, D {cfg['lr_d']:g}; "
         f"R1 γ {cfg['r1_gamma']:g} every {cfg['d_reg_interval']} steps; "
         f"style mixing {cfg['style_mixing_prob']:g}; EMA half-life {cfg['ema_kimg']:g} kimg",
-        f"- Augmentation {cfg['augment']} (ADA target {cfg['ada_target']:g}); Freeze-D "
-        f"{state['frozen_d']} block(s); balance rule {cfg['d_loss_threshold']:g}",
+        f"- Augmentation {cfg['augment']} (ADA target {cfg['ada_target']:g}, ada_kimg "
+        f"{cfg.get('ada_kimg', 500):g}); path length {cfg.get('pl_weight', 0):g}; "
+        f"{freeze_text(state, cfg)}; balance rule {cfg['d_loss_threshold']:g}",
         f"- Discriminator: {state['discriminator_origin']}",
     ]
     for when in ("before", "after"):
@@ -250,6 +252,15 @@ def model_card(state: dict, name: str) -> str:
             lines.append(f"- KID ×10⁻³ {when} (EfficientNet-Lite0 features): {kid[when] * 1e3:.2f}")
     lines += ["", "`model.safetensors` holds G_ema; the other files let GAN Studio resume.", ""]
     return "\n".join(lines)
+
+
+def freeze_text(state: dict, cfg: dict) -> str:
+    """Freeze-D in NVIDIA's units (D layers), and the block count of a run that gave one."""
+    blocks = cfg.get("freeze_d_blocks", cfg.get("freeze_d"))
+    if "freezed" not in cfg:  # a card written when Freeze-D counted blocks
+        return f"Freeze-D {state['frozen_d']} block(s)"
+    shown = f"Freeze-D {state['frozen_d']} layer(s) (freezed)"
+    return shown + (f", from freeze_d = {blocks} block(s)" if blocks is not None else "")
 
 
 # --- The augmentation preview -------------------------------------------------------------------

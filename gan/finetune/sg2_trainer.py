@@ -1,23 +1,23 @@
-"""The StyleGAN2 training step, as stylegan2-ada-pytorch's `training/training_loop.py` runs it,
-plus the fine-tuning rules of the DCGAN path (`gan.finetune.trainer`), and exact resume.
+"""The StyleGAN2 training step, as stylegan2-ada-pytorch's `training/training_loop.py` runs it
+with `train.py --resume`'s settings, plus two options of the DCGAN path, and exact resume.
 
 One `train_step(real)` runs NVIDIA's phases in order, each with its own z:
-Gmain; Greg (path length, every `g_reg_interval` steps, only if `pl_weight > 0`); Dmain;
+Gmain; Greg (path length, every `g_reg_interval` steps, if `pl_weight > 0`); Dmain;
 Dreg (R1, every `d_reg_interval` steps). Regularisation losses are scaled by their interval
-(lazy regularisation) and Adam's lr and betas are corrected by mb_ratio = k / (k + 1).
-Then the G EMA (half-life `ema_kimg`, ramp-up `ema_rampup`), the image counter and ADA's p.
+(lazy regularisation) and Adam's lr and betas are corrected by mb_ratio = k / (k + 1), for G
+and D alike. Then the G EMA (half-life `ema_kimg`, ramp-up `ema_rampup`, None on resume), the
+image count (the global batch, over every process) and ADA's p.
 
-Fine-tuning rules kept from the DCGAN path, each off at 0:
-
-- Freeze-D (Mo et al. 2020): the first `freeze_d` blocks of D (from the input) get no gradient
-  and are not in D's optimiser.
-- Balance rule (the lesson): the D main step is skipped while D's loss on the batch,
-  softplus(D(fake)) + softplus(-D(real)) (the same quantity as the DCGAN path's BCE sum), is
+- Freeze-D (Mo et al. 2020) in NVIDIA's units: D's first `freezed` layers (`d_layers`) get no
+  gradient and are not in D's optimiser. A run saved when it counted blocks
+  (`freeze_d_blocks`) freezes those blocks' layers.
+- Balance rule (the lesson's, an option here, off by default as NVIDIA has none): the D main
+  step is skipped while D's loss on the batch, softplus(D(fake)) + softplus(-D(real)), is
   below `d_loss_threshold`. R1 still runs on its schedule. `losses["skipped"]` says when.
 - D warm-up: a fresh D (a model converted without one: `fresh_discriminator`) first trains
   alone for `d_warmup` steps; G and its EMA are not updated, G's loss is only measured.
-  As on the DCGAN path, Freeze-D applies only to a pretrained D and the warm-up only to a
-  fresh one (`d_pretrained`); `notes` says which.
+  NVIDIA always resumes a D; Freeze-D applies only to a pretrained D and the warm-up only to
+  a fresh one (`d_pretrained`); `notes` says which.
 
 Exact resume: `state_dict()` holds every bit that the next step depends on (weights,
 optimisers, EMA, ADA p and its RNG, pl_mean, torch/numpy/python RNGs, sampler position,
@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import copy
 import functools
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import torch
@@ -38,57 +38,76 @@ from torch import nn
 from gan.finetune.ada import AdaAugment, AdaptiveP
 from gan.finetune.augment import diff_augment, parse_policy
 from gan.finetune.run_state import rng_state, set_rng_state
-from gan.finetune.sg2_loss import LossTerms, StyleGAN2Loss, auto_r1_gamma
+from gan.finetune.sg2_loss import LossTerms, StyleGAN2Loss
+from gan.finetune.specs import SG2_SPECS, nvidia_auto
 from gan.models.stylegan2 import StyleGAN2Config
 from gan.models.stylegan2_d import StyleGAN2Discriminator, StyleGAN2DiscriminatorConfig
+
+_SPEC = SG2_SPECS["cuda"]  # the settings that do not depend on the device
 
 
 @dataclass
 class SG2TrainConfig:
-    """Settings of a StyleGAN2 run; None means ADA's 'auto' value for the resolution/batch."""
+    """Settings of a StyleGAN2 run, NVIDIA's resume settings by default (`specs.SG2_SPECS`);
+    None means NVIDIA's 'auto' value for the resolution (`specs.nvidia_auto`)."""
 
-    batch_size: int = 8
-    lr_g: float | None = None  # auto: 0.002 at >= 1024 px, else 0.0025
+    batch_size: int = 8  # per process
+    lr_g: float | None = None
     lr_d: float | None = None
-    r1_gamma: float | None = None  # auto: 0.0002 * res^2 / batch
-    d_reg_interval: int = 16
-    g_reg_interval: int = 4
-    style_mixing_prob: float = 0.9
-    pl_weight: float = 0.0  # NVIDIA's default is 2; off for short runs
-    pl_decay: float = 0.01
-    ema_kimg: float | None = None  # auto: batch * 10 / 32
-    ema_rampup: float | None = 0.05
+    beta1_g: float = _SPEC["betas"][0]
+    beta2_g: float = _SPEC["betas"][1]
+    beta1_d: float = _SPEC["betas"][0]
+    beta2_d: float = _SPEC["betas"][1]
+    r1_gamma: float | None = None  # from NVIDIA's auto batch, not this one
+    d_reg_interval: int = _SPEC["d_reg_interval"]
+    g_reg_interval: int = _SPEC["g_reg_interval"]
+    style_mixing_prob: float = _SPEC["style_mixing_prob"]
+    pl_weight: float = _SPEC["pl_weight"]
+    pl_batch_shrink: int = _SPEC["pl_batch_shrink"]
+    pl_decay: float = _SPEC["pl_decay"]
+    ema_kimg: float | None = None  # from NVIDIA's auto batch
+    ema_rampup: float | None = _SPEC["ramp"]
     augment: str = "ada"  # "ada" (adaptive p), "fixed" (p = augment_p), "diffaugment" or "none"
     diffaugment: str = "color,translation,cutout"  # DiffAugment's policy, for "diffaugment"
     ada_pipeline: str = "bgc"
-    augment_p: float = 0.0  # initial (or fixed) p
-    ada_target: float = 0.6
+    augment_p: float = _SPEC["augment_p"]  # initial (or fixed) p
+    ada_target: float = _SPEC["ada_target"]
     ada_interval: int = 4
-    ada_kimg: float = 500
-    freeze_d: int = 0  # first D blocks frozen, when D is pretrained
-    d_loss_threshold: float = 0.2  # balance rule (as the DCGAN path); 0 turns it off
+    ada_kimg: float = _SPEC["ada_kimg"]
+    freezed: int = _SPEC["freezed"]  # Freeze-D in NVIDIA's units: D layers, when D is pretrained
+    freeze_d_blocks: int | None = None  # a run saved before `freezed`: its D blocks
+    d_loss_threshold: float = _SPEC["d_loss_threshold"]  # the lesson's balance rule; 0: off
     d_warmup: int = 20  # D-only steps first, when D is fresh
     noise_mode: str = "random"
     seed: int = 0
 
-    def resolved(self, resolution: int) -> SG2TrainConfig:
-        """A copy with the 'auto' values filled in."""
-        lr = 0.002 if resolution >= 1024 else 0.0025
-        return SG2TrainConfig(
-            **asdict(self)
-            | {
-                "lr_g": lr if self.lr_g is None else self.lr_g,
-                "lr_d": lr if self.lr_d is None else self.lr_d,
-                "r1_gamma": auto_r1_gamma(resolution, self.batch_size)
-                if self.r1_gamma is None
-                else self.r1_gamma,
-                "ema_kimg": self.batch_size * 10 / 32 if self.ema_kimg is None else self.ema_kimg,
-            }
-        )
+    @classmethod
+    def from_saved(cls, saved: dict) -> SG2TrainConfig:
+        """A run's saved settings; one saved before Freeze-D counted layers keeps its block
+        count as `freeze_d_blocks`."""
+        saved = dict(saved)
+        if "freeze_d" in saved:
+            saved["freeze_d_blocks"] = saved.pop("freeze_d")
+            saved.setdefault("freezed", 0)
+        return cls(**saved)
+
+    def resolved(self, resolution: int, gpus: int = 1) -> SG2TrainConfig:
+        """A copy with the 'auto' values filled in (NVIDIA's, for `gpus` processes)."""
+        auto = nvidia_auto(resolution, gpus)
+        filled = {
+            "lr_g": auto["lrate"] if self.lr_g is None else self.lr_g,
+            "lr_d": auto["lrate"] if self.lr_d is None else self.lr_d,
+            "r1_gamma": auto["gamma"] if self.r1_gamma is None else self.r1_gamma,
+            "ema_kimg": auto["ema"] if self.ema_kimg is None else self.ema_kimg,
+        }
+        return replace(self, **filled)
 
 
 class PermutationSampler:
-    """Indices in a fresh seeded permutation each epoch; its state is (epoch, index, seed)."""
+    """Indices in a fresh seeded permutation each epoch; its state is (epoch, index, seed).
+    A departure from NVIDIA's `InfiniteSampler` (one permutation, locally re-shuffled in a
+    window): a few dozen images need every image once per epoch, and the state is three
+    integers, which exact resume saves."""
 
     def __init__(self, n: int, seed: int = 0) -> None:
         if n < 1:
@@ -132,21 +151,35 @@ def fresh_discriminator(config: StyleGAN2Config, mbstd_group_size: int = 4) -> n
     return StyleGAN2Discriminator(d_config)
 
 
-def d_trainable(D: nn.Module, freeze_d: int) -> list[nn.Parameter]:
-    """Freeze-D: the first `freeze_d` blocks (never the last) get no gradient; the rest."""
-    blocks = D.blocks()
-    frozen = blocks[: min(freeze_d, len(blocks) - 1)]
-    frozen_ids = {id(p) for block in frozen for p in block.parameters()}
-    for block in frozen:
-        block.requires_grad_(False)
+def d_layers(D: nn.Module) -> list[list[nn.Module]]:
+    """D's layers in NVIDIA's order (`freeze_layers`), block by block from the input:
+    [fromrgb], conv0, conv1, [skip]; the 4x4 epilogue is never frozen, as NVIDIA's."""
+    names = ("fromrgb", "conv0", "conv1", "skip")
+    return [[getattr(b, n) for n in names if hasattr(b, n)] for b in D.blocks()[:-1]]
+
+
+def blocks_to_layers(D: nn.Module, blocks: int) -> int:
+    """How many of NVIDIA's D layers the first `blocks` blocks hold (the old unit)."""
+    return sum(len(layers) for layers in d_layers(D)[:blocks])
+
+
+def d_trainable(D: nn.Module, freezed: int) -> list[nn.Parameter]:
+    """Freeze-D as NVIDIA's `--freezed`: D's first `freezed` layers get no gradient; the
+    parameters of the rest."""
+    layers = [layer for block in d_layers(D) for layer in block][:freezed]
+    frozen_ids = {id(p) for layer in layers for p in layer.parameters()}
+    for layer in layers:
+        layer.requires_grad_(False)
     return [p for p in D.parameters() if id(p) not in frozen_ids]
 
 
-def lazy_adam(params: list[nn.Parameter], lr: float, interval: int) -> torch.optim.Adam:
-    """Adam(0, 0.99) with the lazy-regularisation correction of lr and betas."""
+def lazy_adam(
+    params: list[nn.Parameter], lr: float, interval: int, betas: tuple[float, float] = (0, 0.99)
+) -> torch.optim.Adam:
+    """Adam with the lazy-regularisation correction of lr and betas (mb_ratio = k / (k + 1))."""
     mb_ratio = interval / (interval + 1) if interval else 1.0
-    betas = (0.0**mb_ratio, 0.99**mb_ratio)
-    return torch.optim.Adam(params, lr=lr * mb_ratio, betas=betas, eps=1e-8)
+    corrected = (betas[0] ** mb_ratio, betas[1] ** mb_ratio)
+    return torch.optim.Adam(params, lr=lr * mb_ratio, betas=corrected, eps=1e-8)
 
 
 class StyleGAN2Trainer:
@@ -164,23 +197,24 @@ class StyleGAN2Trainer:
         labels: torch.Tensor | None = None,
     ) -> None:
         self.device = torch.device(device)
-        self.config = cfg = config.resolved(G.img_resolution)
+        self.config = cfg = config.resolved(G.img_resolution, _world())
         self.G = G.to(self.device).train().requires_grad_(False)
         self.D = D.to(self.device).train().requires_grad_(False)
         _broadcast_from_rank0(self.G, self.D)  # every process starts from the same weights
         self.G_ema = copy.deepcopy(self.G).eval()
-        self.frozen_d = min(cfg.freeze_d, len(self.D.blocks()) - 1) if d_pretrained else 0
+        self.frozen_d = self._freezed(cfg) if d_pretrained else 0  # D layers
         self.d_warmup = 0 if d_pretrained else cfg.d_warmup
-        self.notes = _d_notes(cfg, d_pretrained)
+        self.notes = _d_notes(cfg, d_pretrained, self.frozen_d)
         self.d_params = d_trainable(self.D, self.frozen_d)
-        # NVIDIA corrects G's Adam for G_reg_interval even with pl_weight = 0, when no Greg
-        # phase updates anything; here G gets the correction only when path length is on.
-        g_interval = cfg.g_reg_interval if cfg.pl_weight > 0 else 0
-        self.opt_g = lazy_adam(list(self.G.parameters()), cfg.lr_g, g_interval)
-        self.opt_d = lazy_adam(self.d_params, cfg.lr_d, cfg.d_reg_interval)
-        self.augment = AdaAugment(cfg.ada_pipeline, cfg.augment_p, seed=cfg.seed)
+        # As NVIDIA, G's Adam is corrected for G_reg_interval even with pl_weight = 0.
+        g_betas, d_betas = (cfg.beta1_g, cfg.beta2_g), (cfg.beta1_d, cfg.beta2_d)
+        self.opt_g = lazy_adam(list(self.G.parameters()), cfg.lr_g, cfg.g_reg_interval, g_betas)
+        self.opt_d = lazy_adam(self.d_params, cfg.lr_d, cfg.d_reg_interval, d_betas)
+        # ADA draws from the global torch RNG, as NVIDIA's (`rng_state` keeps it for resume).
+        self.augment = AdaAugment(cfg.ada_pipeline, cfg.augment_p)
+        self.global_batch = cfg.batch_size * _world()  # NVIDIA counts images over processes
         self.ada = AdaptiveP(
-            self.augment, cfg.batch_size, cfg.ada_target, cfg.ada_interval, cfg.ada_kimg
+            self.augment, self.global_batch, cfg.ada_target, cfg.ada_interval, cfg.ada_kimg
         )
         self.loss = StyleGAN2Loss(
             self.G,
@@ -190,6 +224,7 @@ class StyleGAN2Trainer:
             style_mixing_prob=cfg.style_mixing_prob,
             pl_weight=cfg.pl_weight,
             pl_decay=cfg.pl_decay,
+            pl_batch_shrink=cfg.pl_batch_shrink,
             noise_mode=cfg.noise_mode,
         )
         self.images = images
@@ -197,6 +232,12 @@ class StyleGAN2Trainer:
         self.sampler = PermutationSampler(len(images), cfg.seed) if images is not None else None
         self.batch_idx, self.cur_nimg = 0, 0
         self.last = {"R1": float("nan"), "PL": float("nan")}
+
+    def _freezed(self, cfg: SG2TrainConfig) -> int:
+        """Frozen D layers: `freezed`, or a legacy run's block count in layers."""
+        if cfg.freeze_d_blocks is not None:
+            return blocks_to_layers(self.D, cfg.freeze_d_blocks)
+        return cfg.freezed
 
     def _augment_fn(self):
         """What D's inputs go through: ADA's pipeline, DiffAugment (Zhao et al. 2020, on the
@@ -308,7 +349,7 @@ class StyleGAN2Trainer:
         ema_nimg = cfg.ema_kimg * 1000
         if cfg.ema_rampup is not None:
             ema_nimg = min(ema_nimg, self.cur_nimg * cfg.ema_rampup)
-        beta = 0.5 ** (cfg.batch_size / max(ema_nimg, 1e-8))
+        beta = 0.5 ** (self.global_batch / max(ema_nimg, 1e-8))
         for p_ema, p in zip(self.G_ema.parameters(), self.G.parameters(), strict=True):
             p_ema.copy_(p.lerp(p_ema, beta))
         for b_ema, b in zip(self.G_ema.buffers(), self.G.buffers(), strict=True):
@@ -332,7 +373,7 @@ class StyleGAN2Trainer:
         # NVIDIA runs the EMA before counting the images; warm-up leaves G_ema alone.
         if not warm_up:
             self.update_ema()
-        self.cur_nimg += n
+        self.cur_nimg += n * _world()
         self.batch_idx += 1
         if self.config.augment == "ada":  # "fixed" keeps p; the others do not use it
             self.ada.step()
@@ -427,9 +468,9 @@ def _checked_labels(
     return labels.to(torch.float32)
 
 
-def _d_notes(config: SG2TrainConfig, d_pretrained: bool) -> list[str]:
+def _d_notes(config: SG2TrainConfig, d_pretrained: bool, frozen: int) -> list[str]:
     if d_pretrained:
-        return [f"Freeze-D: first {config.freeze_d} D block(s) frozen"] if config.freeze_d else []
+        return [f"Freeze-D: first {frozen} D layer(s) frozen"] if frozen else []
     notes = ["the model has no discriminator: a fresh one is trained (no Freeze-D)"]
     if config.d_warmup:
         notes.append(f"D warm-up: {config.d_warmup} D-only step(s) first")

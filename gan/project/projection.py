@@ -105,10 +105,11 @@ class CropBox:
         _check_float("crop size", self.size, 0.05, 1.0)
 
     def pixels(self, width: int, height: int) -> tuple[int, int, int, int]:
-        """(left, top, right, bottom), moved inside the image if the box sticks out."""
+        """(left, top, right, bottom), moved inside the image if the box sticks out. Floored,
+        so that the centred box is NVIDIA's projector's, ((w - s) // 2, (h - s) // 2)."""
         side = max(1, round(self.size * min(width, height)))
-        left = min(max(round(self.x * width - side / 2), 0), width - side)
-        top = min(max(round(self.y * height - side / 2), 0), height - side)
+        left = min(max(math.floor(self.x * width - side / 2), 0), width - side)
+        top = min(max(math.floor(self.y * height - side / 2), 0), height - side)
         return left, top, left + side, top + side
 
 
@@ -165,10 +166,11 @@ def normalize_noise(noise_maps: list[torch.Tensor]) -> None:
 
 @torch.no_grad()
 def w_stats(generator: nn.Module, samples: int, seed: int = 123) -> tuple[torch.Tensor, float]:
-    """w_avg (1, 1, w_dim) and the scalar std of w over `samples` mapped z (NVIDIA's recipe)."""
+    """w_avg (1, 1, w_dim) and the scalar std of w over `samples` mapped z (NVIDIA's recipe,
+    with its draws: numpy's RandomState(123))."""
     device = next(generator.parameters()).device
-    g = torch.Generator().manual_seed(seed)
-    z = torch.randn(samples, generator.z_dim, generator=g).to(device)
+    draws = np.random.RandomState(seed).randn(samples, generator.z_dim)
+    z = torch.from_numpy(draws).to(device, torch.float32)
     w = torch.cat([generator.mapping(chunk, None)[:, :1] for chunk in z.split(1000)])
     w_avg = w.mean(dim=0, keepdim=True)
     return w_avg, float(((w - w_avg).square().sum() / samples).sqrt())

@@ -11,7 +11,7 @@ from gradio_client import handle_file
 from PIL import Image
 
 from core import store
-from gan.finetune import sg2_run
+from gan.finetune import recipes
 from gan.judge import judge
 from tests.gan.finetune.sg2_tiny import tiny_d, tiny_g
 from tests.ui.test_finetune_api import painting_crops
@@ -113,15 +113,16 @@ def test_stylegan2_api_defaults_follow_the_model(client, sg2_bases, images_dir, 
     *_, result = client.predict(
         images=files, model=sg2_bases[0], name="sg2-api-auto", kid=False, api_name="/finetune"
     )
-    expected = sg2_run.defaults(16, "cpu")
-    assert result["steps"] == expected["steps"] and result["ended"] == "finished"
+    expected = recipes.recipe_for("stylegan2").defaults(16, "cpu")
+    assert result["steps"] == expected.steps and result["ended"] == "finished"
     state = json.loads(
         (store.checkpoints_dir() / "sg2-api-auto" / "training_state.json").read_text()
     )
     cfg = state["sg2_config"]
-    assert cfg["lr_g"] == cfg["lr_d"] == expected["lr_g"] == 0.0025  # not DCGAN's 2e-4
-    assert cfg["batch_size"] == expected["batch_size"] and cfg["d_warmup"] == expected["d_warmup"]
-    assert state["config"]["sample_every"] == expected["sample_every"]
+    assert cfg["lr_g"] == cfg["lr_d"] == expected.lr_g == 0.0025  # not DCGAN's 2e-4
+    assert cfg["batch_size"] == expected.batch_size and cfg["d_warmup"] == expected.d_warmup
+    assert state["config"]["sample_every"] == expected.sample_every
+    assert (cfg["beta1_g"], cfg["beta2_g"], cfg["d_loss_threshold"]) == (0.0, 0.99, 0.0)
 
 
 def test_a_conditional_stylegan2_is_refused_over_the_api(

@@ -243,10 +243,13 @@ def nvidia_pickle_bytes(
     module_src: str = "class Generator: pass\n",
     protocol: int = pickle.DEFAULT_PROTOCOL,
     extra: dict | None = None,
+    raw_state: dict | None = None,
 ) -> bytes:
-    """The byte stream of `pickle.dump(dict(G=..., D=..., G_ema=..., ...))` from training."""
+    """The byte stream of `pickle.dump(dict(G=..., D=..., G_ema=..., ...))` from training
+    (G holds `raw_state`, or G_ema's weights)."""
     with reference_globals():
-        G = module_tree(g_state, "Generator", g_init_kwargs(g_config), module_src)
+        raw = g_state if raw_state is None else raw_state
+        G = module_tree(raw, "Generator", g_init_kwargs(g_config), module_src)
         G_ema = module_tree(g_state, "Generator", g_init_kwargs(g_config), module_src)
         data = {"training_set_kwargs": EasyDict(path="x.zip", resolution=16), "G": G}
         if d_state is not None:

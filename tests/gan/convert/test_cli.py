@@ -44,6 +44,7 @@ def test_cli_writes_a_folder_that_loads(tmp_path, checkpoints):
         "README.md",
         "config.json",
         "discriminator.safetensors",
+        "generator_train.safetensors",  # the pickle's raw G, which fine-tuning resumes
         "model.safetensors",
     ]
     assert store.read_config(folder) == gc
@@ -122,6 +123,7 @@ def test_push_then_served_at_a_pinned_revision(tmp_path, checkpoints, hub, monke
         "config.json",
         "model.safetensors",
         "discriminator.safetensors",
+        "generator_train.safetensors",
         "README.md",
     }
     sha = pin(hub, "me/tiny-sg2")

@@ -100,6 +100,14 @@ def test_pickle_gives_config_and_exact_tensors(c_dim):
     assert all(torch.equal(out.d_state[k], d[k]) for k in d)
 
 
+def test_the_raw_g_is_kept_beside_g_ema():
+    gc, g, dc, d = _pair(0)
+    raw = {k: v + 1 if v.is_floating_point() else v for k, v in g.items()}
+    out = convert_network_pickle(io.BytesIO(fakes.nvidia_pickle_bytes(gc, g, dc, d, raw_state=raw)))
+    assert all(torch.equal(out.g_train_state[k], raw[k]) for k in raw)
+    assert all(torch.equal(out.state[k], g[k]) for k in g)  # what generation uses: G_ema
+
+
 @pytest.mark.parametrize("protocol", [2, 3, 4, 5])
 def test_every_pickle_protocol_reads(protocol):
     gc, g, _, _ = _pair()

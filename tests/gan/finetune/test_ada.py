@@ -1,9 +1,13 @@
-"""ADA: identity at p = 0, the transforms' conventions, differentiability, RNG state, p control."""
+"""ADA: NVIDIA's outputs on the same draws, the transforms' conventions, differentiability, RNG
+state, p control."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from gan.finetune.ada import PIPELINES, AdaAugment, AdaptiveP
 from tests.gan.finetune.sg2_tiny import one_thread
@@ -15,14 +19,29 @@ def images(n: int = 8, c: int = 3, seed: int = 0) -> torch.Tensor:
     return torch.rand(n, c, 16, 16, generator=torch.Generator().manual_seed(seed)) * 2 - 1
 
 
+# NVIDIA's AugmentPipe (stylegan2-ada-pytorch, training/augment.py) on 6 images of 16 x 12 px,
+# 'bgc' and 'geom' at p 0, 0.5, 1 and 1.3, each after torch.manual_seed(123); with each output
+# the next 3 numbers of the global RNG (so the draws are the same ones, in the same order).
+NVIDIA_ADA = Path(__file__).parent / "fixtures" / "ada_nvidia.safetensors"
+
+
+@pytest.mark.parametrize("pipeline", ["bgc", "geom"])
+@pytest.mark.parametrize("p", [0.0, 0.5, 1.0, 1.3])
+def test_equals_nvidia_on_the_same_draws(pipeline, p):
+    ref = load_file(NVIDIA_ADA)
+    torch.manual_seed(123)
+    out = AdaAugment(pipeline, p)(ref["x"].clone())  # the global RNG, as NVIDIA's
+    assert (out - ref[f"{pipeline}_p{p}"]).abs().max() < 1e-4
+    assert torch.equal(torch.rand(3), ref[f"{pipeline}_p{p}_after"])
+
+
 @pytest.mark.parametrize("pipeline", sorted(PIPELINES))
-def test_identity_at_p_zero(pipeline):
-    aug = AdaAugment(pipeline, p=0.0, seed=3)
+def test_nearly_identity_at_p_zero_and_the_same_draws(pipeline):
+    aug, other = AdaAugment(pipeline, p=0.0, seed=3), AdaAugment(pipeline, p=0.9, seed=3)
     x = images()
-    state = aug.generator.get_state()
-    y = aug(x)
-    assert y is x
-    assert torch.equal(aug.generator.get_state(), state)  # no random numbers drawn
+    assert torch.allclose(aug(x), x, atol=1e-5)  # sym6 up and down: a perfect reconstruction
+    other(x)
+    assert torch.equal(aug.generator.get_state(), other.generator.get_state())
 
 
 def only(name: str, p: float = 1.0, seed: int = 0) -> AdaAugment:
@@ -31,11 +50,17 @@ def only(name: str, p: float = 1.0, seed: int = 0) -> AdaAugment:
     return aug
 
 
+def near(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Equal up to the blur of NVIDIA's resampling (noise in [-1, 1]: ~0.65 from another image)."""
+    return bool((a - b).abs().mean() < 0.2)
+
+
 def test_xflip_gives_the_image_or_its_mirror():
     x = images(16)
     y = only("xflip")(x)
-    flipped = [torch.allclose(b, a.flip(2), atol=1e-5) for a, b in zip(x, y, strict=True)]
-    same = [torch.allclose(b, a, atol=1e-5) for a, b in zip(x, y, strict=True)]
+    # NVIDIA's sym6 filter is not symmetric: a mirror through it is a little blurred.
+    flipped = [near(b, a.flip(2)) for a, b in zip(x, y, strict=True)]
+    same = [torch.allclose(b, a, atol=1e-4) for a, b in zip(x, y, strict=True)]
     assert all(f or s for f, s in zip(flipped, same, strict=True))
     assert any(flipped) and any(same)
 
@@ -44,7 +69,7 @@ def test_rotate90_gives_quarter_turns():
     x = images(16)
     y = only("rotate90")(x)
     for a, b in zip(x, y, strict=True):
-        assert any(torch.allclose(b, a.rot90(k, (1, 2)), atol=1e-5) for k in range(4))
+        assert any(near(b, a.rot90(k, (1, 2))) for k in range(4))
 
 
 def test_integer_translation_moves_whole_pixels():
@@ -140,12 +165,12 @@ def test_p_rises_when_d_overfits_and_falls_when_not():
     assert ada.p == pytest.approx(0.5 + 8 * 4 / 1000 - 2 * 8 * 4 / 1000)
 
 
-def test_p_moves_every_interval_and_stays_in_unit_range():
+def test_p_moves_every_interval_is_not_capped_at_one_and_stays_above_zero():
     ada = controller(p=0.99)
     feed(ada, 1.0, 3)
     assert ada.p == 0.99  # not yet an interval
     feed(ada, 1.0, 400)
-    assert ada.p == 1.0
+    assert ada.p == pytest.approx(0.99 + 100 * 8 * 4 / 1000)  # NVIDIA caps p at 0 only
     feed(ada, -1.0, 4000)
     assert ada.p == 0.0
 

@@ -23,6 +23,16 @@ CPU = torch.device("cpu")
         ("steps", 2.5, "whole number"),
         ("diffaugment", "blur", "DiffAugment"),
         ("d_loss_threshold", float("inf"), "finite"),
+        ("freezed", -1, "freezed"),
+        ("freezed", 2.5, "whole number"),
+        ("freeze_d", 9, "D blocks"),
+        ("ada_kimg", 0, "ada_kimg"),
+        ("pl_weight", float("nan"), "finite"),
+        ("pl_weight", -2, "pl_weight"),
+        ("pl_decay", 2, "pl_decay"),
+        ("ema_rampup", 5, "ema_rampup"),
+        ("pl_batch_shrink", 0, "pl_batch_shrink"),
+        ("g_reg_interval", 0, "g_reg_interval"),
     ],
 )
 def test_absurd_hyperparameters_are_clear_errors(field, value, message):

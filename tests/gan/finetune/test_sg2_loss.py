@@ -7,7 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gan.finetune.sg2_loss import StyleGAN2Loss, auto_r1_gamma
+from gan.finetune.sg2_loss import StyleGAN2Loss
+from gan.finetune.specs import nvidia_auto
 from tests.gan.finetune.sg2_tiny import one_thread, tiny_d, tiny_g
 
 __all__ = ["one_thread"]  # autouse fixture
@@ -25,9 +26,11 @@ class LinearD(nn.Module):
         return (img * self.w).sum([1, 2, 3])[:, None] + self.b
 
 
-def test_auto_gamma_is_adas_formula():
-    assert auto_r1_gamma(256, 64) == pytest.approx(0.2048)
-    assert auto_r1_gamma(1024, 32) == pytest.approx(0.0002 * 1024**2 / 32)
+def test_auto_gamma_is_adas_formula_on_its_auto_batch():
+    assert nvidia_auto(256)["gamma"] == pytest.approx(0.0002 * 256**2 / 16)  # mb 16
+    assert nvidia_auto(256, gpus=8)["gamma"] == pytest.approx(0.2048)  # mb 64
+    assert nvidia_auto(1024)["gamma"] == pytest.approx(0.0002 * 1024**2 / 4)
+    assert nvidia_auto(64)["ema"] == 10 and nvidia_auto(1024)["lrate"] == 0.002
 
 
 def test_r1_equals_the_hand_computation_on_a_linear_d():

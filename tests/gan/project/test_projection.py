@@ -165,3 +165,22 @@ def test_prepare_target_crops_and_resizes(tmp_path):
         P.prepare_target(tmp_path / "x.png", 8)
     with pytest.raises(UserInputError, match="target must be"):
         P.Projection(tiny_generator(), torch.rand(1, 3, 8, 8), PyramidLoss())
+
+
+@pytest.mark.parametrize(("width", "height"), [(103, 60), (60, 103), (101, 60), (64, 64)])
+def test_the_centred_crop_is_nvidias_projectors(width, height):
+    """NVIDIA's projector.py: crop((w - s) // 2, (h - s) // 2, (w + s) // 2, (h + s) // 2)."""
+    s = min(width, height)
+    expected = ((width - s) // 2, (height - s) // 2, (width + s) // 2, (height + s) // 2)
+    assert P.CropBox().pixels(width, height) == expected
+
+
+def test_w_avg_comes_from_nvidias_draws():
+    """NVIDIA's projector: z from np.random.RandomState(123).randn(samples, z_dim)."""
+    G = tiny_stylegan2()
+    z = torch.from_numpy(np.random.RandomState(123).randn(64, G.z_dim)).float()
+    with torch.no_grad():
+        w = G.mapping(z, None)[:, :1]
+    w_avg, std = P.w_stats(G, 64)
+    assert torch.allclose(w_avg, w.mean(0, keepdim=True), atol=1e-6)
+    assert std == pytest.approx(float(((w - w_avg).square().sum() / 64).sqrt()), rel=1e-5)
