@@ -95,6 +95,14 @@ PIXELATED = "pixelated"
 HEADER_ROW = "gs-header"  # the header's one row: model, refresh, Hub status, language
 HUB_STATUS = "gs-hub-status"
 LARGE_RESULT = "gs-large-result"  # an image that fills its box, however small its pixels
+# When an event fails, Gradio 6.31's page shows the message as a toast and also sets every
+# output's status tracker to "error" (`Blocks`: the catch after `log_cb` calls
+# `update_loading_status({status: "error"})`), which draws a translucent cover with a red
+# "Error" badge (`<span class="error">` in `[data-testid=status-tracker]`, statustracker.js)
+# over the last result. No event option turns off only that: `show_progress="hidden"` would
+# hide the progress of the runs too. The app's failures are all messages for a toast (bad
+# input, a quota, a busy slot): the page hides that tracker, and the result stays visible.
+ERROR_BADGE = "[data-testid=status-tracker]:has(> span.error)"
 CSS = f"""
 .{PIXELATED} img {{ image-rendering: pixelated; }}
 /* Gallery: room above the grid for the label and the toolbar, so neither covers a face. */
@@ -104,6 +112,8 @@ CSS = f"""
 /* The header wraps on a phone; the Hub status keeps whole words. */
 #{HEADER_ROW} {{ flex-wrap: wrap; align-items: center; }}
 #{HUB_STATUS} {{ min-width: 12rem; word-break: normal; overflow-wrap: normal; }}
+/* No "Error" badge over a result: the toast says what went wrong (see ERROR_BADGE). */
+{ERROR_BADGE} {{ display: none !important; }}
 @media (max-width: 640px) {{
   .grid-container {{ grid-template-columns: repeat(auto-fill, minmax(72px, 1fr)) !important; }}
 }}
@@ -345,6 +355,14 @@ _QUIET = {"queue": False, "api_visibility": "private", "show_progress": "hidden"
 def visible_if_any(files: Any) -> dict:
     """Shown with files; "hidden" (still on the page, so its change events fire) without."""
     return gr.update(visible=True if files else "hidden")
+
+
+def downloads_box(label: Any) -> gr.File:
+    """A downloads box (several files) under a result, hidden until it holds files (call
+    where it belongs in the layout)."""
+    files = gr.File(label=label, file_count="multiple", visible="hidden")
+    show_when_filled(files)
+    return files
 
 
 def show_when_filled(files: gr.File) -> None:

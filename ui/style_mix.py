@@ -12,7 +12,7 @@ from core.media import thumbnail as fit
 from gan import DEFAULT_MODEL
 from gan.faces import STYLE_PRESETS, StyleMix
 from gan.studio import THUMBNAIL_SIZE, FaceStudio
-from ui.common import CHEAP_LANE, friendly, inputs_for, show_when_filled
+from ui.common import CHEAP_LANE, downloads_box, friendly, inputs_for
 from ui.examples import (
     capability_notice,
     capable_model,
@@ -151,12 +151,7 @@ def build_style_mix_tab(
             grid = gr.Image(label=t("tab.style_mixing"), type="filepath", format="png")
             gallery = gr.Gallery(label=t("style_mixing.gallery.label"), columns=6, height="auto")
             info = gr.Markdown(label="info")
-            files = gr.File(
-                label=t("style_mixing.files.label"),
-                file_count="multiple",
-                visible="hidden",  # until it holds files (show_when_filled)
-            )
-    show_when_filled(files)
+            files = downloads_box(t("style_mixing.files.label"))
     components = {"row_seeds": rows, "column_seeds": cols, "preset": preset, "layers": layers}
     components |= {"truncation_psi": psi, "model": model} | sg2.components()
     sg2.follow(model, studio)
