@@ -31,7 +31,7 @@ def parse_seeds(text: str | int | float | None, max_count: int = MAX_SEEDS) -> l
     if isinstance(text, (int, float)):
         text = str(int(text))
     if text is None or not str(text).strip():
-        raise UserInputError("enter at least one seed, e.g. `1-8, 42`")
+        raise UserInputError("enter at least one seed, e.g. `1-8, 42`", "msg.error.no_seed")
     seeds: list[int] = []
     normalised = re.sub(r"\s*-\s*", "-", str(text).strip())  # "1 - 8" -> "1-8"
     for part in re.split(r"[,\s;]+", normalised):
@@ -41,22 +41,34 @@ def parse_seeds(text: str | int | float | None, max_count: int = MAX_SEEDS) -> l
         if m := _RANGE_RE.match(part):
             lo, hi = int(m.group(1)), int(m.group(2))
             if hi < lo:
-                raise UserInputError(f"seed range {part!r} runs backwards")
+                raise UserInputError(
+                    "seed range {part} runs backwards", "msg.error.seed_backwards", part=repr(part)
+                )
             if hi - lo + 1 + len(seeds) > max_count:
-                raise UserInputError(f"too many seeds: at most {max_count} at once")
+                raise UserInputError(
+                    "too many seeds: at most {count} at once",
+                    "msg.error.too_many_seeds",
+                    count=max_count,
+                )
             seeds.extend(range(lo, hi + 1))
         elif part.isascii() and part.isdigit():  # "²".isdigit() but int("²") fails
             seeds.append(int(part))
         else:
             raise UserInputError(
-                f"cannot read seed {part!r}: use whole numbers and ranges, e.g. `1-8, 42`"
+                "cannot read seed {part}: use whole numbers and ranges, e.g. `1-8, 42`",
+                "msg.error.bad_seed",
+                part=repr(part),
             )
     if not seeds:
-        raise UserInputError("enter at least one seed, e.g. `1-8, 42`")
+        raise UserInputError("enter at least one seed, e.g. `1-8, 42`", "msg.error.no_seed")
     if len(seeds) > max_count:
-        raise UserInputError(f"too many seeds: at most {max_count} at once")
+        raise UserInputError(
+            "too many seeds: at most {count} at once", "msg.error.too_many_seeds", count=max_count
+        )
     if max(seeds) > MAX_SEED:
-        raise UserInputError(f"seeds must be between 0 and {MAX_SEED}")
+        raise UserInputError(
+            "seeds must be between 0 and {max_seed}", "msg.error.seed_range", max_seed=MAX_SEED
+        )
     return seeds
 
 

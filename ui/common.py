@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 import gradio as gr
 
 from core.device import is_out_of_memory
-from core.errors import UserInputError
+from core.errors import Phrase, UserInputError
 from core.identity import OWNER, Identity
 
 log = logging.getLogger("gan_studio")
@@ -158,30 +158,82 @@ def info(message: object) -> None:
     gr.Info(as_text(message))
 
 
-def as_gr_error(error: Exception, release_memory: Callable[[], None] | None = None) -> Exception:
-    """Turn any failure into a message for the person (as text); the server keeps serving."""
+def as_gr_error(
+    error: Exception,
+    release_memory: Callable[[], None] | None = None,
+    lang: str = "en",
+) -> Exception:
+    """Turn any failure into a message for the person (as text, in `lang` where the message
+    has a key); the server keeps serving."""
     if isinstance(error, gr.Error):
         return error  # made by `error` (escaped already) or by Gradio
     if isinstance(error, UserInputError):
-        return _error(str(error))
+        return _error(in_language(error.phrase, lang))
     if is_out_of_memory(error):
         if release_memory is not None:
             release_memory()
         log.warning("out of memory: %s", error)
-        return _error("The GPU ran out of memory: try a smaller size or fewer images.")
+        return _error(in_language(OUT_OF_MEMORY, lang))
     log.exception("unexpected error", exc_info=error)
-    return _error(f"Something went wrong ({type(error).__name__}); the details are in the log.")
+    return _error(
+        in_language(Phrase(UNEXPECTED, "msg.error.unexpected", kind=type(error).__name__), lang)
+    )
+
+
+OUT_OF_MEMORY = Phrase(
+    "The GPU ran out of memory: try a smaller size or fewer images.", "msg.error.out_of_memory"
+)
+UNEXPECTED = "Something went wrong ({kind}); the details are in the log."
+
+
+def in_language(phrase: Phrase, lang: str) -> str:
+    """`phrase` in `lang` (`ui/locales`), its values filled (phrases among them translated
+    too); its English text where it has no key or the key is unknown."""
+    from ui.i18n import has_message, translate
+
+    values = {
+        k: in_language(v, lang) if isinstance(v, Phrase) else v for k, v in phrase.values.items()
+    }
+    if phrase.key is None or not has_message(phrase.key):
+        return phrase.text.format(**values) if values else phrase.text
+    return translate(phrase.key, lang, **values)
+
+
+def language_of_call(names: list[str], args: tuple, kwargs: dict) -> str:
+    """The page language of the request among a handler's arguments (the one `friendly` adds
+    or the handler's own `request`); English without one (API clients send none)."""
+    from ui.i18n import language_of
+
+    named = {**dict(zip([*names, *CALLER], args, strict=False)), **kwargs}
+    return language_of(named.get("gs_request") or named.get("request"))
 
 
 _error = error  # `as_gr_error`'s parameter hides the name
 
 
-def _reject_non_finite(names: list[str], args: tuple, kwargs: dict) -> None:
-    """NaN and infinite numbers cannot come from the sliders, but can through the API."""
+class RefusedUpload:
+    """What an input's pre-processing hands the handler instead of a file it refused (Gradio
+    runs it before the handler, without the request): `friendly` raises its message in the
+    visitor's language before the handler runs."""
+
+    def __init__(self, phrase: Phrase) -> None:
+        self.phrase = phrase
+
+
+def _reject_bad_input(names: list[str], args: tuple, kwargs: dict) -> None:
+    """A refused upload; NaN and infinite numbers (they cannot come from the sliders, but can
+    through the API)."""
     named = {**dict(zip(names, args, strict=False)), **kwargs}
     for name, value in named.items():
+        if isinstance(value, RefusedUpload):
+            raise UserInputError(value.phrase)
         if isinstance(value, float) and not math.isfinite(value):
-            raise UserInputError(f"{name} must be a finite number, not {value}")
+            raise UserInputError(
+                "{name} must be a finite number, not {value}",
+                "msg.error.not_finite",
+                name=name,
+                value=value,
+            )
 
 
 def friendly(fn: Callable, release_memory: Callable[[], None] | None = None) -> Callable:
@@ -195,27 +247,29 @@ def friendly(fn: Callable, release_memory: Callable[[], None] | None = None) -> 
 
         @functools.wraps(fn)
         def stream(*args, **kwargs):
+            lang = language_of_call(names, args, kwargs)
             try:
                 args, kwargs, who = _caller(fn, guard, args, kwargs)
-                _reject_non_finite(names, args, kwargs)
+                _reject_bad_input(names, args, kwargs)
                 checked = _checked(fn, guard, who, names, args, kwargs)
                 with checked as (args, kwargs, deadline):
                     yield from _in_scope(guard, who, run(*args, **kwargs), deadline)
             except Exception as e:
-                raise as_gr_error(e, release_memory) from e
+                raise as_gr_error(e, release_memory, lang) from e
 
         return _with_caller_params(stream, fn, guard)
 
     @functools.wraps(fn)
     def call(*args, **kwargs):
+        lang = language_of_call(names, args, kwargs)
         try:
             args, kwargs, who = _caller(fn, guard, args, kwargs)
-            _reject_non_finite(names, args, kwargs)
+            _reject_bad_input(names, args, kwargs)
             checked = _checked(fn, guard, who, names, args, kwargs)
             with checked as (args, kwargs, deadline), _scope(guard, who, deadline):
                 return _after(fn, guard, who, run(*args, **kwargs))
         except Exception as e:
-            raise as_gr_error(e, release_memory) from e
+            raise as_gr_error(e, release_memory, lang) from e
 
     return _with_caller_params(call, fn, guard)
 
