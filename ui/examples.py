@@ -146,18 +146,31 @@ def _local_models(model_type: str) -> list[str]:
         return []
 
 
-def model_type(name: str) -> str | None:
-    """The `model_type` of model `name` (from its config.json only), None when unreadable."""
+def model_config(name: str) -> dict:
+    """The config.json of model `name` ({} when unreadable)."""
     try:
         if "/" in name:
             path = store.hub_file(store.HubRef.parse(name), store.CONFIG_NAME)
-            config = json.loads(path.read_text())
-        else:
-            config = store.read_config(store.resolve(name))
+            return json.loads(path.read_text())
+        return store.read_config(store.resolve(name))
     except (UserInputError, OSError, ValueError) as e:
         log.info("example model %s: %s", name, e)
-        return None
-    return config.get("model_type")
+        return {}
+
+
+def model_type(name: str) -> str | None:
+    """The `model_type` of model `name` (from its config.json only), None when unreadable."""
+    return model_config(name).get("model_type")
+
+
+def has_ws(name: str, count: int) -> bool:
+    """Whether model `name` is a StyleGAN2 with at least `count` ws (two per resolution from
+    8 px, one at 4 px: 8 at 32 px, 10 at 64 px)."""
+    config = model_config(name)
+    if config.get("model_type") != STYLEGAN2_TYPE:
+        return False
+    resolution = int(config.get("img_resolution") or 0)
+    return resolution >= 4 and 2 * resolution.bit_length() - 4 >= count
 
 
 def is_generator(name: str) -> bool:

@@ -387,6 +387,7 @@ def _share(c: dict, links: Permalinks | None) -> None:
             rows,
             [c[f] for f in EXAMPLE_FIELDS],
             label=t("common.examples"),
+            elem_id="finetune-examples",
             example_labels=[translate(key) for key in EXAMPLE_RUNS],  # plain text only
         )
     howto("finetune")  # the "How it works" panel (ui/i18n.py)

@@ -17,6 +17,7 @@ from ui.examples import (
     capability_notice,
     capable_model,
     follow_capability,
+    has_ws,
     is_stylegan2,
     lane_examples,
 )
@@ -183,7 +184,10 @@ def _share(handlers, components, outputs, release_memory, links: Permalinks | No
     run = friendly(handlers.style_mix, release_memory)
 
     def example(rows, cols, preset, layers, psi):
-        name = capable_model(is_stylegan2, "a StyleGAN2 model")
+        """On a StyleGAN2 that has the preset's ws (fine ones start at ws 8: 64 px or more)."""
+        first = STYLE_PRESETS[preset][0] if preset in STYLE_PRESETS else 0
+        what = f"a StyleGAN2 model with ws {first} and up"
+        name = capable_model(lambda n: has_ws(n, first + 1), what)
         return (*run(rows, cols, preset, layers, psi, name), name)
 
     names = ["row_seeds", "column_seeds", "preset", "layers", "truncation_psi"]
