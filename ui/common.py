@@ -27,6 +27,7 @@ import gradio as gr
 from core.device import is_out_of_memory
 from core.errors import Phrase, UserInputError
 from core.identity import OWNER, Identity
+from ui.i18n import has_message, language_of, translate
 
 log = logging.getLogger("gan_studio")
 
@@ -105,8 +106,11 @@ LARGE_RESULT = "gs-large-result"  # an image that fills its box, however small i
 ERROR_BADGE = "[data-testid=status-tracker]:has(> span.error)"
 CSS = f"""
 .{PIXELATED} img {{ image-rendering: pixelated; }}
-/* Gallery: room above the grid for the label and the toolbar, so neither covers a face. */
+/* Gallery: room above the grid for the label and the toolbar, so neither covers a face. The
+   app's galleries ask for height="auto", which Gradio 6.31 caps at 55vh with a scroll bar (its
+   `fixed-height` class), so the last row of a Style mixing grid was cut: they grow instead. */
 .grid-wrap:has(> .grid-container) {{ padding-top: 2.5rem !important; }}
+.grid-wrap.fixed-height:has(> .grid-container) {{ max-height: none !important; }}
 /* A tab's main result fills its box (a 64 px face drawn large, not as a thumbnail). */
 .{LARGE_RESULT} img {{ width: 100%; height: 100%; object-fit: contain; }}
 /* The header wraps on a phone; the Hub status keeps whole words. */
@@ -189,8 +193,6 @@ UNEXPECTED = "Something went wrong ({kind}); the details are in the log."
 def in_language(phrase: Phrase, lang: str) -> str:
     """`phrase` in `lang` (`ui/locales`), its values filled (phrases among them translated
     too); its English text where it has no key or the key is unknown."""
-    from ui.i18n import has_message, translate
-
     values = {
         k: in_language(v, lang) if isinstance(v, Phrase) else v for k, v in phrase.values.items()
     }
@@ -202,8 +204,6 @@ def in_language(phrase: Phrase, lang: str) -> str:
 def language_of_call(names: list[str], args: tuple, kwargs: dict) -> str:
     """The page language of the request among a handler's arguments (the one `friendly` adds
     or the handler's own `request`); English without one (API clients send none)."""
-    from ui.i18n import language_of
-
     named = {**dict(zip([*names, *CALLER], args, strict=False)), **kwargs}
     return language_of(named.get("gs_request") or named.get("request"))
 
@@ -413,8 +413,9 @@ def visible_if_any(files: Any) -> dict:
 
 def downloads_box(label: Any) -> gr.File:
     """A downloads box (several files) under a result, hidden until it holds files (call
-    where it belongs in the layout)."""
-    files = gr.File(label=label, file_count="multiple", visible="hidden")
+    where it belongs in the layout). Not interactive: its change event makes it an input,
+    which Gradio would otherwise draw with an upload button and a clear cross."""
+    files = gr.File(label=label, file_count="multiple", visible="hidden", interactive=False)
     show_when_filled(files)
     return files
 

@@ -190,7 +190,7 @@ class FinetuneHandlers:
         """Prepare the upload as training would, to show the grid, the same images as the
         StyleGAN2 D sees them (augmented) and any problems, before training."""
         if not images:
-            return None, "", None
+            return None, "", gr.update(value=None, visible=False)
         crops = int(crops_per_image or 1)
         dataset = self.tuner.prepare(images, model, crops=crops, deadline=current_deadline())
         lang = language_of(request)
@@ -209,7 +209,8 @@ class FinetuneHandlers:
             augmented, caption = self.tuner.augment_preview(dataset, config)
             augmented = _shown(augmented)
             note += "  \n" + translate("msg.finetune.augmented", lang, caption=caption)
-        return _shown(preview_grid(dataset.images)), note, augmented
+        shown_for_sg2 = gr.update(value=augmented, visible=augmented is not None)  # not for a DCGAN
+        return _shown(preview_grid(dataset.images)), note, shown_for_sg2
 
     def defaults(self, model: str, request: gr.Request = None):
         """`model`'s defaults (its architecture's and resolution's) in the number boxes and
