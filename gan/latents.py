@@ -26,6 +26,11 @@ MAX_LATENT_FILE_BYTES = 4 * 1024 * 1024
 _RANGE_RE = re.compile(r"^(\d+)\s*-\s*(\d+)$")
 
 
+LATENT_COUNT = "give between 1 and {max} latent vectors"
+LATENT_JSON = "the latent vector is not valid JSON: {reason} at {pos}"
+LATENT_LIST = "latent vectors must be a list of numbers or a list of lists"
+
+
 def parse_seeds(text: str | int | float | None, max_count: int = MAX_SEEDS) -> list[int]:
     """Parse `"1-8, 42"` into `[1, ..., 8, 42]`, keeping order; ranges are inclusive."""
     if isinstance(text, (int, float)):
@@ -95,14 +100,23 @@ def validate_z(z: np.ndarray | torch.Tensor, nz: int) -> torch.Tensor:
         z = z[:, :, 0, 0]
     if z.dim() != 2 or z.shape[1] != nz:
         raise UserInputError(
-            f"latent vectors must have shape ({nz},) or (N, {nz}); got {tuple(z.shape)}"
+            "latent vectors must have shape ({nz},) or (N, {nz}); got {shape}",
+            "msg.error.latent_shape",
+            nz=nz,
+            shape=tuple(z.shape),
         )
     if z.shape[0] == 0 or z.shape[0] > MAX_SEEDS:
-        raise UserInputError(f"give between 1 and {MAX_SEEDS} latent vectors")
+        raise UserInputError(LATENT_COUNT, "msg.error.latent_count", max=MAX_SEEDS)
     if not torch.isfinite(z).all():
-        raise UserInputError("latent vectors contain NaN or infinite values")
+        raise UserInputError(
+            "latent vectors contain NaN or infinite values", "msg.error.latent_nan"
+        )
     if z.abs().max() > MAX_ABS_Z:
-        raise UserInputError(f"latent values must lie within ±{MAX_ABS_Z:g}")
+        raise UserInputError(
+            "latent values must lie within ±{limit}",
+            "msg.error.latent_range",
+            limit=f"{MAX_ABS_Z:g}",
+        )
     return z
 
 
@@ -111,9 +125,11 @@ def parse_latent_text(text: str, nz: int) -> torch.Tensor:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
-        raise UserInputError(f"the latent vector is not valid JSON: {e.msg} at {e.pos}") from e
+        raise UserInputError(LATENT_JSON, "msg.error.latent_json", reason=e.msg, pos=e.pos) from e
     except RecursionError as e:  # "[[[[..." thousands deep
-        raise UserInputError("the latent vector is nested too deeply") from e
+        raise UserInputError(
+            "the latent vector is nested too deeply", "msg.error.latent_nested"
+        ) from e
     return _validate_list(data, nz)
 
 
@@ -128,10 +144,12 @@ def load_latent_file(path: str | Path, nz: int) -> torch.Tensor:
 def _check_latent_file(path: Path) -> str:
     """The file's suffix (`.npy` or `.json`), after the size check."""
     if path.stat().st_size > MAX_LATENT_FILE_BYTES:
-        raise UserInputError("the latent file is too large (limit 4 MB)")
+        raise UserInputError(
+            "the latent file is too large (limit 4 MB)", "msg.error.latent_too_big"
+        )
     suffix = path.suffix.lower()
     if suffix not in (".npy", ".json"):
-        raise UserInputError("upload latents as a .npy or .json file")
+        raise UserInputError("upload latents as a .npy or .json file", "msg.error.latent_suffix")
     return suffix
 
 
@@ -140,12 +158,26 @@ def _read_npy(path: Path) -> np.ndarray:
     try:
         array = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError, MemoryError) as e:  # MemoryError: a lying header
-        raise UserInputError(f"cannot read {path.name} as a NumPy array ({e})") from e
+        raise UserInputError(
+            "cannot read {name} as a NumPy array ({detail})",
+            "msg.error.latent_not_numpy",
+            name=path.name,
+            detail=e,
+        ) from e
     if not isinstance(array, np.ndarray):  # a zip (.npz, torch.save) renamed .npy
         array.close()
-        raise UserInputError(f"cannot read {path.name} as a NumPy array (it is an archive)")
+        raise UserInputError(
+            "cannot read {name} as a NumPy array (it is an archive)",
+            "msg.error.latent_archive",
+            name=path.name,
+        )
     if not np.issubdtype(array.dtype, np.number) or np.iscomplexobj(array):
-        raise UserInputError(f"{path.name} must hold real numbers, not {array.dtype}")
+        raise UserInputError(
+            "{name} must hold real numbers, not {dtype}",
+            "msg.error.latent_dtype",
+            name=path.name,
+            dtype=array.dtype,
+        )
     return array
 
 
@@ -155,7 +187,7 @@ def _validate_list(data: object, nz: int) -> torch.Tensor:
     try:
         array = np.asarray(data, dtype=np.float64)
     except (TypeError, ValueError) as e:
-        raise UserInputError("latent vectors must be a list of numbers or a list of lists") from e
+        raise UserInputError(LATENT_LIST, "msg.error.latent_list") from e
     return validate_z(array, nz)
 
 
@@ -192,14 +224,20 @@ def validate_w(w: np.ndarray | torch.Tensor, num_ws: int, w_dim: int) -> torch.T
         w = w[:, None].repeat(1, num_ws, 1)
     if w.dim() != 3 or tuple(w.shape[1:]) != (num_ws, w_dim):
         raise UserInputError(
-            f"w latents must have shape ({w_dim},) or (N, {num_ws}, {w_dim}); got {tuple(w.shape)}"
+            "w latents must have shape ({w_dim},) or (N, {num_ws}, {w_dim}); got {shape}",
+            "msg.error.w_shape",
+            w_dim=w_dim,
+            num_ws=num_ws,
+            shape=tuple(w.shape),
         )
     if not 0 < w.shape[0] <= MAX_SEEDS:
-        raise UserInputError(f"give between 1 and {MAX_SEEDS} latent vectors")
+        raise UserInputError(LATENT_COUNT, "msg.error.latent_count", max=MAX_SEEDS)
     if not torch.isfinite(w).all():
-        raise UserInputError("the w latent contains NaN or infinite values")
+        raise UserInputError("the w latent contains NaN or infinite values", "msg.error.w_nan")
     if w.abs().max() > MAX_ABS_W:
-        raise UserInputError(f"w values must lie within ±{MAX_ABS_W:g}")
+        raise UserInputError(
+            "w values must lie within ±{limit}", "msg.error.w_range", limit=f"{MAX_ABS_W:g}"
+        )
     return w
 
 
@@ -236,16 +274,18 @@ def _json_value(text: str) -> object:
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:
-        raise UserInputError(f"the latent vector is not valid JSON: {e.msg} at {e.pos}") from e
+        raise UserInputError(LATENT_JSON, "msg.error.latent_json", reason=e.msg, pos=e.pos) from e
     except RecursionError as e:
-        raise UserInputError("the latent vector is nested too deeply") from e
+        raise UserInputError(
+            "the latent vector is nested too deeply", "msg.error.latent_nested"
+        ) from e
 
 
 def _as_array(data: object) -> np.ndarray:
     try:
         return np.asarray(data, dtype=np.float64)
     except (TypeError, ValueError) as e:
-        raise UserInputError("latent vectors must be a list of numbers or a list of lists") from e
+        raise UserInputError(LATENT_LIST, "msg.error.latent_list") from e
 
 
 def w_json(w: torch.Tensor, **settings: object) -> str:
@@ -294,17 +334,26 @@ def interpolation_path(
     if mode not in ("lerp", "slerp"):
         raise UserInputError(f"mode must be 'lerp' or 'slerp', not {mode!r}")
     if keyframes.shape[0] < 2:
-        raise UserInputError("interpolation needs at least two seeds")
+        raise UserInputError("interpolation needs at least two seeds", "msg.error.two_seeds")
     frames = int(frames)
     if not 2 <= frames <= MAX_FRAMES:
-        raise UserInputError(f"frames per segment must be between 2 and {MAX_FRAMES}")
+        raise UserInputError(
+            "frames per segment must be between 2 and {max}",
+            "msg.error.frames_range",
+            max=MAX_FRAMES,
+        )
     points = list(keyframes)
     if loop:
         points.append(keyframes[0])
     segments = len(points) - 1
     total = segments * (frames - 1) + (0 if loop else 1)
     if total > MAX_TOTAL_FRAMES:
-        raise UserInputError(f"that makes {total} frames: at most {MAX_TOTAL_FRAMES}")
+        raise UserInputError(
+            "that makes {total} frames: at most {max}",
+            "msg.error.total_frames",
+            total=total,
+            max=MAX_TOTAL_FRAMES,
+        )
     step = lerp if mode == "lerp" else slerp
     t = torch.linspace(0.0, 1.0, frames)
     path = [step(points[i], points[i + 1], t[:-1]) for i in range(segments)]
