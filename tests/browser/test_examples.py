@@ -3,11 +3,11 @@ JavaScript error (the `no_page_errors` fixture), nothing left processing, no "Er
 any component (present in the page, even where the page hides it) and no error toast, and it
 shows its result. The heavy tabs' loss plots once froze the page (`ui/plots.py`,
 docs/upstream.md). Fine-tune's and the lab's examples fill a form (a run takes minutes): they
-must fill it cleanly.
+must fill it cleanly, each set on one fresh page.
 
-Each case opens its own browser context on the session's app. Style mixing and Judge examples
-are offered only when an installed model can run them: the module adds a tiny StyleGAN2 and a
-model saved with its discriminator first, so that they are clicked too.
+Each case loads a fresh page (its own Gradio session) on the session's app. Style mixing and
+Judge examples are offered only when an installed model can run them: the module adds a tiny
+StyleGAN2 and a model saved with its discriminator first, so that they are clicked too.
 """
 
 from __future__ import annotations
@@ -97,11 +97,23 @@ TABS = {
         None,
         plot_drawn("Perceptual distance", "Step "),
     ),
+}
+# Examples that only fill a form (a run takes minutes: not cached, no plot): all of a set on
+# one fresh page, one after the other, so that they cost one page load per set.
+FORMS = {
     "Fine-tune": ("finetune-examples", len(EXAMPLE_RUNS), None, finetune_form),
     "GAN lab": ("lab-examples", len(PRESETS), None, lab_form),
     "GAN lab (compare)": ("lab-compare-examples", 3, "Two runs side by side", compare_form),
 }
-CASES = [(name, i) for name, (_, count, _, _) in TABS.items() for i in range(count)]
+CASES = [
+    pytest.param(name, [i], id=f"{name}-{i}")
+    for name, (_, count, _, _) in TABS.items()
+    for i in range(count)
+]
+CASES += [
+    pytest.param(name, list(range(count)), id=f"{name}-all")
+    for name, (_, count, _, _) in FORMS.items()
+]
 
 
 @pytest.fixture(scope="module")
@@ -132,22 +144,23 @@ def fresh_page(context, app_url: str, app_services) -> Page:
     return page
 
 
-@pytest.mark.parametrize(("tab_name", "index"), CASES)
+@pytest.mark.parametrize(("tab_name", "indices"), CASES)
 def test_an_example_settles_on_a_fresh_page(
-    browser, context, app_url, app_services, capable_models, tab_name, index
+    browser, context, app_url, app_services, capable_models, tab_name, indices
 ):
-    examples_id, _, accordion, check = TABS[tab_name]
+    examples_id, _, accordion, check = (TABS | FORMS)[tab_name]
     page = fresh_page(context, app_url, app_services)
     try:
         open_tab(page, tab_name.split(" (")[0])
         tab = panel(page)
         if accordion:
             tab.get_by_text(accordion).first.click()
-        tab.locator(f"#{examples_id} button.gallery-item").nth(index).click()
-        check(tab, index)
-        wait_until_idle(page)
-        expect(page.locator(".pending, .generating").filter(visible=True)).to_have_count(0)
-        expect(error_badges(page)).to_have_count(0)
-        assert_no_error_toast(page)
+        for index in indices:
+            tab.locator(f"#{examples_id} button.gallery-item").nth(index).click()
+            check(tab, index)
+            wait_until_idle(page)
+            expect(page.locator(".pending, .generating").filter(visible=True)).to_have_count(0)
+            expect(error_badges(page)).to_have_count(0)
+            assert_no_error_toast(page)
     finally:
         page.close()
