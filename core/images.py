@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from core.errors import UserInputError
+from core.errors import Phrase, UserInputError
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +25,23 @@ IMAGENET_STD = (0.229, 0.224, 0.225)  # the feature networks trained on it
 MAX_PIXELS = 40_000_000  # ~6300x6300; larger files are refused before decoding
 MAX_FILE_BYTES = 50 * 1024 * 1024
 MIN_SIDE = 32
+# What a message calls the file (`load_rgb(..., what=...)`), in the page's languages.
+IMAGE = Phrase("image", "msg.what.image")
+PHOTO = Phrase("photo", "msg.what.photo")
+CONTENT_IMAGE = Phrase("content image", "msg.what.content_image")
+
+
+def style_image(number: int) -> Phrase:
+    return Phrase("style image {number}", "msg.what.style_image", number=number)
+
+
+def numbered_image(number: int) -> Phrase:
+    return Phrase("image {number}", "msg.what.numbered_image", number=number)
+
+
+def named_file(name: str) -> Phrase:
+    return Phrase("file {name}", "msg.what.named_file", name=name)
+
 
 # Pillow warns at MAX_IMAGE_PIXELS and raises at twice that; we check ourselves first.
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
@@ -33,56 +50,83 @@ Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 def load_rgb(
     source: str | Path | Image.Image | np.ndarray | None,
     *,
-    what: str = "image",
+    what: Phrase | str = IMAGE,
     min_side: int = MIN_SIDE,
     max_pixels: int = MAX_PIXELS,
 ) -> Image.Image:
     """Open `source` as an upright 8-bit RGB image, or raise `UserInputError`."""
     if source is None or (isinstance(source, str) and not source.strip()):
-        raise UserInputError(f"please upload a {what}")
+        raise UserInputError("please upload a {what}", "msg.error.upload_missing", what=what)
     if isinstance(source, np.ndarray):
         source = _array_to_image(source, what)
     image = source if isinstance(source, Image.Image) else _open(Path(source), what, max_pixels)
     if image.width * image.height > max_pixels:
-        raise UserInputError(
-            f"the {what} is {image.width}x{image.height}: over the {max_pixels:,}-pixel limit"
-        )
+        raise too_many_pixels(what, image, max_pixels)
     image = _to_rgb(image)
     if min(image.size) < min_side:
         raise UserInputError(
-            f"the {what} is {image.width}x{image.height}: each side must be at least {min_side} px"
+            "the {what} is {width}x{height}: each side must be at least {min_side} px",
+            "msg.error.image_too_small",
+            what=what,
+            width=image.width,
+            height=image.height,
+            min_side=min_side,
         )
     return image
 
 
-def _open(path: Path, what: str, max_pixels: int) -> Image.Image:
+def too_many_pixels(what: Phrase, image: Image.Image, max_pixels: int) -> UserInputError:
+    return UserInputError(
+        "the {what} is {width}x{height}: over the {limit}-pixel limit",
+        "msg.error.image_too_large",
+        what=what,
+        width=image.width,
+        height=image.height,
+        limit=f"{max_pixels:,}",
+    )
+
+
+def _open(path: Path, what: Phrase, max_pixels: int) -> Image.Image:
     try:
         size = path.stat().st_size
     except OSError as e:
-        raise UserInputError(f"the {what} could not be read") from e
+        raise UserInputError(
+            "the {what} could not be read", "msg.error.unreadable", what=what
+        ) from e
     if size == 0:
-        raise UserInputError(f"the {what} is an empty file")
+        raise UserInputError("the {what} is an empty file", "msg.error.empty_file", what=what)
     if size > MAX_FILE_BYTES:
-        raise UserInputError(f"the {what} is {size / 2**20:.0f} MB: the limit is 50 MB")
+        raise UserInputError(
+            "the {what} is {mb} MB: the limit is 50 MB",
+            "msg.error.file_too_big",
+            what=what,
+            mb=f"{size / 2**20:.0f}",
+        )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(path)
             if image.width * image.height > max_pixels:
-                raise UserInputError(
-                    f"the {what} is {image.width}x{image.height}: "
-                    f"over the {max_pixels:,}-pixel limit"
-                )
+                raise too_many_pixels(what, image, max_pixels)
             image.load()
             return _upright(image, to_8_bit(image))
     except UserInputError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-        raise UserInputError(f"the {what} is too large to decode safely") from e
+        raise UserInputError(
+            "the {what} is too large to decode safely", "msg.error.decompression_bomb", what=what
+        ) from e
     except UnidentifiedImageError as e:
-        raise UserInputError(f"the {what} is not an image Pillow can read") from e
+        raise UserInputError(
+            "the {what} is not an image Pillow can read", "msg.error.not_an_image", what=what
+        ) from e
     except (OSError, SyntaxError, ValueError) as e:  # truncated or corrupt data
-        raise UserInputError(f"the {what} is corrupt or truncated ({e})") from e
+        raise UserInputError(
+            "the {what} is corrupt or truncated ({detail})",
+            "msg.error.corrupt",
+            what=what,
+            detail=e,
+        ) from e
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
@@ -153,12 +197,21 @@ def _upright(original: Image.Image, image: Image.Image) -> Image.Image:
     return image.transpose(_TRANSPOSE[orientation]) if orientation in _TRANSPOSE else image
 
 
-def _array_to_image(a: np.ndarray, what: str) -> Image.Image:
+def _array_to_image(a: np.ndarray, what: Phrase) -> Image.Image:
     if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (1, 3, 4)):
-        raise UserInputError(f"the {what} has an unsupported shape {a.shape}")
+        raise UserInputError(
+            "the {what} has an unsupported shape {shape}",
+            "msg.error.shape",
+            what=what,
+            shape=a.shape,
+        )
     if a.dtype != np.uint8:
         if not np.isfinite(a).all():
-            raise UserInputError(f"the {what} contains NaN or infinite values")
+            raise UserInputError(
+                "the {what} contains NaN or infinite values",
+                "msg.error.non_finite_image",
+                what=what,
+            )
         scale = 255.0 if a.max() <= 1.0 else 1.0
         a = (a.astype(np.float64) * scale).clip(0, 255).astype(np.uint8)
     if a.ndim == 3 and a.shape[2] == 1:

@@ -95,13 +95,17 @@ class Quotas:
         and the owner are bound by `heavy_job_max_s` per chunk only)."""
         if anonymous and steps > self.anon_max_steps:
             raise UserInputError(
-                f"anonymous fine-tunes are limited to {self.anon_max_steps} steps; "
-                "sign in with Hugging Face for longer runs"
+                "anonymous fine-tunes are limited to {steps} steps; "
+                "sign in with Hugging Face for longer runs",
+                "msg.error.anon_steps",
+                steps=self.anon_max_steps,
             )
         if anonymous and max_seconds > self.anon_max_seconds:
             raise UserInputError(
-                f"anonymous fine-tunes are limited to {self.anon_max_seconds:.0f} s; "
-                "sign in with Hugging Face for longer runs"
+                "anonymous fine-tunes are limited to {seconds} s; "
+                "sign in with Hugging Face for longer runs",
+                "msg.error.anon_seconds",
+                seconds=f"{self.anon_max_seconds:.0f}",
             )
 
     def check_frames(self, total_frames: int) -> None:
@@ -177,13 +181,19 @@ class JobGate:
             per_address = Counter(t.address for t in self._pending.values())
             if per_owner[owner_id] >= self.quotas.max_pending_per_visitor:
                 raise UserInputError(
-                    f"you already have {per_owner[owner_id]} jobs waiting or running "
-                    f"(at most {self.quotas.max_pending_per_visitor}); wait for one to finish"
+                    "you already have {count} jobs waiting or running "
+                    "(at most {limit}); wait for one to finish",
+                    "msg.error.visitor_jobs",
+                    count=per_owner[owner_id],
+                    limit=self.quotas.max_pending_per_visitor,
                 )
             if per_address[address] >= self.quotas.max_pending_per_address:
                 raise UserInputError(
-                    f"{per_address[address]} jobs from your network address are waiting or "
-                    f"running (at most {self.quotas.max_pending_per_address}); try again soon"
+                    "{count} jobs from your network address are waiting or "
+                    "running (at most {limit}); try again soon",
+                    "msg.error.address_jobs",
+                    count=per_address[address],
+                    limit=self.quotas.max_pending_per_address,
                 )
             self._next += 1
             self._pending[self._next] = _Ticket(owner_id, address, self._clock())
@@ -209,8 +219,10 @@ class JobGate:
             running = self._heavy.get(owner_id)
             if running is not None:
                 raise UserInputError(
-                    f"your {running} job is still running: one heavy job at a time; "
-                    "stop it or wait for it to finish"
+                    "your {job} job is still running: one heavy job at a time; "
+                    "stop it or wait for it to finish",
+                    "msg.error.heavy_busy",
+                    job=running,
                 )
             self._heavy[owner_id] = kind
         try:
@@ -255,6 +267,9 @@ class Deadline:
     def check(self, what: str = "the job") -> None:
         if self.expired:
             raise UserInputError(
-                f"{what} reached this server's {self.seconds:.0f} s limit and was stopped; "
-                "use fewer steps or a smaller size"
+                "{what} reached this server's {seconds} s limit and was stopped; "
+                "use fewer steps or a smaller size",
+                "msg.error.time_cap",
+                what=what,
+                seconds=f"{self.seconds:.0f}",
             )

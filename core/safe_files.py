@@ -32,6 +32,7 @@ from core.errors import UserInputError
 
 # A URL in a file input would make the server fetch it (SSRF, no size limit): refused. Note that
 # gradio_client's `handle_file("https://...")` sends the URL itself; `handle_file(path)` uploads.
+NOT_A_ZIP = "{name} is not a readable .zip archive"
 URL_REFUSED = (
     "upload the file itself: URLs are not accepted here (with gradio_client, download the "
     "file and pass handle_file(local_path), which uploads it)"
@@ -56,7 +57,7 @@ def _raw_path(value: Any) -> str:
     elif not isinstance(value, str | os.PathLike):
         value = getattr(value, "path", None) or getattr(value, "name", None)
     if not isinstance(value, str | os.PathLike):
-        raise UserInputError("expected an uploaded file")
+        raise UserInputError("expected an uploaded file", "msg.error.expected_file")
     return os.fspath(value)
 
 
@@ -65,17 +66,23 @@ def upload_path(value: Any, root: Path | None = None) -> Path:
     special file, a missing file or anything outside the upload folder."""
     raw = _raw_path(value)
     if raw.strip().lower().startswith(_URL_PREFIXES) or "://" in raw:
-        raise UserInputError(URL_REFUSED)
+        raise UserInputError(URL_REFUSED, "msg.error.url_refused")
     root = (root or upload_folder()).resolve()
     try:
         path = Path(raw).resolve(strict=True)
         mode = path.stat().st_mode
     except (OSError, RuntimeError):  # missing, or a symlink loop
-        raise UserInputError("the uploaded file is missing; upload it again") from None
+        raise UserInputError(
+            "the uploaded file is missing; upload it again", "msg.error.upload_gone"
+        ) from None
     if not path.is_relative_to(root) or path == root:
-        raise UserInputError("only files uploaded to this app are accepted")
+        raise UserInputError(
+            "only files uploaded to this app are accepted", "msg.error.foreign_file"
+        )
     if not stat.S_ISREG(mode):
-        raise UserInputError("expected an uploaded file, not a folder or a special file")
+        raise UserInputError(
+            "expected an uploaded file, not a folder or a special file", "msg.error.not_a_file"
+        )
     return path
 
 
@@ -105,14 +112,14 @@ def zip_entry_count(path: Path) -> int:
         tail = f.read()
         at = _end_record(tail)
         if at is None:
-            raise UserInputError(f"{path.name} is not a readable .zip archive")
+            raise UserInputError(NOT_A_ZIP, "msg.error.not_a_zip", name=path.name)
         *_, claimed, cd_size, cd_offset, _ = _EOCD.unpack_from(tail, at)
         cd_end = tail_start + at  # the central directory ends where the end records begin
         if claimed == 0xFFFF or cd_size == 0xFFFFFFFF or cd_offset == 0xFFFFFFFF:
             claimed, cd_size, cd_end = _zip64_counts(f, tail, at)
         cd_start = cd_end - cd_size
         if cd_start < 0 or cd_size > size:
-            raise UserInputError(f"{path.name} is not a readable .zip archive")
+            raise UserInputError(NOT_A_ZIP, "msg.error.not_a_zip", name=path.name)
         f.seek(cd_start)
         signatures = _count_in(f, cd_size, _CENTRAL_ENTRY)
     return max(claimed, signatures)
@@ -162,7 +169,11 @@ def check_zip_entries(path: Path, limit: int = MAX_ZIP_ENTRIES) -> None:
     count = zip_entry_count(path)
     if count > limit:
         raise UserInputError(
-            f"{path.name} has {count:,} entries: the limit is {limit:,}; upload fewer files"
+            "{name} has {count} entries: the limit is {limit}; upload fewer files",
+            "msg.error.zip_entries",
+            name=path.name,
+            count=f"{count:,}",
+            limit=f"{limit:,}",
         )
 
 
@@ -173,7 +184,9 @@ def open_zip(path: Path, limit: int = MAX_ZIP_ENTRIES) -> zipfile.ZipFile:
     try:
         return zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, EOFError) as e:
-        raise UserInputError(f"{path.name} is not a readable .zip archive ({e})") from None
+        raise UserInputError(
+            NOT_A_ZIP + " ({detail})", "msg.error.not_a_zip_detail", name=path.name, detail=e
+        ) from None
 
 
 # --- Decoded pixels ------------------------------------------------------------------------
@@ -196,7 +209,8 @@ def image_pixels(source: Any) -> int:
             frames = int(getattr(im, "n_frames", 1) or 1)
     except Image.DecompressionBombError:
         raise UserInputError(
-            "an image has far too many pixels to decode; upload a smaller one"
+            "an image has far too many pixels to decode; upload a smaller one",
+            "msg.error.pixel_bomb",
         ) from None
     except (OSError, ValueError, SyntaxError) as e:
         raise UnreadableImageError(f"not a readable image ({type(e).__name__})") from None
@@ -234,8 +248,11 @@ def check_pixels(paths: Iterable[Path], budget: int) -> int:
                 continue
             if total > budget:
                 raise UserInputError(
-                    f"the upload would decode to more than {budget / 1e6:.0f} megapixels "
-                    f"(stopped at {name}); upload fewer or smaller images"
+                    "the upload would decode to more than {megapixels} megapixels "
+                    "(stopped at {name}); upload fewer or smaller images",
+                    "msg.error.pixel_budget",
+                    megapixels=f"{budget / 1e6:.0f}",
+                    name=name,
                 )
     return total
 

@@ -34,12 +34,17 @@ MAX_LATENT_FILE_BYTES = 4 * 1024 * 1024  # every latent upload, z or W+ (README,
 _RANGE_RE = re.compile(r"^(\d+)\s*-\s*(\d+)$")
 
 
+LATENT_COUNT = "give between 1 and {max} latent vectors"
+LATENT_JSON = "the latent vector is not valid JSON: {reason} at {pos}"
+LATENT_LIST = "latent vectors must be a list of numbers or a list of lists"
+
+
 def parse_seeds(text: str | int | float | None, max_count: int = MAX_SEEDS) -> list[int]:
     """Parse `"1-8, 42"` into `[1, ..., 8, 42]`, keeping order; ranges are inclusive."""
     if isinstance(text, (int, float)):
         text = str(int(text))
     if text is None or not str(text).strip():
-        raise UserInputError("enter at least one seed, e.g. `1-8, 42`")
+        raise UserInputError("enter at least one seed, e.g. `1-8, 42`", "msg.error.no_seed")
     seeds: list[int] = []
     normalised = re.sub(r"\s*-\s*", "-", str(text).strip())  # "1 - 8" -> "1-8"
     for part in re.split(r"[,\s;]+", normalised):
@@ -49,22 +54,34 @@ def parse_seeds(text: str | int | float | None, max_count: int = MAX_SEEDS) -> l
         if m := _RANGE_RE.match(part):
             lo, hi = int(m.group(1)), int(m.group(2))
             if hi < lo:
-                raise UserInputError(f"seed range {part!r} runs backwards")
+                raise UserInputError(
+                    "seed range {part} runs backwards", "msg.error.seed_backwards", part=repr(part)
+                )
             if hi - lo + 1 + len(seeds) > max_count:
-                raise UserInputError(f"too many seeds: at most {max_count} at once")
+                raise UserInputError(
+                    "too many seeds: at most {count} at once",
+                    "msg.error.too_many_seeds",
+                    count=max_count,
+                )
             seeds.extend(range(lo, hi + 1))
         elif part.isascii() and part.isdigit():  # "²".isdigit() but int("²") fails
             seeds.append(int(part))
         else:
             raise UserInputError(
-                f"cannot read seed {part!r}: use whole numbers and ranges, e.g. `1-8, 42`"
+                "cannot read seed {part}: use whole numbers and ranges, e.g. `1-8, 42`",
+                "msg.error.bad_seed",
+                part=repr(part),
             )
     if not seeds:
-        raise UserInputError("enter at least one seed, e.g. `1-8, 42`")
+        raise UserInputError("enter at least one seed, e.g. `1-8, 42`", "msg.error.no_seed")
     if len(seeds) > max_count:
-        raise UserInputError(f"too many seeds: at most {max_count} at once")
+        raise UserInputError(
+            "too many seeds: at most {count} at once", "msg.error.too_many_seeds", count=max_count
+        )
     if max(seeds) > MAX_SEED:
-        raise UserInputError(f"seeds must be between 0 and {MAX_SEED}")
+        raise UserInputError(
+            "seeds must be between 0 and {max_seed}", "msg.error.seed_range", max_seed=MAX_SEED
+        )
     return seeds
 
 
@@ -91,14 +108,23 @@ def validate_z(z: np.ndarray | torch.Tensor, nz: int) -> torch.Tensor:
         z = z[:, :, 0, 0]
     if z.dim() != 2 or z.shape[1] != nz:
         raise UserInputError(
-            f"latent vectors must have shape ({nz},) or (N, {nz}); got {tuple(z.shape)}"
+            "latent vectors must have shape ({nz},) or (N, {nz}); got {shape}",
+            "msg.error.latent_shape",
+            nz=nz,
+            shape=tuple(z.shape),
         )
     if z.shape[0] == 0 or z.shape[0] > MAX_SEEDS:
-        raise UserInputError(f"give between 1 and {MAX_SEEDS} latent vectors")
+        raise UserInputError(LATENT_COUNT, "msg.error.latent_count", max=MAX_SEEDS)
     if not torch.isfinite(z).all():
-        raise UserInputError("latent vectors contain NaN or infinite values")
+        raise UserInputError(
+            "latent vectors contain NaN or infinite values", "msg.error.latent_nan"
+        )
     if z.abs().max() > MAX_ABS_Z:
-        raise UserInputError(f"latent values must lie within ±{MAX_ABS_Z:g}")
+        raise UserInputError(
+            "latent values must lie within ±{limit}",
+            "msg.error.latent_range",
+            limit=f"{MAX_ABS_Z:g}",
+        )
     return z
 
 
@@ -121,11 +147,12 @@ def _z_only(latent: Latent | None) -> torch.Tensor:
 def _check_latent_file(path: Path) -> str:
     """The file's suffix (`.npy` or `.json`), after the size check."""
     if path.stat().st_size > MAX_LATENT_FILE_BYTES:
-        limit = MAX_LATENT_FILE_BYTES >> 20
-        raise UserInputError(f"the latent file is too large (limit {limit} MB)")
+        raise UserInputError(  # MAX_LATENT_FILE_BYTES
+            "the latent file is too large (limit 4 MB)", "msg.error.latent_too_big"
+        )
     suffix = path.suffix.lower()
     if suffix not in (".npy", ".json"):
-        raise UserInputError("upload latents as a .npy or .json file")
+        raise UserInputError("upload latents as a .npy or .json file", "msg.error.latent_suffix")
     return suffix
 
 
@@ -134,12 +161,26 @@ def _read_npy(path: Path) -> np.ndarray:
     try:
         array = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError, MemoryError) as e:  # MemoryError: a lying header
-        raise UserInputError(f"cannot read {path.name} as a NumPy array ({e})") from e
+        raise UserInputError(
+            "cannot read {name} as a NumPy array ({detail})",
+            "msg.error.latent_not_numpy",
+            name=path.name,
+            detail=e,
+        ) from e
     if not isinstance(array, np.ndarray):  # a zip (.npz, torch.save) renamed .npy
         array.close()
-        raise UserInputError(f"cannot read {path.name} as a NumPy array (it is an archive)")
+        raise UserInputError(
+            "cannot read {name} as a NumPy array (it is an archive)",
+            "msg.error.latent_archive",
+            name=path.name,
+        )
     if not np.issubdtype(array.dtype, np.number) or np.iscomplexobj(array):
-        raise UserInputError(f"{path.name} must hold real numbers, not {array.dtype}")
+        raise UserInputError(
+            "{name} must hold real numbers, not {dtype}",
+            "msg.error.latent_dtype",
+            name=path.name,
+            dtype=array.dtype,
+        )
     return array
 
 
@@ -216,14 +257,20 @@ def validate_w(w: np.ndarray | torch.Tensor, num_ws: int, w_dim: int) -> torch.T
         w = w[:, None].repeat(1, num_ws, 1)
     if w.dim() != 3 or tuple(w.shape[1:]) != (num_ws, w_dim):
         raise UserInputError(
-            f"w latents must have shape ({w_dim},) or (N, {num_ws}, {w_dim}); got {tuple(w.shape)}"
+            "w latents must have shape ({w_dim},) or (N, {num_ws}, {w_dim}); got {shape}",
+            "msg.error.w_shape",
+            w_dim=w_dim,
+            num_ws=num_ws,
+            shape=tuple(w.shape),
         )
     if not 0 < w.shape[0] <= MAX_SEEDS:
-        raise UserInputError(f"give between 1 and {MAX_SEEDS} latent vectors")
+        raise UserInputError(LATENT_COUNT, "msg.error.latent_count", max=MAX_SEEDS)
     if not torch.isfinite(w).all():
-        raise UserInputError("the w latent contains NaN or infinite values")
+        raise UserInputError("the w latent contains NaN or infinite values", "msg.error.w_nan")
     if w.abs().max() > MAX_ABS_W:
-        raise UserInputError(f"w values must lie within ±{MAX_ABS_W:g}")
+        raise UserInputError(
+            "w values must lie within ±{limit}", "msg.error.w_range", limit=f"{MAX_ABS_W:g}"
+        )
     return w
 
 
@@ -268,16 +315,18 @@ def _json_value(text: str) -> object:
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:
-        raise UserInputError(f"the latent vector is not valid JSON: {e.msg} at {e.pos}") from e
+        raise UserInputError(LATENT_JSON, "msg.error.latent_json", reason=e.msg, pos=e.pos) from e
     except RecursionError as e:
-        raise UserInputError("the latent vector is nested too deeply") from e
+        raise UserInputError(
+            "the latent vector is nested too deeply", "msg.error.latent_nested"
+        ) from e
 
 
 def _as_array(data: object) -> np.ndarray:
     try:
         return np.asarray(data, dtype=np.float64)
     except (TypeError, ValueError) as e:
-        raise UserInputError("latent vectors must be a list of numbers or a list of lists") from e
+        raise UserInputError(LATENT_LIST, "msg.error.latent_list") from e
 
 
 def w_json(w: torch.Tensor, **settings: object) -> str:
@@ -326,17 +375,26 @@ def interpolation_path(
     if mode not in ("lerp", "slerp"):
         raise UserInputError(f"mode must be 'lerp' or 'slerp', not {mode!r}")
     if keyframes.shape[0] < 2:
-        raise UserInputError("interpolation needs at least two seeds")
+        raise UserInputError("interpolation needs at least two seeds", "msg.error.two_seeds")
     frames = int(frames)
     if not 2 <= frames <= MAX_FRAMES:
-        raise UserInputError(f"frames per segment must be between 2 and {MAX_FRAMES}")
+        raise UserInputError(
+            "frames per segment must be between 2 and {max}",
+            "msg.error.frames_range",
+            max=MAX_FRAMES,
+        )
     points = list(keyframes)
     if loop:
         points.append(keyframes[0])
     segments = len(points) - 1
     total = segments * (frames - 1) + (0 if loop else 1)
     if total > MAX_TOTAL_FRAMES:
-        raise UserInputError(f"that makes {total} frames: at most {MAX_TOTAL_FRAMES}")
+        raise UserInputError(
+            "that makes {total} frames: at most {max}",
+            "msg.error.total_frames",
+            total=total,
+            max=MAX_TOTAL_FRAMES,
+        )
     step = lerp if mode == "lerp" else slerp
     t = torch.linspace(0.0, 1.0, frames)
     path = [step(points[i], points[i + 1], t[:-1]) for i in range(segments)]

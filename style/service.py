@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 
 from core.events import Progress
-from core.images import load_rgb
+from core.images import CONTENT_IMAGE, load_rgb, style_image
 from core.runs import RunRegistry
 from style.networks import VGG19, LossNetworks
 from style.settings import StyleSettings, max_size
@@ -52,8 +52,8 @@ class Stylist:
     ) -> Iterator[Progress]:
         """Repaint `content` in the style of `styles` (blended by `settings.style_blend`);
         `stop(session)` ends the run early with the current image."""
-        content_img = load_rgb(content, what="content image")
-        style_imgs = [load_rgb(p, what=f"style image {i + 1}") for i, p in enumerate(styles)]
+        content_img = load_rgb(content, what=CONTENT_IMAGE)
+        style_imgs = [load_rgb(p, what=style_image(i + 1)) for i, p in enumerate(styles)]
         with self.runs.running(session) as stop:
             yield from stylize(
                 content_img,

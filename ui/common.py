@@ -25,8 +25,9 @@ from typing import Any, TypeVar
 import gradio as gr
 
 from core.device import is_out_of_memory
-from core.errors import UserInputError
+from core.errors import Phrase, UserInputError
 from core.identity import OWNER, Identity
+from ui.i18n import has_message, language_of, translate
 
 log = logging.getLogger("gan_studio")
 
@@ -95,15 +96,28 @@ PIXELATED = "pixelated"
 HEADER_ROW = "gs-header"  # the header's one row: model, refresh, Hub status, language
 HUB_STATUS = "gs-hub-status"
 LARGE_RESULT = "gs-large-result"  # an image that fills its box, however small its pixels
+# When an event fails, Gradio 6.31's page shows the message as a toast and also sets every
+# output's status tracker to "error" (`Blocks`: the catch after `log_cb` calls
+# `update_loading_status({status: "error"})`), which draws a translucent cover with a red
+# "Error" badge (`<span class="error">` in `[data-testid=status-tracker]`, statustracker.js)
+# over the last result. No event option turns off only that: `show_progress="hidden"` would
+# hide the progress of the runs too. The app's failures are all messages for a toast (bad
+# input, a quota, a busy slot): the page hides that tracker, and the result stays visible.
+ERROR_BADGE = "[data-testid=status-tracker]:has(> span.error)"
 CSS = f"""
 .{PIXELATED} img {{ image-rendering: pixelated; }}
-/* Gallery: room above the grid for the label and the toolbar, so neither covers a face. */
+/* Gallery: room above the grid for the label and the toolbar, so neither covers a face. The
+   app's galleries ask for height="auto", which Gradio 6.31 caps at 55vh with a scroll bar (its
+   `fixed-height` class), so the last row of a Style mixing grid was cut: they grow instead. */
 .grid-wrap:has(> .grid-container) {{ padding-top: 2.5rem !important; }}
+.grid-wrap.fixed-height:has(> .grid-container) {{ max-height: none !important; }}
 /* A tab's main result fills its box (a 64 px face drawn large, not as a thumbnail). */
 .{LARGE_RESULT} img {{ width: 100%; height: 100%; object-fit: contain; }}
 /* The header wraps on a phone; the Hub status keeps whole words. */
 #{HEADER_ROW} {{ flex-wrap: wrap; align-items: center; }}
 #{HUB_STATUS} {{ min-width: 12rem; word-break: normal; overflow-wrap: normal; }}
+/* No "Error" badge over a result: the toast says what went wrong (see ERROR_BADGE). */
+{ERROR_BADGE} {{ display: none !important; }}
 @media (max-width: 640px) {{
   .grid-container {{ grid-template-columns: repeat(auto-fill, minmax(72px, 1fr)) !important; }}
 }}
@@ -148,30 +162,78 @@ def info(message: object) -> None:
     gr.Info(as_text(message))
 
 
-def as_gr_error(error: Exception, release_memory: Callable[[], None] | None = None) -> Exception:
-    """Turn any failure into a message for the person (as text); the server keeps serving."""
+def as_gr_error(
+    error: Exception,
+    release_memory: Callable[[], None] | None = None,
+    lang: str = "en",
+) -> Exception:
+    """Turn any failure into a message for the person (as text, in `lang` where the message
+    has a key); the server keeps serving."""
     if isinstance(error, gr.Error):
         return error  # made by `error` (escaped already) or by Gradio
     if isinstance(error, UserInputError):
-        return _error(str(error))
+        return _error(in_language(error.phrase, lang))
     if is_out_of_memory(error):
         if release_memory is not None:
             release_memory()
         log.warning("out of memory: %s", error)
-        return _error("The GPU ran out of memory: try a smaller size or fewer images.")
+        return _error(in_language(OUT_OF_MEMORY, lang))
     log.exception("unexpected error", exc_info=error)
-    return _error(f"Something went wrong ({type(error).__name__}); the details are in the log.")
+    return _error(
+        in_language(Phrase(UNEXPECTED, "msg.error.unexpected", kind=type(error).__name__), lang)
+    )
+
+
+OUT_OF_MEMORY = Phrase(
+    "The GPU ran out of memory: try a smaller size or fewer images.", "msg.error.out_of_memory"
+)
+UNEXPECTED = "Something went wrong ({kind}); the details are in the log."
+
+
+def in_language(phrase: Phrase, lang: str) -> str:
+    """`phrase` in `lang` (`ui/locales`), its values filled (phrases among them translated
+    too); its English text where it has no key or the key is unknown."""
+    values = {
+        k: in_language(v, lang) if isinstance(v, Phrase) else v for k, v in phrase.values.items()
+    }
+    if phrase.key is None or not has_message(phrase.key):
+        return phrase.text.format(**values) if values else phrase.text
+    return translate(phrase.key, lang, **values)
+
+
+def language_of_call(names: list[str], args: tuple, kwargs: dict) -> str:
+    """The page language of the request among a handler's arguments (the one `friendly` adds
+    or the handler's own `request`); English without one (API clients send none)."""
+    named = {**dict(zip([*names, *CALLER], args, strict=False)), **kwargs}
+    return language_of(named.get("gs_request") or named.get("request"))
 
 
 _error = error  # `as_gr_error`'s parameter hides the name
 
 
-def _reject_non_finite(names: list[str], args: tuple, kwargs: dict) -> None:
-    """NaN and infinite numbers cannot come from the sliders, but can through the API."""
+class RefusedUpload:
+    """What an input's pre-processing hands the handler instead of a file it refused (Gradio
+    runs it before the handler, without the request): `friendly` raises its message in the
+    visitor's language before the handler runs."""
+
+    def __init__(self, phrase: Phrase) -> None:
+        self.phrase = phrase
+
+
+def _reject_bad_input(names: list[str], args: tuple, kwargs: dict) -> None:
+    """A refused upload; NaN and infinite numbers (they cannot come from the sliders, but can
+    through the API)."""
     named = {**dict(zip(names, args, strict=False)), **kwargs}
     for name, value in named.items():
+        if isinstance(value, RefusedUpload):
+            raise UserInputError(value.phrase)
         if isinstance(value, float) and not math.isfinite(value):
-            raise UserInputError(f"{name} must be a finite number, not {value}")
+            raise UserInputError(
+                "{name} must be a finite number, not {value}",
+                "msg.error.not_finite",
+                name=name,
+                value=value,
+            )
 
 
 def friendly(fn: Callable, release_memory: Callable[[], None] | None = None) -> Callable:
@@ -185,27 +247,29 @@ def friendly(fn: Callable, release_memory: Callable[[], None] | None = None) -> 
 
         @functools.wraps(fn)
         def stream(*args, **kwargs):
+            lang = language_of_call(names, args, kwargs)
             try:
                 args, kwargs, who = _caller(fn, guard, args, kwargs)
-                _reject_non_finite(names, args, kwargs)
+                _reject_bad_input(names, args, kwargs)
                 checked = _checked(fn, guard, who, names, args, kwargs)
                 with checked as (args, kwargs, deadline):
                     yield from _in_scope(guard, who, run(*args, **kwargs), deadline)
             except Exception as e:
-                raise as_gr_error(e, release_memory) from e
+                raise as_gr_error(e, release_memory, lang) from e
 
         return _with_caller_params(stream, fn, guard)
 
     @functools.wraps(fn)
     def call(*args, **kwargs):
+        lang = language_of_call(names, args, kwargs)
         try:
             args, kwargs, who = _caller(fn, guard, args, kwargs)
-            _reject_non_finite(names, args, kwargs)
+            _reject_bad_input(names, args, kwargs)
             checked = _checked(fn, guard, who, names, args, kwargs)
             with checked as (args, kwargs, deadline), _scope(guard, who, deadline):
                 return _after(fn, guard, who, run(*args, **kwargs))
         except Exception as e:
-            raise as_gr_error(e, release_memory) from e
+            raise as_gr_error(e, release_memory, lang) from e
 
     return _with_caller_params(call, fn, guard)
 
@@ -345,6 +409,15 @@ _QUIET = {"queue": False, "api_visibility": "private", "show_progress": "hidden"
 def visible_if_any(files: Any) -> dict:
     """Shown with files; "hidden" (still on the page, so its change events fire) without."""
     return gr.update(visible=True if files else "hidden")
+
+
+def downloads_box(label: Any) -> gr.File:
+    """A downloads box (several files) under a result, hidden until it holds files (call
+    where it belongs in the layout). Not interactive: its change event makes it an input,
+    which Gradio would otherwise draw with an upload button and a clear cross."""
+    files = gr.File(label=label, file_count="multiple", visible="hidden", interactive=False)
+    show_when_filled(files)
+    return files
 
 
 def show_when_filled(files: gr.File) -> None:

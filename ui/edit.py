@@ -12,7 +12,14 @@ from gradio.context import get_blocks_context
 from gan import DEFAULT_MODEL, latents
 from gan.edit.sefa import PRESETS
 from gan.edit.service import MAX_SLIDERS, SIGMAS, Editor
-from ui.common import CHEAP_LANE, LARGE_RESULT, PIXELATED, friendly, inputs_for, show_when_filled
+from ui.common import (
+    CHEAP_LANE,
+    LARGE_RESULT,
+    PIXELATED,
+    downloads_box,
+    friendly,
+    inputs_for,
+)
 from ui.examples import can_style_mix, capable_model, is_generator, lane_examples
 from ui.i18n import howto, language_of, t, translate
 from ui.links import Permalinks
@@ -141,12 +148,7 @@ def _result_column() -> tuple[gr.Image, gr.Image, gr.Markdown, gr.File, gr.Textb
     )
     strips = gr.Image(label=t("edit.strips.label"), format="png")
     info = gr.Markdown()
-    files = gr.File(
-        label=t("edit.files.label"),
-        file_count="multiple",
-        visible="hidden",  # until it holds files (show_when_filled)
-    )
-    show_when_filled(files)
+    files = downloads_box(t("edit.files.label"))
     out_latent = gr.Textbox(label=t("edit.latent_out.label"), lines=2, max_lines=4)
     return image, strips, info, files, out_latent
 

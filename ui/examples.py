@@ -144,22 +144,34 @@ def _local_models(model_type: str) -> list[str]:
         return []
 
 
-def family(name: str) -> families.Family | None:
-    """The family of generator `name` (from its config.json only), None when unreadable or
-    not a generator of a known family."""
+def model_config(name: str) -> dict:
+    """The config.json of model `name` ({} when unreadable)."""
     try:
         if "/" in name:
             path = store.hub_file(store.HubRef.parse(name), store.CONFIG_NAME)
-            config = json.loads(path.read_text())
-        else:
-            config = store.read_config(store.resolve(name))
+            return json.loads(path.read_text())
+        return store.read_config(store.resolve(name))
     except (UserInputError, OSError, ValueError) as e:
         log.info("example model %s: %s", name, e)
-        return None
+        return {}
+
+
+def family(name: str) -> families.Family | None:
+    """The family of generator `name` (from its config.json only), None when unreadable or
+    not a generator of a known family."""
+    config = model_config(name)
     try:
         return families.family_of(config) if families.role_of(config) == "G" else None
     except KeyError:
         return None
+
+
+def has_ws(name: str, count: int) -> bool:
+    """Whether model `name`'s family mixes styles and its G has at least `count` ws."""
+    found = family(name)
+    if found is None or found.num_ws is None:
+        return False
+    return found.num_ws(model_config(name)) >= count
 
 
 def is_generator(name: str) -> bool:

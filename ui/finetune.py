@@ -199,7 +199,7 @@ class FinetuneHandlers:
         """Prepare the upload as training would, to show the grid, the same images as the
         StyleGAN2 D sees them (augmented) and any problems, before training."""
         if not images:
-            return None, "", None
+            return None, "", gr.update(value=None, visible=False)
         crops = int(crops_per_image or 1)
         dataset = self.tuner.prepare(images, model, crops=crops, deadline=current_deadline())
         lang = language_of(request)
@@ -218,7 +218,8 @@ class FinetuneHandlers:
             augmented, caption = self.tuner.augment_preview(dataset, config)
             augmented = _shown(augmented)
             note += "  \n" + translate("msg.finetune.augmented", lang, caption=caption)
-        return _shown(preview_grid(dataset.images)), note, augmented
+        shown_for_sg2 = gr.update(value=augmented, visible=augmented is not None)  # not for a DCGAN
+        return _shown(preview_grid(dataset.images)), note, shown_for_sg2
 
     def defaults(self, model: str, request: gr.Request = None):
         """`model`'s defaults (its architecture's and resolution's) in the number boxes and
@@ -396,6 +397,7 @@ def _share(c: dict, links: Permalinks | None) -> None:
             rows,
             [c[f] for f in EXAMPLE_FIELDS],
             label=t("common.examples"),
+            elem_id="finetune-examples",
             example_labels=[translate(key) for key in EXAMPLE_RUNS],  # plain text only
         )
     howto("finetune")  # the "How it works" panel (ui/i18n.py)

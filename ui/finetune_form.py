@@ -242,6 +242,8 @@ def output_components() -> dict[str, gr.components.Component]:
         x_lim=[0, None],  # a fixed height would clip the colour legend below the plot
     )
     c["preview"] = gr.Image(label=t("finetune.preview.label"), format="png")
-    c["augmented"] = gr.Image(label=t("finetune.augmented.label"), format="png")
+    c["augmented"] = gr.Image(  # shown once a StyleGAN2's augmented set exists
+        label=t("finetune.augmented.label"), format="png", visible=False
+    )
     c["result"] = gr.JSON(label=t("finetune.result.label"))
     return c

@@ -96,6 +96,11 @@ def translate(key: str, lang: str = DEFAULT, **values: object) -> str:
     return text.format(**values) if values else text
 
 
+def has_message(key: str) -> bool:
+    """Whether the English file has message `key`."""
+    return key in load_translations()[DEFAULT]
+
+
 def normalise(tag: str | None) -> str | None:
     """A BCP 47 tag (`el-GR`, `fil`, `NL`) -> one of `LANGUAGES`, or None."""
     tag = (tag or "").strip().lower().replace("_", "-")

@@ -8,7 +8,7 @@ import gradio as gr
 
 from gan import DEFAULT_MODEL, latents
 from gan.generate.service import FaceStudio
-from ui.common import CHEAP_LANE, friendly, inputs_for
+from ui.common import CHEAP_LANE, LARGE_RESULT, PIXELATED, downloads_box, friendly, inputs_for
 from ui.components import StyleGAN2Controls, build_sg2_controls, sg2_settings
 from ui.examples import lane_examples
 from ui.i18n import howto, language_of, t, translate
@@ -90,10 +90,16 @@ def build_interpolate_tab(
         with gr.Column(scale=2):
             strip = gr.Image(label=t("interpolate.strip.label"), type="filepath", format="png")
             with gr.Row():
-                gif = gr.Image(label="GIF", type="filepath", format="gif", height=320)
+                gif = gr.Image(
+                    label="GIF",
+                    type="filepath",
+                    format="gif",
+                    height=320,
+                    elem_classes=[PIXELATED, LARGE_RESULT],  # as large as the MP4 beside it
+                )
                 mp4 = gr.Video(label="MP4", format="mp4", autoplay=True, loop=True, height=320)
             info = gr.Markdown(label="info")
-            files = gr.File(label=t("common.downloads"), file_count="multiple")
+            files = downloads_box(t("common.downloads"))
     sg2.follow(model, studio)
     gr.on(
         [run.click, components["seeds"].submit],

@@ -323,6 +323,7 @@ def build_lab_tab(lab: Lab, links: Permalinks | None = None) -> None:
         [[name, *_preset_values(name)] for name in PRESETS],
         [c["preset"], c["steps"], c["lr_g"], c["lr_d"], c["d_loss_threshold"]],
         label=t("common.examples"),
+        elem_id="lab-examples",
         example_labels=list(PRESETS),
     )
     if links is not None:
@@ -407,5 +408,6 @@ def _compare_panel(handlers: LabHandlers) -> None:
         rows,
         [setting, value_a, value_b, steps],
         label=t("common.examples"),
+        elem_id="lab-compare-examples",
         example_labels=[f"{s}: {a:g} vs {b:g}" for s, a, b, _ in rows],
     )

@@ -20,11 +20,11 @@ from gan.project.service import Projector
 from ui.common import (
     HEAVY_LANE,
     arm_stop,
+    downloads_box,
     friendly,
     inputs_for,
     session_key,
     settle_stop,
-    show_when_filled,
 )
 from ui.examples import caller_kwargs, lane_examples, served, skips
 from ui.i18n import howto, language_of, t, translate
@@ -133,12 +133,7 @@ def _result_column() -> list:
     plot = line_plot(x="step", y="distance", label=t("project.plot.label"), height=200)
     pair = gr.Image(label=t("project.pair.label"), format="png", interactive=False)
     video = gr.Video(label=t("project.video.label"), format="mp4", loop=True, height=256)
-    files = gr.File(
-        label=t("project.files.label"),
-        file_count="multiple",
-        visible="hidden",  # until it holds files (show_when_filled)
-    )
-    show_when_filled(files)
+    files = downloads_box(t("project.files.label"))
     latent = gr.Textbox(label=t("project.latent.label"), lines=2, max_lines=4)
     return [live, info, plot, pair, video, files, latent]
 

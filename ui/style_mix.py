@@ -12,13 +12,14 @@ from core.media import thumbnail as fit
 from gan import DEFAULT_MODEL
 from gan.generate.faces import STYLE_PRESETS, StyleMix
 from gan.generate.service import THUMBNAIL_SIZE, FaceStudio
-from ui.common import CHEAP_LANE, friendly, inputs_for, show_when_filled
+from ui.common import CHEAP_LANE, downloads_box, friendly, inputs_for
 from ui.components import build_sg2_controls, sg2_settings
 from ui.examples import (
     can_style_mix,
     capability_notice,
     capable_model,
     follow_capability,
+    has_ws,
     lane_examples,
 )
 from ui.i18n import howto, language_of, t, translate
@@ -151,12 +152,7 @@ def build_style_mix_tab(
             grid = gr.Image(label=t("tab.style_mixing"), type="filepath", format="png")
             gallery = gr.Gallery(label=t("style_mixing.gallery.label"), columns=6, height="auto")
             info = gr.Markdown(label="info")
-            files = gr.File(
-                label=t("style_mixing.files.label"),
-                file_count="multiple",
-                visible="hidden",  # until it holds files (show_when_filled)
-            )
-    show_when_filled(files)
+            files = downloads_box(t("style_mixing.files.label"))
     components = {"row_seeds": rows, "column_seeds": cols, "preset": preset, "layers": layers}
     components |= {"truncation_psi": psi, "model": model} | sg2.components()
     sg2.follow(model, studio)
@@ -188,7 +184,10 @@ def _share(handlers, components, outputs, release_memory, links: Permalinks | No
     run = friendly(handlers.style_mix, release_memory)
 
     def example(rows, cols, preset, layers, psi):
-        name = capable_model(can_style_mix, "a StyleGAN2 model")
+        """On a StyleGAN2 that has the preset's ws (fine ones start at ws 8: 64 px or more)."""
+        first = STYLE_PRESETS[preset][0] if preset in STYLE_PRESETS else 0
+        what = f"a StyleGAN2 model with ws {first} and up"
+        name = capable_model(lambda n: can_style_mix(n) and has_ws(n, first + 1), what)
         return (*run(rows, cols, preset, layers, psi, name), name)
 
     names = ["row_seeds", "column_seeds", "preset", "layers", "truncation_psi"]

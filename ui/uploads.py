@@ -23,7 +23,8 @@ from typing import Any
 
 import gradio as gr
 
-from ui.common import error
+from core.errors import Phrase
+from ui.common import RefusedUpload
 
 log = logging.getLogger(__name__)
 
@@ -43,20 +44,34 @@ def _refusing_base64(preprocess: Callable[[Any], Any]) -> Callable[[Any], Any]:
         """The uploaded file's path (Gradio reads its header only); a `data:` URL is refused."""
         url = getattr(payload, "url", None)
         if isinstance(url, str) and url.strip().lower().startswith("data:"):
-            raise error("upload the image as a file (base64 data is not accepted here)")
+            return RefusedUpload(BASE64_REFUSED)
         try:
             return preprocess(payload)
         except gr.Error:
             raise
         except Exception as e:  # Gradio's own message would show the server's paths
             log.info("unreadable image upload: %s", type(e).__name__)
-            raise unreadable(payload) from None
+            return RefusedUpload(unreadable(payload))
 
     return checked
 
 
-def unreadable(payload: Any) -> gr.Error:
-    """The page's message for an upload that is no readable image, naming the visitor's own
-    file name (never a server path)."""
-    name = Path(str(getattr(payload, "orig_name", None) or "the file")).name
-    return error(f"{name} is not an image that can be read (try a PNG, JPEG or WebP file)")
+BASE64_REFUSED = Phrase(
+    "upload the image as a file (base64 data is not accepted here)", "msg.error.base64"
+)
+
+
+def unreadable(payload: Any) -> Phrase:
+    """The message for an upload that is no readable image, naming the visitor's own file
+    name (never a server path); the handler's `friendly` raises it in the page's language."""
+    name = Path(str(getattr(payload, "orig_name", None) or "")).name
+    if not name:
+        return Phrase(
+            "The file is not an image that can be read (try a PNG, JPEG or WebP file)",
+            "msg.error.unreadable_file",
+        )
+    return Phrase(
+        "{name} is not an image that can be read (try a PNG, JPEG or WebP file)",
+        "msg.error.unreadable_image",
+        name=name,
+    )

@@ -26,7 +26,7 @@ import torch
 from PIL import Image
 
 from core.errors import UserInputError
-from core.images import MAX_FILE_BYTES, load_rgb
+from core.images import MAX_FILE_BYTES, load_rgb, named_file
 from core.quotas import Deadline
 from core.safe_files import MAX_ZIP_ENTRIES, open_zip
 
@@ -268,7 +268,7 @@ def prepare(
             if deadline is not None:
                 deadline.check("preparing the images")
             try:
-                image = load_rgb(path, what=f"file {name}", min_side=16)
+                image = load_rgb(path, what=named_file(name), min_side=16)
             except UserInputError as e:
                 skipped.append(f"{name}: {_reason(e, name)}")
                 continue

@@ -96,7 +96,7 @@ def prepare_images(sources: Sequence[Any], resolution: int, channels: int = 3) -
         raise UserInputError(f"judge at most {MAX_IMAGES} images at a time")
     out = []
     for i, source in enumerate(sources, start=1):
-        image = image_io.load_rgb(source, what=f"image {i}", min_side=8)
+        image = image_io.load_rgb(source, what=image_io.numbered_image(i), min_side=8)
         side = min(image.size)
         left, top = (image.width - side) // 2, (image.height - side) // 2
         image = image.crop((left, top, left + side, top + side))

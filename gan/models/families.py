@@ -53,6 +53,7 @@ class Family:
     classes: bool = False
     input_transform: bool = False
     style_mixing: bool = False
+    num_ws: Callable[[dict], int] | None = None  # G's config.json -> how many ws (style mixing)
     recipe: str = ""  # the fine-tune recipe's key in gan/finetune ("" = not fine-tunable)
     defaults: dict[str, Any] = field(default_factory=dict)  # what a request leaves unset
     # D files saved without a config (older DCGAN checkpoints): (tensors, image size) -> config
@@ -342,6 +343,8 @@ STYLEGAN2 = register(
         noise_inputs=True,
         classes=True,
         style_mixing=True,
+        # two ws per resolution from 8 px, one at 4 px: 8 at 32 px, 10 at 64 px
+        num_ws=lambda config: 2 * int(config["img_resolution"]).bit_length() - 4,
         recipe="stylegan2",
         prepare=_channels_last,
     )

@@ -115,7 +115,7 @@ class CropBox:
 
 def prepare_target(source: Any, resolution: int, crop: CropBox | None = None) -> torch.Tensor:
     """A photo (path, PIL image or HWC array) -> (1, 3, R, R) float in [0, 1]: crop, resize."""
-    image = image_io.load_rgb(source, what="photo")
+    image = image_io.load_rgb(source, what=image_io.PHOTO)
     box = (crop or CropBox()).pixels(image.width, image.height)
     image = image.crop(box).resize((resolution, resolution), Image.Resampling.LANCZOS)
     a = np.asarray(image, dtype=np.float32) / 255.0

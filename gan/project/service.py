@@ -18,7 +18,7 @@ from PIL import Image, ImageDraw
 
 from core import media
 from core.events import Progress
-from core.images import load_rgb
+from core.images import PHOTO, load_rgb
 from core.runs import RunRegistry
 from gan import DEFAULT_MODEL, latents
 from gan.generate.service import DISPLAY_SIZE, FaceStudio
@@ -92,7 +92,7 @@ class Projector:
 
     def crop_preview(self, photo: Any, crop: CropBox) -> Image.Image:
         """The photo with the crop box drawn on it (scaled down for the page)."""
-        image = load_rgb(photo, what="photo")
+        image = load_rgb(photo, what=PHOTO)
         image.thumbnail((512, 512))
         box = crop.pixels(image.width, image.height)
         draw = ImageDraw.Draw(image)

@@ -6,25 +6,20 @@ import os
 import re
 
 import pytest
-import torch
 from PIL import Image
 from playwright.sync_api import Page, expect
-from safetensors.torch import save_file
 
-from core import store
-from gan.judge import judge as J
-from gan.models.dcgan import Discriminator, DiscriminatorConfig, init_weights
 from tests.browser.conftest import save_screenshot
 from tests.browser.helpers import (
+    JUDGED,
+    add_judged_model,
     assert_no_error_toast,
     open_tab,
     panel,
     served_images,
 )
-from tests.conftest import ROOT
 
 README_RUN = os.environ.get("GAN_STUDIO_SCREENSHOTS") == "1"
-JUDGED = "digiface-with-d"
 
 
 def set_slider(scope, label: str, value: float) -> None:
@@ -37,16 +32,7 @@ def set_slider(scope, label: str, value: float) -> None:
 @pytest.fixture(scope="module")
 def judged_model(app_services) -> str:
     """The bundled G with an untrained DCGAN D beside it (a stand-in for a fine-tuned model)."""
-    folder = store.checkpoints_dir() / JUDGED
-    if not folder.is_dir():
-        source = ROOT / "checkpoints" / "dcgan-digiface"
-        config, tensors = store.from_pretrained(source)
-        store.save_pretrained(folder, config, tensors, "test model: bundled G, untrained D")
-        torch.manual_seed(0)
-        D = Discriminator(DiscriminatorConfig(ndf=16, image_size=int(config["image_size"])))
-        D.apply(init_weights)
-        save_file(dict(D.state_dict()), str(folder / J.DISCRIMINATOR_NAME))
-    return JUDGED
+    return add_judged_model(JUDGED)
 
 
 @pytest.fixture

@@ -7,7 +7,14 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.browser.helpers import assert_no_error_toast, open_tab, panel, wait_until_idle
+from tests.browser.helpers import (
+    assert_no_error_toast,
+    error_badges,
+    expect_error_toast,
+    open_tab,
+    panel,
+    wait_until_idle,
+)
 from ui.examples import any_capable, can_style_mix, has_discriminator
 
 
@@ -107,3 +114,17 @@ def test_a_lab_link_with_its_own_steps_names_no_preset(browser, app_url):
         wait_until_idle(page)
     finally:
         context.close()
+
+
+def test_a_bad_input_shows_a_toast_and_no_error_badge(page):
+    """A message that belongs in a toast: Gradio 6.31 also marks the outputs "Error" (present
+    in the page), the page hides that badge and keeps the last result in view."""
+    tab = panel(page)
+    expect(tab.get_by_text("seed 1", exact=True)).to_be_visible()  # the page-load faces
+    seeds = tab.get_by_label("Seeds")
+    seeds.fill("1-8, twelve")
+    tab.get_by_role("button", name="Generate", exact=True).click()
+    expect_error_toast(page, "cannot read seed 'twelve'")
+    expect(error_badges(page).first).to_be_attached()  # Gradio marked the outputs
+    expect(error_badges(page).filter(visible=True)).to_have_count(0)
+    expect(tab.get_by_text("seed 1", exact=True)).to_be_visible()  # not covered

@@ -133,6 +133,7 @@ def test_a_tiny_fine_tune_runs_and_its_model_appears(page, training_images):
     samples = tab.locator(".block").filter(has_text="EMA generator samples").first
     expect(served_images(samples)).to_have_count(1)
     expect(tab.get_by_text('"finished"')).to_be_visible()
+    expect(tab.get_by_text("Augmented real images")).to_have_count(0)  # a StyleGAN2's only
     assert_no_error_toast(page)
     save_screenshot(page, "finetune.png")
     page.get_by_label("Face model").click()

@@ -74,7 +74,14 @@ def test_style_mixing_with_a_stylegan2(page, sg2_model):
     expect(tab.get_by_text("3 x 4 at 64x64")).to_be_visible()
     expect(tab.get_by_text("rows take ws 4-7")).to_be_visible()
     expect(served_images(tab)).to_have_count(1 + 3 + 4 + 12)  # the grid, then the gallery
-    expect(tab.locator("a[href$='/style-mix.png']").last).to_be_visible()
+    downloads = tab.locator(".block").filter(has=page.locator("a[href$='/style-mix.png']")).last
+    expect(downloads).to_be_visible()
+    expect(downloads.get_by_role("button", name="Clear")).to_have_count(
+        0
+    )  # a result, not an upload
     wait_until_idle(page)
+    gallery = tab.locator(".grid-wrap").filter(has=page.get_by_text("3 + styles of 7"))
+    cut = gallery.evaluate("w => w.scrollHeight - w.clientHeight")
+    assert cut <= 1, cut  # the last row is whole, not behind a scroll bar
     assert_no_error_toast(page)
     save_screenshot(page, "style-mix.png")

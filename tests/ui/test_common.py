@@ -14,11 +14,13 @@ from style.settings import StyleSettings
 from tests.conftest import ROOT
 from ui.common import (
     as_markdown_text,
+    downloads_box,
     friendly,
     info,
     inputs_for,
     session_key,
     settings_from,
+    visible_if_any,
     warning,
 )
 
@@ -133,3 +135,12 @@ def test_the_tabs_make_toasts_only_through_the_escaping_helpers():
         if raw.search(line)
     ]
     assert offenders == []
+
+
+def test_a_downloads_box_is_a_result_hidden_until_it_holds_files():
+    with gr.Blocks():
+        files = downloads_box("Downloads")
+    assert files.interactive is False  # no upload button or clear cross, despite its event
+    assert files.visible == "hidden"
+    assert visible_if_any(["a.png"])["visible"] is True
+    assert visible_if_any(None)["visible"] == "hidden"

@@ -13,7 +13,7 @@ from core import store
 from gan import DEFAULT_MODEL
 from tests.conftest import ROOT, tiny_generator
 from tests.gan.sg2_models import save_tiny
-from ui.examples import can_style_mix, capable_model, has_discriminator, is_generator
+from ui.examples import can_style_mix, capable_model, has_discriminator, has_ws, is_generator
 
 
 @pytest.fixture
@@ -95,3 +95,13 @@ def test_the_tests_cache_examples_in_a_folder_of_their_own():
     """Not Gradio's default in the working directory, which both workers and later runs share."""
     folder = Path(os.environ["GRADIO_EXAMPLES_CACHE"]).resolve()
     assert not folder.is_relative_to(ROOT)
+
+
+def test_a_style_mixing_example_runs_on_a_stylegan2_that_has_its_ws(folder):
+    """The "fine" example mixes ws 8 and up: a 32 px StyleGAN2 (8 ws) cannot run it."""
+    save_tiny(folder, "sg2-a-32", resolution=32)
+    save_tiny(folder, "sg2-b-64", resolution=64)
+    assert [has_ws("sg2-a-32", n) for n in (8, 9)] == [True, False]
+    assert has_ws("sg2-b-64", 10) and not has_ws("sg2-b-64", 11)
+    assert capable_model(lambda n: has_ws(n, 9), "fine ws") == "sg2-b-64"
+    assert capable_model(lambda n: has_ws(n, 5), "middle ws") == "sg2-a-32"
