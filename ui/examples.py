@@ -160,6 +160,8 @@ def family(name: str) -> families.Family | None:
     """The family of generator `name` (from its config.json only), None when unreadable or
     not a generator of a known family."""
     config = model_config(name)
+    if not config:  # unreadable ({} would read as the oldest, type-less DCGAN folders)
+        return None
     try:
         return families.family_of(config) if families.role_of(config) == "G" else None
     except KeyError:
