@@ -167,14 +167,22 @@ def test_every_image_input_hands_over_the_file_undecoded(space, grey_giant, tmp_
 
 
 def test_a_base64_image_payload_is_refused(space):  # noqa: F811
-    """Gradio decodes a `data:` URL whole in its pre-processing: refused before that."""
+    """Gradio decodes a `data:` URL whole in its pre-processing: refused before that. The
+    refusal reaches the handler as a `RefusedUpload`, which `friendly` raises in the
+    visitor's language before the handler runs."""
     from gradio.data_classes import ImageData
+
+    from ui.common import RefusedUpload, friendly
 
     _, demo, _, _ = space
     _, component = image_inputs(demo)[0]
     payload = ImageData(path="x.png", url="data:image/png;base64,AAAA")
+    refused = component.preprocess(payload)
+    assert isinstance(refused, RefusedUpload)
+    ran = []
     with pytest.raises(Exception, match="upload the image as a file"):
-        component.preprocess(payload)
+        friendly(lambda image: ran.append(image))(refused)
+    assert ran == []
 
 
 @pytest.mark.parametrize(
