@@ -272,7 +272,7 @@ def convert_network_pickle(f: BinaryIO) -> Converted:
     raw = data.get("G")
     if isinstance(raw, PersistentStub) and generator_config(raw, "G") == config:
         # NVIDIA's --resume trains the raw G and keeps G_ema apart: fine-tuning resumes both.
-        out.g_train_state = _network(raw, layout.generator_shapes(config), "G")
+        out.g_train_state = _network(raw, generator_shapes(config), "G")
     log.info(
         "read NVIDIA pickle: G_ema, D %s, G %s",
         "yes" if out.d_state else "no",

@@ -25,7 +25,7 @@ from torch import nn
 
 from core import store
 from gan import models
-from gan.models import dcgan, stylegan2, stylegan2_d
+from gan.models import dcgan, stylegan2, stylegan2_d, stylegan3
 
 ROLES = ("G", "D")
 CONFIG_KEY = "config"  # D's config: JSON in its safetensors metadata under this key
@@ -275,7 +275,7 @@ def _contiguous(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
 
 
-# --- The two built-in families ------------------------------------------------------------------
+# --- The built-in families ------------------------------------------------------------------
 
 
 def _dcgan_first_layer(G: nn.Module) -> list[torch.Tensor]:
@@ -298,6 +298,11 @@ def _sg2_affines(G: nn.Module) -> list[torch.Tensor]:
     convs = [m.weight for n, m in layers.items() if ".conv" in n]
     last_rgb = [m.weight for n, m in layers.items() if ".torgb" in n][-1]
     return [*convs, last_rgb]
+
+
+def _sg3_affines(G: nn.Module) -> list[torch.Tensor]:
+    """One affine weight per W+ entry, in synthesis order: the input's, each layer's, ToRGB's."""
+    return [m.weight for _, m in G.affine_layers()]
 
 
 def _channels_last(G: nn.Module) -> nn.Module:
@@ -344,5 +349,28 @@ STYLEGAN2 = register(
         style_mixing=True,
         recipe="stylegan2",
         prepare=_channels_last,
+    )
+)
+STYLEGAN3 = register(
+    Family(
+        name="stylegan3",
+        title="StyleGAN3",
+        generator_type=stylegan3.GENERATOR_TYPE,
+        generator_config=stylegan3.StyleGAN3Config,
+        generator_class=stylegan3.StyleGAN3Generator,
+        # the D in NVIDIA's StyleGAN3 pickles is StyleGAN2's (networks_stylegan2.Discriminator)
+        discriminator_type=stylegan2_d.DISCRIMINATOR_TYPE,
+        discriminator_config=stylegan2_d.StyleGAN2DiscriminatorConfig,
+        discriminator_class=stylegan2_d.StyleGAN2Discriminator,
+        z_dim=lambda G: int(G.z_dim),
+        resolution=lambda config: int(config.img_resolution),
+        channels=lambda config: int(config.img_channels),
+        sefa_layers=_sg3_affines,
+        latent_spaces=("z", "w"),  # num_ws = num_layers + 2
+        truncation_cutoff=True,
+        classes=True,
+        input_transform=True,
+        style_mixing=True,
+        recipe="stylegan3",
     )
 )
