@@ -233,9 +233,10 @@ def discriminator_config(D: PersistentStub, where: str = "D") -> dict:
     return checks.check_discriminator_config(config)
 
 
-def generator_shapes(config: dict) -> layout.Shapes:
-    """The state-dict keys and shapes NVIDIA's G of this config has (StyleGAN2 or 3)."""
-    if config["model_type"] == stylegan3_pickle.GENERATOR_TYPE:
+def generator_shapes(config: dict, family: str) -> layout.Shapes:
+    """The state-dict keys and shapes NVIDIA's G of this config has (`family`: the pickle's,
+    `stylegan3_pickle.STYLEGAN2` or `.STYLEGAN3`)."""
+    if family == stylegan3_pickle.STYLEGAN3:
         return stylegan3_pickle.generator_shapes(config)
     return layout.generator_shapes(config)
 
@@ -250,6 +251,7 @@ class Converted:
     d_state: dict[str, torch.Tensor] | None = None
     g_train_state: dict[str, torch.Tensor] | None = None  # the raw G, which training resumes
     notes: list[str] = field(default_factory=list)
+    family: str = stylegan3_pickle.STYLEGAN2  # what the pickle's G is (the model card says)
 
 
 def _network(stub: PersistentStub, shapes: layout.Shapes, where: str) -> dict:
@@ -262,8 +264,9 @@ def convert_network_pickle(f: BinaryIO) -> Converted:
     """Read an NVIDIA pickle and check both networks against their configs."""
     data = load_networks(f)
     G = data["G_ema"]
-    config = generator_config(G)
-    out = Converted(config, _network(G, generator_shapes(config), "G_ema"))
+    config, family = generator_config(G), stylegan3_pickle.family(G)
+    shapes = generator_shapes(config, family)
+    out = Converted(config, _network(G, shapes, "G_ema"), family=family)
     D = data.get("D")
     if isinstance(D, PersistentStub):
         out.d_config = discriminator_config(D)
@@ -272,7 +275,7 @@ def convert_network_pickle(f: BinaryIO) -> Converted:
     raw = data.get("G")
     if isinstance(raw, PersistentStub) and generator_config(raw, "G") == config:
         # NVIDIA's --resume trains the raw G and keeps G_ema apart: fine-tuning resumes both.
-        out.g_train_state = _network(raw, generator_shapes(config), "G")
+        out.g_train_state = _network(raw, generator_shapes(config, family), "G")
     log.info(
         "read NVIDIA pickle: G_ema, D %s, G %s",
         "yes" if out.d_state else "no",

@@ -14,6 +14,7 @@ import torch
 from gan.convert import _compat
 from gan.convert.errors import ConversionError
 from gan.convert.nvidia_pickle import Converted
+from gan.convert.stylegan3_pickle import STYLEGAN3
 
 log = logging.getLogger(__name__)
 
@@ -48,13 +49,13 @@ NVIDIA_LICENSE_NOTE = (
 )
 
 
-def _architecture(c: dict) -> tuple[str, str]:
-    """(family, architecture line) of a checked config."""
+def _architecture(c: dict, kind: str) -> tuple[str, str]:
+    """(family, architecture line) of a checked config; `kind`: the converter's family."""
     common = (
         f"z_dim {c['z_dim']}, w_dim {c['w_dim']}, {c['mapping_layers']} mapping layers, "
         f"channel_base {c['channel_base']}, channel_max {c['channel_max']}"
     )
-    if c.get("model_type") == "stylegan3-generator":
+    if kind == STYLEGAN3:
         family = "StyleGAN3-R" if c["conv_kernel"] == 1 else "StyleGAN3-T"
         return family, (
             f"{family} (Karras et al. 2021, alias-free), NVIDIA stylegan3 layout: {common}, "
@@ -76,7 +77,7 @@ def model_card(name: str, source: str, kind: str, license_text: str, model: Conv
     name, source = escape_text(name), escape_text(source)
     license_text = escape_text(license_text) if license_text else ""
     cond = f", conditional on {c['c_dim']} classes" if c["c_dim"] else ""
-    family, architecture = _architecture(c)
+    family, architecture = _architecture(c, model.family)
     lines = [
         "---",
         f"tags: [{family.split('-')[0].lower()}, gan, gan-studio]",

@@ -153,6 +153,22 @@ def image_shape(module: nn.Module) -> tuple[int, int]:
     return family_of(module).channels(module.config), image_size(module)
 
 
+Camera = tuple[float, float, float]  # (translate_x, translate_y, rotate in degrees)
+NO_CAMERA: Camera = (0.0, 0.0, 0.0)
+
+
+def camera_kwargs(G: nn.Module, cameras: list[Camera]) -> dict[str, torch.Tensor]:
+    """What `G.synthesis` takes for one camera per image: `transform` (N, 3, 3) for a family
+    with an input transform (StyleGAN3); nothing for the others, or when no camera moves."""
+    if not family_of(G).input_transform or all(c == NO_CAMERA for c in cameras):
+        return {}
+    return {
+        "transform": torch.stack(
+            [stylegan3.camera_transform((tx, ty), deg) for tx, ty, deg in cameras]
+        )
+    }
+
+
 # --- Load and save ----------------------------------------------------------------------------
 
 

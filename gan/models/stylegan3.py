@@ -65,7 +65,7 @@ class SynthesisInput(nn.Module):
         m_t = torch.eye(3, device=w.device).repeat(n, 1, 1)
         m_t[:, 0, 2], m_t[:, 1, 2] = -t[:, 2], -t[:, 3]
         user = self.transform if user is None else user.to(w.device, self.transform.dtype)
-        return m_r @ m_t @ user.unsqueeze(0)
+        return m_r @ m_t @ (user if user.ndim == 3 else user.unsqueeze(0))
 
     def forward(self, w: torch.Tensor, transform: torch.Tensor | None = None) -> torch.Tensor:
         transforms = self._transforms(w, transform)
@@ -177,8 +177,9 @@ class SynthesisNetwork(nn.Module):
         **_ignored: object,
     ) -> torch.Tensor:
         """Images (N, img_channels, res, res), float32; `noise_mode` and such are ignored.
-        `transform` (3x3, the inverse of the camera: `camera_transform`) moves this call's
-        picture without touching the shared `input.transform` buffer."""
+        `transform` (3x3, or (N, 3, 3) one per image: the inverse of the camera,
+        `camera_transform`) moves this call's pictures without touching the shared
+        `input.transform` buffer."""
         if ws.ndim != 3 or ws.shape[1] != self.num_ws or ws.shape[2] != self.w_dim:
             raise ValueError(f"ws must have shape (N, {self.num_ws}, {self.w_dim})")
         ws = ws.to(torch.float32).unbind(dim=1)
