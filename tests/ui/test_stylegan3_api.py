@@ -36,7 +36,7 @@ def reference(pickle: str) -> dict[str, np.ndarray]:
 
 
 def zip_faces(client, **request) -> np.ndarray:
-    """/faces_zip's face PNGs (face0000.png or seed0001.png, ...) as floats in [0, 1], (N, H, W, 3)."""
+    """/faces_zip's face PNGs (face0000.png or seed0001.png, ...) in [0, 1], (N, H, W, 3)."""
     archive = Path(client.predict(**request, api_name="/faces_zip"))
     with zipfile.ZipFile(archive) as z:
         names = sorted(n for n in z.namelist() if n.startswith(("face", "seed")))
