@@ -106,12 +106,12 @@ CAMERA_SLIDERS = {
 }
 
 
-def build_camera_sliders(suffix: str = "", label_key: str = "") -> dict[str, gr.Slider]:
+def build_camera_sliders(suffix: str = "") -> dict[str, gr.Slider]:
     """The three camera sliders (hidden until a StyleGAN3 is chosen), keyed by the handler's
-    parameter names plus `suffix` (Interpolate's end camera: `_end`)."""
+    parameter names plus `suffix` (Interpolate's last frame: `_end`, labelled as such)."""
     sliders = {}
     for name, (key, bound) in CAMERA_SLIDERS.items():
-        label = t(key) if not label_key else f"{t(key)} ({t(label_key)})"
+        label = t(key if not suffix else f"interpolate.{name}{suffix}.label")
         step = 1.0 if name == "rotate" else 0.05
         sliders[name + suffix] = gr.Slider(
             -bound, bound, value=0, step=step, label=label, visible=False
@@ -119,9 +119,12 @@ def build_camera_sliders(suffix: str = "", label_key: str = "") -> dict[str, gr.
     return sliders
 
 
-def build_sg2_controls(visible: bool = False, camera: bool = False) -> StyleGAN2Controls:
+def build_sg2_controls(
+    visible: bool = False, camera: bool = False, camera_end: bool = False
+) -> StyleGAN2Controls:
     """The StyleGAN accordion (hidden until a model with a W space is chosen); `camera`: with
-    the camera sliders (shown for StyleGAN3 only)."""
+    the camera sliders (shown for StyleGAN3 only); `camera_end`: and a second set for the
+    last frame of a walk (`translate_x_end`, ...)."""
     with gr.Accordion("StyleGAN2", open=True, visible=visible) as group:
         noise = gr.Radio(
             list(NOISE_MODES),
@@ -146,4 +149,6 @@ def build_sg2_controls(visible: bool = False, camera: bool = False) -> StyleGAN2
             info=t("generate.class.info"),
         )
         sliders = build_camera_sliders() if camera else {}
+        if camera_end:
+            sliders |= build_camera_sliders("_end")
     return StyleGAN2Controls(group, noise, cutoff, class_idx, sliders)

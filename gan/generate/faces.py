@@ -167,12 +167,16 @@ def one_hot(class_idx: int | None, c_dim: int, n: int, device: torch.device) -> 
     return c
 
 
-def mix_layers(preset: str, layers: str, num_ws: int) -> list[int]:
-    """The ws indices a preset (or, for `custom`, the text `layers`) names, within num_ws."""
+def mix_layers(
+    preset: str, layers: str, num_ws: int, presets: dict[str, tuple[int, int | None]] | None = None
+) -> list[int]:
+    """The ws indices a preset (or, for `custom`, the text `layers`) names, within num_ws;
+    `presets`: the family's own (StyleGAN3's), else StyleGAN's `STYLE_PRESETS`."""
+    presets = presets or STYLE_PRESETS
     if preset == "custom":
         chosen = latents.parse_seeds(layers, max_count=512)
-    elif preset in STYLE_PRESETS:
-        lo, hi = STYLE_PRESETS[preset]
+    elif preset in presets:
+        lo, hi = presets[preset]
         chosen = list(range(lo, num_ws if hi is None else min(hi, num_ws)))
     else:
         raise UserInputError(f"preset must be one of {', '.join([*STYLE_PRESETS, 'custom'])}")

@@ -106,7 +106,7 @@ class FaceStudio:
         if not families.family_of(generator).style_mixing:
             family = families.family_of(generator).title
             name = model if isinstance(model, str) else "this model"
-            raise UserInputError(f"{what} needs a StyleGAN2 model: {name} is a {family}")
+            raise UserInputError(f"{what} needs a StyleGAN2 or 3 model: {name} is a {family}")
         return generator
 
     def model_info(self, name: str) -> dict:
@@ -342,7 +342,9 @@ class FaceStudio:
         rows = latents.parse_seeds(row_seeds, max_count=MAX_MIX_SEEDS)
         cols = latents.parse_seeds(column_seeds, max_count=MAX_MIX_SEEDS)
         G = self.stylegan2(name, "style mixing")
-        mix = self.style_mix(G, rows, cols, mix_layers(preset, layers, G.num_ws), sg2)
+        presets = families.family_of(G).style_presets
+        chosen = mix_layers(preset, layers, G.num_ws, presets(G.num_ws) if presets else None)
+        mix = self.style_mix(G, rows, cols, chosen, sg2)
         return mix, *self.save_style_mix(mix)
 
     def save_style_mix(self, mix: StyleMix, cell: int = DISPLAY_SIZE) -> tuple[Path, Path]:

@@ -58,6 +58,8 @@ class Family:
     # D files saved without a config (older DCGAN checkpoints): (tensors, image size) -> config
     legacy_discriminator: Callable[[dict, int], Any | None] | None = None
     prepare: Callable[[nn.Module], nn.Module] = lambda G: G  # once, after loading for inference
+    # num_ws -> style-mixing presets {"coarse": (first, end), ...}; None: StyleGAN's by resolution
+    style_presets: Callable[[int], dict[str, tuple[int, int | None]]] | None = None
 
     @property
     def has_w(self) -> bool:
@@ -321,6 +323,14 @@ def _sg3_affines(G: nn.Module) -> list[torch.Tensor]:
     return [m.weight for _, m in G.affine_layers()]
 
 
+def _sg3_style_presets(num_ws: int) -> dict[str, tuple[int, int | None]]:
+    """Thirds of the ws: StyleGAN3's layers raise their cutoff frequency geometrically from the
+    first layer to the last critically sampled one (Karras et al. 2021, Fig. 4 and sec. 3.2),
+    so equal runs of layers are its coarse, middle and fine scales (16 ws: 0-4, 5-10, 11-15)."""
+    first, second = round(num_ws / 3), round(2 * num_ws / 3)
+    return {"coarse": (0, first), "middle": (first, second), "fine": (second, None)}
+
+
 def _channels_last(G: nn.Module) -> nn.Module:
     """Same images, about a third faster on the CPU (see gan/models/stylegan2.py)."""
     return G.to(memory_format=torch.channels_last)
@@ -388,5 +398,6 @@ STYLEGAN3 = register(
         input_transform=True,
         style_mixing=True,
         recipe="stylegan3",
+        style_presets=_sg3_style_presets,
     )
 )

@@ -9,10 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from gradio_client import handle_file
 from PIL import Image
 
 from core import store
 from gan.convert import cli
+from tests.conftest import SHARED_IMAGES
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "stylegan3"
 MODELS = {"sg3t": "sg3-api-t", "sg3r": "sg3-api-r"}
@@ -71,3 +73,72 @@ def test_the_camera_does_not_leak_into_the_next_request(client, sg3_models):
     moved = zip_faces(client, **request, **CAMERA)
     assert np.abs(moved - still).mean() > 0.5 / 255  # a low-contrast random model
     assert np.array_equal(zip_faces(client, **request), still)
+
+
+def frames_of(gif: str) -> list[np.ndarray]:
+    with Image.open(gif) as animation:
+        return [
+            np.asarray(animation.seek(i) or animation.convert("RGB")).astype(int)
+            for i in range(animation.n_frames)
+        ]
+
+
+@pytest.mark.parametrize("space", ["z", "w"])
+def test_interpolate_walks_the_latent_and_can_move_the_camera(client, sg3_models, space):
+    walk = dict(seeds="1, 2", frames=4, mode="lerp", model=MODELS["sg3r"], space=space)
+    _strip, gif, _mp4, _files, info = client.predict(**walk, api_name="/interpolate")
+    still = frames_of(gif)
+    assert len(still) == 4 and ("lerp in W" in info) == (space == "w")
+    turning = dict(rotate=0.0, rotate_end=90.0)  # same latents, the camera turns a quarter
+    _strip, gif, _mp4, _files, _info = client.predict(**walk, **turning, api_name="/interpolate")
+    moving = frames_of(gif)
+    assert np.array_equal(moving[0], still[0])  # the first frame's camera is still
+    assert not np.array_equal(moving[-1], still[-1])
+
+
+def test_style_mix_presets_fit_stylegan3s_ws(client, sg3_models):
+    """The tiny T has 8 ws (6 layers + 2): coarse 0-2, middle 3-4, fine 5-7 (thirds)."""
+    for preset, ws in [("coarse", "0-2"), ("middle", "3-4"), ("fine", "5-7")]:
+        _grid, gallery, _files, info = client.predict(
+            row_seeds="1",
+            column_seeds="2, 3",
+            preset=preset,
+            model=MODELS["sg3t"],
+            api_name="/style_mix",
+        )
+        assert len(gallery) == 1 + 2 + 2 and f"rows take ws {ws}" in info
+
+
+def test_edit_moves_a_stylegan3_face_along_sefa_directions(client, sg3_models):
+    still, *_ = client.predict(model=MODELS["sg3t"], seed=3, api_name="/edit")
+    moved, _strip, _files, latent, _info = client.predict(
+        model=MODELS["sg3t"], seed=3, direction_0=3.0, api_name="/edit"
+    )
+    assert not np.array_equal(pixels(moved), pixels(still))
+    assert np.asarray(json.loads(latent)["w"]).shape == (1, 8, 10)
+
+
+def pixels(path: str) -> np.ndarray:
+    return np.asarray(Image.open(path).convert("RGB")).astype(int)
+
+
+@pytest.mark.parametrize("w_plus", [False, True])
+def test_project_a_photo_into_stylegan3(client, sg3_models, w_plus):
+    photo = str(SHARED_IMAGES / "brad_pitt.jpg")
+    live, info, *_rest, latent = client.predict(
+        photo=handle_file(photo),
+        model=MODELS["sg3t"],
+        steps=4,
+        preview_every=2,
+        w_plus=w_plus,
+        api_name="/project",
+    )
+    assert "Done" in info and json.loads(latent)["space"] == "w"
+    assert pixels(live).shape[2] == 3
+
+
+def test_judge_with_the_stylegan2_d_of_a_stylegan3_pickle(client, sg3_models):
+    logits, gallery, _table = client.predict(
+        images=[], model=MODELS["sg3t"], seeds="1-2", api_name="/judge"
+    )
+    assert len(logits) == 2 and all(np.isfinite(logits)) and len(gallery) == 2
