@@ -229,7 +229,7 @@ class FaceStudio:
                 raise UserInputError("give seeds or a latent vector")
             z = latents.seeds_to_z(seeds, G.z_dim) if z is None else latents.validate_z(z, G.z_dim)
             w = self.map(G, z, s)
-        images = self.render(G, w, s.noise_mode, cameras=[s.camera] * len(w))
+        images = self.render(G, w, s.noise_mode, cameras=s.cameras(len(w)))
         return Faces(images, z, seeds, s.truncation_psi, w, s.export())
 
     def interpolate(

@@ -13,7 +13,9 @@ from gradio_client import handle_file
 from PIL import Image
 
 from core import store
+from core.errors import UserInputError
 from gan.convert import cli
+from gan.generate.faces import FacesRequest, SG2Settings
 from tests.conftest import SHARED_IMAGES
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "stylegan3"
@@ -142,3 +144,19 @@ def test_judge_with_the_stylegan2_d_of_a_stylegan3_pickle(client, sg3_models):
         images=[], model=MODELS["sg3t"], seeds="1-2", api_name="/judge"
     )
     assert len(logits) == 2 and all(np.isfinite(logits)) and len(gallery) == 2
+
+
+@pytest.mark.parametrize("camera", [{"translate_x": 5.0}, {"rotate": 1e9}])
+def test_a_camera_out_of_range_is_a_clear_error(client, sg3_models, camera):
+    with pytest.raises(Exception, match="greater than maximum"):  # the sliders' bounds
+        client.predict(seeds="1", model=MODELS["sg3t"], **camera, api_name="/generate")
+
+
+@pytest.mark.parametrize(
+    ("camera", "message"),
+    [((5.0, 0, 0), "translate_x and translate_y"), ((0, 0, float("nan")), "rotate must")],
+)
+def test_the_studio_refuses_a_camera_out_of_range(app_services, sg3_models, camera, message):
+    request = FacesRequest("1", 1.0, sg2=SG2Settings(camera=camera))
+    with pytest.raises(UserInputError, match=message):
+        app_services.studio.faces_request(MODELS["sg3t"], request)
