@@ -97,7 +97,8 @@ class GenerateHandlers:
         gallery = [
             (str(path), labels[i] if labels else f"{space}[{i}]") for i, path in enumerate(pngs)
         ]
-        return gallery, latents_value(faces), _info(faces, model, psi, sg2, lang)
+        noisy = self.studio.model_info(model)["noise_inputs"]  # StyleGAN3 has no noise
+        return gallery, latents_value(faces), _info(faces, model, psi, sg2 if noisy else None, lang)
 
     def faces_zip(
         self,
@@ -129,7 +130,7 @@ class GenerateHandlers:
         return str(self.studio.zip_request(model, request))
 
 
-def _info(faces, model: str, psi: float, sg2: SG2Settings, lang: str) -> str:
+def _info(faces, model: str, psi: float, sg2: SG2Settings | None, lang: str) -> str:
     """The line under the gallery: how many faces, their size, the model and ψ."""
     h, w = faces.images.shape[1:3]
     count, psi_text = len(faces.images), f"{psi:g}"
@@ -137,7 +138,8 @@ def _info(faces, model: str, psi: float, sg2: SG2Settings, lang: str) -> str:
         "msg.generate.info", lang, count=count, width=w, height=h, model=model, psi=psi_text
     )
     if faces.w is not None:
-        info += translate("msg.generate.noise", lang, noise_mode=sg2.noise_mode)
+        if sg2 is not None:  # a family with noise inputs
+            info += translate("msg.generate.noise", lang, noise_mode=sg2.noise_mode)
         info += translate("msg.generate.from_w", lang) if faces.z is None else ""
     return info
 

@@ -160,3 +160,9 @@ def test_the_studio_refuses_a_camera_out_of_range(app_services, sg3_models, came
     request = FacesRequest("1", 1.0, sg2=SG2Settings(camera=camera))
     with pytest.raises(UserInputError, match=message):
         app_services.studio.faces_request(MODELS["sg3t"], request)
+
+
+def test_generate_says_nothing_of_noise_for_stylegan3(client, sg3_models):
+    gallery, latents, info = client.predict(seeds="1-2", model=MODELS["sg3t"], api_name="/generate")
+    assert len(gallery) == 2 and "2 faces at 32x32" in info and "noise" not in info
+    assert np.asarray(latents["w"]).shape == (2, 8, 10)
