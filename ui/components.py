@@ -4,13 +4,13 @@ class) that follow the chosen model's family. No tab module imports another tab'
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import gradio as gr
 from gradio.context import get_blocks_context
 
-from gan.generate.faces import NOISE_MODES, SG2Settings
-from gan.generate.service import FaceStudio
+from gan.generate.faces import MAX_TRANSLATE, NOISE_MODES, SG2Settings
+from gan.generate.service import NO_MODEL_INFO, FaceStudio
 from ui.common import friendly
 from ui.i18n import t
 
@@ -18,12 +18,28 @@ log = logging.getLogger(__name__)
 
 
 def sg2_settings(
-    truncation_psi: float, noise_mode: str, truncation_cutoff: float, class_idx: float
+    truncation_psi: float,
+    noise_mode: str,
+    truncation_cutoff: float,
+    class_idx: float,
+    camera: tuple[float, float, float] = (0.0, 0.0, 0.0),
+    camera_end: tuple[float, float, float] | None = None,
 ) -> SG2Settings:
-    """The StyleGAN2 inputs of a request (cutoff 0 = every layer)."""
+    """The StyleGAN inputs of a request (cutoff 0 = every layer; the camera: StyleGAN3's
+    translate_x, translate_y and rotate, in degrees)."""
     return SG2Settings(
-        float(truncation_psi), int(truncation_cutoff or 0), noise_mode, int(class_idx or 0)
+        float(truncation_psi),
+        int(truncation_cutoff or 0),
+        noise_mode or "const",
+        int(class_idx or 0),
+        _camera(camera),
+        None if camera_end is None else _camera(camera_end),
     )
+
+
+def _camera(values: tuple[float, float, float]) -> tuple[float, float, float]:
+    tx, ty, deg = (float(v or 0) for v in values)
+    return tx, ty, deg
 
 
 @dataclass
@@ -34,12 +50,14 @@ class StyleGAN2Controls:
     noise_mode: gr.Radio
     truncation_cutoff: gr.Slider
     class_idx: gr.Number
+    camera: dict[str, gr.Slider] = field(default_factory=dict)  # StyleGAN3's, where asked for
 
     def components(self) -> dict:
         return {
             "noise_mode": self.noise_mode,
             "truncation_cutoff": self.truncation_cutoff,
             "class_idx": self.class_idx,
+            **self.camera,
         }
 
     def follow(self, model: gr.Dropdown, studio: FaceStudio) -> None:
@@ -49,13 +67,17 @@ class StyleGAN2Controls:
         def update(name: str):
             info = _model_info(studio, name)
             num_ws, c_dim = info["num_ws"], info["c_dim"]
+            moves = bool(info.get("input_transform"))
             return (
                 gr.update(visible=info["stylegan2"]),
+                gr.update(visible=bool(info.get("noise_inputs"))),
                 gr.update(maximum=max(num_ws, 1)),
                 gr.update(visible=c_dim > 0, maximum=max(c_dim - 1, 0)),
+                *[gr.update(visible=moves) for _ in self.camera],
             )
 
-        outputs = [self.group, self.truncation_cutoff, self.class_idx]
+        outputs = [self.group, self.noise_mode, self.truncation_cutoff, self.class_idx]
+        outputs += list(self.camera.values())
         triggers = [model.change, get_blocks_context().root_block.load]  # on page load too
         gr.on(
             triggers,
@@ -72,11 +94,37 @@ def _model_info(studio: FaceStudio, name: str) -> dict:
         return studio.model_info(name)
     except Exception as e:  # a bad name: the controls hide, generating gives the message
         log.info("no model info for %r: %s", name, e)
-        return {"stylegan2": False, "c_dim": 0, "num_ws": 0, "resolution": 0}
+        return NO_MODEL_INFO
 
 
-def build_sg2_controls(visible: bool = False) -> StyleGAN2Controls:
-    """The StyleGAN2 accordion (hidden until a StyleGAN2 model is chosen)."""
+# The camera sliders (name -> (t key, bound)), as hysts' StyleGAN3 Space and NVIDIA's
+# gen_images.py --translate=tx,ty --rotate=deg; shown for a family with an input transform.
+CAMERA_SLIDERS = {
+    "translate_x": ("generate.translate_x.label", MAX_TRANSLATE),
+    "translate_y": ("generate.translate_y.label", MAX_TRANSLATE),
+    "rotate": ("generate.rotate.label", 180.0),
+}
+
+
+def build_camera_sliders(suffix: str = "") -> dict[str, gr.Slider]:
+    """The three camera sliders (hidden until a StyleGAN3 is chosen), keyed by the handler's
+    parameter names plus `suffix` (Interpolate's last frame: `_end`, labelled as such)."""
+    sliders = {}
+    for name, (key, bound) in CAMERA_SLIDERS.items():
+        label = t(key if not suffix else f"interpolate.{name}{suffix}.label")
+        step = 1.0 if name == "rotate" else 0.05
+        sliders[name + suffix] = gr.Slider(
+            -bound, bound, value=0, step=step, label=label, visible=False
+        )
+    return sliders
+
+
+def build_sg2_controls(
+    visible: bool = False, camera: bool = False, camera_end: bool = False
+) -> StyleGAN2Controls:
+    """The StyleGAN accordion (hidden until a model with a W space is chosen); `camera`: with
+    the camera sliders (shown for StyleGAN3 only); `camera_end`: and a second set for the
+    last frame of a walk (`translate_x_end`, ...)."""
     with gr.Accordion("StyleGAN2", open=True, visible=visible) as group:
         noise = gr.Radio(
             list(NOISE_MODES),
@@ -100,4 +148,7 @@ def build_sg2_controls(visible: bool = False) -> StyleGAN2Controls:
             visible=False,
             info=t("generate.class.info"),
         )
-    return StyleGAN2Controls(group, noise, cutoff, class_idx)
+        sliders = build_camera_sliders() if camera else {}
+        if camera_end:
+            sliders |= build_camera_sliders("_end")
+    return StyleGAN2Controls(group, noise, cutoff, class_idx, sliders)

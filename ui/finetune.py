@@ -213,7 +213,7 @@ class FinetuneHandlers:
         if skipped := dataset.warning():
             note += f"  \n⚠️ {as_markdown_text(skipped)}"
         augmented = None
-        if self.tuner.architecture(model) == "stylegan2":
+        if self.tuner.architecture(model) in ("stylegan2", "stylegan3"):  # ADA's preview
             config = FinetuneConfig(augment=augment, diffaugment=_policy(diffaugment))
             augmented, caption = self.tuner.augment_preview(dataset, config)
             augmented = _shown(augmented)

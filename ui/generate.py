@@ -29,10 +29,11 @@ def faces_request(
     noise_mode: str,
     truncation_cutoff: float,
     class_idx: float,
+    camera: tuple[float, float, float] = (0.0, 0.0, 0.0),
 ) -> FacesRequest:
     """The studio's request from the tab's inputs."""
     psi = float(truncation_psi)
-    sg2 = sg2_settings(psi, noise_mode, truncation_cutoff, class_idx)
+    sg2 = sg2_settings(psi, noise_mode, truncation_cutoff, class_idx, camera)
     return FacesRequest(seeds, psi, latent_vector, latent_file, sg2)
 
 
@@ -52,6 +53,9 @@ class GenerateHandlers:
         noise_mode: str = "const",
         truncation_cutoff: float = 0,
         class_idx: float = 0,
+        translate_x: float = 0,
+        translate_y: float = 0,
+        rotate: float = 0,
         request: gr.Request = None,
     ):
         """Faces for the seeds (e.g. `1-8, 42`), or for a pasted/uploaded latent vector.
@@ -65,6 +69,9 @@ class GenerateHandlers:
             noise_mode: StyleGAN2 only: "const" (same seed, same pixels), "random" or "none".
             truncation_cutoff: StyleGAN2 only: truncate only the first N ws toward w_avg; 0 = all.
             class_idx: StyleGAN2 only: the class of a conditional model (0 otherwise).
+            translate_x: StyleGAN3 only: move the picture sideways (-1 to 1; 0 = still).
+            translate_y: StyleGAN3 only: move the picture up or down (-1 to 1; 0 = still).
+            rotate: StyleGAN3 only: turn the picture by this many degrees (0 = upright).
 
         Returns:
             a gallery of the faces (native-resolution PNGs, captioned with their seeds);
@@ -79,6 +86,7 @@ class GenerateHandlers:
             noise_mode,
             truncation_cutoff,
             class_idx,
+            (translate_x, translate_y, rotate),
         )
         faces, pngs = self.studio.generate_request(model, wanted)
         psi, sg2 = wanted.truncation_psi, wanted.sg2
@@ -89,7 +97,8 @@ class GenerateHandlers:
         gallery = [
             (str(path), labels[i] if labels else f"{space}[{i}]") for i, path in enumerate(pngs)
         ]
-        return gallery, latents_value(faces), _info(faces, model, psi, sg2, lang)
+        noisy = self.studio.model_info(model)["noise_inputs"]  # StyleGAN3 has no noise
+        return gallery, latents_value(faces), _info(faces, model, psi, sg2 if noisy else None, lang)
 
     def faces_zip(
         self,
@@ -101,9 +110,13 @@ class GenerateHandlers:
         noise_mode: str = "const",
         truncation_cutoff: float = 0,
         class_idx: float = 0,
+        translate_x: float = 0,
+        translate_y: float = 0,
+        rotate: float = 0,
     ) -> str:
         """The same faces in one zip: native PNGs, the grid, latents.npy/.json (z) and, for
-        StyleGAN2, w.npy/.json (w after truncation)."""
+        StyleGAN2/3, w.npy/.json (w after truncation); StyleGAN3 takes the camera
+        (translate_x, translate_y, rotate in degrees), the other families ignore it."""
         request = faces_request(
             seeds,
             truncation_psi,
@@ -112,11 +125,12 @@ class GenerateHandlers:
             noise_mode,
             truncation_cutoff,
             class_idx,
+            (translate_x, translate_y, rotate),
         )
         return str(self.studio.zip_request(model, request))
 
 
-def _info(faces, model: str, psi: float, sg2: SG2Settings, lang: str) -> str:
+def _info(faces, model: str, psi: float, sg2: SG2Settings | None, lang: str) -> str:
     """The line under the gallery: how many faces, their size, the model and ψ."""
     h, w = faces.images.shape[1:3]
     count, psi_text = len(faces.images), f"{psi:g}"
@@ -124,7 +138,8 @@ def _info(faces, model: str, psi: float, sg2: SG2Settings, lang: str) -> str:
         "msg.generate.info", lang, count=count, width=w, height=h, model=model, psi=psi_text
     )
     if faces.w is not None:
-        info += translate("msg.generate.noise", lang, noise_mode=sg2.noise_mode)
+        if sg2 is not None:  # a family with noise inputs
+            info += translate("msg.generate.noise", lang, noise_mode=sg2.noise_mode)
         info += translate("msg.generate.from_w", lang) if faces.z is None else ""
     return info
 
@@ -210,7 +225,7 @@ def _controls(
         label=t("generate.psi.label"),
         info=t("generate.psi.info"),
     )
-    sg2 = build_sg2_controls()
+    sg2 = build_sg2_controls(camera=True)
     latent_text, latent_file = _latent_inputs()
     run = gr.Button(t("generate.run"), variant="primary")
     components = {"seeds": seeds, "truncation_psi": psi, "model": model}

@@ -34,6 +34,12 @@ class InterpolateHandlers:
         noise_mode: str = "const",
         truncation_cutoff: float = 0,
         class_idx: float = 0,
+        translate_x: float = 0,
+        translate_y: float = 0,
+        rotate: float = 0,
+        translate_x_end: float = 0,
+        translate_y_end: float = 0,
+        rotate_end: float = 0,
         request: gr.Request = None,
     ):
         """Frames between two or more keyframe seeds: a strip, a GIF and an MP4.
@@ -50,6 +56,13 @@ class InterpolateHandlers:
             noise_mode: StyleGAN2 only: "const" (same seed, same pixels), "random" or "none".
             truncation_cutoff: StyleGAN2 only: truncate only the first N ws toward w_avg; 0 = all.
             class_idx: StyleGAN2 only: the class of a conditional model (0 otherwise).
+            translate_x: StyleGAN3 only: the first frame's sideways shift (-1 to 1).
+            translate_y: StyleGAN3 only: the first frame's vertical shift (-1 to 1).
+            rotate: StyleGAN3 only: the first frame's turn in degrees.
+            translate_x_end: StyleGAN3 only: the last frame's sideways shift; the camera moves
+                in equal steps from the first frame's to the last frame's.
+            translate_y_end: StyleGAN3 only: the last frame's vertical shift.
+            rotate_end: StyleGAN3 only: the last frame's turn in degrees.
 
         Returns:
             the frames side by side as one strip image (PNG);
@@ -58,7 +71,11 @@ class InterpolateHandlers:
             the three files (strip, GIF, MP4) for download;
             a line of info (frames, path, keyframes, model).
         """
-        sg2 = sg2_settings(truncation_psi, noise_mode, truncation_cutoff, class_idx)
+        camera, end = (
+            (translate_x, translate_y, rotate),
+            (translate_x_end, translate_y_end, rotate_end),
+        )
+        sg2 = sg2_settings(truncation_psi, noise_mode, truncation_cutoff, class_idx, camera, end)
         images, (strip, gif, mp4), keyframes, in_w = self.studio.interpolate_request(
             model, seeds, int(frames), mode, bool(loop), float(truncation_psi), fps, space, sg2
         )
@@ -124,7 +141,7 @@ def _controls(model: gr.Dropdown) -> tuple[dict, StyleGAN2Controls]:
     loop = gr.Checkbox(value=False, label=t("interpolate.loop.label"))
     psi = gr.Slider(0.0, 2.0, value=1.0, step=0.05, label=t("generate.psi.label"))
     fps = gr.Slider(1, 60, value=12, step=1, label=t("interpolate.fps.label"))
-    sg2 = build_sg2_controls()
+    sg2 = build_sg2_controls(camera=True, camera_end=True)
     with sg2.group:
         space = gr.Radio(
             ["z", "w"],

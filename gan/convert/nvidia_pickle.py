@@ -233,9 +233,9 @@ def discriminator_config(D: PersistentStub, where: str = "D") -> dict:
     return checks.check_discriminator_config(config)
 
 
-def generator_shapes(family: str, config: dict) -> layout.Shapes:
-    """The state-dict keys and shapes NVIDIA's G of this config has, for the family the
-    pickle's layers showed (`stylegan3_pickle.family`)."""
+def generator_shapes(config: dict, family: str) -> layout.Shapes:
+    """The state-dict keys and shapes NVIDIA's G of this config has (`family`: the pickle's,
+    `stylegan3_pickle.STYLEGAN2` or `.STYLEGAN3`)."""
     if family == stylegan3_pickle.STYLEGAN3:
         return stylegan3_pickle.generator_shapes(config)
     return layout.generator_shapes(config)
@@ -251,7 +251,7 @@ class Converted:
     d_state: dict[str, torch.Tensor] | None = None
     g_train_state: dict[str, torch.Tensor] | None = None  # the raw G, which training resumes
     notes: list[str] = field(default_factory=list)
-    family: str = stylegan3_pickle.STYLEGAN2  # as the pickle's layers showed
+    family: str = stylegan3_pickle.STYLEGAN2  # what the pickle's G is (the model card says)
 
 
 def _network(stub: PersistentStub, shapes: layout.Shapes, where: str) -> dict:
@@ -265,8 +265,8 @@ def convert_network_pickle(f: BinaryIO) -> Converted:
     data = load_networks(f)
     G = data["G_ema"]
     config, family = generator_config(G), stylegan3_pickle.family(G)
-    g_shapes = generator_shapes(family, config)
-    out = Converted(config, _network(G, g_shapes, "G_ema"), family=family)
+    shapes = generator_shapes(config, family)
+    out = Converted(config, _network(G, shapes, "G_ema"), family=family)
     D = data.get("D")
     if isinstance(D, PersistentStub):
         out.d_config = discriminator_config(D)
@@ -275,7 +275,7 @@ def convert_network_pickle(f: BinaryIO) -> Converted:
     raw = data.get("G")
     if isinstance(raw, PersistentStub) and generator_config(raw, "G") == config:
         # NVIDIA's --resume trains the raw G and keeps G_ema apart: fine-tuning resumes both.
-        out.g_train_state = _network(raw, g_shapes, "G")
+        out.g_train_state = _network(raw, generator_shapes(config, family), "G")
     log.info(
         "read NVIDIA pickle: G_ema, D %s, G %s",
         "yes" if out.d_state else "no",

@@ -49,13 +49,13 @@ NVIDIA_LICENSE_NOTE = (
 )
 
 
-def _architecture(c: dict, family: str) -> tuple[str, str]:
-    """(family, architecture line) of a checked config."""
+def _architecture(c: dict, kind: str) -> tuple[str, str]:
+    """(family, architecture line) of a checked config; `kind`: the converter's family."""
     common = (
         f"z_dim {c['z_dim']}, w_dim {c['w_dim']}, {c['mapping_layers']} mapping layers, "
         f"channel_base {c['channel_base']}, channel_max {c['channel_max']}"
     )
-    if family == STYLEGAN3:
+    if kind == STYLEGAN3:
         family = "StyleGAN3-R" if c["conv_kernel"] == 1 else "StyleGAN3-T"
         return family, (
             f"{family} (Karras et al. 2021, alias-free), NVIDIA stylegan3 layout: {common}, "

@@ -1,5 +1,6 @@
 """Fine-tune recipes: what a model family's fine-tune is (its defaults for a resolution and a
-device, how a run is built, stepped and saved), registered by key ("dcgan", "stylegan2").
+device, how a run is built, stepped and saved), registered by
+key ("dcgan", "stylegan2", "stylegan3").
 
 A family names its recipe's key; `recipe_for(key)` gives the recipe. The defaults come from
 one table per recipe (`gan.finetune.specs`, in the shape of NVIDIA's `cfg_specs`): the tab,
@@ -8,6 +9,7 @@ the API and the CLI all start from `Recipe.defaults`.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -16,7 +18,14 @@ import torch
 from core.errors import UserInputError
 from gan.finetune import checkpoint, sg2_run
 from gan.finetune.config import FinetuneConfig, FinetuneJob
-from gan.finetune.specs import DCGAN_SPECS, SG2_SPECS, device_kind, gpu_batch, nvidia_auto
+from gan.finetune.specs import (
+    DCGAN_SPECS,
+    SG2_SPECS,
+    SG3_SPECS,
+    device_kind,
+    gpu_batch,
+    nvidia_auto,
+)
 from gan.finetune.trainer import StepLosses, world
 from gan.models import families
 
@@ -87,16 +96,18 @@ class StyleGAN2Recipe:
     """NVIDIA's StyleGAN2-ADA fine-tune (`train.py --resume`), from `SG2_SPECS`."""
 
     key = "stylegan2"
+    specs = SG2_SPECS
 
     def defaults(self, resolution: int, device: torch.device | str) -> FinetuneConfig:
         kind = device_kind(device)
-        spec, auto = SG2_SPECS[kind], nvidia_auto(resolution, world()[1])
+        spec, auto = self.specs[kind], nvidia_auto(resolution, world()[1])
         batch = gpu_batch(resolution) if spec["mb"] == -1 else spec["mb"]
         steps = spec["steps"] if resolution <= 256 or kind == "cpu" else spec["steps"] // 2
         lr = auto["lrate"] if spec["lrate"] == -1 else spec["lrate"]
+        lr_d = spec.get("dlr", lr)
         return FinetuneConfig(
             steps=steps, batch_size=batch, sample_every=max(1, steps // 10),
-            d_warmup=spec["d_warmup"], kid_samples=spec["kid_samples"], lr_g=lr, lr_d=lr,
+            d_warmup=spec["d_warmup"], kid_samples=spec["kid_samples"], lr_g=lr, lr_d=lr_d,
             beta1_g=spec["betas"][0], beta2_g=spec["betas"][1],
             beta1_d=spec["betas"][0], beta2_d=spec["betas"][1],
             r1_gamma=auto["gamma"] if spec["gamma"] == -1 else spec["gamma"],
@@ -119,8 +130,25 @@ class StyleGAN2Recipe:
         return sg2_run.save(target, trainer, state, resume)
 
 
+class StyleGAN3Recipe(StyleGAN2Recipe):
+    """NVIDIA stylegan3's `train.py --cfg=stylegan3-t|r --resume` (ADA, R1, Freeze-D; no
+    style mixing, path length or blur), from `SG3_SPECS`, on the StyleGAN2 trainer (the same
+    loss, D and loop; StyleGAN3's G has the same `mapping`/`synthesis`)."""
+
+    key = "stylegan3"
+    specs = SG3_SPECS
+
+    def defaults(self, resolution: int, device: torch.device | str) -> FinetuneConfig:
+        """As StyleGAN2's, but γ and the EMA follow the run's own batch, as stylegan3's
+        train.py (ema_kimg = batch * 10 / 32; γ: see `SG3_SPECS`)."""
+        config = super().defaults(resolution, device)
+        batch = config.batch_size * world()[1]
+        return replace(config, ema_kimg=batch * 10 / 32, r1_gamma=0.0002 * resolution**2 / batch)
+
+
 register_recipe(DCGANRecipe.key, DCGANRecipe())
 register_recipe(StyleGAN2Recipe.key, StyleGAN2Recipe())
+register_recipe(StyleGAN3Recipe.key, StyleGAN3Recipe())
 
 
 def start(job: FinetuneJob, device: torch.device) -> tuple[Recipe, Any, dict, list]:

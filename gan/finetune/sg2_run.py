@@ -170,7 +170,7 @@ def _new(job: FinetuneJob, device: torch.device, folder: Path):
     if has_raw:
         adapter.trainer.G_ema.load_state_dict(G_ema.state_dict())
     state = {
-        "architecture": "stylegan2",
+        "architecture": families.family_of(G).name,
         "d_pretrained": pretrained,
         "d_warmup": adapter.d_warmup,
         "base_model": job.base,
@@ -224,18 +224,20 @@ def save(target: Path, adapter: SG2Adapter, state: dict, resume: dict | None) ->
 
 
 def model_card(state: dict, name: str) -> str:
-    """README.md of a fine-tuned StyleGAN2: base, data, steps, settings, KIDs."""
+    """README.md of a fine-tuned StyleGAN2 or 3: base, data, steps, settings, KIDs."""
     cfg, kid, base = state["sg2_config"], state.get("kid") or {}, state["base_model"]
+    family = state.get("architecture", "stylegan2")
+    title = next((f.title for f in families.families() if f.name == family), "StyleGAN2")
     lines = [
         "---",
         "library_name: pytorch",
-        "tags: [gan, stylegan2, image-generation, gan-studio, fine-tuned]",
+        f"tags: [gan, {family}, image-generation, gan-studio, fine-tuned]",
         *([f"base_model: {base.split('@')[0]}"] if "/" in base else []),
         "---",
         "",
         f"# {name}",
         "",
-        f"A StyleGAN2 generator fine-tuned with GAN Studio from **{base}**.",
+        f"A {title} generator fine-tuned with GAN Studio from **{base}**.",
         "",
         f"- Training images: {state['images']}; steps: {state['steps_done']} "
         f"({state['steps_done'] * cfg['batch_size'] / 1000:g} kimg)",

@@ -144,7 +144,7 @@ def fresh_discriminator(config: StyleGAN2Config, mbstd_group_size: int = 4) -> n
         img_channels=config.img_channels,
         channel_base=config.channel_base,
         channel_max=config.channel_max,
-        channels=config.channels,
+        channels=getattr(config, "channels", None),  # StyleGAN3's configs have none
         conv_clamp=config.conv_clamp,
         mbstd_group_size=mbstd_group_size,
     )

@@ -14,8 +14,10 @@ from core import media
 from core.errors import UserInputError
 from gan import latents
 from gan.models import stylegan2
+from gan.models.families import NO_CAMERA, Camera
 
 NOISE_MODES = stylegan2.NOISE_MODES
+MAX_TRANSLATE = 1.0  # a camera's shift, in units of the picture (NVIDIA's --translate)
 # Style-mixing presets, as ws indices (StyleGAN, Karras et al. 2019, sec. 3.1: coarse = 4²-8²,
 # middle = 16²-32², fine = 64² and up; two ws per resolution). NVIDIA's style_mixing.py
 # takes the same indices as `--styles`, its default `0-6`.
@@ -46,13 +48,36 @@ class SG2Settings:
     truncation_cutoff: int | None = None  # truncate the first `cutoff` ws only; None = all
     noise_mode: str = "const"
     class_idx: int = 0
+    # StyleGAN3's camera (translate_x, translate_y, rotate in degrees), as NVIDIA's
+    # gen_images.py --translate --rotate; `camera_end`: Interpolate's last frame (None = same)
+    camera: Camera = NO_CAMERA
+    camera_end: Camera | None = None
 
     def export(self) -> dict:
-        return {
+        values = {
             "truncation_cutoff": self.truncation_cutoff,
             "class_idx": self.class_idx,
             "noise_mode": self.noise_mode,
         }
+        return values | ({"camera": list(self.camera)} if self.camera != NO_CAMERA else {})
+
+    def cameras(self, n: int) -> list[Camera]:
+        """One camera per frame of `n`: from `camera` to `camera_end` in equal steps."""
+        start, end = check_camera(self.camera), check_camera(self.camera_end or self.camera)
+        steps = [i / (n - 1) if n > 1 else 0.0 for i in range(n)]
+        return [tuple(a + (b - a) * t for a, b in zip(start, end, strict=True)) for t in steps]
+
+
+def check_camera(camera: Camera) -> Camera:
+    """A finite camera: translations within +-MAX_TRANSLATE, rotation within +-360 degrees."""
+    tx, ty, deg = (float(v) for v in camera)
+    if not all(abs(v) <= MAX_TRANSLATE for v in (tx, ty)):
+        raise UserInputError(
+            f"translate_x and translate_y must be between -{MAX_TRANSLATE} and {MAX_TRANSLATE}"
+        )
+    if not abs(deg) <= 360:
+        raise UserInputError("rotate must be between -360 and 360 degrees")
+    return tx, ty, deg
 
 
 @dataclass(frozen=True)
@@ -142,12 +167,16 @@ def one_hot(class_idx: int | None, c_dim: int, n: int, device: torch.device) -> 
     return c
 
 
-def mix_layers(preset: str, layers: str, num_ws: int) -> list[int]:
-    """The ws indices a preset (or, for `custom`, the text `layers`) names, within num_ws."""
+def mix_layers(
+    preset: str, layers: str, num_ws: int, presets: dict[str, tuple[int, int | None]] | None = None
+) -> list[int]:
+    """The ws indices a preset (or, for `custom`, the text `layers`) names, within num_ws;
+    `presets`: the family's own (StyleGAN3's), else StyleGAN's `STYLE_PRESETS`."""
+    presets = presets or STYLE_PRESETS
     if preset == "custom":
         chosen = latents.parse_seeds(layers, max_count=512)
-    elif preset in STYLE_PRESETS:
-        lo, hi = STYLE_PRESETS[preset]
+    elif preset in presets:
+        lo, hi = presets[preset]
         chosen = list(range(lo, num_ws if hi is None else min(hi, num_ws)))
     else:
         raise UserInputError(f"preset must be one of {', '.join([*STYLE_PRESETS, 'custom'])}")

@@ -46,6 +46,8 @@ Model = str | nn.Module  # a model's name, or the generator a request already re
 DISPLAY_SIZE = 256
 THUMBNAIL_SIZE = 512  # gallery faces above this are shown downscaled; the zip keeps them native
 OUTPUT_TTL_S = 3600
+NO_MODEL_INFO = {"stylegan2": False, "c_dim": 0, "num_ws": 0, "resolution": 0}
+NO_MODEL_INFO |= {"noise_inputs": False, "input_transform": False}
 MAX_MIX_SEEDS = 8  # per side: an 8 x 8 figure is 81 images
 
 
@@ -104,16 +106,20 @@ class FaceStudio:
         if not families.family_of(generator).style_mixing:
             family = families.family_of(generator).title
             name = model if isinstance(model, str) else "this model"
-            raise UserInputError(f"{what} needs a StyleGAN2 model: {name} is a {family}")
+            raise UserInputError(f"{what} needs a StyleGAN2 or 3 model: {name} is a {family}")
         return generator
 
     def model_info(self, name: str) -> dict:
-        """What the tabs show per model: `stylegan2`, `c_dim`, `num_ws`, `resolution`."""
+        """What the tabs show per model: `stylegan2` (a W space), `c_dim`, `num_ws`,
+        `resolution`, `noise_inputs` and `input_transform` (the camera sliders)."""
         generator = self.generator(name)
-        if not families.family_of(generator).has_w:
-            return {"stylegan2": False, "c_dim": 0, "num_ws": 0, "resolution": 0}
+        family = families.family_of(generator)
+        if not family.has_w:
+            return NO_MODEL_INFO
         return {
             "stylegan2": True,
+            "noise_inputs": family.noise_inputs,
+            "input_transform": family.input_transform,
             "c_dim": families.class_count(generator),
             "num_ws": families.w_shape(generator)[0],
             "resolution": families.image_size(generator),
@@ -146,16 +152,33 @@ class FaceStudio:
 
     @torch.no_grad()
     def render(
-        self, model: Model, ws: torch.Tensor, noise_mode: str = "const", batch_size: int = 16
+        self,
+        model: Model,
+        ws: torch.Tensor,
+        noise_mode: str = "const",
+        batch_size: int = 16,
+        cameras: list[families.Camera] | None = None,
     ) -> np.ndarray:
-        """StyleGAN2: ws (N, num_ws, w_dim) -> uint8 images (N, H, W, 3)."""
+        """W family: ws (N, num_ws, w_dim) -> uint8 images (N, H, W, 3); `cameras`, one per
+        image, move a StyleGAN3's pictures (other families ignore them). The camera goes in
+        with the call, so concurrent requests never see each other's."""
         G = self.resolve(model)
         if noise_mode not in NOISE_MODES:
             raise UserInputError(f"noise_mode must be one of {', '.join(NOISE_MODES)}")
+        cameras = cameras or [families.NO_CAMERA] * len(ws)
         with self._cheap():
             chunks = [
-                G.synthesis(chunk.to(self.device), noise_mode=noise_mode).float().cpu().numpy()
-                for chunk in ws.split(batch_size)
+                G.synthesis(
+                    chunk.to(self.device),
+                    noise_mode=noise_mode,
+                    **families.camera_kwargs(G, cameras[i : i + batch_size]),
+                )
+                .float()
+                .cpu()
+                .numpy()
+                for i, chunk in zip(
+                    range(0, len(ws), batch_size), ws.split(batch_size), strict=True
+                )
             ]
         return to_uint8(np.concatenate(chunks))
 
@@ -206,7 +229,7 @@ class FaceStudio:
                 raise UserInputError("give seeds or a latent vector")
             z = latents.seeds_to_z(seeds, G.z_dim) if z is None else latents.validate_z(z, G.z_dim)
             w = self.map(G, z, s)
-        images = self.render(G, w, s.noise_mode)
+        images = self.render(G, w, s.noise_mode, cameras=s.cameras(len(w)))
         return Faces(images, z, seeds, s.truncation_psi, w, s.export())
 
     def interpolate(
@@ -238,7 +261,7 @@ class FaceStudio:
             keys = self.map(G, z, s)
             path = latents.interpolation_path(keys.flatten(1), frames, "lerp", loop)
             ws = path.view(-1, *keys.shape[1:])
-        return self.render(G, ws, s.noise_mode)
+        return self.render(G, ws, s.noise_mode, cameras=s.cameras(len(ws)))
 
     def style_mix(
         self,
@@ -319,7 +342,9 @@ class FaceStudio:
         rows = latents.parse_seeds(row_seeds, max_count=MAX_MIX_SEEDS)
         cols = latents.parse_seeds(column_seeds, max_count=MAX_MIX_SEEDS)
         G = self.stylegan2(name, "style mixing")
-        mix = self.style_mix(G, rows, cols, mix_layers(preset, layers, G.num_ws), sg2)
+        presets = families.family_of(G).style_presets
+        chosen = mix_layers(preset, layers, G.num_ws, presets(G.num_ws) if presets else None)
+        mix = self.style_mix(G, rows, cols, chosen, sg2)
         return mix, *self.save_style_mix(mix)
 
     def save_style_mix(self, mix: StyleMix, cell: int = DISPLAY_SIZE) -> tuple[Path, Path]:

@@ -25,7 +25,7 @@ from torch import nn
 
 from core import store
 from gan import models
-from gan.models import dcgan, stylegan2, stylegan2_d
+from gan.models import dcgan, stylegan2, stylegan2_d, stylegan3
 
 ROLES = ("G", "D")
 CONFIG_KEY = "config"  # D's config: JSON in its safetensors metadata under this key
@@ -59,6 +59,8 @@ class Family:
     # D files saved without a config (older DCGAN checkpoints): (tensors, image size) -> config
     legacy_discriminator: Callable[[dict, int], Any | None] | None = None
     prepare: Callable[[nn.Module], nn.Module] = lambda G: G  # once, after loading for inference
+    # num_ws -> style-mixing presets {"coarse": (first, end), ...}; None: StyleGAN's by resolution
+    style_presets: Callable[[int], dict[str, tuple[int, int | None]]] | None = None
 
     @property
     def has_w(self) -> bool:
@@ -152,6 +154,22 @@ def image_size(module: nn.Module) -> int:
 def image_shape(module: nn.Module) -> tuple[int, int]:
     """(channels, side) of the images G makes or D takes."""
     return family_of(module).channels(module.config), image_size(module)
+
+
+Camera = tuple[float, float, float]  # (translate_x, translate_y, rotate in degrees)
+NO_CAMERA: Camera = (0.0, 0.0, 0.0)
+
+
+def camera_kwargs(G: nn.Module, cameras: list[Camera]) -> dict[str, torch.Tensor]:
+    """What `G.synthesis` takes for one camera per image: `transform` (N, 3, 3) for a family
+    with an input transform (StyleGAN3); nothing for the others, or when no camera moves."""
+    if not family_of(G).input_transform or all(c == NO_CAMERA for c in cameras):
+        return {}
+    return {
+        "transform": torch.stack(
+            [stylegan3.camera_transform((tx, ty), deg) for tx, ty, deg in cameras]
+        )
+    }
 
 
 # --- Load and save ----------------------------------------------------------------------------
@@ -276,7 +294,7 @@ def _contiguous(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
 
 
-# --- The two built-in families ------------------------------------------------------------------
+# --- The built-in families ------------------------------------------------------------------
 
 
 def _dcgan_first_layer(G: nn.Module) -> list[torch.Tensor]:
@@ -299,6 +317,19 @@ def _sg2_affines(G: nn.Module) -> list[torch.Tensor]:
     convs = [m.weight for n, m in layers.items() if ".conv" in n]
     last_rgb = [m.weight for n, m in layers.items() if ".torgb" in n][-1]
     return [*convs, last_rgb]
+
+
+def _sg3_affines(G: nn.Module) -> list[torch.Tensor]:
+    """One affine weight per W+ entry, in synthesis order: the input's, each layer's, ToRGB's."""
+    return [m.weight for _, m in G.affine_layers()]
+
+
+def _sg3_style_presets(num_ws: int) -> dict[str, tuple[int, int | None]]:
+    """Thirds of the ws: StyleGAN3's layers raise their cutoff frequency geometrically from the
+    first layer to the last critically sampled one (Karras et al. 2021, Fig. 4 and sec. 3.2),
+    so equal runs of layers are its coarse, middle and fine scales (16 ws: 0-4, 5-10, 11-15)."""
+    first, second = round(num_ws / 3), round(2 * num_ws / 3)
+    return {"coarse": (0, first), "middle": (first, second), "fine": (second, None)}
 
 
 def _channels_last(G: nn.Module) -> nn.Module:
@@ -347,5 +378,29 @@ STYLEGAN2 = register(
         num_ws=lambda config: 2 * int(config["img_resolution"]).bit_length() - 4,
         recipe="stylegan2",
         prepare=_channels_last,
+    )
+)
+STYLEGAN3 = register(
+    Family(
+        name="stylegan3",
+        title="StyleGAN3",
+        generator_type=stylegan3.GENERATOR_TYPE,
+        generator_config=stylegan3.StyleGAN3Config,
+        generator_class=stylegan3.StyleGAN3Generator,
+        # the D in NVIDIA's StyleGAN3 pickles is StyleGAN2's (networks_stylegan2.Discriminator)
+        discriminator_type=stylegan2_d.DISCRIMINATOR_TYPE,
+        discriminator_config=stylegan2_d.StyleGAN2DiscriminatorConfig,
+        discriminator_class=stylegan2_d.StyleGAN2Discriminator,
+        z_dim=lambda G: int(G.z_dim),
+        resolution=lambda config: int(config.img_resolution),
+        channels=lambda config: int(config.img_channels),
+        sefa_layers=_sg3_affines,
+        latent_spaces=("z", "w"),  # num_ws = num_layers + 2
+        truncation_cutoff=True,
+        classes=True,
+        input_transform=True,
+        style_mixing=True,
+        recipe="stylegan3",
+        style_presets=_sg3_style_presets,
     )
 )

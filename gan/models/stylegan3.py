@@ -54,8 +54,9 @@ class SynthesisInput(nn.Module):
         self.register_buffer("freqs", freqs)
         self.register_buffer("phases", torch.rand([channels]) - 0.5)
 
-    def _transforms(self, w: torch.Tensor) -> torch.Tensor:
-        """Per sample: rotate (r_c, r_s), translate (t_x, t_y), then the user transform."""
+    def _transforms(self, w: torch.Tensor, user: torch.Tensor | None = None) -> torch.Tensor:
+        """Per sample: rotate (r_c, r_s), translate (t_x, t_y), then the user transform
+        (`user`, the inverse of the camera, for this call; else the `transform` buffer)."""
         t = self.affine(w)
         t = t / t[:, :2].norm(dim=1, keepdim=True)
         n = w.shape[0]
@@ -63,10 +64,11 @@ class SynthesisInput(nn.Module):
         m_r[:, 0, 0], m_r[:, 0, 1], m_r[:, 1, 0], m_r[:, 1, 1] = t[:, 0], -t[:, 1], t[:, 1], t[:, 0]
         m_t = torch.eye(3, device=w.device).repeat(n, 1, 1)
         m_t[:, 0, 2], m_t[:, 1, 2] = -t[:, 2], -t[:, 3]
-        return m_r @ m_t @ self.transform.unsqueeze(0)
+        user = self.transform if user is None else user.to(w.device, self.transform.dtype)
+        return m_r @ m_t @ (user if user.ndim == 3 else user.unsqueeze(0))
 
-    def forward(self, w: torch.Tensor) -> torch.Tensor:
-        transforms = self._transforms(w)
+    def forward(self, w: torch.Tensor, transform: torch.Tensor | None = None) -> torch.Tensor:
+        transforms = self._transforms(w, transform)
         freqs = self.freqs.unsqueeze(0)
         phases = self.phases.unsqueeze(0) + (freqs @ transforms[:, :2, 2:]).squeeze(2)
         freqs = freqs @ transforms[:, :2, :2]  # [N, C, 2]
@@ -171,13 +173,17 @@ class SynthesisNetwork(nn.Module):
         force_fp32: bool = False,
         update_emas: bool = False,
         fused: bool | None = None,
+        transform: torch.Tensor | None = None,
         **_ignored: object,
     ) -> torch.Tensor:
-        """Images (N, img_channels, res, res), float32; `noise_mode` and such are ignored."""
+        """Images (N, img_channels, res, res), float32; `noise_mode` and such are ignored.
+        `transform` (3x3, or (N, 3, 3) one per image: the inverse of the camera,
+        `camera_transform`) moves this call's pictures without touching the shared
+        `input.transform` buffer."""
         if ws.ndim != 3 or ws.shape[1] != self.num_ws or ws.shape[2] != self.w_dim:
             raise ValueError(f"ws must have shape (N, {self.num_ws}, {self.w_dim})")
         ws = ws.to(torch.float32).unbind(dim=1)
-        x = self.input(ws[0])
+        x = self.input(ws[0], transform)
         kw = dict(force_fp32=force_fp32, update_emas=update_emas, fused=fused)
         for name, w in zip(self.layer_names, ws[1:], strict=True):
             x = getattr(self, name)(x, w, **kw)
@@ -244,12 +250,20 @@ def make_transform(translate: tuple[float, float] = (0.0, 0.0), angle: float = 0
     return torch.tensor([[c, s, tx], [-s, c, ty], [0.0, 0.0, 1.0]], dtype=torch.float64)
 
 
+def camera_transform(
+    translate: tuple[float, float] = (0.0, 0.0), angle: float = 0.0
+) -> torch.Tensor:
+    """What `synthesis(ws, transform=...)` takes for a camera: the inverse of `make_transform`
+    (float32), as `gen_images.py --translate=tx,ty --rotate=deg` sets it."""
+    return torch.linalg.inv(make_transform(translate, angle)).to(torch.float32)
+
+
 def set_camera(
     G: nn.Module, translate: tuple[float, float] = (0.0, 0.0), angle: float = 0.0
 ) -> None:
     """Move the picture of a StyleGAN3 generator: its input takes the transform's inverse, as
     `gen_images.py --translate=tx,ty --rotate=deg` sets it. (0, 0), 0 restores the identity."""
-    inverse = torch.linalg.inv(make_transform(translate, angle))
+    inverse = camera_transform(translate, angle)
     transform = G.synthesis.input.transform
     with torch.no_grad():
         transform.copy_(inverse.to(transform.dtype))

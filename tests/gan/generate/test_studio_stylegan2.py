@@ -43,6 +43,8 @@ def test_stylegan2_is_listed_and_generates_native_resolution(studio, checkpoints
         "c_dim": 0,
         "num_ws": 8,
         "resolution": 32,
+        "noise_inputs": True,
+        "input_transform": False,
     }
 
 

@@ -15,6 +15,7 @@ from gan.models.stylegan3 import (
     GENERATOR_TYPE,
     StyleGAN3Config,
     StyleGAN3Generator,
+    camera_transform,
     make_transform,
     set_camera,
 )
@@ -136,6 +137,17 @@ def test_make_transform_is_gen_images_matrix_and_set_camera_its_inverse():
     assert torch.allclose(G.synthesis.input.transform.double() @ m, torch.eye(3).double())
     set_camera(G)
     assert torch.equal(G.synthesis.input.transform, torch.eye(3))
+
+
+def test_a_camera_passed_per_call_equals_set_camera_and_leaves_the_model_alone():
+    """A request's camera goes in as `transform=`: same picture, shared buffer untouched."""
+    G = tiny()
+    ws = G.mapping(torch.randn(2, 8), None)
+    moved = G.synthesis(ws, transform=camera_transform((0.2, -0.1), 15.0))
+    assert torch.equal(G.synthesis.input.transform, torch.eye(3))
+    set_camera(G, (0.2, -0.1), 15.0)
+    assert torch.allclose(moved, G.synthesis(ws), atol=1e-6)
+    assert (moved - tiny().synthesis(ws)).abs().mean().item() > 1e-3
 
 
 def test_a_quarter_turn_rotates_the_picture():
