@@ -60,6 +60,11 @@ def register_recipe(key: str, recipe: Recipe) -> None:
     _REGISTRY[key] = recipe
 
 
+def unregister_recipe(key: str) -> None:
+    """Forget the recipe registered as `key` (a test's own)."""
+    _REGISTRY.pop(key, None)
+
+
 def recipe_for(key: str) -> Recipe:
     """The recipe registered as `key`."""
     try:

@@ -1,7 +1,7 @@
 """Acceptance of the family registry: a toy third family (tests/gan/models/toy_family.py),
 registered by this test alone, shows in the model list and generates, interpolates, edits
-(SeFa over its first layer) and judges through the API, and fine-tunes with a toy recipe
-registered here (`register_recipe`), with no change outside its files."""
+(SeFa over its first layer) and judges through the API, with no change outside its files (its
+fine-tune with a test-only recipe: tests/gan/finetune/test_toy_recipe.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 from PIL import Image
 
 from gan.models import families
@@ -80,71 +79,3 @@ def test_the_toy_family_judges_with_its_own_d(client, toy):
         expected = D(faces.float() / 127.5 - 1.0).tolist()
     np.testing.assert_allclose(logits, expected, rtol=1e-4, atol=1e-4)
     assert len(gallery) == 3
-
-
-class ToyTrainer:
-    """Plain GAN steps on the toy G and D (non-saturating loss, Adam)."""
-
-    def __init__(self, G, D, images: torch.Tensor) -> None:
-        self.G, self.D, self.images, self.step = G.train(), D.train(), images, 0
-        self.G_ema, self.nz, self.image_size = G, G.config.z_dim, G.config.image_size
-        self.opt_g = torch.optim.Adam(G.parameters(), lr=0.01)
-        self.opt_d = torch.optim.Adam(D.parameters(), lr=0.01)
-
-    def train_step(self, real: torch.Tensor):
-        from gan.finetune.trainer import StepLosses
-
-        fake = self.G(torch.randn(len(real), self.nz))
-        loss_d = F.softplus(self.D(fake.detach())).mean() + F.softplus(-self.D(real)).mean()
-        self.opt_d.zero_grad(), loss_d.backward(), self.opt_d.step()
-        loss_g = F.softplus(-self.D(fake)).mean()
-        self.opt_g.zero_grad(), loss_g.backward(), self.opt_g.step()
-        self.step += 1
-        return StepLosses(loss_d.item(), loss_g.item(), False)
-
-    @torch.no_grad()
-    def samples(self, z: torch.Tensor) -> np.ndarray:
-        return ((self.G(z).clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
-
-
-class ToyRecipe:
-    """A fine-tune recipe registered by this test alone (`register_recipe`)."""
-
-    key = TOY.recipe
-
-    def defaults(self, resolution: int, device):
-        from gan.finetune.config import FinetuneConfig
-
-        return FinetuneConfig(steps=5, batch_size=4, sample_every=5, kid_samples=0, n_samples=4)
-
-    def build(self, job, device, folder: Path):
-        G, D = families.load(folder, "G"), families.load(folder, "D")
-        state = {"base_model": job.base, "steps_done": 0, "history": [], "kid": {}}
-        return ToyTrainer(G, D, job.images), state, []
-
-    def step(self, trainer: ToyTrainer, real: torch.Tensor):
-        return trainer.train_step(real.float() / 127.5 - 1)
-
-    def save(self, target: Path, trainer: ToyTrainer, state: dict, resume) -> Path:
-        families.save(target, trainer.D, "D")
-        return families.save(target, trainer.G, "G", card=f"# {target.name}\n")
-
-
-def test_the_toy_family_fine_tunes_with_a_recipe_registered_here(checkpoints, toy):
-    from gan.finetune import recipes
-    from gan.finetune.config import FinetuneJob
-    from gan.finetune.loop import run_finetune
-
-    recipes.register_recipe(TOY.recipe, ToyRecipe())
-    try:
-        config = recipes.recipe_for(TOY.recipe).defaults(8, "cpu")
-        images = torch.randint(0, 256, (8, 3, 8, 8), dtype=torch.uint8)
-        job = FinetuneJob(images, "toy-tuned", NAME, config)
-        events = list(run_finetune(job, torch.device("cpu"), report_every_s=60))
-    finally:
-        recipes._REGISTRY.pop(TOY.recipe, None)  # no unregister: the test's own entry
-    assert events[-1].done and events[-1].message == "finished"
-    tuned = families.load(checkpoints / "toy-tuned", "G")
-    assert families.family_of(tuned) is TOY
-    pairs = zip(tuned.parameters(), toy[0].parameters(), strict=True)
-    assert any(not torch.equal(a, b) for a, b in pairs)  # it trained

@@ -84,6 +84,7 @@ def toy_base(checkpoints: Path):
     families.save(checkpoints / "toy-base", G, "G", card="# toy\n")
     families.save(checkpoints / "toy-base", D, "D")
     yield "toy-base"
+    recipes.unregister_recipe(ToyRecipe.key)
     families.unregister(TOY.name)
 
 
