@@ -125,7 +125,7 @@ def build_sg2_controls(
     """The StyleGAN accordion (hidden until a model with a W space is chosen); `camera`: with
     the camera sliders (shown for StyleGAN3 only); `camera_end`: and a second set for the
     last frame of a walk (`translate_x_end`, ...)."""
-    with gr.Accordion("StyleGAN2", open=True, visible=visible) as group:
+    with gr.Accordion("StyleGAN", open=True, visible=visible) as group:
         noise = gr.Radio(
             list(NOISE_MODES),
             value="const",

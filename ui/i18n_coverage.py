@@ -24,6 +24,7 @@ NAMES = {
     "PNG",
     "A",
     "B",
+    "StyleGAN",
     "StyleGAN2",
     "lbfgs",
     "adam",

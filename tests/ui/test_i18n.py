@@ -150,7 +150,7 @@ TRANSLATED_FILES = (
     "components.py",
 )
 # Names and file types that read the same in every language.
-UNTRANSLATED = {"info", "GIF", "MP4", "A", "B", "StyleGAN2", "# GAN Studio", "example"}
+UNTRANSLATED = {"info", "GIF", "MP4", "A", "B", "StyleGAN", "StyleGAN2", "# GAN Studio", "example"}
 
 
 def test_every_page_text_key_the_code_uses_exists():
