@@ -48,7 +48,7 @@ def test_a_stylegan2_fine_tune_runs_in_the_browser(page, sg2_base, training_imag
     expect(served_images(samples)).to_have_count(1)
     expect(tab.get_by_text('"ada_p"')).to_be_visible()
     assert_no_error_toast(page)
-    tab.get_by_text("StyleGAN2 settings").click()  # show the accordion in the screenshot
+    tab.get_by_text("StyleGAN2/3 settings").click()  # show the accordion in the screenshot
     save_screenshot(page, "finetune-stylegan2.png")
     page.get_by_label("Face model").click()
     expect(page.get_by_role("option", name="browser-sg2", exact=True)).to_be_visible()
