@@ -158,34 +158,36 @@ def test_interpolate_edge_arguments(client, kwargs, message):
 NAN_BODIES = {
     "generate psi NaN": (
         "generate",
-        '["1", NaN, "dcgan-digiface", "", null, "const", 0, 0]',
+        '["1", NaN, "dcgan-digiface", "", null, "const", 0, 0, 0, 0, 0]',
         "finite|between",
     ),
     "generate psi Infinity": (
         "generate",
-        '["1", Infinity, "dcgan-digiface", "", null, "const", 0, 0]',
+        '["1", Infinity, "dcgan-digiface", "", null, "const", 0, 0, 0, 0, 0]',
         "max",
     ),
     "interpolate frames NaN": (
         "interpolate",
-        '["1, 2", NaN, "slerp", "dcgan-digiface", false, 1.0, 12, "z", "const", 0, 0]',
+        '["1, 2", NaN, "slerp", "dcgan-digiface", false, 1.0, 12, "z", "const", 0, 0, '
+        "0, 0, 0, 0, 0, 0]",
         "frames must be a finite number",
     ),
     "interpolate fps NaN": (
         "interpolate",
-        '["1, 2", 3, "slerp", "dcgan-digiface", false, 1.0, NaN, "z", "const", 0, 0]',
+        '["1, 2", 3, "slerp", "dcgan-digiface", false, 1.0, NaN, "z", "const", 0, 0, '
+        "0, 0, 0, 0, 0, 0]",
         "fps must be a finite number",
     ),
     "generate seeds as object": (
         "generate",
-        '[{"a": 1}, 1, "dcgan-digiface", "", null, "const", 0, 0]',
+        '[{"a": 1}, 1, "dcgan-digiface", "", null, "const", 0, 0, 0, 0, 0]',
         "seed",
     ),
     "generate wrong arity": ("generate", '["1"]', "argument|input|expected|missing"),
     "generate forged file path": (
         "generate",
         '["1", 1, "dcgan-digiface", "", {"path": "/etc/passwd", '
-        '"meta": {"_type": "gradio.FileData"}}, "const", 0, 0]',
+        '"meta": {"_type": "gradio.FileData"}}, "const", 0, 0, 0, 0, 0]',
         None,  # Gradio refuses it before the handler; the message is not shown (see security)
     ),
 }

@@ -73,11 +73,13 @@ def test_forged_file_paths_in_api_calls_are_refused(app_url, client):
     for path in SECRET_FILES:
         body = (
             '{"data": ["1", 1, "dcgan-digiface", "", '
-            f'{{"path": "{path}", "meta": {{"_type": "gradio.FileData"}}}}, "const", 0, 0]}}'
+            f'{{"path": "{path}", "meta": {{"_type": "gradio.FileData"}}}}, '
+            '"const", 0, 0, 0, 0, 0]}'
         )
         event, detail = call_raw(app_url, "generate", body)
         assert event == "error"
         assert "root:" not in str(detail)
+        assert "input values" not in str(detail)  # refused for the path, not the arity
     assert client.predict(seeds="1", api_name="/generate")[0]
 
 
@@ -103,7 +105,7 @@ def server_paths(app_url: str, seeds: str) -> list[Path]:
     event, data = call_raw(
         app_url,
         "generate",
-        f'{{"data": ["{seeds}", 1, "dcgan-digiface", "", null, "const", 0, 0]}}',
+        f'{{"data": ["{seeds}", 1, "dcgan-digiface", "", null, "const", 0, 0, 0, 0, 0]}}',
     )
     assert event == "complete", data
     paths: list[Path] = []
