@@ -159,7 +159,10 @@ def model_config(name: str) -> dict:
 def family(name: str) -> families.Family | None:
     """The family of generator `name` (from its config.json only), None when unreadable or
     not a generator of a known family."""
-    config = model_config(name)
+    return _generator_family(model_config(name))
+
+
+def _generator_family(config: dict) -> families.Family | None:
     if not config:  # unreadable ({} would read as the oldest, type-less DCGAN folders)
         return None
     try:
@@ -169,11 +172,13 @@ def family(name: str) -> families.Family | None:
 
 
 def has_ws(name: str, count: int) -> bool:
-    """Whether model `name`'s family mixes styles and its G has at least `count` ws."""
-    found = family(name)
-    if found is None or found.num_ws is None:
+    """Whether model `name`'s family mixes styles and its G has at least `count` ws (its
+    config.json read once)."""
+    config = model_config(name)
+    found = _generator_family(config)
+    if found is None or not found.style_mixing or found.num_ws is None:
         return False
-    return found.num_ws(model_config(name)) >= count
+    return found.num_ws(config) >= count
 
 
 def is_generator(name: str) -> bool:

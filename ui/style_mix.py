@@ -187,7 +187,7 @@ def _share(handlers, components, outputs, release_memory, links: Permalinks | No
         """On a StyleGAN2 that has the preset's ws (fine ones start at ws 8: 64 px or more)."""
         first = STYLE_PRESETS[preset][0] if preset in STYLE_PRESETS else 0
         what = f"a StyleGAN2 model with ws {first} and up"
-        name = capable_model(lambda n: can_style_mix(n) and has_ws(n, first + 1), what)
+        name = capable_model(lambda n: has_ws(n, first + 1), what)
         return (*run(rows, cols, preset, layers, psi, name), name)
 
     names = ["row_seeds", "column_seeds", "preset", "layers", "truncation_psi"]
