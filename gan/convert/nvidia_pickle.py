@@ -265,17 +265,16 @@ def convert_network_pickle(f: BinaryIO) -> Converted:
     data = load_networks(f)
     G = data["G_ema"]
     config, family = generator_config(G), stylegan3_pickle.family(G)
-    shapes = generator_shapes(config, family)
-    out = Converted(config, _network(G, shapes, "G_ema"), family=family)
+    g_shapes = generator_shapes(config, family)
+    out = Converted(config, _network(G, g_shapes, "G_ema"), family=family)
     D = data.get("D")
     if isinstance(D, PersistentStub):
         out.d_config = discriminator_config(D)
-        shapes = layout.discriminator_shapes(out.d_config)
-        out.d_state = _network(D, shapes, "D")
+        out.d_state = _network(D, layout.discriminator_shapes(out.d_config), "D")
     raw = data.get("G")
     if isinstance(raw, PersistentStub) and generator_config(raw, "G") == config:
         # NVIDIA's --resume trains the raw G and keeps G_ema apart: fine-tuning resumes both.
-        out.g_train_state = _network(raw, generator_shapes(config, family), "G")
+        out.g_train_state = _network(raw, g_shapes, "G")  # the same layout
     log.info(
         "read NVIDIA pickle: G_ema, D %s, G %s",
         "yes" if out.d_state else "no",
