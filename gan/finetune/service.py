@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 def model_defaults(model: str, device: torch.device | str) -> FinetuneConfig:
     """The settings for fine-tuning `model` on `device`: its recipe's, for its resolution
     (the tab, the API and the CLI all start from these)."""
-    recipe = recipes.recipe_for(recipes.key_of(store.resolve(model)))
+    recipe = recipes.recipe_for(loading.family(model).recipe)
     return recipe.defaults(loading.image_size(model), device)
 
 
