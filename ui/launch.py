@@ -28,6 +28,7 @@ API_ENDPOINTS = (  # the README's API section
     "finetune",
     "edit",
     "project",
+    "morph",
     "judge",
     "lab_train",
     "lab_compare",

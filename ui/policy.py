@@ -33,7 +33,7 @@ from core.safe_files import check_pixels, upload_path
 
 # Parameters that carry uploaded files, and which of them are images (zips included).
 FILE_PARAMS = {"images", "content", "style", "extra_styles", "latent_file", "image", "target"}
-FILE_PARAMS |= {"photo", "uploads"}  # ui.project, ui.lab
+FILE_PARAMS |= {"photo", "photo_a", "photo_b", "uploads"}  # ui.project, ui.lab
 IMAGE_PARAMS = FILE_PARAMS - {"latent_file"}
 # Handlers that are heavy jobs, and what they are called in messages.
 HEAVY = {
@@ -41,13 +41,14 @@ HEAVY = {
     "finetune": "fine-tune",
     "preview_upload": "upload preview",
     "project": "projection",
+    "morph": "morph",
     "train": "GAN lab run",  # ui.lab
     "compare": "GAN lab comparison",
 }
 # Heavy jobs under the wall-time cap, checked between their steps and passed to their data
 # preparation (`ui.common.current_deadline`); fine-tunes stop themselves at their (capped)
 # max_seconds, preparation and KID included (gan.finetune.service).
-DEADLINED = {"stylize", "project", "preview_upload", "train", "compare"}
+DEADLINED = {"stylize", "project", "morph", "preview_upload", "train", "compare"}
 # Light jobs that decode uploads, with their own (smaller) pixel budget: the Judge needs its
 # images at D's resolution only.
 PIXEL_BUDGETS = {"judge_images": "judge_max_pixels"}
@@ -121,6 +122,8 @@ def _visitor_checks(
         _push(guard, who, values, stack)
     elif handler == "interpolate":
         _frames(guard, values)
+    elif handler == "morph":
+        guard.quotas.check_frames(int(values.get("frames") or 0))
     if isinstance(values.get("model"), str) and handler != "delete_model":
         _lease(guard, who, values["model"], stack)
     return Deadline(quotas.heavy_job_max_s) if handler in DEADLINED else None
@@ -234,7 +237,8 @@ def _remove(folders: set[Path]) -> None:
 
 
 GPU_SECONDS = {"generate": 30.0, "interpolate": 90.0, "style_mix": 30.0}
-GPU_JOBS = {"stylize", "finetune", "project", "train", "compare"}  # up to their wall-time cap
+# up to their wall-time cap
+GPU_JOBS = {"stylize", "finetune", "project", "morph", "train", "compare"}
 
 
 def on_gpu(handler: str, fn: Any, guard: Any) -> Any:

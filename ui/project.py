@@ -8,12 +8,14 @@ from collections.abc import Callable, Iterator, Mapping
 
 import gradio as gr
 import pandas as pd
+from gradio.context import get_blocks_context
 
 from core.errors import UserInputError
 from core.events import Progress
 from core.media import upscale
 from gan import DEFAULT_MODEL
 from gan.generate.service import DISPLAY_SIZE
+from gan.morph.service import Morpher
 from gan.project.examples import PROJECT_EXAMPLES, ProjectExample
 from gan.project.projection import MAX_STEPS, CropBox, ProjectSettings
 from gan.project.service import Projector
@@ -30,6 +32,7 @@ from ui.examples import caller_kwargs, lane_examples, served, skips
 from ui.i18n import howto, language_of, t, translate
 from ui.links import Permalinks
 from ui.plots import line_plot
+from ui.project_morph import build_morph_section
 from ui.uploads import uploaded_image
 
 log = logging.getLogger(__name__)
@@ -69,26 +72,47 @@ class ProjectHandlers:
         steps: float = 1000,
         w_plus: bool = False,
         preview_every: float = 25,
+        align: bool = False,
+        face: float = 1,
         request: gr.Request = None,
         progress=gr.Progress(),  # noqa: B008 (Gradio injects it)
     ):
-        """Find the latent whose image matches the photo's crop; streams previews. The last
-        output holds the target beside the projection, the MP4, the files (latent .npy/.json,
-        PNGs, MP4), the latent as JSON and the info."""
+        """Find the latent whose image matches the photo's crop; streams previews. With
+        `align` the photo's face number `face` (1 = the largest) is cut out as FFHQ's faces
+        were (the crop sliders are then unused). The last output holds the target beside the
+        projection, the MP4, the files (latent .npy/.json, PNGs, MP4), the latent as JSON
+        and the info."""
         crop = CropBox(float(crop_x), float(crop_y), float(crop_size))
         settings = ProjectSettings(
             steps=int(steps), w_plus=bool(w_plus), preview_every=int(preview_every)
         )
-        events = self.projector.project(model, photo, crop, settings, session_key(request))
+        chosen = int(face) - 1 if align else None
+        events = self.projector.project(
+            model, photo, crop, settings, session_key(request), face=chosen
+        )
         yield from _outputs(events, self.projector, progress, language_of(request))
 
     def stop(self, request: gr.Request = None) -> None:
         self.projector.stop(session_key(request))
 
-    def crop_preview(self, photo, crop_x=0.5, crop_y=0.5, crop_size=1.0):
+    def crop_preview(
+        self, photo, crop_x=0.5, crop_y=0.5, crop_size=1.0, align=False, face=1, request=None
+    ):
+        """The crop the projection will take, drawn on the photo: the box, or with `align`
+        each face's FFHQ square (the chosen one in red); the face number shows when the photo
+        has several faces, with a line that says so."""
         if not photo:
-            return None
-        return self.projector.crop_preview(photo, CropBox(crop_x, crop_y, crop_size))
+            return None, gr.update(visible=False), ""
+        if not align:
+            preview = self.projector.crop_preview(photo, CropBox(crop_x, crop_y, crop_size))
+            return preview, gr.update(visible=False), ""
+        preview, count = self.projector.align_preview(photo, max(int(face or 1), 1) - 1)
+        note = translate("msg.project.faces", language_of(request), count=count)
+        return preview, gr.update(visible=count > 1, maximum=count), note if count > 1 else ""
+
+    def align_default(self, model: str | None) -> bool:
+        """Alignment is on for face models (their photos want the FFHQ crop)."""
+        return self.projector.is_face_model(model or "")
 
     def loss_note(self, request: gr.Request = None) -> str:
         """Which perceptual loss runs (the method itself is in "How it works")."""
@@ -139,16 +163,21 @@ def _result_column() -> list:
 
 
 def _crop_preview(handlers: ProjectHandlers, c: dict) -> None:
-    """The crop box drawn on the photo whenever the photo or the box changes."""
+    """The crop drawn on the photo whenever the photo, the box, the alignment or the face
+    changes; alignment follows the model (on for face models), on page load too."""
+    names = ("photo", "crop_x", "crop_y", "crop_size", "align", "face")
     gr.on(
-        [c[n].change for n in ("photo", "crop_x", "crop_y", "crop_size")],
+        [c[n].change for n in names],
         friendly(handlers.crop_preview),
-        [c["photo"], c["crop_x"], c["crop_y"], c["crop_size"]],
-        c["crop_view"],
+        [c[n] for n in names],
+        [c["crop_view"], c["face"], c["faces_note"]],
         api_visibility="private",
         trigger_mode="always_last",
         show_progress="hidden",
     )
+    triggers = [c["model"].change, get_blocks_context().root_block.load]
+    quiet = {"api_visibility": "private", "show_progress": "hidden"}
+    gr.on(triggers, friendly(handlers.align_default), c["model"], c["align"], **quiet)
 
 
 def build_project_tab(
@@ -157,9 +186,11 @@ def build_project_tab(
     release_memory: Callable[[], None] | None = None,
     send_to: Mapping[str, gr.Textbox] | None = None,
     links: Permalinks | None = None,
+    morpher: Morpher | None = None,
 ) -> None:
-    """The Project tab's components and events (API: `/project`); `send_to` maps a tab's name
-    to its latent textbox, for the "Send to ..." buttons; `links` gets the tab's permalink."""
+    """The Project tab's components and events (API: `/project`, and `/morph` with a
+    `morpher`); `send_to` maps a tab's name to its latent textbox, for the "Send to ..."
+    buttons; `links` gets the tab's permalink."""
     handlers = ProjectHandlers(projector)
     gr.Markdown(handlers.loss_note)  # evaluated on page load (loads the loss once)
     with gr.Row():
@@ -192,6 +223,8 @@ def build_project_tab(
     for button, box in buttons:
         button.click(send_latent, latent, box, api_visibility="private")
     _share(friendly(handlers.project, release_memory), projector, c, outputs, links)
+    if morpher is not None:
+        build_morph_section(model, c["align"], morpher, release_memory)
 
 
 def _share(
@@ -307,6 +340,13 @@ def _inputs() -> dict[str, gr.components.Component]:
     c["steps"] = gr.Slider(1, MAX_STEPS, value=1000, step=1, label=t("project.steps.label"))
     c["preview_every"] = gr.Slider(1, 200, value=25, step=1, label=t("project.preview.label"))
     c["w_plus"] = gr.Checkbox(value=False, label=t("project.w_plus.label"))
+    c["align"] = gr.Checkbox(
+        value=False, label=t("project.align.label"), info=t("project.align.info")
+    )
+    c["faces_note"] = gr.Markdown()
+    c["face"] = gr.Number(
+        value=1, minimum=1, precision=0, visible=False, label=t("project.face.label")
+    )
     return c
 
 

@@ -13,11 +13,13 @@ from core.device import release_memory, resolve_device, set_torch_threads
 from core.lanes import PriorityGate
 from core.paths import OUTPUT_ROOT_NAME
 from core.space_guard import SpaceGuard
+from gan.align.service import Aligner
 from gan.edit.service import Editor, faces_for_seeds
 from gan.finetune.service import FineTuner
 from gan.generate.service import FaceStudio
 from gan.judge.service import Judge
 from gan.lab.service import Lab
+from gan.morph.service import Morpher
 from gan.project.service import Projector
 from style.lpips import PerceptualLosses
 from style.service import Stylist
@@ -37,6 +39,7 @@ class Services:
     projector: Projector | None = None
     judge: Judge | None = None
     lab: Lab | None = None  # the GAN lab's from-scratch runs
+    morpher: Morpher | None = None  # Project's morph of two photos
     losses: PerceptualLosses | None = None  # Project's perceptual losses, loaded once
 
     def release_memory(self) -> None:
@@ -46,7 +49,8 @@ class Services:
     def stop_all(self) -> int:
         """Ask every run in progress to stop (fine-tunes then save); how many were asked."""
         runs = [self.tuner.runs, self.stylist.runs]
-        runs += [job.runs for job in (self.projector, self.lab) if job is not None]
+        jobs = (self.projector, self.lab, self.morpher)
+        runs += [job.runs for job in jobs if job is not None]
         return sum(r.stop_all() for r in runs)
 
 
@@ -72,8 +76,9 @@ def build_services(
     services = Services(device, studio, stylist, tuner, guard, gate)
     services.editor = Editor(studio)
     services.losses = PerceptualLosses(device)
-    services.projector = Projector(studio, services.losses.load)
+    services.projector = Projector(studio, services.losses.load, aligner=Aligner())
     services.judge = Judge(device, lambda name, seeds: faces_for_seeds(studio, name, seeds))
+    services.morpher = Morpher(services.projector, services.judge)
     services.lab = Lab(device, pause=gate.pause)
     return services
 

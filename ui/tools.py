@@ -26,7 +26,12 @@ def build_tool_tabs(
         edit = build_edit_tab(model, services.editor, release_memory, links)
     with gr.Tab(t("tab.project"), id="project"):
         build_project_tab(
-            model, services.projector, release_memory, {"Edit": edit.latent_text}, links
+            model,
+            services.projector,
+            release_memory,
+            {"Edit": edit.latent_text},
+            links,
+            getattr(services, "morpher", None),
         )
     with gr.Tab(t("tab.judge"), id="judge"):
         build_judge_tab(model, services.judge, release_memory, links)

@@ -57,6 +57,10 @@ class Judge:
             self._cache[name] = (key, load_discriminator(name, self.device))
         return self._cache[name][1]
 
+    def has_discriminator(self, name: str) -> bool:
+        """Whether model `name` was saved with its D."""
+        return bool(name) and store.discriminator_file(name, store.resolve(name)) is not None
+
     def score(self, name: str, sources: Sequence[Any], together: bool = False) -> Verdict:
         D = self.discriminator(name)
         channels, resolution = resolution_of(D)

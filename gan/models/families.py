@@ -124,6 +124,20 @@ def family_of(model: nn.Module | Path | dict) -> Family:
     return found
 
 
+# What a model was trained on, as config.json or its name says it: FFHQ-style face data sets,
+# whose photos want the FFHQ crop before projection (`gan.align`). `"faces": true/false` in a
+# config.json decides outright.
+FACE_DATA = ("ffhq", "celeba", "metfaces", "digiface", "face")
+
+
+def is_face_model(config: dict, name: str = "") -> bool:
+    """Whether the model draws faces (aligned photos project best onto it)."""
+    if isinstance(config.get("faces"), bool):
+        return config["faces"]
+    said = " ".join(str(config.get(k, "")) for k in ("dataset", "source")) + " " + name
+    return any(word in said.lower() for word in FACE_DATA)
+
+
 def _classes(family: Family) -> tuple[type, ...]:
     return tuple(c for c in (family.generator_class, family.discriminator_class) if c)
 

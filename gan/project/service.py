@@ -16,11 +16,13 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
-from core import media
+from core import media, store
+from core.errors import UserInputError
 from core.events import Progress
 from core.images import PHOTO, load_rgb
 from core.runs import RunRegistry
 from gan import DEFAULT_MODEL, latents
+from gan.align.service import Aligner
 from gan.generate.service import DISPLAY_SIZE, FaceStudio
 from gan.models import families
 from gan.project.examples import EXAMPLES_DIR, project_example
@@ -59,10 +61,13 @@ class Projector:
         studio: FaceStudio,
         loss_factory: Callable[[], Any],
         example_dir: Path | None = None,
+        aligner: Aligner | None = None,
     ) -> None:
         """`example_dir` holds the generated example faces (default: beside the studio's
-        output folder, so inside Gradio's cache when the studio's outputs are)."""
+        output folder, so inside Gradio's cache when the studio's outputs are); `aligner`
+        cuts FFHQ-aligned face crops (`gan.align`) when a request asks for one."""
         self.studio = studio
+        self.aligner = aligner
         self.loss_factory = loss_factory  # () -> perceptual loss with features/distance/label
         self.runs = RunRegistry()
         self.example_dir = example_dir or studio.output_root.parent / "gan-studio-examples"
@@ -100,6 +105,28 @@ class Projector:
         draw.rectangle(box, outline=(255, 64, 64), width=width)
         return image
 
+    def is_face_model(self, name: str) -> bool:
+        """Whether `name` draws faces, so that its photos are aligned by default."""
+        if not name:
+            return False
+        return families.is_face_model(store.read_config(store.resolve(name)), name)
+
+    def align_preview(self, photo: Any, face: int = 0) -> tuple[Image.Image, int]:
+        """The photo with each face's FFHQ square drawn (face `face` in red), and the count."""
+        return self._aligner().preview(photo, face)
+
+    def target(self, photo: Any, resolution: int, crop: CropBox, face: int | None) -> Any:
+        """The photo's crop, or with `face` (0 = the largest) its FFHQ-aligned face, as the
+        (1, 3, R, R) target in [0, 1]."""
+        if face is None:
+            return prepare_target(photo, resolution, crop)
+        return prepare_target(self._aligner().align(photo, resolution, face).image, resolution)
+
+    def _aligner(self) -> Aligner:
+        if self.aligner is None:
+            raise UserInputError("face alignment is not available on this server")
+        return self.aligner
+
     def project(
         self,
         name: str,
@@ -107,11 +134,13 @@ class Projector:
         crop: CropBox,
         settings: ProjectSettings,
         session: str = "api",
+        face: int | None = None,
     ) -> Iterator[Progress]:
         """Progress events (live preview every `settings.preview_every` steps); the last one
-        has `done=True` and `output` a `Projected`. `stop(session)` keeps the current result."""
+        has `done=True` and `output` a `Projected`. `stop(session)` keeps the current result.
+        With `face` (0 = the largest) the photo is FFHQ-aligned first and `crop` unused."""
         generator = self.studio.generator(name)
-        target = prepare_target(photo, _resolution(generator), crop)
+        target = self.target(photo, _resolution(generator), crop, face)
         loss = self.loss_factory()
         job = Projection(generator, target, loss, settings)
         with self.runs.running(session) as stop:
