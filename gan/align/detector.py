@@ -23,6 +23,9 @@ log = logging.getLogger(__name__)
 
 MAX_DETECT_SIDE = 1024  # photos are scaled down to this for detection (points scaled back)
 MIN_FACE_SIZE = 20  # px at the detection size (MTCNN's default)
+# Faces smaller than this share of the photo's shorter side are not looked for: they would
+# project poorly (much upscaled), and each smaller scale costs MTCNN another pyramid level.
+MIN_FACE_SHARE = 0.1
 THRESHOLDS = (0.6, 0.7, 0.7)  # P-, R-, O-Net (MTCNN's defaults)
 SCALE_FACTOR = 0.709  # the image pyramid's step (MTCNN's default)
 
@@ -74,9 +77,10 @@ class MTCNNDetector:
         scale = min(1.0, MAX_DETECT_SIDE / max(image.size))
         small = image if scale == 1.0 else image.resize(_scaled(image.size, scale))
         batch = np.asarray(small.convert("RGB"))[None].copy()
+        min_face = max(MIN_FACE_SIZE, round(min(small.size) * MIN_FACE_SHARE))
         with torch.inference_mode():
             boxes, points = detect_face(
-                batch, MIN_FACE_SIZE, self.pnet, self.rnet, self.onet,
+                batch, min_face, self.pnet, self.rnet, self.onet,
                 list(THRESHOLDS), SCALE_FACTOR, torch.device("cpu"),
             )  # fmt: skip
         faces = [_face(b, p, scale) for b, p in zip(boxes[0], points[0], strict=True)]
