@@ -187,8 +187,13 @@ def test_a_base64_image_payload_is_refused(space):  # noqa: F811
 
 @pytest.mark.parametrize(
     "handler,param",
-    [("stylize", "content"), ("project", "photo"), ("crop_preview", "photo")]
-    + [("morph", "photo_a"), ("morph", "photo_b")],
+    [
+        ("stylize", "content"),
+        ("project", "photo"),
+        ("crop_preview", "photo"),
+        ("morph", "photo_a"),
+        ("morph", "photo_b"),
+    ],
 )
 def test_a_giant_greyscale_upload_is_refused_from_headers(
     space,  # noqa: F811
