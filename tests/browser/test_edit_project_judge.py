@@ -81,7 +81,8 @@ def test_project_a_face_then_send_it_to_edit(page, face_photo):
     open_tab(page, "Project")
     tab = panel(page)
     expect(tab.get_by_text("Perceptual loss in use")).to_be_visible()
-    expect(tab.get_by_text("the photo is only cropped, not aligned")).to_be_visible()
+    expect(tab.get_by_text("the red square is the crop that the projection takes")).to_be_visible()
+    expect(tab.get_by_label("Align the face (FFHQ crop)")).to_be_checked()  # a face model
     tab.locator("input[type=file]").first.set_input_files(face_photo)
     crop_view = tab.locator(".block").filter(has_text="Crop box").first
     expect(served_images(crop_view)).to_have_count(1)
@@ -114,9 +115,37 @@ def test_stop_a_projection_keeps_the_current_result(page, face_photo):
     set_slider(tab, "Preview every N steps", 5)
     tab.get_by_role("button", name="Project", exact=True).click()
     expect(tab.get_by_text(re.compile(r"Step \d+/5000"))).to_be_visible()
-    tab.get_by_role("button", name="Stop", exact=True).click()
+    tab.get_by_role("button", name="Stop", exact=True).first.click()  # the Morph has its own
     expect(tab.get_by_text("Stopped")).to_be_visible()
     expect(tab.locator("a[href$='/projected.npy']").last).to_be_visible()
+
+
+def test_morph_two_photos_in_one_click(page, judged_model, app_services, tmp_path):
+    """Two photos in, one click: the looping video, D's realness plot and both latents."""
+    from gan.edit.service import faces_for_seeds
+
+    paths = []
+    for seed in (7, 11):
+        face = faces_for_seeds(app_services.studio, "dcgan-digiface", [seed])[0]
+        paths.append(tmp_path / f"face{seed}.png")
+        Image.fromarray(face).resize((256, 256), Image.Resampling.LANCZOS).save(paths[-1])
+    choose_model(page, judged_model)
+    open_tab(page, "Project")
+    tab = panel(page)
+    files = tab.locator("input[type=file]")
+    files.nth(1).set_input_files(str(paths[0]))  # the tab's own photo is the first
+    files.nth(2).set_input_files(str(paths[1]))
+    set_slider(tab, "Projection steps per photo", 3)
+    set_slider(tab, "Frames of the looping video", 9)
+    tab.get_by_role("button", name="Morph", exact=True).click()
+    expect(tab.get_by_text("9 frames, A → B → A")).to_be_visible(timeout=300_000)
+    expect(tab.locator("video")).to_have_count(1)
+    plot = tab.locator(".block").filter(has_text="D's realness (logit) along the morph").last
+    expect(plot.locator("canvas, svg").first).to_be_visible()
+    for name in ["photo_a.npy", "photo_b.npy", "morph.mp4"]:
+        expect(tab.locator(f"a[href$='/{name}']").last).to_be_visible()
+    assert_no_error_toast(page)
+    save_screenshot(page, "project_morph.png")
 
 
 # --- Judge ------------------------------------------------------------------------------------
