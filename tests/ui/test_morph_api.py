@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 from gradio_client import handle_file
+from PIL import Image
 from safetensors.torch import save_file
 
 from core import media, store
@@ -78,3 +79,16 @@ def test_a_photo_without_a_face_is_refused_clearly(client, judged_model, photos,
             model=judged_model, morph_steps=2, frames=3, align=True, api_name="/morph",
         )  # fmt: skip
     assert "Traceback" not in str(caught.value) and str(tmp_path) not in str(caught.value)
+
+
+def test_project_aligns_the_face_when_asked(client, photos):
+    """`/project` with `align=True` projects the FFHQ crop (not the centred square), and a face
+    number the photo does not have is a clear error; old calls (no `align`) crop as before."""
+    common = {"photo": handle_file(photos[0]), "model": "dcgan-digiface", "steps": 1}
+    plain = client.predict(**common, api_name="/project")[3]
+    aligned = client.predict(**common, align=True, face=1, api_name="/project")[3]
+    left = [np.asarray(Image.open(p).convert("RGB"), int) for p in (plain, aligned)]
+    half = left[0].shape[1] // 2  # target | projection: the target is the left half
+    assert np.abs(left[0][:, :half] - left[1][:, :half]).mean() > 5.0
+    with pytest.raises(Exception, match="no face number 2: the photo has 1"):
+        client.predict(**common, align=True, face=2, api_name="/project")
