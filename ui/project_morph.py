@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterator
 
 import gradio as gr
+import numpy as np
 import pandas as pd
 
 from core.events import Progress
@@ -81,7 +82,7 @@ def _outputs(events: Iterator[Progress], progress: gr.Progress, lang: str):
             continue
         out: Morphed = event.output
         video = str(out.video) if out.video else None
-        pairs = [(pair, f"{name.upper()}") for pair, name in zip(out.pairs, "ab", strict=False)]
+        pairs = np.concatenate(out.pairs, axis=0) if out.pairs else None  # A above B
         files = [str(p) for p in out.files]
         yield gr.skip(), _done_info(out, lang), video, realness_plot(out.realness), files, pairs
 
@@ -150,8 +151,10 @@ def _results() -> list:
     """Live projection, a line, the video, D's realness, downloads, target | projection."""
     live = gr.Image(label=t("morph.live.label"), format="png", interactive=False, height=200)
     info = gr.Markdown()
-    video = gr.Video(label=t("morph.video.label"), format="mp4", loop=True, autoplay=True)
+    video = gr.Video(
+        label=t("morph.video.label"), format="mp4", loop=True, autoplay=True, height=256
+    )
     plot = line_plot(x="frame", y="realness", label=t("morph.plot.label"), height=200)
     files = downloads_box(t("morph.files.label"))
-    pairs = gr.Gallery(label=t("morph.pairs.label"), columns=2, height="auto", format="png")
+    pairs = gr.Image(label=t("morph.pairs.label"), format="png", interactive=False)
     return [live, info, video, plot, files, pairs]

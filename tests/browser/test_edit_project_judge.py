@@ -145,7 +145,6 @@ def test_morph_two_photos_in_one_click(page, judged_model, app_services, tmp_pat
     for name in ["photo_a.npy", "photo_b.npy", "morph.mp4"]:
         expect(tab.locator(f"a[href$='/{name}']").last).to_be_visible()
     assert_no_error_toast(page)
-    save_screenshot(page, "project_morph.png")
 
 
 # --- Judge ------------------------------------------------------------------------------------
