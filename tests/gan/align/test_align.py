@@ -129,3 +129,12 @@ def test_the_detector_reads_tensors_only(monkeypatch):
     detector.load_networks()
     assert len(calls) == 3 and all(c.get("weights_only") is True for c in calls)
     assert all(str(c.get("map_location")) == "cpu" for c in calls)
+
+
+def test_face_models_are_known_by_their_config_or_name():
+    from gan.models.families import is_face_model
+
+    assert is_face_model({"model_type": "dcgan-generator", "dataset": "DigiFace-1M"})
+    assert is_face_model({"model_type": "stylegan2-generator"}, "stylegan2-ffhq-1024")
+    assert not is_face_model({"dataset": "FFHQ", "faces": False})
+    assert not is_face_model({"model_type": "stylegan2-generator"}, "afhq-cats")
