@@ -106,10 +106,16 @@ class Projector:
         return image
 
     def is_face_model(self, name: str) -> bool:
-        """Whether `name` draws faces, so that its photos are aligned by default."""
+        """Whether `name` draws faces, so that its photos are aligned by default (by its name
+        alone when its config cannot be read: this runs on page load, before any request)."""
         if not name:
             return False
-        return families.is_face_model(store.read_config(store.resolve(name)), name)
+        try:
+            config = store.read_config(store.resolve(name))
+        except Exception as e:  # e.g. a Hub model not fetched yet, or not this visitor's
+            log.info("face model? %s: config not read (%s)", name, e)
+            config = {}
+        return families.is_face_model(config, name)
 
     def align_preview(self, photo: Any, face: int = 0) -> tuple[Image.Image, int]:
         """The photo with each face's FFHQ square drawn (face `face` in red), and the count."""
