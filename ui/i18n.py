@@ -49,6 +49,7 @@ import string
 from pathlib import Path
 
 LOCALES_DIR = Path(__file__).resolve().parent / "locales"
+LESSONS_DIR = Path(__file__).resolve().parent / "lessons"  # the Lesson tab's long texts
 LANGUAGES: dict[str, str] = {
     "en": "English",
     "nl": "Nederlands",
@@ -64,13 +65,22 @@ STORAGE_KEY = "gan-studio-language"
 
 
 @functools.cache
-def load_translations(folder: Path = LOCALES_DIR) -> dict[str, dict[str, str]]:
-    """{language: {key: text}} for every language in `LANGUAGES`."""
+def load_translations(
+    folder: Path = LOCALES_DIR, lessons: Path | None = LESSONS_DIR
+) -> dict[str, dict[str, str]]:
+    """{language: {key: text}} for every language in `LANGUAGES`: `folder/<lang>.json`, and the
+    lesson's `lessons/<lang>.json` merged in (its keys are `tab.lesson` and `lesson.*`)."""
     out = {}
     for lang in LANGUAGES:
-        with open(folder / f"{lang}.json", encoding="utf-8") as f:
-            out[lang] = json.load(f)
+        out[lang] = _read(folder / f"{lang}.json")
+        if lessons is not None:
+            out[lang] |= _read(lessons / f"{lang}.json")
     return out
+
+
+def _read(path: Path) -> dict[str, str]:
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
 
 
 def page_texts(translations: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
