@@ -191,10 +191,11 @@ def tab_names(translations: dict[str, dict[str, str]] | None = None) -> dict[str
 
 def relabel_keys(
     translations: dict[str, dict[str, str]] | None = None,
-    prefixes: tuple[str, ...] = ("tab.", "example."),
+    prefixes: tuple[str, ...] = ("tab.", "lesson.step.", "example."),
 ) -> dict[str, dict[str, str]]:
     """{key: {language: text}} of the texts that the scripts put into the page themselves:
-    the `tab.*` names of the tab buttons and the `example.*` captions of the examples
+    the `tab.*` names of the tab buttons (and the Lesson's step list, `lesson.step.*`) and
+    the `example.*` captions of the examples
     (Gradio 6.31 shows an example's label as given, untranslated: the code passes the
     English text, which the scripts replace by the page language's)."""
     translations = translations or load_translations()

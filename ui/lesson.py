@@ -70,12 +70,18 @@ class Section:
         return f"lesson.s{self.number}"
 
     @property
+    def title(self) -> str:
+        """Its name in the step list (`lesson.step.*`: the page's scripts rename these tab
+        buttons too, as they do the app's tabs; see `ui.i18n.relabel_keys`)."""
+        return f"lesson.step.s{self.number}"
+
+    @property
     def step(self) -> str:
         return f"lesson-{self.number}"
 
     def text_keys(self) -> list[str]:
         """Its title, text, the widget's caption and every quiz text."""
-        own = [f"{self.key}.{part}" for part in ("title", "body", "try")]
+        own = [self.title, *(f"{self.key}.{part}" for part in ("body", "try"))]
         return own + [k for q in self.questions for k in q.text_keys()]
 
 
@@ -360,11 +366,11 @@ def build_lesson_tab(
     gr.Markdown(t("lesson.intro"))
     with gr.Tabs(selected=ids[0], elem_id="lesson-steps") as steps_tabs:
         for i, section in enumerate(found):
-            with gr.Tab(t(f"{section.key}.title"), id=ids[i]) as tab:
+            with gr.Tab(t(section.title), id=ids[i]) as tab:
                 section_step(ctx, section)
                 navigation(steps_tabs, ids, i)
             tab.select(None, None, None, js=store_js(ids[i]), api_visibility="private")
-        with gr.Tab(t("lesson.task.title"), id=ids[-1]) as tab:
+        with gr.Tab(t("lesson.step.task"), id=ids[-1]) as tab:
             task_step(ctx)
             navigation(steps_tabs, ids, len(ids) - 1)
         tab.select(None, None, None, js=store_js(ids[-1]), api_visibility="private")
