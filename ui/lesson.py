@@ -29,7 +29,7 @@ from gan.judge.service import Judge
 from style.examples import EXAMPLES_DIR as PAINTINGS  # public-domain paintings
 from ui.common import CHEAP_LANE, JUDGE_LANE, friendly, inputs_for
 from ui.examples import capable_model, has_ws
-from ui.i18n import LESSONS_DIR, t
+from ui.i18n import LESSONS_DIR, language_of, t, translate
 
 QUIZ_FILE = LESSONS_DIR / "quiz.json"
 STEP_KEY = "gan-studio-lesson-step"  # localStorage: the visitor's step in the lesson
@@ -192,7 +192,9 @@ class LessonHandlers:
     ) -> list[tuple[str, str]]:
         """The model's faces for `seeds` (e.g. `1-4`), captioned with their seeds."""
         faces, pngs = self.studio.generate_request(model, FacesRequest(seeds))
-        return [(str(p), f"seed {s}") for p, s in zip(pngs, faces.seeds or [], strict=False)]
+        lang = language_of(request)
+        labels = [translate("msg.generate.seed", lang, seed=s) for s in faces.seeds or []]
+        return list(zip(map(str, pngs), labels, strict=False))
 
     def style_mix(self, model: str = DEFAULT_MODEL, request: gr.Request = None) -> str:
         """A style-mixing grid (coarse styles of the rows, the rest of the columns) with the
