@@ -219,7 +219,7 @@ class LessonContext:
 
 
 def _gallery() -> gr.Gallery:
-    return gr.Gallery(label=t("lesson.gallery.label"), columns=4, height="auto", format="png")
+    return gr.Gallery(label=t("lesson.gallery.label"), columns=4, height=260, format="png")
 
 
 def duel_widget(ctx: LessonContext, section: Section) -> None:
@@ -258,9 +258,8 @@ def judge_widget(ctx: LessonContext, section: Section) -> None:
 
 def generate_widget(ctx: LessonContext, section: Section) -> None:
     """Step 3: faces from seeds."""
-    with gr.Row(equal_height=True):
-        seeds = gr.Textbox("1-4", label=t("lesson.generate.seeds.label"), scale=2)
-        run = gr.Button(t("lesson.generate.run"), variant="primary", scale=1)
+    seeds = gr.Textbox("1-4", label=t("lesson.generate.seeds.label"))
+    run = gr.Button(t("lesson.generate.run"), variant="primary")
     gallery = _gallery()
     c = {"seeds": seeds, "model": ctx.model}
     fn = friendly(ctx.handlers.generate, ctx.release)

@@ -1,5 +1,5 @@
 """The Lesson tab in a real browser: the step list and its navigation, the kept step, the quiz's
-verdicts checked in the page, and the lesson in another language."""
+verdicts checked in the page, the lesson in another language and its tab switch to the lab."""
 
 from __future__ import annotations
 
@@ -43,4 +43,7 @@ def test_step_two_checks_answers_in_the_page_keeps_the_step_and_speaks_greek(pag
     expect(verdict).to_contain_text(EL["lesson.quiz.wrong"].strip("✗ *"))
     page.locator("#lesson-2-prev").click()
     expect(page.get_by_text(EL["lesson.s1.q1"])).to_be_visible()
+    page.get_by_role("tab", name=EL["lesson.step.s4"]).click()
+    page.get_by_role("button", name=EL["lesson.open.lab"]).click()  # one click to the GAN lab
+    expect(page.get_by_role("tab", name=EL["tab.lab"], selected=True)).to_be_visible()
     assert_no_error_toast(page)
