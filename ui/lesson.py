@@ -28,7 +28,7 @@ from gan.generate.service import DISPLAY_SIZE, FaceStudio
 from gan.judge.service import Judge
 from style.examples import EXAMPLES_DIR as PAINTINGS  # public-domain paintings
 from ui.common import CHEAP_LANE, JUDGE_LANE, friendly, inputs_for
-from ui.examples import capable_model, has_ws
+from ui.examples import capable_model, has_discriminator, has_ws
 from ui.i18n import LESSONS_DIR, language_of, t, translate
 
 QUIZ_FILE = LESSONS_DIR / "quiz.json"
@@ -173,9 +173,12 @@ class LessonHandlers:
         seeds: str = "",
         request: gr.Request = None,
     ) -> list[tuple[Any, str]]:
-        """D's verdict on an image and/or on the model's own faces for `seeds`, ranked."""
+        """D's verdict on an image and/or on the model's own faces for `seeds`, ranked: the
+        header's model, or the first installed one saved with its discriminator."""
         if self.judge is None:
             raise gr.Error("This server has no judge.")
+        if not (model and has_discriminator(model)):
+            model = capable_model(has_discriminator, "a model saved with its discriminator")
         seed_list = latents.parse_seeds(seeds) if seeds and seeds.strip() else None
         judged = self.judge.score_request(model, [images] if images else [], seed_list)
         v = judged.verdict

@@ -178,6 +178,14 @@ def test_step_1_and_2_judge_the_models_faces_and_a_painting(handlers, models):
     painting = str(EXAMPLES_DIR / lesson.PAINTING_EXAMPLES[0])
     [(image, caption)] = handlers.judge_images(painting, "tiny-judged", "")
     assert caption.startswith(lesson.PAINTING_EXAMPLES[0]) and image.size[0] >= 16
+    # the bundled model has no D: the first installed model with one judges instead
+    assert len(handlers.judge_images(None, "dcgan-digiface", "1-2")) == 2
+
+
+def test_the_judge_widgets_say_when_no_model_has_a_discriminator(handlers, checkpoints):
+    (checkpoints / "dcgan-digiface").symlink_to(ROOT / "checkpoints" / "dcgan-digiface")
+    with pytest.raises(gr.Error, match="saved with its discriminator"):
+        handlers.judge_images(None, "dcgan-digiface", "1-2")
 
 
 def test_step_3_makes_the_same_faces_for_the_same_seeds(handlers, models):
