@@ -49,6 +49,7 @@ import string
 from pathlib import Path
 
 LOCALES_DIR = Path(__file__).resolve().parent / "locales"
+LESSONS_DIR = Path(__file__).resolve().parent / "lessons"  # the Lesson tab's long texts
 LANGUAGES: dict[str, str] = {
     "en": "English",
     "nl": "Nederlands",
@@ -64,13 +65,22 @@ STORAGE_KEY = "gan-studio-language"
 
 
 @functools.cache
-def load_translations(folder: Path = LOCALES_DIR) -> dict[str, dict[str, str]]:
-    """{language: {key: text}} for every language in `LANGUAGES`."""
+def load_translations(
+    folder: Path = LOCALES_DIR, lessons: Path | None = LESSONS_DIR
+) -> dict[str, dict[str, str]]:
+    """{language: {key: text}} for every language in `LANGUAGES`: `folder/<lang>.json`, and the
+    lesson's `lessons/<lang>.json` merged in (its keys are `tab.lesson` and `lesson.*`)."""
     out = {}
     for lang in LANGUAGES:
-        with open(folder / f"{lang}.json", encoding="utf-8") as f:
-            out[lang] = json.load(f)
+        out[lang] = _read(folder / f"{lang}.json")
+        if lessons is not None:
+            out[lang] |= _read(lessons / f"{lang}.json")
     return out
+
+
+def _read(path: Path) -> dict[str, str]:
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
 
 
 def page_texts(translations: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
@@ -181,10 +191,11 @@ def tab_names(translations: dict[str, dict[str, str]] | None = None) -> dict[str
 
 def relabel_keys(
     translations: dict[str, dict[str, str]] | None = None,
-    prefixes: tuple[str, ...] = ("tab.", "example."),
+    prefixes: tuple[str, ...] = ("tab.", "lesson.step.", "example."),
 ) -> dict[str, dict[str, str]]:
     """{key: {language: text}} of the texts that the scripts put into the page themselves:
-    the `tab.*` names of the tab buttons and the `example.*` captions of the examples
+    the `tab.*` names of the tab buttons (and the Lesson's step list, `lesson.step.*`) and
+    the `example.*` captions of the examples
     (Gradio 6.31 shows an example's label as given, untranslated: the code passes the
     English text, which the scripts replace by the page language's)."""
     translations = translations or load_translations()

@@ -14,6 +14,7 @@ from ui.header import Header, build_delete_control
 from ui.i18n import t
 from ui.interpolate import build_interpolate_tab
 from ui.lab import build_lab_tab
+from ui.lesson import build_lesson_tab
 from ui.links import Permalinks
 from ui.style import build_style_tab
 from ui.style_mix import build_style_mix_tab
@@ -38,4 +39,6 @@ def build_tabs(header: Header, s: Any, release: Callable[[], None], links: Perma
         build_tool_tabs(model, s, release, links)  # Edit, Project, Judge
         with gr.Tab(t("tab.lab"), id="lab"):
             build_lab_tab(s.lab, links)
+        with gr.Tab(t("tab.lesson"), id="lesson"):
+            build_lesson_tab(model, s.studio, s.judge, release, tabs)
     return tabs

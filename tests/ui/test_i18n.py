@@ -141,6 +141,7 @@ TRANSLATED_FILES = (
     "project.py",
     "judge.py",
     "lab.py",
+    "lesson.py",
     "tools.py",
     "header.py",
     "links.py",
