@@ -74,7 +74,7 @@ def build_services(
     services.losses = PerceptualLosses(device)
     services.projector = Projector(studio, services.losses.load)
     services.judge = Judge(device, lambda name, seeds: faces_for_seeds(studio, name, seeds))
-    services.lab = Lab(device, pause=gate.pause)
+    services.lab = Lab(device, pause=gate.pause, output_dir=studio.output_dir)
     return services
 
 

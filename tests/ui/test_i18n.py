@@ -141,6 +141,7 @@ TRANSLATED_FILES = (
     "project.py",
     "judge.py",
     "lab.py",
+    "highres_view.py",
     "tools.py",
     "header.py",
     "links.py",
