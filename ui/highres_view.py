@@ -105,7 +105,9 @@ def _record(event: HighresProgress, grids: dict, points: list, state: dict, lang
 
 
 def _outputs(grids: dict, points: list, text: str) -> tuple:
-    return (*(grids.get(m) for m in METHODS), kid_frame(points), text)
+    """(the three sample grids, shown once they exist; the KID plot; the text)."""
+    shown = [gr.update(value=grids[m], visible=True) if m in grids else gr.skip() for m in METHODS]
+    return (*shown, kid_frame(points), text)
 
 
 def build_highres_panel(lab: Lab, runnable: bool = True, api_name: str | None = None) -> None:
@@ -130,7 +132,13 @@ def build_highres_panel(lab: Lab, runnable: bool = True, api_name: str | None = 
         stop = gr.Button(t("common.stop"), variant="secondary")
     with gr.Row():
         grids = [
-            gr.Image(label=t(f"lab.hr.{m}.label"), format="png", interactive=False) for m in METHODS
+            gr.Image(
+                label=t(f"lab.hr.{m}.label"),
+                format="png",
+                interactive=False,
+                visible=False,  # shown by the run's first samples (no empty boxes before)
+            )
+            for m in METHODS
         ]
     kid = gr.LinePlot(x="seconds", y="KID x 1000", color="run", label=t("lab.hr.kid.label"))
     info = gr.Markdown()

@@ -251,7 +251,10 @@ class KIDMeter:
         return Evaluation(run.method, run.seconds, run.steps, res, alpha, kid)
 
     def samples(self, run: HighresRun) -> np.ndarray:
-        return sample_grid(to_uint8(run.images(self.z_samples)), columns=4, scale=1)
+        """The fixed-seed samples at 64 px in a grid of two rows (four for more than 8)."""
+        n = len(self.z_samples)
+        columns = -(-n // 2) if n <= 8 else 4
+        return sample_grid(to_uint8(run.images(self.z_samples)), columns=columns, scale=1)
 
 
 @dataclass
