@@ -5,11 +5,13 @@ caller: files given to a file parameter must be regular files inside Gradio's up
 (`core.safe_files.upload_path`: no directory, no URL, nothing outside), and images must fit
 the decoded-pixels budget from their headers. For visitors also:
 
-- heavy jobs (style, fine-tune, projection, upload previews, GAN lab runs and comparisons)
+- heavy jobs (style, fine-tune, projection, upload previews, GAN lab runs, comparisons and
+  the high-resolution experiment)
   hold the visitor's one heavy slot (`JobGate.heavy`) and run under a wall-time `Deadline`
   counted over all their steps, data preparation included;
 - a fine-tune's output goes to the visitor's namespace, under the count/MB/step quotas, after
   eviction; the models a job uses are leased so nothing evicts them meanwhile;
+- a GAN lab run kept as a model (`save_as`) goes there too, under the count/MB quotas;
 - a push needs a signed-in visitor and uses their OAuth token, to a repo under their name;
 - interpolations are capped in total frames.
 
