@@ -370,8 +370,12 @@ def _train_plots() -> list[gr.components.Component]:
     """[samples grid, losses, D(x)/D(G(z)), collapse meter, the phases in words, the
     timelapse of a saved run]."""
     samples = gr.Image(label=t("lab.samples.label"), format="png", interactive=False)
-    timelapse = gr.Image(
-        label=t("lab.timelapse.label"), type="filepath", interactive=False, visible="hidden"
+    timelapse = gr.Image(  # an input of its own change event: handed over undecoded
+        label=t("lab.timelapse.label"),
+        type="filepath",
+        image_mode=None,
+        interactive=False,
+        visible="hidden",
     )
     show_when_filled(timelapse)
     info = gr.Markdown()
