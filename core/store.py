@@ -470,10 +470,12 @@ def save_pretrained(
     metadata: dict[str, str] | None = None,
     extra_metadata: dict[str, dict[str, str]] | None = None,
     texts: dict[str, str] | None = None,
+    blobs: dict[str, bytes] | None = None,
 ) -> Path:
     """The one writer of model folders, atomic: config.json, model.safetensors (`tensors`, with
     `metadata`), README.md (`card`), more safetensors files (`extra`: file name -> tensors, each
-    with its `extra_metadata`) and more text files (`texts`: file name -> text)."""
+    with its `extra_metadata`), more text files (`texts`: file name -> text) and binary files
+    (`blobs`: file name -> bytes, e.g. a training timelapse GIF)."""
 
     def write(folder: Path) -> None:
         (folder / CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n")
@@ -483,6 +485,8 @@ def save_pretrained(
             save_file(_contiguous(more), str(folder / filename), metadata=more_meta)
         for filename, text in (texts or {}).items():
             (folder / filename).write_text(text)
+        for filename, data in (blobs or {}).items():
+            (folder / filename).write_bytes(data)
         (folder / CARD_NAME).write_text(card)
 
     return atomic_write_dir(target, write)

@@ -20,8 +20,10 @@ from ui.common import (
     inputs_for,
     session_key,
     settle_stop,
+    show_when_filled,
     warning,
 )
+from ui.highres_view import build_highres_panel
 from ui.i18n import howto, language_of, t, translate
 from ui.links import Permalinks
 
@@ -29,6 +31,7 @@ PRESET = next(iter(PRESETS))
 CUSTOM = "custom"  # the preset menu's entry for settings that match no preset (a link's steps=40)
 DEFAULT = PRESETS[PRESET]
 UPDATE_EVERY = 5  # steps between page updates (every preview step is shown too)
+SAVE_MARGIN_S = 10.0  # a run to be saved stops this long before a visitor's job cap
 
 
 def loss_frame(events: list[LabProgress], run: str = "") -> pd.DataFrame:
@@ -137,6 +140,7 @@ class LabHandlers:
         lr_d: float = DEFAULT.lr_d,
         d_loss_threshold: float = DEFAULT.d_loss_threshold,
         seed: float = DEFAULT.seed,
+        save_as: str = "",
         request: gr.Request = None,
     ) -> Iterator[tuple]:
         """Train a small DCGAN (32 px) from random weights on the toy set or the uploads.
@@ -150,10 +154,12 @@ class LabHandlers:
             lr_d: the discriminator's Adam learning rate.
             d_loss_threshold: balance rule, skip the D step while D's loss is below it (0: off).
             seed: fixes the initial weights, the batches and the sample latents.
+            save_as: a name to keep the run (finished or stopped) as your own DCGAN model,
+                usable in Generate, Interpolate, Edit and Judge; empty: not kept.
 
         Returns:
             Streams (samples grid, losses per step, D(x)/D(G(z)) per step, collapse meter,
-            text about the step's two phases).
+            text about the step's two phases, the training timelapse GIF once saved).
         """
         config = self.lab.config(
             None if preset == CUSTOM else preset,
@@ -166,7 +172,10 @@ class LabHandlers:
         images, skipped = self.lab.images(data, uploads, config.image_size, current_deadline())
         if skipped:
             warning(skipped)  # each skipped file or member, by name
-        events = self.lab.train(config, images, session_key(request))
+        save_as = str(save_as or "").strip() or None
+        events = self.lab.train(
+            config, images, session_key(request), save_as, _out_of_time(save_as)
+        )
         lang = language_of(request)
         yield from _train_outputs(events, config.steps, lang, config.d_loss_threshold)
 
@@ -219,14 +228,26 @@ class LabHandlers:
         return _preset_values(name)
 
 
+def _out_of_time(save_as: str | None) -> Callable[[], bool] | None:
+    """A run to be saved stops itself before the job's wall-time cap, leaving time to save."""
+    deadline = current_deadline()
+    if deadline is None or save_as is None:
+        return None
+    margin = min(SAVE_MARGIN_S, deadline.seconds / 4)
+    return lambda: deadline.remaining() < margin
+
+
 def _train_outputs(
     events: Iterator[LabProgress], steps: int, lang: str, threshold: float = 0.0
 ) -> Iterator[tuple]:
-    """The page's outputs every few steps, at every preview and at the end; the first
-    collapse warning also as a toast."""
+    """The page's outputs every few steps, at every preview and at the end (with the
+    timelapse when the run was saved); the first collapse warning also as a toast."""
     seen: list[LabProgress] = []
-    preview, warned = None, False
+    preview, warned, timelapse = None, False, None
     for event in events:
+        if event.done:  # the run was saved: its timelapse
+            timelapse = str(event.output)
+            continue
         seen.append(event)
         preview = event.preview if event.preview is not None else preview
         note = collapse_note(event, lang)
@@ -238,12 +259,17 @@ def _train_outputs(
             yield _plots(preview, seen, phases(event, lang, threshold))
     if seen:  # stopped or finished: the whole history
         done = translate("msg.lab.done", lang)
-        yield _plots(preview, seen, phases(seen[-1], lang, threshold) + "  \n" + done)
+        if timelapse is not None:
+            done += "  \n" + translate("msg.lab.saved", lang, steps=seen[-1].step)
+        text = phases(seen[-1], lang, threshold) + "  \n" + done
+        yield _plots(preview, seen, text, timelapse)
 
 
-def _plots(preview, events: list[LabProgress], text: str) -> tuple:
-    """(samples grid, losses, D(x)/D(G(z)), collapse meter, the phases in words)."""
-    return preview, loss_frame(events), prob_frame(events), collapse_frame(events), text
+def _plots(preview, events: list[LabProgress], text: str, timelapse: str | None = None) -> tuple:
+    """(samples grid, losses, D(x)/D(G(z)), collapse meter, the phases in words, the
+    timelapse GIF or None)."""
+    frames = (loss_frame(events), prob_frame(events), collapse_frame(events))
+    return preview, *frames, text, timelapse
 
 
 def matching_preset(steps: float, lr_g: float, lr_d: float, d_loss_threshold: float) -> str:
@@ -329,13 +355,29 @@ def build_lab_tab(lab: Lab, links: Permalinks | None = None) -> None:
     if links is not None:
         links.add("lab", c, train, outputs, concurrency_id="train")
     _compare_panel(handlers)
+    _highres_panel(lab)
     howto("lab.collapse", title="lab.collapse.accordion")
     howto("lab.highres", title="lab.highres.accordion")
 
 
+def _highres_panel(lab: Lab) -> None:
+    """High resolution as an experiment (`ui.highres_view`; API: `/lab_highres`)."""
+    with gr.Accordion(t("lab.hr.accordion"), open=False):
+        build_highres_panel(lab, api_name="lab_highres")
+
+
 def _train_plots() -> list[gr.components.Component]:
-    """[samples grid, losses, D(x)/D(G(z)), collapse meter, the phases in words]."""
+    """[samples grid, losses, D(x)/D(G(z)), collapse meter, the phases in words, the
+    timelapse of a saved run]."""
     samples = gr.Image(label=t("lab.samples.label"), format="png", interactive=False)
+    timelapse = gr.Image(  # an input of its own change event: handed over undecoded
+        label=t("lab.timelapse.label"),
+        type="filepath",
+        image_mode=None,
+        interactive=False,
+        visible="hidden",
+    )
+    show_when_filled(timelapse)
     info = gr.Markdown()
     with gr.Row():
         losses = gr.ScatterPlot(x="step", y="loss", color="series", label=t("lab.losses.label"))
@@ -343,7 +385,7 @@ def _train_plots() -> list[gr.components.Component]:
             x="step", y="probability", color="series", label=t("lab.dprob.label"), y_lim=[0, 1]
         )
     collapse = gr.LinePlot(x="step", y="diversity", color="series", label=t("lab.collapse.label"))
-    return [samples, losses, probs, collapse, info]
+    return [samples, losses, probs, collapse, info, timelapse]
 
 
 def _train_inputs() -> dict[str, gr.components.Component]:
@@ -366,6 +408,7 @@ def _train_inputs() -> dict[str, gr.components.Component]:
         0, 1.5, value=DEFAULT.d_loss_threshold, step=0.05, label=t("lab.threshold.label")
     )
     c["seed"] = gr.Number(value=DEFAULT.seed, label=t("lab.seed.label"), precision=0, minimum=0)
+    c["save_as"] = gr.Textbox("", label=t("lab.save_as.label"), info=t("lab.save_as.info"))
     return c
 
 

@@ -32,6 +32,7 @@ API_ENDPOINTS = (  # the README's API section
     "judge",
     "lab_train",
     "lab_compare",
+    "lab_highres",
 )
 # The endpoints that are MCP tools (README: MCP): what an anonymous visitor of a public Space
 # may run in one call. The others stay in the API, but are no tools: a fine-tune or a GAN lab

@@ -5,11 +5,13 @@ caller: files given to a file parameter must be regular files inside Gradio's up
 (`core.safe_files.upload_path`: no directory, no URL, nothing outside), and images must fit
 the decoded-pixels budget from their headers. For visitors also:
 
-- heavy jobs (style, fine-tune, projection, upload previews, GAN lab runs and comparisons)
+- heavy jobs (style, fine-tune, projection, upload previews, GAN lab runs, comparisons and
+  the high-resolution experiment)
   hold the visitor's one heavy slot (`JobGate.heavy`) and run under a wall-time `Deadline`
   counted over all their steps, data preparation included;
 - a fine-tune's output goes to the visitor's namespace, under the count/MB/step quotas, after
   eviction; the models a job uses are leased so nothing evicts them meanwhile;
+- a GAN lab run kept as a model (`save_as`) goes there too, under the count/MB quotas;
 - a push needs a signed-in visitor and uses their OAuth token, to a repo under their name;
 - interpolations are capped in total frames.
 
@@ -44,11 +46,13 @@ HEAVY = {
     "morph": "morph",
     "train": "GAN lab run",  # ui.lab
     "compare": "GAN lab comparison",
+    "highres": "high-resolution experiment",  # ui.highres_view
 }
 # Heavy jobs under the wall-time cap, checked between their steps and passed to their data
 # preparation (`ui.common.current_deadline`); fine-tunes stop themselves at their (capped)
 # max_seconds, preparation and KID included (gan.finetune.service).
-DEADLINED = {"stylize", "project", "morph", "preview_upload", "train", "compare"}
+DEADLINED = {"stylize", "project", "morph", "preview_upload", "train", "compare", "highres"}
+LAB_MODEL_MB = 20.0  # what a kept GAN lab run may write (G, D and the timelapse: about 5 MB)
 # Light jobs that decode uploads, with their own (smaller) pixel budget: the Judge needs its
 # images at D's resolution only.
 PIXEL_BUDGETS = {"judge_images": "judge_max_pixels"}
@@ -118,6 +122,8 @@ def _visitor_checks(
         stack.enter_context(guard.gate.heavy(who.owner_id, HEAVY[handler]))
     if handler == "finetune":
         _finetune(guard, who, values, stack)
+    elif handler == "train" and str(values.get("save_as") or "").strip():
+        _keep_lab_run(guard, who, values, stack)
     elif handler == "push":
         _push(guard, who, values, stack)
     elif handler == "interpolate":
@@ -150,6 +156,16 @@ def _finetune(guard: Any, who: Identity, values: dict, stack: contextlib.ExitSta
     else:
         guard.models.check_new(who, name)
     guard.models.check_size(who, _model_mb(guard, who, values.get("model")))
+    stack.enter_context(guard.models.lease(who.owner_id, name))
+
+
+def _keep_lab_run(guard: Any, who: Identity, values: dict, stack: contextlib.ExitStack) -> None:
+    """A GAN lab run kept as a model goes to the visitor's namespace, under the count and MB
+    quotas, after eviction, and is leased while it is written."""
+    name = str(values["save_as"]).strip()
+    guard.models.evict()
+    guard.models.check_new(who, name)
+    guard.models.check_size(who, LAB_MODEL_MB)
     stack.enter_context(guard.models.lease(who.owner_id, name))
 
 

@@ -79,7 +79,7 @@ def build_services(
     services.projector = Projector(studio, services.losses.load, aligner=Aligner())
     services.judge = Judge(device, lambda name, seeds: faces_for_seeds(studio, name, seeds))
     services.morpher = Morpher(services.projector, services.judge)
-    services.lab = Lab(device, pause=gate.pause)
+    services.lab = Lab(device, pause=gate.pause, output_dir=studio.output_dir)
     return services
 
 

@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 
 MAX_STEPS = 20_000
 MAX_LR = 0.05
+MAX_TIMELAPSE_FRAMES = 60  # past this, every other frame goes (the timelapse stays bounded)
 
 
 @dataclass
@@ -179,6 +180,9 @@ class LabRun:
         self.gen = torch.Generator().manual_seed(config.seed + 1)  # batches and z
         self.z_fixed = torch.randn(config.n_samples, config.nz, generator=self.gen)
         self.history: list[StepRecord] = []
+        self.frames: list[np.ndarray] = []  # the timelapse: sample grids, every preview step
+        self.frame_every = 1  # keep every `frame_every`-th preview (doubles when thinned)
+        self._previews = 0
         self.peak_diversity = 0.0  # highest sample diversity so far (for the collapse warning)
 
     def _generator(self) -> Generator:
@@ -244,6 +248,17 @@ class LabRun:
         x = self.G(self.z_fixed.to(self.device)).float().cpu()
         return ((x.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
 
+    def keep_frame(self, samples: np.ndarray) -> None:
+        """A timelapse frame of a preview's samples; at `MAX_TIMELAPSE_FRAMES` every other
+        frame is dropped and frames are kept half as often from then on."""
+        self._previews += 1
+        if (self._previews - 1) % self.frame_every:
+            return
+        self.frames.append(sample_grid(samples, scale=1))
+        if len(self.frames) >= MAX_TIMELAPSE_FRAMES:
+            self.frames = self.frames[::2]
+            self.frame_every *= 2
+
 
 def images_from_uploads(
     sources, image_size: int = 32, min_images: int = 8, deadline: Deadline | None = None
@@ -283,6 +298,7 @@ def progress(run: LabRun, meter: CollapseMeter | None, record: StepRecord) -> La
     if record.step % c.preview_every == 0 or record.step == c.steps:
         samples = run.samples()
         event.preview = sample_grid(samples)
+        run.keep_frame(samples)
         if meter is not None:
             event.collapse = reading = meter(samples)
             event.losses |= {
@@ -315,6 +331,35 @@ def record_stop(event: LabProgress, should_stop: Callable[[], bool] | None) -> b
     return bool(event.record and event.record.diverged) or bool(should_stop and should_stop())
 
 
+def start(
+    config: LabConfig, images: np.ndarray | None = None, device: torch.device | str = "cpu"
+) -> tuple[LabRun, CollapseMeter]:
+    """A fresh run on `images` (default: the toy set) and its collapse meter."""
+    config = config.checked()
+    if images is None:
+        images = toy_dataset(config.toy_images, config.image_size, config.seed)
+    return LabRun(config, images, device), CollapseMeter(images)
+
+
+def run_steps(
+    run: LabRun,
+    meter: CollapseMeter,
+    should_stop: Callable[[], bool] | None = None,
+    pause: Callable[[], None] | None = None,
+) -> Iterator[LabProgress]:
+    """The run's steps, a `LabProgress` each; `pause()` before each step (the app's priority
+    gate)."""
+    started = time.perf_counter()
+    for _ in range(run.config.steps):
+        if pause is not None:
+            pause()
+        event = progress(run, meter, run.step())
+        yield event
+        if record_stop(event, should_stop):
+            break
+    log.info("GAN lab: %d steps in %.1f s", len(run.history), time.perf_counter() - started)
+
+
 def train(
     config: LabConfig,
     images: np.ndarray | None = None,
@@ -324,17 +369,5 @@ def train(
 ) -> Iterator[LabProgress]:
     """Run from scratch on `images` (default: the toy set), yielding a `LabProgress` a step;
     `pause()` before each step (the app's priority gate)."""
-    config = config.checked()
-    if images is None:
-        images = toy_dataset(config.toy_images, config.image_size, config.seed)
-    run = LabRun(config, images, device)
-    meter = CollapseMeter(images)
-    started = time.perf_counter()
-    for _ in range(config.steps):
-        if pause is not None:
-            pause()
-        event = progress(run, meter, run.step())
-        yield event
-        if record_stop(event, should_stop):
-            break
-    log.info("GAN lab: %d steps in %.1f s", len(run.history), time.perf_counter() - started)
+    run, meter = start(config, images, device)
+    yield from run_steps(run, meter, should_stop, pause)

@@ -239,6 +239,26 @@ def test_b_cannot_generate_with_a_model(space, visitors):
     assert not ok and "no model 'my-faces'" in error
 
 
+def test_a_kept_lab_run_is_a_visitors_own_model_that_b_cannot_see(space, visitors, monkeypatch):
+    _, demo, services, _ = space
+    a, b = visitors
+    # this module's 2 s job cap is too short for the toy set on a busy machine
+    quotas = dataclasses.replace(services.guard.quotas, heavy_job_max_s=120)
+    monkeypatch.setattr(services.guard, "quotas", quotas)
+    ok, data = a.call(demo, "lab_train", inputs_of(demo, "lab_train", steps=10, save_as="kept"))
+    assert ok, data
+    folder = services.guard.models.root / a.owner_id(services) / "kept"
+    assert (folder / "timelapse.gif").is_file() and (folder / store.DISCRIMINATOR_NAME).is_file()
+    assert not (store.checkpoints_dir() / "kept").exists()  # not the shared folder
+    assert str(folder) not in json.dumps(data)
+    payload = inputs_of(demo, "generate", seeds="1", model="kept")
+    assert a.call(demo, "generate", payload)[0]
+    ok, error = b.call(demo, "generate", payload)
+    assert not ok and "no model 'kept'" in error
+    ok, data = b.call(demo, "update", [None])
+    assert ok and "kept" not in json.dumps(data)
+
+
 def test_b_cannot_resume_push_or_delete_a_model(space, visitors):
     _, demo, services, _ = space
     a, b = visitors

@@ -88,7 +88,7 @@ def test_a_custom_preset_trains_with_the_given_settings(client):
     kind, _ = call_raw(
         client.src.rstrip("/"),
         "lab_train",
-        '{"data": ["toy", null, "custom", 10, 0.0002, 0.0002, 0, 1]}',
+        '{"data": ["toy", null, "custom", 10, 0.0002, 0.0002, 0, 1, ""]}',
         timeout=300,
     )
     assert kind == "complete"

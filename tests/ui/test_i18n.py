@@ -142,6 +142,7 @@ TRANSLATED_FILES = (
     "judge.py",
     "lab.py",
     "lesson.py",
+    "highres_view.py",
     "tools.py",
     "header.py",
     "links.py",
