@@ -34,7 +34,10 @@ from core.safe_files import check_pixels, upload_path
 # Parameters that carry uploaded files, and which of them are images (zips included).
 FILE_PARAMS = {"images", "content", "style", "extra_styles", "latent_file", "image", "target"}
 FILE_PARAMS |= {"photo", "uploads"}  # ui.project, ui.lab
-IMAGE_PARAMS = FILE_PARAMS - {"latent_file"}
+LATENT_PARAMS = {"latent_file", "latent_files", "row_latent_files", "column_latent_files"}
+LATENT_PARAMS |= {"other_latent_file"}  # ui.generate's comparison
+FILE_PARAMS |= LATENT_PARAMS
+IMAGE_PARAMS = FILE_PARAMS - LATENT_PARAMS
 # Handlers that are heavy jobs, and what they are called in messages.
 HEAVY = {
     "stylize": "style",
@@ -175,9 +178,11 @@ def _push(guard: Any, who: Identity, values: dict, stack: contextlib.ExitStack) 
 
 
 def _frames(guard: Any, values: dict) -> None:
-    from gan import latents
+    """The walk's frames within the quota (a latent file counted as one keyframe here; the
+    studio checks the frames again once the files are read, `ui.common.current_quotas`)."""
+    from gan.generate.keyframes import keyframe_count
 
-    keyframes = len(latents.parse_seeds(str(values.get("seeds") or ""), max_count=16))
+    keyframes = keyframe_count(str(values.get("seeds") or ""), values.get("latent_files"))
     segments = keyframes if values.get("loop") else max(keyframes - 1, 1)
     guard.quotas.check_frames(segments * int(values.get("frames") or 0))
 

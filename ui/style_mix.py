@@ -45,6 +45,8 @@ class StyleMixHandlers:
         noise_mode: str = "const",
         truncation_cutoff: float = 0,
         class_idx: float = 0,
+        row_latent_files: list[str] | None = None,
+        column_latent_files: list[str] | None = None,
         request: gr.Request = None,
     ):
         """A StyleGAN2 style-mixing grid: row seeds x column seeds, the rows taking the
@@ -61,6 +63,9 @@ class StyleMixHandlers:
             noise_mode: "const" (same seed, same pixels), "random" or "none".
             truncation_cutoff: truncate only the first N ws toward w_avg; 0 = all.
             class_idx: the class of a conditional model (0 otherwise).
+            row_latent_files: latent files (.npy/.json, z or w, e.g. a projection's w) used as
+                the rows instead of the row seeds; a file holding N latents gives N rows.
+            column_latent_files: latent files used as the columns instead of the column seeds.
 
         Returns:
             the grid as one preview image;
@@ -70,7 +75,7 @@ class StyleMixHandlers:
         """
         sg2 = sg2_settings(truncation_psi, noise_mode, truncation_cutoff, class_idx)
         mix, png, preview = self.studio.style_mix_request(
-            model, row_seeds, column_seeds, preset, layers, sg2
+            model, row_seeds, column_seeds, preset, layers, sg2, row_latent_files, column_latent_files
         )
         lang = language_of(request)
         return str(preview), _gallery(mix, lang), [str(png)], _info(mix, model, lang)
@@ -80,11 +85,11 @@ def _gallery(mix: StyleMix, lang: str = "en") -> list[tuple[Image.Image, str]]:
     """The rows' and columns' own faces, then every mix, row by row (at most 256 px each)."""
     small = mix.resized(PREVIEW_CELL) if mix.rows.shape[1] > PREVIEW_CELL else mix
     items = [
-        (fit(im, THUMBNAIL_SIZE), translate("msg.style_mixing.row", lang, seed=s))
+        (fit(im, THUMBNAIL_SIZE), _caption("row", s, lang))
         for im, s in zip(small.rows, mix.row_seeds, strict=True)
     ]
     items += [
-        (fit(im, THUMBNAIL_SIZE), translate("msg.style_mixing.column", lang, seed=s))
+        (fit(im, THUMBNAIL_SIZE), _caption("column", s, lang))
         for im, s in zip(small.columns, mix.column_seeds, strict=True)
     ]
     for r, row in enumerate(mix.row_seeds):
@@ -92,6 +97,13 @@ def _gallery(mix: StyleMix, lang: str = "en") -> list[tuple[Image.Image, str]]:
             caption = translate("msg.style_mixing.mix", lang, row=row, column=col)
             items.append((fit(small.mixed[r, c], THUMBNAIL_SIZE), caption))
     return items
+
+
+def _caption(side: str, label: int | str, lang: str) -> str:
+    """"row seed 3", or "row w.npy" for a latent file."""
+    if isinstance(label, int):
+        return translate(f"msg.style_mixing.{side}", lang, seed=label)
+    return translate(f"msg.style_mixing.{side}_file", lang, name=label)
 
 
 def _info(mix: StyleMix, model: str, lang: str = "en") -> str:
@@ -134,6 +146,9 @@ def build_style_mix_tab(
             cols = gr.Textbox(
                 value="4-7", label=t("style_mixing.cols.label"), info=t("style_mixing.cols.info")
             )
+            with gr.Accordion(t("style_mixing.files.accordion"), open=False):
+                row_files = _latent_files(t("style_mixing.row_files.label"))
+                col_files = _latent_files(t("style_mixing.column_files.label"))
             preset = gr.Radio(
                 [(t(f"style_mixing.preset.{p}"), p) for p in [*STYLE_PRESETS, "custom"]],
                 value="coarse",
@@ -155,6 +170,7 @@ def build_style_mix_tab(
             files = downloads_box(t("style_mixing.files.label"))
     components = {"row_seeds": rows, "column_seeds": cols, "preset": preset, "layers": layers}
     components |= {"truncation_psi": psi, "model": model} | sg2.components()
+    components |= {"row_latent_files": row_files, "column_latent_files": col_files}
     sg2.follow(model, studio)
     gr.on(
         [run.click, rows.submit, cols.submit],
@@ -166,6 +182,11 @@ def build_style_mix_tab(
     )
     examples = _share(handlers, components, [grid, gallery, files, info], release_memory, links)
     follow_capability(model, can_style_mix, notice, run, examples)
+
+
+def _latent_files(label: str) -> gr.File:
+    """Latent files (z or w, .npy or .json) that replace a side's seeds when given."""
+    return gr.File(label=label, file_count="multiple", file_types=[".npy", ".json"], height=120)
 
 
 # Row seeds, column seeds, preset, custom ws, ψ; the model: a StyleGAN2 (ui.examples).
