@@ -46,11 +46,15 @@ HEAVY = {
     "project": "projection",
     "train": "GAN lab run",  # ui.lab
     "compare": "GAN lab comparison",
+    "interpolate_video": "video",  # ui.interpolate, ui.edit, ui.style_mix
+    "edit_video": "video",
+    "style_mix_video": "video",
 }
 # Heavy jobs under the wall-time cap, checked between their steps and passed to their data
 # preparation (`ui.common.current_deadline`); fine-tunes stop themselves at their (capped)
 # max_seconds, preparation and KID included (gan.finetune.service).
 DEADLINED = {"stylize", "project", "preview_upload", "train", "compare"}
+DEADLINED |= {"interpolate_video", "edit_video", "style_mix_video"}
 # Light jobs that decode uploads, with their own (smaller) pixel budget: the Judge needs its
 # images at D's resolution only.
 PIXEL_BUDGETS = {"judge_images": "judge_max_pixels"}
@@ -240,6 +244,8 @@ def _remove(folders: set[Path]) -> None:
 
 GPU_SECONDS = {"generate": 30.0, "interpolate": 90.0, "style_mix": 30.0}
 GPU_JOBS = {"stylize", "finetune", "project", "train", "compare"}  # up to their wall-time cap
+GPU_JOBS |= {"interpolate_video", "edit_video", "style_mix_video"}
+GPU_SECONDS["compare_models"] = 30.0
 
 
 def on_gpu(handler: str, fn: Any, guard: Any) -> Any:

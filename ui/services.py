@@ -19,6 +19,7 @@ from gan.generate.service import FaceStudio
 from gan.judge.service import Judge
 from gan.lab.service import Lab
 from gan.project.service import Projector
+from gan.video.service import VideoMaker
 from style.lpips import PerceptualLosses
 from style.service import Stylist
 
@@ -38,6 +39,7 @@ class Services:
     judge: Judge | None = None
     lab: Lab | None = None  # the GAN lab's from-scratch runs
     losses: PerceptualLosses | None = None  # Project's perceptual losses, loaded once
+    video: VideoMaker | None = None  # looping walks, grids and sweeps as MP4s
 
     def release_memory(self) -> None:
         """Give cached GPU memory back (after an out-of-memory error)."""
@@ -46,7 +48,7 @@ class Services:
     def stop_all(self) -> int:
         """Ask every run in progress to stop (fine-tunes then save); how many were asked."""
         runs = [self.tuner.runs, self.stylist.runs]
-        runs += [job.runs for job in (self.projector, self.lab) if job is not None]
+        runs += [job.runs for job in (self.projector, self.lab, self.video) if job is not None]
         return sum(r.stop_all() for r in runs)
 
 
@@ -75,6 +77,7 @@ def build_services(
     services.projector = Projector(studio, services.losses.load)
     services.judge = Judge(device, lambda name, seeds: faces_for_seeds(studio, name, seeds))
     services.lab = Lab(device, pause=gate.pause)
+    services.video = VideoMaker(studio)
     return services
 
 

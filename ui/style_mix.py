@@ -75,7 +75,14 @@ class StyleMixHandlers:
         """
         sg2 = sg2_settings(truncation_psi, noise_mode, truncation_cutoff, class_idx)
         mix, png, preview = self.studio.style_mix_request(
-            model, row_seeds, column_seeds, preset, layers, sg2, row_latent_files, column_latent_files
+            model,
+            row_seeds,
+            column_seeds,
+            preset,
+            layers,
+            sg2,
+            row_latent_files,
+            column_latent_files,
         )
         lang = language_of(request)
         return str(preview), _gallery(mix, lang), [str(png)], _info(mix, model, lang)
@@ -100,7 +107,7 @@ def _gallery(mix: StyleMix, lang: str = "en") -> list[tuple[Image.Image, str]]:
 
 
 def _caption(side: str, label: int | str, lang: str) -> str:
-    """"row seed 3", or "row w.npy" for a latent file."""
+    """ "row seed 3", or "row w.npy" for a latent file."""
     if isinstance(label, int):
         return translate(f"msg.style_mixing.{side}", lang, seed=label)
     return translate(f"msg.style_mixing.{side}_file", lang, name=label)
