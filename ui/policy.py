@@ -35,7 +35,6 @@ from core.safe_files import check_pixels, upload_path
 FILE_PARAMS = {"images", "content", "style", "extra_styles", "latent_file", "image", "target"}
 FILE_PARAMS |= {"photo", "uploads"}  # ui.project, ui.lab
 LATENT_PARAMS = {"latent_file", "latent_files", "row_latent_files", "column_latent_files"}
-LATENT_PARAMS |= {"other_latent_file"}  # ui.generate's comparison
 FILE_PARAMS |= LATENT_PARAMS
 IMAGE_PARAMS = FILE_PARAMS - LATENT_PARAMS
 # Handlers that are heavy jobs, and what they are called in messages.
@@ -130,6 +129,8 @@ def _visitor_checks(
         _frames(guard, values)
     if isinstance(values.get("model"), str) and handler != "delete_model":
         _lease(guard, who, values["model"], stack)
+    if isinstance(values.get("other_model"), str):  # ui.generate's comparison
+        _lease(guard, who, values["other_model"], stack)
     return Deadline(quotas.heavy_job_max_s) if handler in DEADLINED else None
 
 

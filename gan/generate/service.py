@@ -356,6 +356,34 @@ class FaceStudio:
             seed_list = latents.parse_seeds(r.seeds)
         return self.generate(G, seed_list, z, r.truncation_psi, r.sg2, w)
 
+    def compare_request(
+        self, name: str, other: str, request: FacesRequest
+    ) -> tuple[Faces, Faces, Path, Path]:
+        """The same seeds, or the same latent file, through two models (a base model and its
+        fine-tune): (faces of each, a grid PNG of each at one cell size, for a before/after
+        slider). A latent file must fit both models' latent spaces."""
+        G, H = self.resolve(name), self.resolve(other)
+        faces = self.faces_request(G, request)
+        try:
+            other_faces = self.faces_request(H, request)
+        except UserInputError as e:
+            if not (request.latent_file or request.latent_vector):
+                raise
+            raise UserInputError(
+                "this latent fits {model} but not {other}: their latent spaces differ ({reason})",
+                "msg.error.compare_spaces",
+                model=name,
+                other=other,
+                reason=e.phrase,
+            ) from e
+        cell = max(faces.images.shape[1], other_faces.images.shape[1])
+        folder = self.output_dir()
+        grids = [
+            media.save_png(media.grid(_resized(f.images, cell)), folder / f"{label}.png")
+            for f, label in ((faces, "before"), (other_faces, "after"))
+        ]
+        return faces, other_faces, *grids
+
     def interpolate_request(
         self,
         name: str,
@@ -494,6 +522,13 @@ def _labels(key: Keyframe, latent: torch.Tensor) -> list[int | str]:
         return [key]
     name = Path(key).name
     return [name] if len(latent) == 1 else [f"{name}[{i}]" for i in range(len(latent))]
+
+
+def _resized(images: np.ndarray, size: int) -> np.ndarray:
+    """(N, H, W, 3) faces at `size` px (nearest up, so a small model's pixels stay crisp)."""
+    if images.shape[1] == size:
+        return images
+    return np.stack([np.asarray(media.upscale(image, size)) for image in images])
 
 
 def _capped(path: torch.Tensor, max_frames: int) -> torch.Tensor:

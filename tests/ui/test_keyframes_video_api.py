@@ -156,3 +156,23 @@ def test_grid_video_has_the_asked_rows_and_columns(client, sg2_model):
         client.predict(
             seeds="1-6", model=sg2_model, rows=2, columns=2, api_name="/interpolate_video"
         )
+
+
+def test_compare_models_shows_the_same_seeds_through_two_models(client, tmp_path, sg2_model):
+    (before, after), info = client.predict(
+        seeds="1, 2", model="dcgan-digiface", other_model=sg2_model, api_name="/compare_models"
+    )
+    left, right = (Image.open(p) for p in (before, after))
+    assert left.size == right.size == (2 * 66 + 2, 66 + 2)  # 2 faces, 32 px scaled up to 64
+    generated, _, _ = client.predict(seeds="1, 2", model="dcgan-digiface", api_name="/generate")
+    first = np.asarray(Image.open(generated[0]["image"]).convert("RGB"))
+    assert np.array_equal(np.asarray(left.convert("RGB"))[2:66, 2:66], first)
+    assert f"**{sg2_model}** (32 px)" in info
+    z = _latent(client, tmp_path, 7, "latents.npy")  # 100 numbers: the DCGAN's z only
+    with pytest.raises(Exception, match="latent spaces differ"):
+        client.predict(
+            model="dcgan-digiface",
+            other_model=sg2_model,
+            latent_file=handle_file(z),
+            api_name="/compare_models",
+        )
