@@ -72,12 +72,12 @@ def build_services(
     studio = FaceStudio(device, output_root, gate=gate)
     guard = build_guard(studio, server_name, share)
     services = Services(device, studio, stylist, tuner, guard, gate)
-    services.editor = Editor(studio)
+    services.video = VideoMaker(studio)
+    services.editor = Editor(studio, video=services.video)
     services.losses = PerceptualLosses(device)
     services.projector = Projector(studio, services.losses.load)
     services.judge = Judge(device, lambda name, seeds: faces_for_seeds(studio, name, seeds))
     services.lab = Lab(device, pause=gate.pause)
-    services.video = VideoMaker(studio)
     return services
 
 

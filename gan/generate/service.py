@@ -428,10 +428,15 @@ class FaceStudio:
         rows = parse_keyframes(row_seeds, row_latent_files, max_count=MAX_MIX_SEEDS)
         cols = parse_keyframes(column_seeds, column_latent_files, max_count=MAX_MIX_SEEDS)
         G = self.stylegan2(name, "style mixing")
-        presets = families.family_of(G).style_presets
-        chosen = mix_layers(preset, layers, G.num_ws, presets(G.num_ws) if presets else None)
-        mix = self.style_mix(G, rows, cols, chosen, sg2)
+        mix = self.style_mix(G, rows, cols, self.mix_layers(G, preset, layers), sg2)
         return mix, *self.save_style_mix(mix)
+
+    def mix_layers(self, model: Model, preset: str, layers: str = "") -> list[int]:
+        """The ws a preset (the family's own presets where it has them) or, with `custom`, the
+        text `layers` names."""
+        G = self.stylegan2(model, "style mixing")
+        presets = families.family_of(G).style_presets
+        return mix_layers(preset, layers, G.num_ws, presets(G.num_ws) if presets else None)
 
     def save_style_mix(self, mix: StyleMix, cell: int = DISPLAY_SIZE) -> tuple[Path, Path]:
         """The grid at native resolution, and a preview with `cell`-pixel faces for the page."""

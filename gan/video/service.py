@@ -99,15 +99,18 @@ class VideoMaker:
         model: Model,
         row: list[Keyframe],
         columns: list[Keyframe],
-        layers: list[int],
+        layers: list[int] | tuple[str, str],
         settings: VideoSettings,
         sg2: SG2Settings | None = None,
         quotas: Quotas | None = None,
         session: str = "",
     ) -> Iterator[Progress]:
-        """The row's face taking, at `layers`, the styles of a looping walk through the
-        columns' ws: the column styles sweep over the row (StyleGAN, Fig. 3, as a video)."""
+        """The first row's face taking, at `layers` (ws indices, or a (preset, custom text)
+        pair as Style mixing takes them), the styles of a looping walk through the columns'
+        ws: the column styles sweep over the row (StyleGAN, Fig. 3, as a video)."""
         G, s = self.studio.stylegan2(model, "style mixing"), sg2 or SG2Settings()
+        if isinstance(layers, tuple):
+            layers = self.studio.mix_layers(G, *layers)
         layers = check_layers(layers, G.num_ws)
         row_ws, _ = self.studio.keyframe_ws(G, row, s)
         col_ws, _ = self.studio.keyframe_ws(G, columns, s)
@@ -123,21 +126,26 @@ class VideoMaker:
         model: Model,
         start: torch.Tensor,
         direction: torch.Tensor,
-        strength: float,
         settings: VideoSettings,
-        sg2: SG2Settings | None = None,
         quotas: Quotas | None = None,
         session: str = "",
     ) -> Iterator[Progress]:
-        """A latent `start` (one z or ws) moved along `direction` from -strength to +strength
-        and back (a cosine, so the loop has no jump): a SeFa edit as a video."""
-        G, s = self.studio.resolve(model), sg2 or SG2Settings()
+        """A latent `start` (1, ...) moved by `direction` (its shape: the edit of +1) from -1
+        to +1 and back along a cosine, so the loop has no jump: a SeFa edit as a video of two
+        transitions."""
         frames = 2 * settings.transition_frames
         phase = torch.arange(frames, dtype=torch.float32) / frames
-        alpha = -float(strength) * torch.cos(2 * math.pi * phase)  # -a .. +a .. -a
-        path = start[None].float() + alpha.view(-1, *([1] * start.dim())) * direction.float()
+        alpha = -torch.cos(2 * math.pi * phase).view(-1, *([1] * (start.dim() - 1)))
+        path = start.float() + alpha * direction.float()
         yield from self._render(
-            G, lambda i: path[i : i + 1], frames, settings, s, quotas or Quotas(), session, path
+            self.studio.resolve(model),
+            lambda i: path[i : i + 1],
+            frames,
+            settings,
+            SG2Settings(),
+            quotas or Quotas(),
+            session,
+            path,
         )
 
     # --- rendering ---------------------------------------------------------------------------

@@ -176,3 +176,41 @@ def test_compare_models_shows_the_same_seeds_through_two_models(client, tmp_path
             latent_file=handle_file(z),
             api_name="/compare_models",
         )
+
+
+def _video_frames(video) -> tuple[tuple[int, int], list[np.ndarray]]:
+    path = video["video"] if isinstance(video, dict) else video
+    reader = imageio_ffmpeg.read_frames(str(path))
+    w, h = next(reader)["size"]
+    return (w, h), [np.frombuffer(f, np.uint8).reshape(h, w, 3) for f in reader]
+
+
+def test_style_mix_sweep_starts_on_the_first_column_mix(client, sg2_model):
+    video, info = client.predict(
+        row_seeds="7", column_seeds="3, 4", model=sg2_model, api_name="/style_mix_video"
+    )
+    size, frames = _video_frames(video)
+    assert size == (32, 32) and len(frames) == 2 * 24  # one second per column at 24 fps
+    mixed = client.predict(row_seeds="7", column_seeds="3", model=sg2_model, api_name="/style_mix")[
+        1
+    ][-1]
+    first = np.asarray(Image.open(mixed["image"]).convert("RGB")).astype(int)
+    assert np.abs(frames[0].astype(int) - first).mean() < 8  # H.264 at crf 18
+    assert "48 frames" in info
+
+
+def test_edit_sweep_loops_through_the_start_face(client):
+    video, info = client.predict(
+        model="dcgan-digiface", seed=3, sweep_direction=1, sweep_strength=2, api_name="/edit_video"
+    )
+    size, frames = _video_frames(video)
+    assert size == (64, 64) and len(frames) == 48 and "48 frames" in info
+    # -2σ at frame 0, the start face at frames 12 and 36, +2σ at frame 24.
+    start = _face_of_seed(client, 3)
+    assert np.abs(frames[12].astype(int) - start).mean() < 8
+    assert np.abs(frames[0].astype(int) - frames[24].astype(int)).mean() > 2
+
+
+def _face_of_seed(client, seed: int) -> np.ndarray:
+    gallery, _, _ = client.predict(seeds=str(seed), model="dcgan-digiface", api_name="/generate")
+    return np.asarray(Image.open(gallery[0]["image"]).convert("RGB")).astype(int)
