@@ -206,8 +206,8 @@ def build_generate_tab(
         api_name="faces_zip",
         **CHEAP_LANE,
     ).success(shown_file, None, zip_file, api_visibility="private", queue=False)
-    _share(handlers, components, outputs, release_memory, links)
     build_compare(model, studio, components, release_memory)
+    _share(handlers, components, outputs, release_memory, links)
 
 
 def _controls(
