@@ -41,6 +41,7 @@ class Quotas:
     judge_max_pixels: int = 25_000_000  # Judge's uploads together (D sees them small)
     max_total_frames: int = 240
     max_gif_bytes: int = 8_000_000
+    max_video_pixels: int = 1_048_576  # one frame of a video (a grid's tiles together)
     allow_hub_ids: bool = False
     hub_max_mb: float = 200.0
     output_ttl_s: float = 900.0  # a visitor's generated files are removed after this
@@ -68,6 +69,7 @@ class Quotas:
             judge_max_pixels=2_000_000_000,
             max_total_frames=2000,
             max_gif_bytes=64_000_000,
+            max_video_pixels=16_777_216,
             allow_hub_ids=True,
             hub_max_mb=4000.0,
             output_ttl_s=7200.0,
@@ -114,6 +116,17 @@ class Quotas:
             raise UserInputError(
                 f"{total_frames} frames is over this server's limit of {self.max_total_frames}; "
                 "use fewer keyframes or frames per step"
+            )
+
+    def check_video_pixels(self, pixels: int) -> None:
+        """Refuse a video whose frames (a grid's tiles together) exceed the pixel quota."""
+        if pixels > self.max_video_pixels:
+            raise UserInputError(
+                "a frame of that video has {pixels} pixels, over this server's limit of "
+                "{max}; use fewer rows or columns",
+                "msg.error.video_pixels",
+                pixels=pixels,
+                max=self.max_video_pixels,
             )
 
     def check_gif_bytes(self, size: int) -> None:

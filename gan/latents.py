@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from core.errors import UserInputError
+from gan.video import walks
 
 MAX_SEEDS = 64
 MAX_SEED = 2**32 - 1
@@ -371,9 +372,10 @@ def interpolation_path(
 
     Two keyframes and 8 frames give 8 latents. With `loop`, a last segment returns to the first
     keyframe and the repeated first frame is dropped, so the animation cycles seamlessly.
+    `mode` "cubic": a Catmull-Rom spline through the keyframes (`gan.video.walks`).
     """
-    if mode not in ("lerp", "slerp"):
-        raise UserInputError(f"mode must be 'lerp' or 'slerp', not {mode!r}")
+    if mode not in ("lerp", "slerp", "cubic"):
+        raise UserInputError(f"mode must be 'lerp', 'slerp' or 'cubic', not {mode!r}")
     if keyframes.shape[0] < 2:
         raise UserInputError("interpolation needs at least two seeds", "msg.error.two_seeds")
     frames = int(frames)
@@ -395,6 +397,10 @@ def interpolation_path(
             total=total,
             max=MAX_TOTAL_FRAMES,
         )
+    if mode == "cubic":
+        if loop:
+            return walks.looping_walk(keyframes, frames - 1)
+        return walks.open_walk(keyframes, frames)
     step = lerp if mode == "lerp" else slerp
     t = torch.linspace(0.0, 1.0, frames)
     path = [step(points[i], points[i + 1], t[:-1]) for i in range(segments)]

@@ -27,6 +27,7 @@ import gradio as gr
 from core.device import is_out_of_memory
 from core.errors import Phrase, UserInputError
 from core.identity import OWNER, Identity
+from core.quotas import Quotas
 from ui.i18n import has_message, language_of, translate
 
 log = logging.getLogger("gan_studio")
@@ -39,6 +40,7 @@ CALLER = ("gs_request", "gs_profile", "gs_oauth")
 _GUARD: ContextVar[Any] = ContextVar("gan_studio_guard", default=None)
 _WHO: ContextVar[Identity | None] = ContextVar("gan_studio_caller", default=None)
 _DEADLINE: ContextVar[Any] = ContextVar("gan_studio_deadline", default=None)
+_QUOTAS: ContextVar[Any] = ContextVar("gan_studio_quotas", default=None)
 
 
 @contextmanager
@@ -65,6 +67,12 @@ def current_deadline() -> Any:
     """The wall-time cap (`core.quotas.Deadline`) of the job being run, inside a handler made
     by `friendly`, for its data preparation to check; None when the job has none."""
     return _DEADLINE.get()
+
+
+def current_quotas() -> Quotas:
+    """The limits of the caller, inside a handler made by `friendly`: the guard's for a
+    visitor, the owner's (`Quotas.for_owner`) at the keyboard or without a guard."""
+    return _QUOTAS.get() or Quotas.for_owner()
 
 
 def sign_in_offered() -> bool:
@@ -331,10 +339,12 @@ def _scope(guard: Any, who: Identity, deadline: Any = None) -> Iterator[None]:
     from ui.policy import store_scope
 
     token, capped = _WHO.set(who), _DEADLINE.set(deadline)
+    limits = _QUOTAS.set(None if guard is None or who.is_owner else guard.quotas)
     try:
         with store_scope(guard, who):
             yield
     finally:
+        _QUOTAS.reset(limits)
         _DEADLINE.reset(capped)
         _WHO.reset(token)
 

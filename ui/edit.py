@@ -12,13 +12,19 @@ from gradio.context import get_blocks_context
 from gan import DEFAULT_MODEL, latents
 from gan.edit.sefa import PRESETS
 from gan.edit.service import MAX_SLIDERS, SIGMAS, Editor
+from gan.video.encode import VideoSettings
 from ui.common import (
     CHEAP_LANE,
+    HEAVY_LANE,
     LARGE_RESULT,
     PIXELATED,
+    arm_stop,
+    current_quotas,
     downloads_box,
     friendly,
     inputs_for,
+    session_key,
+    settle_stop,
 )
 from ui.examples import can_style_mix, capable_model, is_generator, lane_examples
 from ui.i18n import howto, language_of, t, translate
@@ -111,6 +117,70 @@ class EditHandlers:
             model, seed, truncation_psi, latent_text, latent_file, alphas, layers
         )
 
+    def edit_video(
+        self,
+        model: str = DEFAULT_MODEL,
+        seed: float = 0,
+        truncation_psi: float = 1.0,
+        latent_text: str = "",
+        latent_file: str | None = None,
+        layers: str = "all",
+        sweep_direction: float = 0,
+        sweep_strength: float = 3.0,
+        request: gr.Request = None,
+    ):
+        """A looping video of one SeFa direction: the start latent from -strength σ to
+        +strength σ and back (2 s at 24 frames per second).
+
+        Args:
+            model: a face model name from the app's model list (DCGAN or StyleGAN2).
+            seed: the start face's seed (used when no latent is pasted or uploaded).
+            truncation_psi: ψ of the seed's face, 1 = the full variety.
+            latent_text: optional JSON latent instead of the seed: z, or w / W+ for StyleGAN2.
+            latent_file: optional .npy/.json latent instead of the seed (e.g. a projection's).
+            layers: StyleGAN2 only: "all", "coarse", "middle", "fine", a range "2-5" or "0,1,4".
+            sweep_direction: which SeFa direction to sweep, 0 (the strongest) to 4.
+            sweep_strength: how far the sweep goes each way, in σ (up to 10).
+
+        Returns:
+            the MP4;
+            a line of info.
+        """
+        events = self.editor.sweep_request(
+            model,
+            seed,
+            truncation_psi,
+            latent_text,
+            latent_file,
+            layers,
+            int(sweep_direction),
+            float(sweep_strength),
+            VideoSettings(),
+            current_quotas(),
+            session_key(request),
+        )
+        lang = language_of(request)
+        for event in events:
+            if not event.done:
+                yield (
+                    gr.skip(),
+                    translate("msg.video.rendering", lang, step=event.step, total=event.total),
+                )
+            else:
+                yield (
+                    str(event.output.path),
+                    translate(
+                        "msg.edit.sweep_info",
+                        lang,
+                        direction=int(sweep_direction),
+                        strength=f"{float(sweep_strength):g}",
+                        frames=event.output.frames,
+                    ),
+                )
+
+    def stop_video(self, request: gr.Request = None) -> None:
+        self.editor.video.stop(session_key(request))
+
     def slider_updates(self, model: str, layers: str = "all"):
         """Each direction's share of the spectrum under its slider (the values stay: an example
         or a link sets model, layers and sliders at once; a person's choice resets them,
@@ -171,6 +241,7 @@ def build_edit_tab(
             with gr.Row():
                 run = gr.Button(t("edit.run"), variant="primary")
                 reset = gr.Button(t("edit.reset"))
+            sweep = _sweep_layout(c)
         with gr.Column(scale=1):
             image, strips, info, files, out_latent = _result_column()
     c["model"] = model
@@ -193,10 +264,48 @@ def build_edit_tab(
         **CHEAP_LANE,
         show_progress="hidden",
     )
+    _sweep_video(handlers, c, sweep, release_memory)
     _follow(handlers, model, c["layers"], sliders, reset)
     _layers_for_stylegan2(model, c["layers"])
     _share(handlers, c, [image, strips, files, out_latent, info], release_memory, links)
     return EditTab(c["latent_text"])
+
+
+def _sweep_layout(c: dict) -> tuple[gr.Button, gr.Button, gr.Video, gr.Markdown]:
+    """The sweep video's accordion (its direction and strength go into `c`): (run, stop,
+    video, info)."""
+    with gr.Accordion(t("edit.sweep.accordion"), open=False):
+        with gr.Row():
+            c["sweep_direction"] = gr.Dropdown(
+                [(t(f"edit.direction.{i}"), i) for i in range(MAX_SLIDERS)],
+                value=0,
+                label=t("edit.sweep.direction.label"),
+            )
+            c["sweep_strength"] = gr.Slider(
+                0.5, 10.0, value=3.0, step=0.5, label=t("edit.sweep.strength.label")
+            )
+        with gr.Row():
+            run = gr.Button(t("edit.sweep.run"), variant="primary")
+            stop = gr.Button(t("common.stop"), variant="secondary")
+        video = gr.Video(label=t("edit.sweep.label"), autoplay=True, loop=True, height=320)
+        info = gr.Markdown()
+    return run, stop, video, info
+
+
+def _sweep_video(handlers: EditHandlers, c: dict, sweep: tuple, release_memory) -> None:
+    """The sweep video: one direction from -a to +a and back, as a looping MP4 (API:
+    `/edit_video`), from the same start latent and layers as the edit."""
+    run, stop, video, info = sweep
+    arm_stop(run, stop)
+    job = run.click(
+        friendly(handlers.edit_video, release_memory),
+        inputs_for(handlers.edit_video, c),
+        [video, info],
+        api_name="edit_video",
+        **HEAVY_LANE,
+    )
+    settle_stop(job, stop)
+    stop.click(friendly(handlers.stop_video), None, None, queue=False, api_visibility="private")
 
 
 def _follow(handlers, model, layers, sliders, reset) -> None:

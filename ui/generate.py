@@ -12,9 +12,10 @@ import gradio as gr
 from gan import DEFAULT_MODEL, latents
 from gan.generate.faces import FacesRequest, SG2Settings, latent_files
 from gan.generate.service import FaceStudio
-from ui.common import CHEAP_LANE, PIXELATED, friendly, inputs_for
+from ui.common import CHEAP_LANE, PIXELATED, friendly, inputs_for, installed_guard
 from ui.components import StyleGAN2Controls, build_sg2_controls, sg2_settings
 from ui.examples import lane_examples
+from ui.header import ModelChoices
 from ui.i18n import howto, language_of, t, translate
 from ui.links import Permalinks
 
@@ -205,6 +206,7 @@ def build_generate_tab(
         api_name="faces_zip",
         **CHEAP_LANE,
     ).success(shown_file, None, zip_file, api_visibility="private", queue=False)
+    build_compare(model, studio, components, release_memory)
     _share(handlers, components, outputs, release_memory, links)
 
 
@@ -292,3 +294,91 @@ def _latent_inputs() -> tuple[gr.Textbox, gr.File]:
             type="filepath",
         )
     return latent_text, latent_file
+
+
+# --- Compare models ------------------------------------------------------------------------------
+
+
+class CompareHandlers:
+    """The comparison's event: one call of `FaceStudio.compare_request`."""
+
+    def __init__(self, studio: FaceStudio) -> None:
+        self.studio = studio
+
+    def compare_models(
+        self,
+        seeds: str = "1-4",
+        other_model: str = DEFAULT_MODEL,
+        truncation_psi: float = 1.0,
+        model: str = DEFAULT_MODEL,
+        latent_file: str | None = None,
+        request: gr.Request = None,
+    ):
+        """The same seeds (or the same latent file, where both models' latent spaces match)
+        through two models side by side, e.g. a base model and its fine-tune.
+
+        Args:
+            seeds: seeds, e.g. "1-4" (each model draws its own z from a seed).
+            other_model: the model to compare with (the "after" side).
+            truncation_psi: ψ for both models.
+            model: the first model (the "before" side).
+            latent_file: a latent file (.npy/.json, z or w) used instead of the seeds; it must
+                fit both models.
+
+        Returns:
+            the two grids as a before/after pair (the first model's, then the other's);
+            a line of info (both models, faces, sizes).
+        """
+        psi = float(truncation_psi)
+        faces_request = FacesRequest(seeds, psi, "", latent_file, SG2Settings(psi))
+        a, b, before, after = self.studio.compare_request(model, other_model, faces_request)
+        info = translate(
+            "msg.compare.info",
+            language_of(request),
+            count=len(a.images),
+            model=model,
+            size=a.images.shape[1],
+            other=other_model,
+            other_size=b.images.shape[1],
+        )
+        return (str(before), str(after)), info
+
+
+def build_compare(
+    model: gr.Dropdown,
+    studio: FaceStudio,
+    components: dict,
+    release_memory: Callable[[], None] | None = None,
+) -> None:
+    """The "Compare models" accordion at the bottom of the tab: the tab's seeds, ψ and latent
+    file through the header's model and another, with a before/after slider (API:
+    `/compare_models`)."""
+    handlers = CompareHandlers(studio)
+    choices = ModelChoices(studio, installed_guard())
+    with gr.Accordion(t("generate.compare.accordion"), open=False) as accordion:
+        gr.Markdown(t("generate.compare.intro"))
+        with gr.Row(equal_height=True):
+            other = gr.Dropdown(
+                studio.model_choices(),
+                value=DEFAULT_MODEL,
+                label=t("generate.compare.other.label"),
+                scale=3,
+                allow_custom_value=True,  # as the header's: the store checks the name
+            )
+            run = gr.Button(t("generate.compare.run"), variant="primary", scale=1)
+        slider = gr.ImageSlider(
+            label=t("generate.compare.slider.label"),
+            type="filepath",
+            format="png",
+            max_height=640,
+            elem_classes=[PIXELATED],
+        )
+        info = gr.Markdown()
+    accordion.expand(friendly(choices.update), other, other, api_visibility="private", queue=False)
+    run.click(
+        friendly(handlers.compare_models, release_memory),
+        inputs_for(handlers.compare_models, components | {"other_model": other}),
+        [slider, info],
+        api_name="compare_models",
+        **CHEAP_LANE,
+    )

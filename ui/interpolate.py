@@ -1,4 +1,6 @@
-"""The Interpolate tab: walks between keyframe seeds (lerp/slerp), as a strip, GIF and MP4."""
+"""The Interpolate tab: walks between keyframes (seeds and latent files; lerp, slerp or cubic),
+as a strip, GIF and MP4; and, in its Video accordion, looping cubic walks and grids of them as
+NVIDIA's gen_video.py makes them."""
 
 from __future__ import annotations
 
@@ -6,9 +8,25 @@ from collections.abc import Callable
 
 import gradio as gr
 
+from core.events import Progress
 from gan import DEFAULT_MODEL, latents
+from gan.generate.keyframes import parse_keyframes
 from gan.generate.service import FaceStudio
-from ui.common import CHEAP_LANE, LARGE_RESULT, PIXELATED, downloads_box, friendly, inputs_for
+from gan.video.encode import CRF_RANGE, MAX_GRID, VideoSettings
+from gan.video.service import VideoMaker
+from ui.common import (
+    CHEAP_LANE,
+    HEAVY_LANE,
+    LARGE_RESULT,
+    PIXELATED,
+    arm_stop,
+    current_quotas,
+    downloads_box,
+    friendly,
+    inputs_for,
+    session_key,
+    settle_stop,
+)
 from ui.components import StyleGAN2Controls, build_sg2_controls, sg2_settings
 from ui.examples import lane_examples
 from ui.i18n import howto, language_of, t, translate
@@ -18,8 +36,9 @@ from ui.links import Permalinks
 class InterpolateHandlers:
     """The tab's events, each one call of `FaceStudio`."""
 
-    def __init__(self, studio: FaceStudio) -> None:
+    def __init__(self, studio: FaceStudio, video: VideoMaker | None = None) -> None:
         self.studio = studio
+        self.video_maker = video or VideoMaker(studio)
 
     def interpolate(
         self,
@@ -40,14 +59,18 @@ class InterpolateHandlers:
         translate_x_end: float = 0,
         translate_y_end: float = 0,
         rotate_end: float = 0,
+        latent_files: list[str] | None = None,
         request: gr.Request = None,
     ):
-        """Frames between two or more keyframe seeds: a strip, a GIF and an MP4.
+        """Frames between two or more keyframes (seeds, latent files or both): a strip, a GIF
+        and an MP4.
 
         Args:
-            seeds: two or more keyframe seeds, e.g. "1, 2, 3", visited in order.
+            seeds: two or more keyframe seeds, e.g. "1, 2, 3", visited in order; with latent
+                files, `#1`, `#2`, ... name the files, e.g. "7, #1, 11, #2".
             frames: frames per segment between two keyframes, endpoints included (2-120).
-            mode: "slerp" (along the sphere where random latents lie) or "lerp" (a straight line).
+            mode: "slerp" (along the sphere where random latents lie), "lerp" (a straight line)
+                or "cubic" (a Catmull-Rom spline through the keyframes, smooth at each one).
             model: a face model name from the app's model list (default: the bundled DCGAN).
             loop: whether the walk returns to the first seed.
             truncation_psi: ψ, 1 = the full variety; below 1 pulls faces towards the average face.
@@ -63,6 +86,9 @@ class InterpolateHandlers:
                 in equal steps from the first frame's to the last frame's.
             translate_y_end: StyleGAN3 only: the last frame's vertical shift.
             rotate_end: StyleGAN3 only: the last frame's turn in degrees.
+            latent_files: latent files (.npy/.json; z, or w for a StyleGAN) as keyframes in
+                order, used instead of the seeds when `seeds` names none of them as `#n`; a
+                file holding N latents gives N keyframes. Any w keyframe makes the walk in W.
 
         Returns:
             the frames side by side as one strip image (PNG);
@@ -77,7 +103,17 @@ class InterpolateHandlers:
         )
         sg2 = sg2_settings(truncation_psi, noise_mode, truncation_cutoff, class_idx, camera, end)
         images, (strip, gif, mp4), keyframes, in_w = self.studio.interpolate_request(
-            model, seeds, int(frames), mode, bool(loop), float(truncation_psi), fps, space, sg2
+            model,
+            seeds,
+            int(frames),
+            mode,
+            bool(loop),
+            float(truncation_psi),
+            fps,
+            space,
+            sg2,
+            latent_files,
+            current_quotas().max_total_frames,
         )
         lang = language_of(request)
         path = translate("msg.interpolate.lerp_w", lang) if in_w else mode
@@ -91,15 +127,98 @@ class InterpolateHandlers:
         )
         return str(strip), str(gif), str(mp4), [str(strip), str(gif), str(mp4)], info
 
+    def interpolate_video(
+        self,
+        seeds: str = "1-4",
+        model: str = DEFAULT_MODEL,
+        truncation_psi: float = 1.0,
+        fps: float = 24,
+        frames_per_transition: float = 24,
+        crf: float = 18,
+        rows: float = 1,
+        columns: float = 1,
+        noise_mode: str = "const",
+        truncation_cutoff: float = 0,
+        class_idx: float = 0,
+        latent_files: list[str] | None = None,
+        request: gr.Request = None,
+    ):
+        """A looping video as NVIDIA's gen_video.py makes it: a cubic (Catmull-Rom) walk through
+        the keyframes that returns to the first, or a grid of rows x columns such walks.
+
+        Args:
+            seeds: keyframe seeds in order, e.g. "1-4"; a grid splits them into runs of equal
+                length, one run per tile, row by row (2 x 2 with "1-8": two keyframes each).
+            model: a face model name from the app's model list.
+            truncation_psi: ψ, 1 = the full variety; below 1 pulls faces towards the average face.
+            fps: frames per second (1-60).
+            frames_per_transition: frames from one keyframe to the next (1-240).
+            crf: H.264 quality, 0 (lossless) to 51 (worst); 18 looks lossless.
+            rows: rows of the grid (1-8).
+            columns: columns of the grid (1-8).
+            noise_mode: StyleGAN only: "const", "random" or "none".
+            truncation_cutoff: StyleGAN only: truncate only the first N ws; 0 = all.
+            class_idx: StyleGAN only: the class of a conditional model (0 otherwise).
+            latent_files: latent files as keyframes (as in /interpolate: instead of the seeds,
+                or named in `seeds` as `#1`, `#2`, ...).
+
+        Returns:
+            the MP4;
+            a line of info (frames, grid, length, model).
+        """
+        settings = VideoSettings(
+            fps=float(fps),
+            frames_per_transition=int(frames_per_transition),
+            crf=int(crf),
+            rows=int(rows),
+            columns=int(columns),
+        )
+        sg2 = sg2_settings(truncation_psi, noise_mode, truncation_cutoff, class_idx)
+        keys = parse_keyframes(seeds, latent_files, max_count=MAX_VIDEO_KEYFRAMES)
+        lang = language_of(request)
+        events = self.video_maker.looping_video(
+            model, keys, settings, sg2, current_quotas(), session_key(request)
+        )
+        for event in events:
+            yield _video_update(event, settings, model, lang)
+
+    def stop(self, request: gr.Request = None) -> None:
+        self.video_maker.stop(session_key(request))
+
+
+MAX_VIDEO_KEYFRAMES = 64  # a grid's tiles' keyframes together (an 8 x 8 grid, one run each)
+
+
+def _video_update(event: Progress, settings: VideoSettings, model: str, lang: str) -> tuple:
+    """The page's (video, info) for one event of a video job."""
+    if not event.done:
+        line = translate("msg.video.rendering", lang, step=event.step, total=event.total)
+        return gr.skip(), line
+    video = event.output
+    info = translate(
+        "msg.video.info",
+        lang,
+        frames=video.frames,
+        seconds=f"{video.frames / settings.fps:.1f}",
+        width=video.size[0],
+        height=video.size[1],
+        model=model,
+    )
+    if event.stopped:
+        info += " " + translate("msg.video.stopped", lang)
+    return str(video.path), info
+
 
 def build_interpolate_tab(
     model: gr.Dropdown,
     studio: FaceStudio,
     release_memory: Callable[[], None] | None = None,
     links: Permalinks | None = None,
+    video: VideoMaker | None = None,
 ) -> None:
-    """The Interpolate tab's components and events (API: `/interpolate`)."""
-    handlers = InterpolateHandlers(studio)
+    """The Interpolate tab's components and events (API: `/interpolate`,
+    `/interpolate_video`)."""
+    handlers = InterpolateHandlers(studio, video)
     with gr.Row():
         with gr.Column(scale=1):
             components, sg2 = _controls(model)
@@ -117,6 +236,7 @@ def build_interpolate_tab(
                 mp4 = gr.Video(label="MP4", format="mp4", autoplay=True, loop=True, height=320)
             info = gr.Markdown(label="info")
             files = downloads_box(t("common.downloads"))
+    _video_section(handlers, components, release_memory)
     sg2.follow(model, studio)
     gr.on(
         [run.click, components["seeds"].submit],
@@ -129,6 +249,53 @@ def build_interpolate_tab(
     _share(handlers, components, [strip, gif, mp4, files, info], release_memory, links)
 
 
+def _video_section(handlers: InterpolateHandlers, components: dict, release_memory) -> None:
+    """The Video accordion: a looping cubic walk or a grid of them, with its settings, sharing
+    the keyframes, model and StyleGAN controls above (API: `/interpolate_video`)."""
+    with gr.Accordion(t("interpolate.video.accordion"), open=False):
+        gr.Markdown(t("interpolate.video.intro"))
+        with gr.Row():
+            with gr.Column(scale=1):
+                fields = {
+                    "frames_per_transition": gr.Slider(
+                        1, 120, value=24, step=1, label=t("interpolate.video.transition.label")
+                    ),
+                    "crf": gr.Slider(
+                        *CRF_RANGE,
+                        value=18,
+                        step=1,
+                        label=t("interpolate.video.crf.label"),
+                        info=t("interpolate.video.crf.info"),
+                    ),
+                }
+                with gr.Row():
+                    fields["rows"] = gr.Slider(
+                        1, MAX_GRID, value=1, step=1, label=t("interpolate.video.rows.label")
+                    )
+                    fields["columns"] = gr.Slider(
+                        1, MAX_GRID, value=1, step=1, label=t("interpolate.video.columns.label")
+                    )
+                with gr.Row():
+                    run = gr.Button(t("interpolate.video.run"), variant="primary")
+                    stop = gr.Button(t("common.stop"), variant="secondary")
+            with gr.Column(scale=2):
+                video = gr.Video(
+                    label=t("interpolate.video.label"), autoplay=True, loop=True, height=360
+                )
+                info = gr.Markdown()
+    inputs = inputs_for(handlers.interpolate_video, components | fields)
+    arm_stop(run, stop)
+    job = run.click(
+        friendly(handlers.interpolate_video, release_memory),
+        inputs,
+        [video, info],
+        api_name="interpolate_video",
+        **HEAVY_LANE,
+    )
+    settle_stop(job, stop)
+    stop.click(friendly(handlers.stop), None, None, queue=False, api_visibility="private")
+
+
 def _controls(model: gr.Dropdown) -> tuple[dict, StyleGAN2Controls]:
     """The walk's settings, by the handler's parameter names, and the StyleGAN2 controls."""
     seeds = gr.Textbox(
@@ -136,8 +303,14 @@ def _controls(model: gr.Dropdown) -> tuple[dict, StyleGAN2Controls]:
         label=t("interpolate.seeds.label"),
         info=t("interpolate.seeds.info"),
     )
+    latent_files = gr.File(
+        label=t("interpolate.latent_files.label"),
+        file_count="multiple",
+        file_types=[".npy", ".json"],
+        height=120,
+    )
     frames = gr.Slider(2, latents.MAX_FRAMES, value=16, step=1, label=t("interpolate.frames.label"))
-    mode = gr.Radio(["slerp", "lerp"], value="slerp", label=t("interpolate.mode.label"))
+    mode = gr.Radio(["slerp", "lerp", "cubic"], value="slerp", label=t("interpolate.mode.label"))
     loop = gr.Checkbox(value=False, label=t("interpolate.loop.label"))
     psi = gr.Slider(0.0, 2.0, value=1.0, step=0.05, label=t("generate.psi.label"))
     fps = gr.Slider(1, 60, value=12, step=1, label=t("interpolate.fps.label"))
@@ -150,7 +323,7 @@ def _controls(model: gr.Dropdown) -> tuple[dict, StyleGAN2Controls]:
             info=t("interpolate.space.info"),
         )
     components = {"seeds": seeds, "frames": frames, "mode": mode, "model": model, "loop": loop}
-    components |= {"truncation_psi": psi, "fps": fps, "space": space}
+    components |= {"truncation_psi": psi, "fps": fps, "space": space, "latent_files": latent_files}
     return components | sg2.components(), sg2
 
 

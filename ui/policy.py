@@ -36,7 +36,9 @@ from core.safe_files import check_pixels, upload_path
 # Parameters that carry uploaded files, and which of them are images (zips included).
 FILE_PARAMS = {"images", "content", "style", "extra_styles", "latent_file", "image", "target"}
 FILE_PARAMS |= {"photo", "photo_a", "photo_b", "uploads"}  # ui.project, ui.lab
-IMAGE_PARAMS = FILE_PARAMS - {"latent_file"}
+LATENT_PARAMS = {"latent_file", "latent_files", "row_latent_files", "column_latent_files"}
+FILE_PARAMS |= LATENT_PARAMS
+IMAGE_PARAMS = FILE_PARAMS - LATENT_PARAMS
 # Handlers that are heavy jobs, and what they are called in messages.
 HEAVY = {
     "stylize": "style",
@@ -47,12 +49,16 @@ HEAVY = {
     "train": "GAN lab run",  # ui.lab
     "compare": "GAN lab comparison",
     "highres": "high-resolution experiment",  # ui.highres_view
+    "interpolate_video": "video",  # ui.interpolate, ui.edit, ui.style_mix
+    "edit_video": "video",
+    "style_mix_video": "video",
 }
 # Heavy jobs under the wall-time cap, checked between their steps and passed to their data
 # preparation (`ui.common.current_deadline`); fine-tunes stop themselves at their (capped)
 # max_seconds, preparation and KID included (gan.finetune.service).
 DEADLINED = {"stylize", "project", "morph", "preview_upload", "train", "compare", "highres"}
 LAB_MODEL_MB = 20.0  # what a kept GAN lab run may write (G, D and the timelapse: about 5 MB)
+DEADLINED |= {"interpolate_video", "edit_video", "style_mix_video"}
 # Light jobs that decode uploads, with their own (smaller) pixel budget: the Judge needs its
 # images at D's resolution only.
 PIXEL_BUDGETS = {"judge_images": "judge_max_pixels"}
@@ -132,6 +138,8 @@ def _visitor_checks(
         guard.quotas.check_frames(int(values.get("frames") or 0))
     if isinstance(values.get("model"), str) and handler != "delete_model":
         _lease(guard, who, values["model"], stack)
+    if isinstance(values.get("other_model"), str):  # ui.generate's comparison
+        _lease(guard, who, values["other_model"], stack)
     return Deadline(quotas.heavy_job_max_s) if handler in DEADLINED else None
 
 
@@ -194,9 +202,11 @@ def _push(guard: Any, who: Identity, values: dict, stack: contextlib.ExitStack) 
 
 
 def _frames(guard: Any, values: dict) -> None:
-    from gan import latents
+    """The walk's frames within the quota (a latent file counted as one keyframe here; the
+    studio checks the frames again once the files are read, `ui.common.current_quotas`)."""
+    from gan.generate.keyframes import keyframe_count
 
-    keyframes = len(latents.parse_seeds(str(values.get("seeds") or ""), max_count=16))
+    keyframes = keyframe_count(str(values.get("seeds") or ""), values.get("latent_files"))
     segments = keyframes if values.get("loop") else max(keyframes - 1, 1)
     guard.quotas.check_frames(segments * int(values.get("frames") or 0))
 
@@ -255,6 +265,8 @@ def _remove(folders: set[Path]) -> None:
 GPU_SECONDS = {"generate": 30.0, "interpolate": 90.0, "style_mix": 30.0}
 # up to their wall-time cap
 GPU_JOBS = {"stylize", "finetune", "project", "morph", "train", "compare"}
+GPU_JOBS |= {"interpolate_video", "edit_video", "style_mix_video"}
+GPU_SECONDS["compare_models"] = 30.0
 
 
 def on_gpu(handler: str, fn: Any, guard: Any) -> Any:

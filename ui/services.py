@@ -21,6 +21,7 @@ from gan.judge.service import Judge
 from gan.lab.service import Lab
 from gan.morph.service import Morpher
 from gan.project.service import Projector
+from gan.video.service import VideoMaker
 from style.lpips import PerceptualLosses
 from style.service import Stylist
 
@@ -41,6 +42,7 @@ class Services:
     lab: Lab | None = None  # the GAN lab's from-scratch runs
     morpher: Morpher | None = None  # Project's morph of two photos
     losses: PerceptualLosses | None = None  # Project's perceptual losses, loaded once
+    video: VideoMaker | None = None  # looping walks, grids and sweeps as MP4s
 
     def release_memory(self) -> None:
         """Give cached GPU memory back (after an out-of-memory error)."""
@@ -49,7 +51,7 @@ class Services:
     def stop_all(self) -> int:
         """Ask every run in progress to stop (fine-tunes then save); how many were asked."""
         runs = [self.tuner.runs, self.stylist.runs]
-        jobs = (self.projector, self.lab, self.morpher)
+        jobs = (self.projector, self.lab, self.morpher, self.video)
         runs += [job.runs for job in jobs if job is not None]
         return sum(r.stop_all() for r in runs)
 
@@ -74,7 +76,8 @@ def build_services(
     studio = FaceStudio(device, output_root, gate=gate)
     guard = build_guard(studio, server_name, share)
     services = Services(device, studio, stylist, tuner, guard, gate)
-    services.editor = Editor(studio)
+    services.video = VideoMaker(studio)
+    services.editor = Editor(studio, video=services.video)
     services.losses = PerceptualLosses(device)
     services.projector = Projector(studio, services.losses.load, aligner=Aligner())
     services.judge = Judge(device, lambda name, seeds: faces_for_seeds(studio, name, seeds))

@@ -11,8 +11,21 @@ from PIL import Image
 from core.media import thumbnail as fit
 from gan import DEFAULT_MODEL
 from gan.generate.faces import STYLE_PRESETS, StyleMix
+from gan.generate.keyframes import parse_keyframes
 from gan.generate.service import THUMBNAIL_SIZE, FaceStudio
-from ui.common import CHEAP_LANE, downloads_box, friendly, inputs_for
+from gan.video.encode import VideoSettings
+from gan.video.service import VideoMaker
+from ui.common import (
+    CHEAP_LANE,
+    HEAVY_LANE,
+    arm_stop,
+    current_quotas,
+    downloads_box,
+    friendly,
+    inputs_for,
+    session_key,
+    settle_stop,
+)
 from ui.components import build_sg2_controls, sg2_settings
 from ui.examples import (
     can_style_mix,
@@ -29,10 +42,11 @@ PREVIEW_CELL = 256  # faces on the page (grid and gallery); the PNG download kee
 
 
 class StyleMixHandlers:
-    """The tab's events, each one call of `FaceStudio`."""
+    """The tab's events, each one call of `FaceStudio` (or of `VideoMaker` for the sweep)."""
 
-    def __init__(self, studio: FaceStudio) -> None:
+    def __init__(self, studio: FaceStudio, video: VideoMaker | None = None) -> None:
         self.studio = studio
+        self.video_maker = video or VideoMaker(studio)
 
     def style_mix(
         self,
@@ -45,6 +59,8 @@ class StyleMixHandlers:
         noise_mode: str = "const",
         truncation_cutoff: float = 0,
         class_idx: float = 0,
+        row_latent_files: list[str] | None = None,
+        column_latent_files: list[str] | None = None,
         request: gr.Request = None,
     ):
         """A StyleGAN2 style-mixing grid: row seeds x column seeds, the rows taking the
@@ -61,6 +77,9 @@ class StyleMixHandlers:
             noise_mode: "const" (same seed, same pixels), "random" or "none".
             truncation_cutoff: truncate only the first N ws toward w_avg; 0 = all.
             class_idx: the class of a conditional model (0 otherwise).
+            row_latent_files: latent files (.npy/.json, z or w, e.g. a projection's w) used as
+                the rows instead of the row seeds; a file holding N latents gives N rows.
+            column_latent_files: latent files used as the columns instead of the column seeds.
 
         Returns:
             the grid as one preview image;
@@ -70,21 +89,98 @@ class StyleMixHandlers:
         """
         sg2 = sg2_settings(truncation_psi, noise_mode, truncation_cutoff, class_idx)
         mix, png, preview = self.studio.style_mix_request(
-            model, row_seeds, column_seeds, preset, layers, sg2
+            model,
+            row_seeds,
+            column_seeds,
+            preset,
+            layers,
+            sg2,
+            row_latent_files,
+            column_latent_files,
         )
         lang = language_of(request)
         return str(preview), _gallery(mix, lang), [str(png)], _info(mix, model, lang)
+
+    def style_mix_video(
+        self,
+        row_seeds: str = "1",
+        column_seeds: str = "4-7",
+        preset: str = "coarse",
+        layers: str = "0-3",
+        truncation_psi: float = 1.0,
+        model: str = DEFAULT_MODEL,
+        noise_mode: str = "const",
+        truncation_cutoff: float = 0,
+        class_idx: float = 0,
+        row_latent_files: list[str] | None = None,
+        column_latent_files: list[str] | None = None,
+        request: gr.Request = None,
+    ):
+        """A looping video of the first row's face taking the chosen ws from a smooth walk
+        through the columns' faces (the column styles sweep over the row), 1 s per column.
+
+        Args:
+            row_seeds: the row's seed (the first one is used), e.g. "1".
+            column_seeds: the columns' seeds the styles walk through, e.g. "4-7" (2-16).
+            preset: which ws come from the columns: "coarse", "middle", "fine" or "custom".
+            layers: with preset "custom", the ws indices, e.g. "0-3, 8" (ignored otherwise).
+            truncation_psi: ψ, 1 = the full variety; below 1 pulls faces towards the average face.
+            model: a StyleGAN2 model name from the app's model list.
+            noise_mode: "const" (same seed, same pixels), "random" or "none".
+            truncation_cutoff: truncate only the first N ws toward w_avg; 0 = all.
+            class_idx: the class of a conditional model (0 otherwise).
+            row_latent_files: a latent file (z or w) used as the row instead of the seed.
+            column_latent_files: latent files used as the columns instead of the seeds.
+
+        Returns:
+            the MP4;
+            a line of info.
+        """
+        sg2 = sg2_settings(truncation_psi, noise_mode, truncation_cutoff, class_idx)
+        rows = parse_keyframes(row_seeds, row_latent_files)[:1]
+        cols = parse_keyframes(column_seeds, column_latent_files, MAX_SWEEP_COLUMNS)
+        settings = VideoSettings()
+        events = self.video_maker.style_mix_sweep(
+            model,
+            rows,
+            cols,
+            (preset, layers),
+            settings,
+            sg2,
+            current_quotas(),
+            session_key(request),
+        )
+        lang = language_of(request)
+        for event in events:
+            if not event.done:
+                line = translate("msg.video.rendering", lang, step=event.step, total=event.total)
+                yield gr.skip(), line
+            else:
+                video = event.output
+                info = translate(
+                    "msg.video.info",
+                    lang,
+                    frames=video.frames,
+                    seconds=f"{video.frames / settings.fps:.1f}",
+                    width=video.size[0],
+                    height=video.size[1],
+                    model=model,
+                )
+                yield str(video.path), info
+
+    def stop_video(self, request: gr.Request = None) -> None:
+        self.video_maker.stop(session_key(request))
 
 
 def _gallery(mix: StyleMix, lang: str = "en") -> list[tuple[Image.Image, str]]:
     """The rows' and columns' own faces, then every mix, row by row (at most 256 px each)."""
     small = mix.resized(PREVIEW_CELL) if mix.rows.shape[1] > PREVIEW_CELL else mix
     items = [
-        (fit(im, THUMBNAIL_SIZE), translate("msg.style_mixing.row", lang, seed=s))
+        (fit(im, THUMBNAIL_SIZE), _caption("row", s, lang))
         for im, s in zip(small.rows, mix.row_seeds, strict=True)
     ]
     items += [
-        (fit(im, THUMBNAIL_SIZE), translate("msg.style_mixing.column", lang, seed=s))
+        (fit(im, THUMBNAIL_SIZE), _caption("column", s, lang))
         for im, s in zip(small.columns, mix.column_seeds, strict=True)
     ]
     for r, row in enumerate(mix.row_seeds):
@@ -92,6 +188,16 @@ def _gallery(mix: StyleMix, lang: str = "en") -> list[tuple[Image.Image, str]]:
             caption = translate("msg.style_mixing.mix", lang, row=row, column=col)
             items.append((fit(small.mixed[r, c], THUMBNAIL_SIZE), caption))
     return items
+
+
+MAX_SWEEP_COLUMNS = 16  # the columns a sweep video walks through
+
+
+def _caption(side: str, label: int | str, lang: str) -> str:
+    """ "row seed 3", or "row w.npy" for a latent file."""
+    if isinstance(label, int):
+        return translate(f"msg.style_mixing.{side}", lang, seed=label)
+    return translate(f"msg.style_mixing.{side}_file", lang, name=label)
 
 
 def _info(mix: StyleMix, model: str, lang: str = "en") -> str:
@@ -122,9 +228,11 @@ def build_style_mix_tab(
     studio: FaceStudio,
     release_memory: Callable[[], None] | None = None,
     links: Permalinks | None = None,
+    video: VideoMaker | None = None,
 ) -> None:
-    """The Style mixing tab's components and events (API: `/style_mix`)."""
-    handlers = StyleMixHandlers(studio)
+    """The Style mixing tab's components and events (API: `/style_mix`,
+    `/style_mix_video`)."""
+    handlers = StyleMixHandlers(studio, video)
     notice = capability_notice("gate.style_mixing")
     with gr.Row():
         with gr.Column(scale=1):
@@ -134,6 +242,9 @@ def build_style_mix_tab(
             cols = gr.Textbox(
                 value="4-7", label=t("style_mixing.cols.label"), info=t("style_mixing.cols.info")
             )
+            with gr.Accordion(t("style_mixing.files.accordion"), open=False):
+                row_files = _latent_files(t("style_mixing.row_files.label"))
+                col_files = _latent_files(t("style_mixing.column_files.label"))
             preset = gr.Radio(
                 [(t(f"style_mixing.preset.{p}"), p) for p in [*STYLE_PRESETS, "custom"]],
                 value="coarse",
@@ -148,6 +259,7 @@ def build_style_mix_tab(
             psi = gr.Slider(0.0, 2.0, value=1.0, step=0.05, label=t("generate.psi.label"))
             sg2 = build_sg2_controls(visible=True)
             run = gr.Button(t("style_mixing.run"), variant="primary")
+            sweep = _sweep_layout()
         with gr.Column(scale=2):
             grid = gr.Image(label=t("tab.style_mixing"), type="filepath", format="png")
             gallery = gr.Gallery(label=t("style_mixing.gallery.label"), columns=6, height="auto")
@@ -155,7 +267,9 @@ def build_style_mix_tab(
             files = downloads_box(t("style_mixing.files.label"))
     components = {"row_seeds": rows, "column_seeds": cols, "preset": preset, "layers": layers}
     components |= {"truncation_psi": psi, "model": model} | sg2.components()
+    components |= {"row_latent_files": row_files, "column_latent_files": col_files}
     sg2.follow(model, studio)
+    _sweep_events(handlers, components, sweep, release_memory)
     gr.on(
         [run.click, rows.submit, cols.submit],
         friendly(handlers.style_mix, release_memory),
@@ -166,6 +280,38 @@ def build_style_mix_tab(
     )
     examples = _share(handlers, components, [grid, gallery, files, info], release_memory, links)
     follow_capability(model, can_style_mix, notice, run, examples)
+
+
+def _sweep_layout() -> tuple[gr.Button, gr.Button, gr.Video, gr.Markdown]:
+    """The sweep video's accordion: (run, stop, video, info)."""
+    with gr.Accordion(t("style_mixing.sweep.accordion"), open=False):
+        gr.Markdown(t("style_mixing.sweep.intro"))
+        with gr.Row():
+            run = gr.Button(t("interpolate.video.run"), variant="primary")
+            stop = gr.Button(t("common.stop"), variant="secondary")
+        video = gr.Video(label=t("style_mixing.sweep.label"), autoplay=True, loop=True, height=320)
+        info = gr.Markdown()
+    return run, stop, video, info
+
+
+def _sweep_events(handlers: StyleMixHandlers, components: dict, sweep: tuple, release) -> None:
+    """The sweep video's events (API: `/style_mix_video`), on the tab's own inputs."""
+    run, stop, video, info = sweep
+    arm_stop(run, stop)
+    job = run.click(
+        friendly(handlers.style_mix_video, release),
+        inputs_for(handlers.style_mix_video, components),
+        [video, info],
+        api_name="style_mix_video",
+        **HEAVY_LANE,
+    )
+    settle_stop(job, stop)
+    stop.click(friendly(handlers.stop_video), None, None, queue=False, api_visibility="private")
+
+
+def _latent_files(label: str) -> gr.File:
+    """Latent files (z or w, .npy or .json) that replace a side's seeds when given."""
+    return gr.File(label=label, file_count="multiple", file_types=[".npy", ".json"], height=120)
 
 
 # Row seeds, column seeds, preset, custom ws, ψ; the model: a StyleGAN2 (ui.examples).

@@ -10,7 +10,7 @@ mapped samples (w is far from isotropic, so a unit step would mean different thi
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,11 +20,15 @@ from torch import nn
 
 from core import media
 from core.errors import UserInputError
+from core.events import Progress
 from core.images import to_uint8
+from core.quotas import Quotas
 from gan import latents
 from gan.edit.sefa import DirectionCache, Directions, fingerprint, move, strip
 from gan.generate.service import FaceStudio
 from gan.models import families
+from gan.video.encode import VideoSettings
+from gan.video.service import VideoMaker
 
 MAX_SLIDERS = 5
 SIGMAS = (-3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0)
@@ -114,9 +118,16 @@ class EditModel:
 class Editor:
     """SeFa edits on the studio's generators; directions and σ cached per model weights."""
 
-    def __init__(self, studio: FaceStudio, cache: DirectionCache | None = None) -> None:
+    def __init__(
+        self,
+        studio: FaceStudio,
+        cache: DirectionCache | None = None,
+        video: VideoMaker | None = None,
+    ) -> None:
+        """`video`: the app's video service (sweep videos), else one of its own."""
         self.studio = studio
         self.cache = cache or DirectionCache()
+        self.video = video or VideoMaker(studio)
         self._sigmas: dict[tuple, torch.Tensor] = {}
         self._lock = threading.Lock()
 
@@ -152,6 +163,33 @@ class Editor:
         m = self.model(name)
         latent = start_latent(m.G, seed, latent_text, latent_file, float(truncation_psi))
         return self.preview(m, latent, alphas, layers)
+
+    def sweep_request(
+        self,
+        name: str,
+        seed: int,
+        truncation_psi: float,
+        latent_text: str,
+        latent_file: str | Path | None,
+        layers: str,
+        direction: int,
+        strength: float,
+        settings: VideoSettings,
+        quotas: Quotas | None = None,
+        session: str = "",
+    ) -> Iterator[Progress]:
+        """A sweep video: the start latent moved along SeFa direction `direction` from
+        -`strength` σ to +`strength` σ and back (`VideoMaker.edit_sweep`)."""
+        m = self.model(name)
+        latent = start_latent(m.G, seed, latent_text, latent_file, float(truncation_psi))
+        directions = self.directions(m, layers)
+        k = int(direction)
+        if not 0 <= k < min(len(directions.vectors), MAX_SLIDERS):
+            raise UserInputError(f"direction must be between 0 and {MAX_SLIDERS - 1}")
+        alphas = torch.zeros(k + 1)
+        alphas[k] = _check_alphas([strength], 1)[0] * self.sigmas(m, layers)[k]
+        delta = move(latent, directions, alphas) - latent
+        yield from self.video.edit_sweep(m.G, latent, delta, settings, quotas, session)
 
     def directions(self, m: EditModel, layers: str = "all") -> Directions:
         return self.cache.get(m.name, m.G, layers)

@@ -99,8 +99,8 @@ class StyleMix:
     rows: np.ndarray  # (R, H, W, 3)
     columns: np.ndarray  # (C, H, W, 3)
     mixed: np.ndarray  # (R, C, H, W, 3)
-    row_seeds: list[int]
-    column_seeds: list[int]
+    row_seeds: list[int | str]  # a seed, or a latent file's name
+    column_seeds: list[int | str]
     layers: list[int]
 
     def grid(self) -> np.ndarray:

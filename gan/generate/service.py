@@ -36,6 +36,7 @@ from gan.generate.faces import (
     mix_layers,
     one_hot,
 )
+from gan.generate.keyframes import Keyframe, parse_keyframes
 from gan.loading import load_generator
 from gan.models import families, stylegan2
 
@@ -232,59 +233,108 @@ class FaceStudio:
         images = self.render(G, w, s.noise_mode, cameras=s.cameras(len(w)))
         return Faces(images, z, seeds, s.truncation_psi, w, s.export())
 
+    def keyframes(self, model: Model, keys: list[Keyframe], s: SG2Settings) -> latents.Latent:
+        """The keyframes' latents in order (seeds drawn, files read by `read_latent`): z (K,
+        z_dim) when every one is a z, else w (K, num_ws, w_dim) with the z ones mapped by `s`
+        (a w keyframe needs a W family: the reader says so)."""
+        G = self.resolve(model)
+        found = self._read_keyframes(G, keys)
+        if all(x.space == "z" for x in found):
+            return latents.Latent("z", torch.cat([x.value for x in found]))
+        return latents.Latent(
+            "w", torch.cat([x.value if x.space == "w" else self.map(G, x.value, s) for x in found])
+        )
+
     def interpolate(
         self,
         model: Model,
-        seeds: list[int],
+        seeds: list[Keyframe] | latents.Latent,
         frames: int,
         mode: str = "slerp",
         loop: bool = False,
         truncation_psi: float = 1.0,
         space: str = "z",
         sg2: SG2Settings | None = None,
+        max_frames: int = latents.MAX_TOTAL_FRAMES,
     ) -> np.ndarray:
-        """Frames (T, H, W, 3) along a lerp/slerp path through the seeds' latents. StyleGAN2
-        walks in Z (then maps each frame) or, with `space="w"`, lerps in W (`mode` unused)."""
-        if len(seeds) < 2:
-            raise UserInputError("interpolation needs at least two seeds, e.g. `1, 2`")
+        """Frames (T, H, W, 3) along a lerp/slerp/cubic path through the keyframes (seeds,
+        latent files, or their latents). A W family walks in Z (then maps each frame) or, with
+        `space="w"` or any w keyframe, in W (a line, or the cubic path)."""
         if space not in ("z", "w"):
             raise UserInputError(f"space must be 'z' or 'w', not {space!r}")
         G = self.resolve(model)
-        z = latents.seeds_to_z(seeds, self.nz(G))
-        if not families.family_of(G).has_w:  # truncation scales z
-            z = latents.truncate(z, truncation_psi)
-            return self.synthesize(G, latents.interpolation_path(z, frames, mode, loop))
         s = replace(sg2 or SG2Settings(), truncation_psi=truncation_psi)
-        if space == "z":
-            ws = self.map(G, latents.interpolation_path(z, frames, mode, loop), s)
+        keys = seeds if isinstance(seeds, latents.Latent) else self.keyframes(G, seeds, s)
+        if len(keys.value) < 2:
+            raise UserInputError("interpolation needs at least two seeds, e.g. `1, 2`")
+        if not families.family_of(G).has_w:  # truncation scales z
+            z = latents.truncate(keys.value, truncation_psi)
+            path = _capped(latents.interpolation_path(z, frames, mode, loop), max_frames)
+            return self.synthesize(G, path)
+        if keys.space == "z" and space == "z":
+            path = latents.interpolation_path(keys.value, frames, mode, loop)
+            ws = self.map(G, _capped(path, max_frames), s)
         else:  # W is not Gaussian: straight lines (Karras et al. 2019, sec. 4.2, lerp in W)
-            keys = self.map(G, z, s)
-            path = latents.interpolation_path(keys.flatten(1), frames, "lerp", loop)
-            ws = path.view(-1, *keys.shape[1:])
+            w = keys.value if keys.space == "w" else self.map(G, keys.value, s)
+            walk = "cubic" if mode == "cubic" else "lerp"
+            path = latents.interpolation_path(w.flatten(1), frames, walk, loop)
+            ws = _capped(path, max_frames).view(-1, *w.shape[1:])
         return self.render(G, ws, s.noise_mode, cameras=s.cameras(len(ws)))
 
     def style_mix(
         self,
         model: Model,
-        row_seeds: list[int],
-        column_seeds: list[int],
+        row_seeds: list[Keyframe],
+        column_seeds: list[Keyframe],
         layers: list[int],
         sg2: SG2Settings | None = None,
     ) -> StyleMix:
-        """Each row's ws with the ws at `layers` taken from each column (StyleGAN, Fig. 3)."""
+        """Each row's ws with the ws at `layers` taken from each column (StyleGAN, Fig. 3); rows
+        and columns are seeds or latent files (z mapped, w as it is)."""
         G, s = self.stylegan2(model, "style mixing"), sg2 or SG2Settings()
         layers = check_layers(layers, G.num_ws)
-        row_ws = self.map(G, latents.seeds_to_z(row_seeds, G.z_dim), s)
-        col_ws = self.map(G, latents.seeds_to_z(column_seeds, G.z_dim), s)
+        row_ws, row_labels = self.keyframe_ws(G, row_seeds, s)
+        col_ws, col_labels = self.keyframe_ws(G, column_seeds, s)
         rows, cols = len(row_ws), len(col_ws)
+        if max(rows, cols) > MAX_MIX_SEEDS:
+            raise UserInputError(
+                "too many seeds: at most {count} at once",
+                "msg.error.too_many_seeds",
+                count=MAX_MIX_SEEDS,
+            )
         mixed_ws = stylegan2.mix_styles(
             row_ws.repeat_interleave(cols, dim=0), col_ws.repeat(rows, 1, 1), layers
         )
         images = self.render(G, torch.cat([row_ws, col_ws, mixed_ws]), s.noise_mode)
         mixed = images[rows + cols :].reshape(rows, cols, *images.shape[1:])
         return StyleMix(
-            images[:rows], images[rows : rows + cols], mixed, row_seeds, column_seeds, layers
+            images[:rows],
+            images[rows : rows + cols],
+            mixed,
+            row_labels,
+            col_labels,
+            layers,
         )
+
+    def _read_keyframes(self, G: nn.Module, keys: list[Keyframe]) -> list[latents.Latent]:
+        """Each keyframe's latent: a seed's z, or a file through the one reader."""
+        dims = (self.nz(G), *families.w_shape(G))
+        return [
+            latents.Latent("z", latents.seeds_to_z([k], dims[0]), [k])
+            if isinstance(k, int)
+            else latents.read_latent(k, "", *dims)
+            for k in keys
+        ]
+
+    def keyframe_ws(
+        self, model: Model, keys: list[Keyframe], s: SG2Settings
+    ) -> tuple[torch.Tensor, list[int | str]]:
+        """The ws (K, num_ws, w_dim) of seeds and latent files, in order, and their labels (a
+        seed, or the file's name; `name[i]` for the i-th latent of a file holding several)."""
+        G = self.resolve(model)
+        found = self._read_keyframes(G, keys)
+        ws = [x.value if x.space == "w" else self.map(G, x.value, s) for x in found]
+        return torch.cat(ws), [lab for k, w in zip(keys, ws, strict=True) for lab in _labels(k, w)]
 
     def generate_request(self, name: str, request: FacesRequest) -> tuple[Faces, list[Path]]:
         """The faces of a request and their gallery PNGs (`save_gallery`)."""
@@ -306,6 +356,34 @@ class FaceStudio:
             seed_list = latents.parse_seeds(r.seeds)
         return self.generate(G, seed_list, z, r.truncation_psi, r.sg2, w)
 
+    def compare_request(
+        self, name: str, other: str, request: FacesRequest
+    ) -> tuple[Faces, Faces, Path, Path]:
+        """The same seeds, or the same latent file, through two models (a base model and its
+        fine-tune): (faces of each, a grid PNG of each at one cell size, for a before/after
+        slider). A latent file must fit both models' latent spaces."""
+        G, H = self.resolve(name), self.resolve(other)
+        faces = self.faces_request(G, request)
+        try:
+            other_faces = self.faces_request(H, request)
+        except UserInputError as e:
+            if not (request.latent_file or request.latent_vector):
+                raise
+            raise UserInputError(
+                "this latent fits {model} but not {other}: their latent spaces differ ({reason})",
+                "msg.error.compare_spaces",
+                model=name,
+                other=other,
+                reason=e.phrase,
+            ) from e
+        cell = max(faces.images.shape[1], other_faces.images.shape[1])
+        folder = self.output_dir()
+        grids = [
+            media.save_png(media.grid(_resized(f.images, cell)), folder / f"{label}.png")
+            for f, label in ((faces, "before"), (other_faces, "after"))
+        ]
+        return faces, other_faces, *grids
+
     def interpolate_request(
         self,
         name: str,
@@ -317,15 +395,21 @@ class FaceStudio:
         fps: int = 12,
         space: str = "z",
         sg2: SG2Settings | None = None,
+        latent_files: list[str | Path] | None = None,
+        max_frames: int = latents.MAX_TOTAL_FRAMES,
     ) -> tuple[np.ndarray, tuple[Path, Path, Path], int, bool]:
-        """Frames between keyframe seed text (`1, 2, 3`), saved as a strip, GIF and MP4;
-        (frames, files, keyframe count, whether the walk was a line in W)."""
-        keyframes = latents.parse_seeds(seeds, max_count=16)
+        """Frames between keyframes (seed text `1, 2, 3`, latent files, or both as
+        `gan.generate.keyframes` reads them), saved as a strip, GIF and MP4; (frames, files,
+        keyframe count, whether the walk was in W)."""
         G = self.resolve(name)
-        images = self.interpolate(G, keyframes, frames, mode, loop, truncation_psi, space, sg2)
+        s = replace(sg2 or SG2Settings(), truncation_psi=truncation_psi)
+        keys = self.keyframes(G, parse_keyframes(seeds, latent_files, max_count=16), s)
+        images = self.interpolate(
+            G, keys, frames, mode, loop, truncation_psi, space, sg2, max_frames
+        )
         fps = int(min(max(fps, 1), 60))
-        in_w = space == "w" and families.family_of(G).has_w
-        return images, self.save_animation(images, fps), len(keyframes), in_w
+        in_w = (space == "w" or keys.space == "w") and families.family_of(G).has_w
+        return images, self.save_animation(images, fps), len(keys.value), in_w
 
     def style_mix_request(
         self,
@@ -335,17 +419,24 @@ class FaceStudio:
         preset: str = "coarse",
         layers: str = "",
         sg2: SG2Settings | None = None,
+        row_latent_files: list[str | Path] | None = None,
+        column_latent_files: list[str | Path] | None = None,
     ) -> tuple[StyleMix, Path, Path]:
-        """A style-mixing figure from seed text and a preset (`coarse`, `middle`, `fine`) or,
-        with preset `custom`, a ws range such as `0-3` or `4, 5`; (figure, native grid PNG,
-        preview PNG)."""
-        rows = latents.parse_seeds(row_seeds, max_count=MAX_MIX_SEEDS)
-        cols = latents.parse_seeds(column_seeds, max_count=MAX_MIX_SEEDS)
+        """A style-mixing figure from seed text (or latent files, used instead of the seeds when
+        given) and a preset (`coarse`, `middle`, `fine`) or, with preset `custom`, a ws range
+        such as `0-3` or `4, 5`; (figure, native grid PNG, preview PNG)."""
+        rows = parse_keyframes(row_seeds, row_latent_files, max_count=MAX_MIX_SEEDS)
+        cols = parse_keyframes(column_seeds, column_latent_files, max_count=MAX_MIX_SEEDS)
         G = self.stylegan2(name, "style mixing")
-        presets = families.family_of(G).style_presets
-        chosen = mix_layers(preset, layers, G.num_ws, presets(G.num_ws) if presets else None)
-        mix = self.style_mix(G, rows, cols, chosen, sg2)
+        mix = self.style_mix(G, rows, cols, self.mix_layers(G, preset, layers), sg2)
         return mix, *self.save_style_mix(mix)
+
+    def mix_layers(self, model: Model, preset: str, layers: str = "") -> list[int]:
+        """The ws a preset (the family's own presets where it has them) or, with `custom`, the
+        text `layers` names."""
+        G = self.stylegan2(model, "style mixing")
+        presets = families.family_of(G).style_presets
+        return mix_layers(preset, layers, G.num_ws, presets(G.num_ws) if presets else None)
 
     def save_style_mix(self, mix: StyleMix, cell: int = DISPLAY_SIZE) -> tuple[Path, Path]:
         """The grid at native resolution, and a preview with `cell`-pixel faces for the page."""
@@ -428,3 +519,30 @@ class FaceStudio:
 
 
 # --- checks -------------------------------------------------------------------------------------
+
+
+def _labels(key: Keyframe, latent: torch.Tensor) -> list[int | str]:
+    """A keyframe's labels: its seed, or its file's name (`name[i]` for one of several)."""
+    if isinstance(key, int):
+        return [key]
+    name = Path(key).name
+    return [name] if len(latent) == 1 else [f"{name}[{i}]" for i in range(len(latent))]
+
+
+def _resized(images: np.ndarray, size: int) -> np.ndarray:
+    """(N, H, W, 3) faces at `size` px (nearest up, so a small model's pixels stay crisp)."""
+    if images.shape[1] == size:
+        return images
+    return np.stack([np.asarray(media.upscale(image, size)) for image in images])
+
+
+def _capped(path: torch.Tensor, max_frames: int) -> torch.Tensor:
+    """A walk's latents, refused when they are more frames than `max_frames`."""
+    if len(path) > max_frames:
+        raise UserInputError(
+            "that makes {total} frames: at most {max}",
+            "msg.error.total_frames",
+            total=len(path),
+            max=max_frames,
+        )
+    return path

@@ -169,13 +169,13 @@ NAN_BODIES = {
     "interpolate frames NaN": (
         "interpolate",
         '["1, 2", NaN, "slerp", "dcgan-digiface", false, 1.0, 12, "z", "const", 0, 0, '
-        "0, 0, 0, 0, 0, 0]",
+        "0, 0, 0, 0, 0, 0, null]",
         "frames must be a finite number",
     ),
     "interpolate fps NaN": (
         "interpolate",
         '["1, 2", 3, "slerp", "dcgan-digiface", false, 1.0, NaN, "z", "const", 0, 0, '
-        "0, 0, 0, 0, 0, 0]",
+        "0, 0, 0, 0, 0, 0, null]",
         "fps must be a finite number",
     ),
     "generate seeds as object": (

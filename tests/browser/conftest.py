@@ -101,7 +101,7 @@ def stop_leftover_runs(services, timeout_s: float = 60) -> None:
     does not stop its stylisation, projection or training), so that this test's links and
     examples do not queue behind them in the heavy lane."""
     services.stop_all()
-    jobs = [services.tuner, services.stylist, services.projector, services.lab]
+    jobs = [services.tuner, services.stylist, services.projector, services.lab, services.video]
     jobs.append(getattr(services, "morpher", None))
     registries = [job.runs for job in jobs if job is not None]
     deadline = time.monotonic() + timeout_s

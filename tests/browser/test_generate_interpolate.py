@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import expect
 
 from tests.browser.conftest import save_screenshot
@@ -73,6 +75,20 @@ def test_interpolate_between_three_seeds(page):
     expect(tab.locator("video")).to_have_count(1)
     for name in ["strip.png", "interpolation.gif", "interpolation.mp4"]:
         expect(tab.locator(f"a[href$='/{name}']").last).to_be_visible()
+    wait_until_idle(page)
+    # The looping video: a 2 x 2 grid of cubic walks, two keyframes per tile.
+    tab.get_by_text("Looping video (cubic walk, grid)").click()
+    expect(tab.get_by_role("button", name="Make video")).to_be_visible()
+    tab.get_by_label("Keyframe seeds").fill("1-8")
+    for label in ["Grid rows", "Grid columns"]:
+        box = tab.get_by_label(re.compile("^number input for " + re.escape(label)))
+        box.fill("2")
+        box.press("Enter")
+        expect(box).to_have_value("2")
+    tab.get_by_role("button", name="Make video").click()
+    # 24 frames per transition, 2 keyframes per tile, 12 fps (the tab's), 2 x 2 tiles of 64 px
+    expect(tab.get_by_text("48 frames (4.0 s) at 128x128")).to_be_visible()
+    expect(tab.locator("video")).to_have_count(2)
     wait_until_idle(page)
     assert_no_error_toast(page)
     save_screenshot(page, "interpolate.png")

@@ -22,6 +22,7 @@ DOCUMENTED = [
     "GAN_STUDIO_JUDGE_MAX_PIXELS",
     "GAN_STUDIO_MAX_TOTAL_FRAMES",
     "GAN_STUDIO_MAX_GIF_BYTES",
+    "GAN_STUDIO_MAX_VIDEO_PIXELS",
     "GAN_STUDIO_ALLOW_HUB_IDS",
     "GAN_STUDIO_HUB_MAX_MB",
     "GAN_STUDIO_OUTPUT_TTL_S",
@@ -45,6 +46,8 @@ def test_visitor_defaults_are_safe_and_owner_generous():
     assert visitors.max_pending_per_visitor < visitors.max_pending_per_address < visitors.queue_size
     assert visitors.upload_ttl_s < owner.upload_ttl_s
     for name in ("max_models_per_visitor", "visitor_budget_mb", "max_total_frames", "hub_max_mb"):
+        assert getattr(owner, name) > getattr(visitors, name)
+    for name in ("max_video_pixels", "max_gif_bytes"):
         assert getattr(owner, name) > getattr(visitors, name)
     for name in ("upload_mb_per_visitor", "upload_mb_total", "max_sessions", "session_ttl_s"):
         assert getattr(owner, name) > getattr(visitors, name)

@@ -135,7 +135,7 @@ def test_slerp_keeps_the_norm_where_lerp_shrinks_it():
         (1, 8, "slerp", "at least two"),
         (2, 1, "slerp", "between 2 and"),
         (2, 10_000, "slerp", "between 2 and"),
-        (2, 8, "cubic", "mode must be"),
+        (2, 8, "spline", "mode must be"),
         (16, 100, "lerp", "at most 600"),
     ],
 )

@@ -105,7 +105,7 @@ def test_generate_bad_input_is_a_clear_error_and_the_app_keeps_serving(client, k
     [
         ({"seeds": "1"}, "at least two seeds"),
         ({"seeds": "1, 2", "frames": 500}, "maximum"),
-        ({"seeds": "1, 2", "mode": "cubic"}, "cubic"),
+        ({"seeds": "1, 2", "mode": "bezier"}, "bezier"),
         ({"seeds": ", ".join(map(str, range(20)))}, "too many seeds"),
     ],
 )
