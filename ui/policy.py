@@ -33,8 +33,8 @@ from core.safe_files import check_pixels, upload_path
 
 # Parameters that carry uploaded files, and which of them are images (zips included).
 FILE_PARAMS = {"images", "content", "style", "extra_styles", "latent_file", "image", "target"}
-FILE_PARAMS |= {"photo", "uploads"}  # ui.project, ui.lab
-IMAGE_PARAMS = FILE_PARAMS - {"latent_file"}
+FILE_PARAMS |= {"photo", "uploads", "latent_files"}  # ui.project, ui.lab, My latents
+IMAGE_PARAMS = FILE_PARAMS - {"latent_file", "latent_files"}
 # Handlers that are heavy jobs, and what they are called in messages.
 HEAVY = {
     "stylize": "style",

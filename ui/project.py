@@ -56,8 +56,11 @@ def project_info(event: Progress, label: str, lang: str = "en") -> str:
 class ProjectHandlers:
     """The tab's events, each one call of `Projector`."""
 
-    def __init__(self, projector: Projector) -> None:
+    def __init__(
+        self, projector: Projector, keep: Callable[[str, str], object] | None = None
+    ) -> None:
         self.projector = projector
+        self.keep = keep  # (model, latent JSON): the projection into My latents
 
     def project(
         self,
@@ -80,7 +83,10 @@ class ProjectHandlers:
             steps=int(steps), w_plus=bool(w_plus), preview_every=int(preview_every)
         )
         events = self.projector.project(model, photo, crop, settings, session_key(request))
-        yield from _outputs(events, self.projector, progress, language_of(request))
+        for outputs in _outputs(events, self.projector, progress, language_of(request)):
+            if self.keep is not None and isinstance(outputs[6], str) and outputs[6]:
+                self.keep(model, outputs[6])
+            yield outputs
 
     def stop(self, request: gr.Request = None) -> None:
         self.projector.stop(session_key(request))
@@ -157,10 +163,12 @@ def build_project_tab(
     release_memory: Callable[[], None] | None = None,
     send_to: Mapping[str, gr.Textbox] | None = None,
     links: Permalinks | None = None,
+    keep: Callable[[str, str], object] | None = None,
 ) -> None:
     """The Project tab's components and events (API: `/project`); `send_to` maps a tab's name
-    to its latent textbox, for the "Send to ..." buttons; `links` gets the tab's permalink."""
-    handlers = ProjectHandlers(projector)
+    to its latent textbox, for the "Send to ..." buttons; `links` gets the tab's permalink;
+    `keep(model, latent JSON)` puts each finished projection into My latents."""
+    handlers = ProjectHandlers(projector, keep)
     gr.Markdown(handlers.loss_note)  # evaluated on page load (loads the loss once)
     with gr.Row():
         with gr.Column(scale=1):

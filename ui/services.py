@@ -11,13 +11,15 @@ from gradio.utils import get_upload_folder
 from core import store
 from core.device import release_memory, resolve_device, set_torch_threads
 from core.lanes import PriorityGate
-from core.paths import OUTPUT_ROOT_NAME
+from core.library import ItemStore
+from core.paths import OUTPUT_ROOT_NAME, library_dir
 from core.space_guard import SpaceGuard
-from gan.edit.service import Editor, faces_for_seeds
+from gan.edit.service import Editor, faces_for_latents, faces_for_seeds
 from gan.finetune.service import FineTuner
 from gan.generate.service import FaceStudio
 from gan.judge.service import Judge
 from gan.lab.service import Lab
+from gan.library.service import LatentLibrary
 from gan.project.service import Projector
 from style.lpips import PerceptualLosses
 from style.service import Stylist
@@ -38,6 +40,7 @@ class Services:
     judge: Judge | None = None
     lab: Lab | None = None  # the GAN lab's from-scratch runs
     losses: PerceptualLosses | None = None  # Project's perceptual losses, loaded once
+    library: LatentLibrary | None = None  # each visitor's latents ("My latents")
 
     def release_memory(self) -> None:
         """Give cached GPU memory back (after an out-of-memory error)."""
@@ -73,8 +76,14 @@ def build_services(
     services.editor = Editor(studio)
     services.losses = PerceptualLosses(device)
     services.projector = Projector(studio, services.losses.load)
-    services.judge = Judge(device, lambda name, seeds: faces_for_seeds(studio, name, seeds))
+    services.judge = Judge(
+        device,
+        lambda name, seeds: faces_for_seeds(studio, name, seeds),
+        lambda name, files: faces_for_latents(studio, name, files),
+    )
     services.lab = Lab(device, pause=gate.pause)
+    items = ItemStore(library_dir(guard.data), guard.quotas)
+    services.library = LatentLibrary(items, studio.generator, studio.output_dir)
     return services
 
 
