@@ -9,7 +9,9 @@ Each item is a folder `<root>/<owner_id>/<item_id>/` holding its files and `meta
   leaves no half item, and its temporary folder is never listed);
 - per-visitor quotas (`Quotas.library_max_items`, `library_max_mb`): the oldest items give way
   to a new one; anonymous visitors' items expire `anon_ttl_h` after they were made, as their
-  models do; the owner at the keyboard has generous limits.
+  models do; all visitors' items together stay within `library_budget_mb` (the oldest
+  anonymous ones go first, whoever they belong to); the owner at the keyboard has generous
+  limits.
 """
 
 from __future__ import annotations
@@ -67,6 +69,10 @@ def _owner(owner_id: str) -> str:
     return owner_id
 
 
+def _age(item: Item) -> float:
+    return item.created
+
+
 def clean_name(name: object) -> str:
     """A visitor's name for an item: printable text, one line, at most MAX_NAME characters."""
     text = " ".join(str(name or "").split())
@@ -122,6 +128,7 @@ class ItemStore:
         base = self._base(owner_id)
         with self._lock:
             self._make_room(owner_id, size)
+            self._within_budget(size)
             base.mkdir(parents=True, exist_ok=True)
             tmp = base / f".tmp-{item_id}"
             tmp.mkdir()
@@ -188,6 +195,34 @@ class ItemStore:
             shutil.rmtree(oldest.folder, ignore_errors=True)
             total -= oldest.nbytes
             log.info("library: the oldest item gave way to a new one")
+
+    def _within_budget(self, size: int) -> None:
+        """Drop the oldest anonymous items (anyone's) until `size` more bytes fit the budget
+        of all visitors' items; refuse when they cannot."""
+        budget = self.quotas.library_budget_mb * MB
+        every = self._everyone()
+        total = sum(i.nbytes for _, i in every)
+        anonymous = sorted((i for o, i in every if o.startswith(ANON_PREFIX)), key=_age)
+        if total - sum(i.nbytes for i in anonymous) + size > budget:
+            raise UserInputError(
+                "My latents is full on this server; try again later", "msg.error.library_full"
+            )
+        for item in anonymous:
+            if total + size <= budget:
+                break
+            shutil.rmtree(item.folder, ignore_errors=True)
+            total -= item.nbytes
+
+    def _everyone(self) -> list[tuple[str, Item]]:
+        """(owner id, item) of every namespace."""
+        if not self.root.is_dir():
+            return []
+        found = []
+        for base in self.root.iterdir():
+            if base.is_dir() and _OWNER_RE.fullmatch(base.name):
+                ids = [c for c in base.iterdir() if _ID_RE.fullmatch(c.name)]
+                found += [(base.name, i) for i in map(self._read, ids) if i]
+        return found
 
     @staticmethod
     def _read(folder: Path) -> Item | None:

@@ -51,6 +51,7 @@ class Quotas:
     session_ttl_s: float = 1800.0  # a session idle this long is forgotten
     library_max_items: int = 50  # entries in a visitor's "My latents" (the oldest give way)
     library_max_mb: float = 20.0  # bytes of those entries, thumbnails included
+    library_budget_mb: float = 1000.0  # all visitors' entries; the oldest anonymous go first
 
     @classmethod
     def for_owner(cls) -> Quotas:
@@ -80,6 +81,7 @@ class Quotas:
             session_ttl_s=1e9,
             library_max_items=10_000,
             library_max_mb=10_000.0,
+            library_budget_mb=1e9,
         )
 
     @classmethod

@@ -15,7 +15,7 @@ from ui.i18n import howto, language_of, t, translate
 
 def caption(entry: Entry, lang: str = "en") -> str:
     """A thumbnail's caption: name, then space, model and origin (in the page's language)."""
-    origin = translate(f"library.origin.{entry.origin}", lang, seed=entry.seed)
+    origin = translate(f"msg.library.origin.{entry.origin}", lang, seed=entry.seed)
     return f"{entry.name} · {entry.space} · {entry.model} · {origin}"
 
 

@@ -174,7 +174,7 @@ class LatentLibrary:
         """A latent in the export JSON (a projection's, an edit's) as an entry."""
         latent = latents.read_latent(None, text, *latent_dims(self.generator(model)))
         if latent is None:
-            raise UserInputError("there is no latent to keep yet", "msg.error.library_pick")
+            raise UserInputError("there is no latent to keep yet")
         return self.add(owner_id, model, latent, origin)
 
     @staticmethod

@@ -84,6 +84,22 @@ def test_the_oldest_items_give_way_over_the_mb_quota_and_a_too_large_one_is_refu
         add(store, A, "big", size=2000)
 
 
+def test_all_visitors_share_a_budget_the_oldest_anonymous_items_go_first(tmp_path):
+    clock = Clock()
+    store = make(tmp_path, clock, library_budget_mb=0.001)  # 1048 bytes for everyone
+    signed_in = "hf-someone"
+    for owner in (A, signed_in, B):
+        clock.now += 1
+        add(store, owner, size=400)
+    assert store.items(A) == [] and len(store.items(B)) == 1  # A's was the oldest anonymous
+    clock.now += 1
+    add(store, B, size=400)
+    assert len(store.items(signed_in)) == 1  # a signed-in visitor's item is never taken
+    with pytest.raises(UserInputError, match="full"):
+        add(store, signed_in, size=900)
+    assert len(store.items(B)) == 1  # nothing was taken for a write that cannot fit
+
+
 def test_anonymous_items_expire_and_signed_in_ones_stay(tmp_path):
     clock = Clock()
     store = make(tmp_path, clock, anon_ttl_h=1.0)
