@@ -350,10 +350,7 @@ def _share(handlers, components, outputs, release_memory, links: Permalinks | No
 
 
 def _latent_inputs(library: LatentLibrary | None) -> tuple[gr.Textbox, gr.File, gr.File]:
-    """The latent inputs: My latents (the picker and its files), pasted JSON, one file."""
-    with gr.Accordion(t("library.accordion"), open=False):
-        picker = latent_picker(library)
-        files = picker.files if picker else gr.File(file_count="multiple", visible=False)
+    """The latent inputs: pasted JSON, one file, and My latents (the picker and its files)."""
     with gr.Accordion(t("generate.latent.accordion"), open=False):
         latent_text = gr.Textbox(
             value="",
@@ -367,4 +364,7 @@ def _latent_inputs(library: LatentLibrary | None) -> tuple[gr.Textbox, gr.File, 
             file_types=[".npy", ".json"],
             type="filepath",
         )
+    with gr.Accordion(t("library.accordion"), open=False):
+        picker = latent_picker(library)
+        files = picker.files if picker else gr.File(file_count="multiple", visible=False)
     return latent_text, latent_file, files

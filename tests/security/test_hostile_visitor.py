@@ -279,7 +279,9 @@ def test_b_cannot_list_see_download_rename_delete_or_use_my_latents(space, visit
     payload = inputs_of(demo, "generate", latent_files=[forged])
     ok, error = b.call(demo, "generate", payload)
     assert not ok and "only files uploaded to this app are accepted" in error
-    ok, (_, entries) = a.call(demo, "library_list", [])
+    reloaded = Visitor(space[0])  # A's page again after a reload: a new session, A's cookie
+    reloaded.http.headers["Cookie"] = a.http.headers["Cookie"]
+    ok, (_, entries) = reloaded.call(demo, "library_list", [])
     assert ok and [(e["entry_id"], e["name"]) for e in entries] == [(entry_id, "seed 7")]
 
 
