@@ -229,9 +229,9 @@ def build_generate_tab(
         with gr.Column(scale=1):
             components, count, dice, sg2, run = _controls(model, library)
         with gr.Column(scale=2):
-            outputs, zip_button, zip_file = _results()
-            if library is not None:
-                _save_face(handlers, components, outputs[0], release_memory)
+            outputs, zip_button, zip_file, keep = _results(library is not None)
+            if keep is not None:
+                _save_face(handlers, components, outputs[0], keep, release_memory)
     sg2.follow(model, studio)
     generate = friendly(handlers.generate, release_memory)
     inputs = inputs_for(handlers.generate, components)
@@ -257,11 +257,10 @@ def build_generate_tab(
     _share(handlers, components, outputs, release_memory, links)
 
 
-def _save_face(handlers, components, gallery: gr.Gallery, release_memory) -> None:
-    """A "Keep the selected face" button under the gallery (page only: the API keeps faces
-    with `save_to_library`)."""
+def _save_face(handlers, components, gallery: gr.Gallery, keep: gr.Button, release_memory):
+    """The "Keep the selected face" button's events (page only: the API keeps faces with
+    `save_to_library`)."""
     selected = gr.State(-1)
-    keep = gr.Button(t("library.keep_face"), size="sm")
     gallery.select(selected_face, None, selected, api_visibility="private", queue=False)
     inputs = [*inputs_for(handlers.save_face, {**components, "selected": selected})]
     keep.click(
@@ -306,9 +305,9 @@ def _controls(
     return components, count, dice, sg2, run
 
 
-def _results() -> tuple[list, gr.Button, gr.File]:
+def _results(keeps: bool = False) -> tuple[list, gr.Button, gr.File, gr.Button | None]:
     """The gallery, the info line, the latents and the zip: ([gallery, latents, info], the
-    zip button, the zip file)."""
+    zip button, the zip file, the "Keep the selected face" button when `keeps`)."""
     gallery = gr.Gallery(
         label=t("generate.gallery.label"),
         columns=4,
@@ -319,11 +318,13 @@ def _results() -> tuple[list, gr.Button, gr.File]:
         elem_classes=[PIXELATED],
     )
     info = gr.Markdown(label="info")
-    zip_button = gr.Button(t("generate.zip"), size="sm")
+    with gr.Row():
+        zip_button = gr.Button(t("generate.zip"), size="sm")
+        keep = gr.Button(t("library.keep_face"), size="sm") if keeps else None
     zip_file = gr.File(label=t("generate.files.label"), visible=False, height=80)
     with gr.Accordion(t("generate.latents.label"), open=False):
         z_out = gr.JSON(label=t("generate.latents.label"), open=False, show_label=False)
-    return [gallery, z_out, info], zip_button, zip_file
+    return [gallery, z_out, info], zip_button, zip_file, keep
 
 
 def _share(handlers, components, outputs, release_memory, links: Permalinks | None) -> None:

@@ -9,7 +9,15 @@ from gradio.context import get_blocks_context
 
 from gan import DEFAULT_MODEL
 from gan.library.service import Entry, LatentLibrary
-from ui.common import CHEAP_LANE, PIXELATED, current_caller, downloads_box, friendly, inputs_for
+from ui.common import (
+    CHEAP_LANE,
+    PIXELATED,
+    as_markdown_text,
+    current_caller,
+    downloads_box,
+    friendly,
+    inputs_for,
+)
 from ui.i18n import howto, language_of, t, translate
 
 
@@ -29,14 +37,16 @@ class LibraryHandlers:
         """The caller's latents, newest first.
 
         Returns:
-            a gallery of their thumbnails, captioned with name, space, model and origin;
+            a gallery of their thumbnails, captioned with their names;
             the entries as JSON (entry_id, name, space, model, family, shape, origin, seed,
-            created): pass an entry_id to /library_files, /library_rename or /library_delete.
+            created, caption): pass an entry_id to /library_files, /library_rename or
+            /library_delete.
         """
         owner, lang = current_caller().owner_id, language_of(request)
         shown = self.library.thumbnails(owner)
-        gallery = [(str(path), caption(entry, lang)) for path, entry in shown]
-        return gallery, [entry.as_dict() for _, entry in shown]
+        gallery = [(str(path), entry.name) for path, entry in shown]
+        listed = [entry.as_dict() | {"caption": caption(entry, lang)} for _, entry in shown]
+        return gallery, listed
 
     def library_add(
         self,
@@ -91,12 +101,14 @@ class LibraryHandlers:
         return self.library_list(request)
 
 
-def chosen_entry(entries: list[dict] | None, event: gr.SelectData) -> tuple[str, str]:
-    """The entry of the thumbnail clicked: (its id, its name for the name box)."""
+def chosen_entry(entries: list[dict] | None, event: gr.SelectData) -> tuple[str, str, str]:
+    """The entry of the thumbnail clicked, from the page's own list: (its id, its name for
+    the name box, its caption as text)."""
     if not entries or not 0 <= event.index < len(entries):
-        return "", ""
+        return "", "", ""
     entry = entries[event.index]
-    return str(entry.get("entry_id", "")), str(entry.get("name", ""))
+    text = as_markdown_text(entry.get("caption", ""))
+    return str(entry.get("entry_id", "")), str(entry.get("name", "")), text
 
 
 def build_library_tab(model: gr.Dropdown, library: LatentLibrary) -> None:
@@ -106,20 +118,21 @@ def build_library_tab(model: gr.Dropdown, library: LatentLibrary) -> None:
     gr.Markdown(t("library.note"))
     gallery = gr.Gallery(
         label=t("library.gallery.label"),
-        columns=6,
+        columns=8,
+        rows=1,
         height="auto",
         object_fit="contain",
         elem_id="my-latents",
         elem_classes=[PIXELATED],
     )
     entries = gr.JSON(visible=False)
+    details = gr.Markdown()
     c = _controls(model)
     downloads = downloads_box(t("library.downloads.label"))
     outputs = [gallery, entries]
     _wire(handlers, c, outputs, downloads)
-    gallery.select(
-        chosen_entry, entries, [c["entry_id"], c["name"]], api_visibility="private", queue=False
-    )
+    chosen = [c["entry_id"], c["name"], details]
+    gallery.select(chosen_entry, entries, chosen, api_visibility="private", queue=False)
     howto("library")
 
 

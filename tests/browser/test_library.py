@@ -17,7 +17,7 @@ def test_a_kept_face_is_in_my_latents_after_a_reload(page: Page):
     page.reload()
     open_tab(page, "My latents")
     mine = panel(page).locator("#my-latents")
-    expect(mine.get_by_text("seed 3 · z · dcgan-digiface · seed 3").first).to_be_visible()
+    expect(mine.get_by_text("seed 3", exact=True).first).to_be_visible()
     expect(served_images(mine).first).to_be_visible()
     assert_no_error_toast(page)
     save_screenshot(page, "library.png")
