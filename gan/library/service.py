@@ -13,6 +13,7 @@ and an entry id from that caller's own list; nothing a visitor sends becomes a p
 from __future__ import annotations
 
 import datetime
+import hashlib
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -121,8 +122,9 @@ class LatentLibrary:
         name: str | None = None,
     ) -> Entry:
         """One latent (its first vector) as a new entry of `owner_id`, checked against
-        `model`'s shapes; its thumbnail is `image` or the face the model makes of it. This is
-        the one call every tab uses (a walk point: `Origin("walk")`)."""
+        `model`'s shapes; its thumbnail is `image` or the face the model makes of it. The
+        same latent of the same model is kept once (a rerun, a link opened again): its entry
+        is returned. This is the one call every tab uses (a walk point: `Origin("walk")`)."""
         if origin.kind not in ORIGINS:
             raise ValueError(f"unknown origin {origin.kind!r}")
         G = self.generator(model)
@@ -132,6 +134,9 @@ class LatentLibrary:
         meta_model = model_meta(model, G)
         stored = latents.Latent(latent.space, value, settings={"model": meta_model})
         npy, text = latents.encode(stored)
+        digest = hashlib.sha256(model.encode() + b"\0" + npy).hexdigest()
+        if kept := self._kept(owner_id, digest):
+            return kept
         thumb = media.png_bytes(media.thumbnail(image, THUMB_SIZE))
         files = {LATENT_NPY: npy, LATENT_JSON: text.encode(), THUMB_PNG: thumb}
         meta = {
@@ -139,8 +144,14 @@ class LatentLibrary:
             "space": latent.space,
             "model": meta_model,
             "origin": {"kind": origin.kind, "seed": origin.seed},
+            "digest": digest,
         }
         return _entry(self.store.add(owner_id, files, meta))
+
+    def _kept(self, owner_id: str, digest: str) -> Entry | None:
+        """The caller's entry of this latent and model, if there is one."""
+        item = next((i for i in self.store.items(owner_id) if i.meta.get("digest") == digest), None)
+        return None if item is None else _entry(item)
 
     def add_faces(
         self, owner_id: str, model: str, faces: Faces, indices: Sequence[int] | None = None

@@ -52,10 +52,9 @@ def test_faces_from_seeds_land_in_my_latents_and_come_back_the_same(client, mode
 def test_an_entry_works_in_edit_and_judge_and_an_edit_goes_in(client, models):  # noqa: F811
     client.predict(seeds="5", model="tiny-judged", save_to_library=True, api_name="/generate")
     latent = entry_json(client, entries_named(client, "seed 5")["seed 5"])
-    from_entry, *_ = client.predict(
-        model="tiny-judged", latent_file=handle_file(latent), api_name="/edit"
-    )
-    from_seed, *_ = client.predict(model="tiny-judged", seed=5, api_name="/edit")
+    moved = {"model": "tiny-judged", "direction_0": 1.5, "api_name": "/edit"}
+    from_entry, *_ = client.predict(latent_file=handle_file(latent), **moved)
+    from_seed, *_ = client.predict(seed=5, **moved)
     assert np.array_equal(pixels(from_entry), pixels(from_seed))
     _, entries = client.predict(api_name="/library_list")
     assert entries[0]["origin"] == "edit" and entries[0]["model"] == "tiny-judged"
@@ -83,7 +82,10 @@ def test_another_models_latent_is_a_clear_message(client, models):  # noqa: F811
 
 
 def test_rename_delete_and_add_files(client, models, tmp_path):  # noqa: F811
-    client.predict(seeds="13", model=BUNDLED, save_to_library=True, api_name="/generate")
+    for _ in range(2):  # the same latent is kept once
+        client.predict(seeds="13", model=BUNDLED, save_to_library=True, api_name="/generate")
+    _, entries = client.predict(api_name="/library_list")
+    assert [e["name"] for e in entries].count("seed 13") == 1
     entry = entries_named(client, "seed 13")["seed 13"]
     _, entries = client.predict(entry_id=entry["entry_id"], name="kept", api_name="/library_rename")
     assert entries_named(client, "kept")["kept"]["entry_id"] == entry["entry_id"]
