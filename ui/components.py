@@ -229,7 +229,6 @@ def latent_picker(
             file_count="multiple" if multiple else "single",
             file_types=[".npy", ".json"],
             type="filepath",
-            height=80,
         )
     quiet = {"api_visibility": "private", "show_progress": "hidden"}
     refresh = [get_blocks_context().root_block.load, choose.focus]
