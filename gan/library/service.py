@@ -128,6 +128,7 @@ class LatentLibrary:
         if origin.kind not in ORIGINS:
             raise ValueError(f"unknown origin {origin.kind!r}")
         G = self.generator(model)
+        latent = latents.Latent(latent.space, torch.as_tensor(latent.value).detach().cpu())
         value = self._checked(G, latent)
         if image is None:
             image = self._face(G, latent.space, value)
@@ -200,11 +201,12 @@ class LatentLibrary:
         return latents.validate_z(latent.value, z_dim)[:1]
 
     @staticmethod
+    @torch.no_grad()
     def _face(G: nn.Module, space: str, value: torch.Tensor) -> np.ndarray:
+        """The face the model makes of the latent (z mapped at ψ = 1 for a W family)."""
         if space == "z" and families.family_of(G).has_w:
             value = G.mapping(value.to(next(G.parameters()).device), None).cpu()
-        with torch.no_grad():
-            return render(G, value)[0]
+        return render(G, value)[0]
 
     # --- reading ------------------------------------------------------------------------------
 
