@@ -43,6 +43,11 @@ def visitor_models_dir(data: Path) -> Path:
     return data / "models"
 
 
+def library_dir(data: Path) -> Path:
+    """`<data>/library`: the latent library ("My latents"), one sub-folder per owner id."""
+    return data / "library"
+
+
 def runs_dir(data: Path) -> Path:
     """`<data>/runs`: resumable run states, one sub-folder per owner id."""
     return data / "runs"

@@ -50,6 +50,9 @@ class Quotas:
     upload_ttl_s: float = 900.0  # uploads and outputs are deleted after this
     max_sessions: int = 300  # browser sessions whose page state the server keeps
     session_ttl_s: float = 1800.0  # a session idle this long is forgotten
+    library_max_items: int = 50  # entries in a visitor's "My latents" (the oldest give way)
+    library_max_mb: float = 20.0  # bytes of those entries, thumbnails included
+    library_budget_mb: float = 1000.0  # all visitors' entries; the oldest anonymous go first
 
     @classmethod
     def for_owner(cls) -> Quotas:
@@ -78,6 +81,9 @@ class Quotas:
             upload_ttl_s=3600.0,
             max_sessions=10_000,
             session_ttl_s=1e9,
+            library_max_items=10_000,
+            library_max_mb=10_000.0,
+            library_budget_mb=1e9,
         )
 
     @classmethod

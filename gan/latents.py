@@ -290,11 +290,39 @@ def read_latent(
     if not text or not text.strip():
         return None
     data = _json_value(text)
+    if isinstance(data, dict) and isinstance(data.get("model"), dict):
+        check_model(data["model"], "w" if "w" in data else "z", z_dim, num_ws, w_dim)
     if isinstance(data, dict) and "w" in data:
         return _w(_as_array(data["w"]), z_dim, num_ws, w_dim)
     if isinstance(data, dict) and "z" in data:
         data = data["z"]
     return _z_or_w(_as_array(data), z_dim, num_ws, w_dim)
+
+
+def model_shape(z_dim: int, num_ws: int = 0, w_dim: int = 0) -> str:
+    """A model's latent shapes as numbers: "z 512, W+ 14×512" (or "z 100" without W)."""
+    return f"z {z_dim}, W+ {num_ws}×{w_dim}" if num_ws else f"z {z_dim}"
+
+
+def check_model(model: dict, space: str, z_dim: int, num_ws: int = 0, w_dim: int = 0) -> None:
+    """A latent file that names its model (My latents' files do: name, family, shapes) must
+    fit this one: the same z size for a z, the same W+ shape for a w."""
+    try:
+        theirs = [int(model.get(k) or 0) for k in ("z_dim", "num_ws", "w_dim")]
+    except (TypeError, ValueError):
+        return  # not our metadata: the shape checks below still apply
+    fits = theirs[0] == z_dim if space == "z" else (theirs[1], theirs[2]) == (num_ws, w_dim)
+    if fits and not (space == "w" and num_ws == 0):
+        return
+    family, name = str(model.get("family", ""))[:40], str(model.get("name", ""))[:80]
+    raise UserInputError(
+        "this latent belongs to {model}, a {family} ({shape}); this model takes {takes}",
+        "msg.error.latent_model",
+        model=repr(name),
+        family=family,
+        shape=model_shape(*theirs),
+        takes=model_shape(z_dim, num_ws, w_dim),
+    )
 
 
 def _z_or_w(array: np.ndarray, z_dim: int, num_ws: int, w_dim: int) -> Latent:

@@ -119,6 +119,12 @@ CSS = f"""
    `fixed-height` class), so the last row of a Style mixing grid was cut: they grow instead. */
 .grid-wrap:has(> .grid-container) {{ padding-top: 2.5rem !important; }}
 .grid-wrap.fixed-height:has(> .grid-container) {{ max-height: none !important; }}
+/* My latents: thumbnails at a steady size however few there are (Gradio stretches a short
+   gallery's columns over the whole width). */
+#my-latents .grid-container {{
+  grid-template-columns: repeat(auto-fill, minmax(110px, 150px)) !important;
+}}
+#my-latents .grid-wrap.fixed-height {{ min-height: 0 !important; }}
 /* A tab's main result fills its box (a 64 px face drawn large, not as a thumbnail). */
 .{LARGE_RESULT} img {{ width: 100%; height: 100%; object-fit: contain; }}
 /* The header wraps on a phone; the Hub status keeps whole words. */

@@ -1,5 +1,6 @@
 """Components that several tabs share: the StyleGAN controls (noise mode, truncation cutoff,
-class) that follow the chosen model's family. No tab module imports another tab's module."""
+class) that follow the chosen model's family, and the "from My latents" picker. No tab module
+imports another tab's module."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from gradio.context import get_blocks_context
 
 from gan.generate.faces import MAX_TRANSLATE, NOISE_MODES, SG2Settings
 from gan.generate.service import NO_MODEL_INFO, FaceStudio
-from ui.common import friendly
+from gan.library.service import Entry, LatentLibrary
+from ui.common import current_caller, friendly
 from ui.i18n import t
 
 log = logging.getLogger(__name__)
@@ -152,3 +154,84 @@ def build_sg2_controls(
         if camera_end:
             sliders |= build_camera_sliders("_end")
     return StyleGAN2Controls(group, noise, cutoff, class_idx, sliders)
+
+
+# --- My latents ------------------------------------------------------------------------------
+
+
+@dataclass
+class LatentPicker:
+    """The "from My latents" picker: `choose` lists the visitor's entries (values: entry ids);
+    the chosen entries land in `files` as latent files, the input the tab's API takes."""
+
+    choose: gr.Dropdown
+    files: gr.File
+
+
+def entry_label(entry: Entry) -> str:
+    """How a picker names an entry: its name, space and model."""
+    return f"{entry.name} · {entry.space} · {entry.model}"
+
+
+class PickerHandlers:
+    """The picker's events: the caller's entries as choices, the chosen ones as files."""
+
+    def __init__(self, library: LatentLibrary) -> None:
+        self.library = library
+
+    def entry_choices(self, chosen: list[str] | str | None = None) -> dict:
+        """The caller's entries, newest first (the chosen ones that still exist stay chosen)."""
+        entries = self.library.entries(current_caller().owner_id)
+        ids = {e.entry_id for e in entries}
+        keep = [c for c in _as_list(chosen) if c in ids]
+        value = keep if isinstance(chosen, list) else (keep[0] if keep else None)
+        return gr.update(choices=[(entry_label(e), e.entry_id) for e in entries], value=value)
+
+    def picked_files(self, chosen: list[str] | str | None = None) -> list[str] | str | None:
+        """Copies of the chosen entries' latent files (one path when one may be chosen)."""
+        ids = _as_list(chosen)
+        paths = [str(p) for p in self.library.latent_files(current_caller().owner_id, ids)]
+        if isinstance(chosen, list):
+            return paths
+        return paths[0] if paths else None
+
+
+def _as_list(chosen: list[str] | str | None) -> list[str]:
+    if not chosen:
+        return []
+    return [str(c) for c in chosen] if isinstance(chosen, list) else [str(chosen)]
+
+
+def latent_picker(
+    library: LatentLibrary | None,
+    files: gr.File | None = None,
+    multiple: bool = True,
+) -> LatentPicker | None:
+    """A "from My latents" picker, where it is called in the layout: a dropdown of the
+    visitor's entries (refreshed on page load and when it gets focus) that fills `files` (made
+    here when None: a `gr.File` of latent files, `file_count="multiple"` when `multiple`) with
+    the chosen entries' `.json` latents. Give `files` to the tab's event as its latent input
+    (e.g. `latent_files`, at the end of the inputs): visitors may also upload files there.
+    None without a library (a tab built alone)."""
+    if library is None:
+        return None
+    handlers = PickerHandlers(library)
+    choose = gr.Dropdown(
+        choices=[],
+        value=[] if multiple else None,
+        multiselect=multiple,
+        label=t("library.picker.label"),
+        info=t("library.picker.info"),
+    )
+    if files is None:
+        files = gr.File(
+            label=t("library.files.label"),
+            file_count="multiple" if multiple else "single",
+            file_types=[".npy", ".json"],
+            type="filepath",
+        )
+    quiet = {"api_visibility": "private", "show_progress": "hidden"}
+    refresh = [get_blocks_context().root_block.load, choose.focus]
+    gr.on(refresh, friendly(handlers.entry_choices), choose, choose, **quiet)
+    choose.input(friendly(handlers.picked_files), choose, files, **quiet)
+    return LatentPicker(choose, files)

@@ -12,6 +12,7 @@ from gradio.context import get_blocks_context
 from gan import DEFAULT_MODEL, latents
 from gan.edit.sefa import PRESETS
 from gan.edit.service import MAX_SLIDERS, SIGMAS, Editor
+from gan.library.service import LatentLibrary, Origin
 from gan.video.encode import VideoSettings
 from ui.common import (
     CHEAP_LANE,
@@ -19,6 +20,7 @@ from ui.common import (
     LARGE_RESULT,
     PIXELATED,
     arm_stop,
+    current_caller,
     current_quotas,
     downloads_box,
     friendly,
@@ -26,6 +28,7 @@ from ui.common import (
     session_key,
     settle_stop,
 )
+from ui.components import latent_picker
 from ui.examples import can_style_mix, capable_model, is_generator, lane_examples
 from ui.i18n import howto, language_of, t, translate
 from ui.links import Permalinks
@@ -34,8 +37,9 @@ from ui.links import Permalinks
 class EditHandlers:
     """The tab's events, each one call of `Editor`."""
 
-    def __init__(self, editor: Editor) -> None:
+    def __init__(self, editor: Editor, library: LatentLibrary | None = None) -> None:
         self.editor = editor
+        self.library = library
 
     def edit(
         self,
@@ -60,7 +64,8 @@ class EditHandlers:
             seed: the start face's seed (used when no latent is pasted or uploaded).
             truncation_psi: ψ of the seed's face, 1 = the full variety.
             latent_text: optional JSON latent instead of the seed: z, or w / W+ for StyleGAN2.
-            latent_file: optional .npy/.json latent instead of the seed (e.g. a projection's).
+            latent_file: optional .npy/.json latent instead of the seed (e.g. a projection's,
+                or an entry of My latents); the edited latent goes into My latents.
             layers: StyleGAN2 only: "all", "coarse", "middle", "fine", a range "2-5" or "0,1,4".
             direction_0: move along SeFa direction #0 (the strongest), in σ, e.g. -3 to 3.
             direction_1: move along direction #1, in σ.
@@ -79,6 +84,10 @@ class EditHandlers:
         edited = self.editor.edit_request(
             model, seed, truncation_psi, latent_text, latent_file, alphas, layers
         )
+        if self.library is not None:
+            latent = latents.Latent(edited.space, edited.latent)
+            owner = current_caller().owner_id
+            self.library.add(owner, model, latent, Origin("edit"), edited.image)
         labels = edited.labels or []
         lang = language_of(request)
         moves = ", ".join(
@@ -228,13 +237,14 @@ def build_edit_tab(
     editor: Editor,
     release_memory: Callable[[], None] | None = None,
     links: Permalinks | None = None,
+    library: LatentLibrary | None = None,
 ) -> EditTab:
     """The Edit tab's components and events (API: `/edit`)."""
-    handlers = EditHandlers(editor)
+    handlers = EditHandlers(editor, library)
     gr.Markdown(t("edit.note"))
     with gr.Row():
         with gr.Column(scale=1):
-            c = _start_inputs()
+            c = _start_inputs(library)
             c["layers"] = _layers_input()
             sliders = _sliders(handlers, DEFAULT_MODEL)
             c |= {f"direction_{i}": s for i, s in enumerate(sliders)}
@@ -381,7 +391,7 @@ def _share(handlers, c, outputs, release_memory, links: Permalinks | None) -> No
         links.add("edit", c, run, outputs, concurrency_id="cheap")
 
 
-def _start_inputs() -> dict[str, gr.components.Component]:
+def _start_inputs(library: LatentLibrary | None = None) -> dict[str, gr.components.Component]:
     c: dict[str, gr.components.Component] = {}
     with gr.Row():
         c["seed"] = gr.Number(
@@ -397,6 +407,7 @@ def _start_inputs() -> dict[str, gr.components.Component]:
         c["latent_file"] = gr.File(
             label=t("edit.latent_file.label"), file_types=[".npy", ".json"], type="filepath"
         )
+        latent_picker(library, c["latent_file"], multiple=False)
     return c
 
 

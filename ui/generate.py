@@ -9,11 +9,22 @@ from collections.abc import Callable
 
 import gradio as gr
 
+from core.errors import UserInputError
 from gan import DEFAULT_MODEL, latents
-from gan.generate.faces import FacesRequest, SG2Settings, latent_files
+from gan.generate.faces import FacesRequest, SG2Settings
+from gan.generate.faces import latent_files as export_files
 from gan.generate.service import FaceStudio
-from ui.common import CHEAP_LANE, PIXELATED, friendly, inputs_for, installed_guard
-from ui.components import StyleGAN2Controls, build_sg2_controls, sg2_settings
+from gan.library.service import LatentLibrary
+from ui.common import (
+    CHEAP_LANE,
+    PIXELATED,
+    current_caller,
+    friendly,
+    info,
+    inputs_for,
+    installed_guard,
+)
+from ui.components import StyleGAN2Controls, build_sg2_controls, latent_picker, sg2_settings
 from ui.examples import lane_examples
 from ui.header import ModelChoices
 from ui.i18n import howto, language_of, t, translate
@@ -31,18 +42,20 @@ def faces_request(
     truncation_cutoff: float,
     class_idx: float,
     camera: tuple[float, float, float] = (0.0, 0.0, 0.0),
+    latent_files: list[str] | None = None,
 ) -> FacesRequest:
     """The studio's request from the tab's inputs."""
     psi = float(truncation_psi)
     sg2 = sg2_settings(psi, noise_mode, truncation_cutoff, class_idx, camera)
-    return FacesRequest(seeds, psi, latent_vector, latent_file, sg2)
+    return FacesRequest(seeds, psi, latent_vector, latent_file, sg2, tuple(latent_files or ()))
 
 
 class GenerateHandlers:
     """The tab's events, each one call of `FaceStudio`."""
 
-    def __init__(self, studio: FaceStudio) -> None:
+    def __init__(self, studio: FaceStudio, library: LatentLibrary | None = None) -> None:
         self.studio = studio
+        self.library = library
 
     def generate(
         self,
@@ -57,6 +70,8 @@ class GenerateHandlers:
         translate_x: float = 0,
         translate_y: float = 0,
         rotate: float = 0,
+        latent_files: list[str] | None = None,
+        save_to_library: bool = False,
         request: gr.Request = None,
     ):
         """Faces for the seeds (e.g. `1-8, 42`), or for a pasted/uploaded latent vector.
@@ -73,6 +88,10 @@ class GenerateHandlers:
             translate_x: StyleGAN3 only: move the picture sideways (-1 to 1; 0 = still).
             translate_y: StyleGAN3 only: move the picture up or down (-1 to 1; 0 = still).
             rotate: StyleGAN3 only: turn the picture by this many degrees (0 = upright).
+            latent_files: optional latent files (e.g. from My latents), in order, used instead
+                of the seeds: z or w (a W model maps the z ones).
+            save_to_library: also keep every face's latent in My latents (w where the model
+                has one, else z), named by its seed.
 
         Returns:
             a gallery of the faces (native-resolution PNGs, captioned with their seeds);
@@ -88,8 +107,11 @@ class GenerateHandlers:
             truncation_cutoff,
             class_idx,
             (translate_x, translate_y, rotate),
+            latent_files,
         )
         faces, pngs = self.studio.generate_request(model, wanted)
+        if save_to_library and self.library is not None:
+            self.library.add_faces(current_caller().owner_id, model, faces)
         psi, sg2 = wanted.truncation_psi, wanted.sg2
         space = "z" if faces.z is not None else "w"
         lang = language_of(request)
@@ -114,6 +136,7 @@ class GenerateHandlers:
         translate_x: float = 0,
         translate_y: float = 0,
         rotate: float = 0,
+        latent_files: list[str] | None = None,
     ) -> str:
         """The same faces in one zip: native PNGs, the grid, latents.npy/.json (z) and, for
         StyleGAN2/3, w.npy/.json (w after truncation); StyleGAN3 takes the camera
@@ -127,8 +150,39 @@ class GenerateHandlers:
             truncation_cutoff,
             class_idx,
             (translate_x, translate_y, rotate),
+            latent_files,
         )
         return str(self.studio.zip_request(model, request))
+
+    def save_face(
+        self,
+        seeds: str,
+        truncation_psi: float = 1.0,
+        model: str = DEFAULT_MODEL,
+        latent_vector: str = "",
+        latent_file: str | None = None,
+        noise_mode: str = "const",
+        truncation_cutoff: float = 0,
+        class_idx: float = 0,
+        translate_x: float = 0,
+        translate_y: float = 0,
+        rotate: float = 0,
+        latent_files: list[str] | None = None,
+        selected: float | None = None,
+        request: gr.Request = None,
+    ) -> None:
+        """Keep the selected face's latent in My latents (the faces are made again: the same
+        inputs give the same faces)."""
+        if self.library is None:
+            return
+        if selected is None or int(selected) < 0:
+            raise UserInputError("pick a face first", "msg.error.library_pick")
+        camera = (translate_x, translate_y, rotate)
+        sg2 = (noise_mode, truncation_cutoff, class_idx, camera, latent_files)
+        wanted = faces_request(seeds, truncation_psi, latent_vector, latent_file, *sg2)
+        faces = self.studio.faces_request(model, wanted)
+        added = self.library.add_faces(current_caller().owner_id, model, faces, [int(selected)])
+        info(translate("msg.library.saved", language_of(request), name=added[0].name))
 
 
 def _info(faces, model: str, psi: float, sg2: SG2Settings | None, lang: str) -> str:
@@ -148,7 +202,7 @@ def _info(faces, model: str, psi: float, sg2: SG2Settings | None, lang: str) -> 
 def latents_value(faces) -> dict:
     """The JSON output: the z export (seeds, ψ, StyleGAN2 settings, z) and, for StyleGAN2, w
     after truncation (the zip holds both as files that Generate reads back)."""
-    files = latent_files(faces)
+    files = export_files(faces)
     value = json.loads(files["latents.json"]) if "latents.json" in files else {}
     if faces.w is not None:
         value |= {"noise_mode": faces.settings["noise_mode"], "w": faces.w.tolist()}
@@ -176,14 +230,17 @@ def build_generate_tab(
     studio: FaceStudio,
     release_memory: Callable[[], None] | None = None,
     links: Permalinks | None = None,
+    library: LatentLibrary | None = None,
 ) -> None:
     """The Generate tab's components and events (API: `/generate`, `/faces_zip`)."""
-    handlers = GenerateHandlers(studio)
+    handlers = GenerateHandlers(studio, library)
     with gr.Row():
         with gr.Column(scale=1):
-            components, count, dice, sg2, run = _controls(model)
+            components, count, dice, sg2, run = _controls(model, library)
         with gr.Column(scale=2):
-            outputs, zip_button, zip_file = _results()
+            outputs, zip_button, zip_file, keep = _results(library is not None)
+            if keep is not None:
+                _save_face(handlers, components, outputs[0], keep, release_memory)
     sg2.follow(model, studio)
     generate = friendly(handlers.generate, release_memory)
     inputs = inputs_for(handlers.generate, components)
@@ -210,8 +267,28 @@ def build_generate_tab(
     _share(handlers, components, outputs, release_memory, links)
 
 
+def _save_face(handlers, components, gallery: gr.Gallery, keep: gr.Button, release_memory):
+    """The "Keep the selected face" button's events (page only: the API keeps faces with
+    `save_to_library`)."""
+    selected = gr.State(-1)
+    gallery.select(selected_face, None, selected, api_visibility="private", queue=False)
+    inputs = [*inputs_for(handlers.save_face, {**components, "selected": selected})]
+    keep.click(
+        friendly(handlers.save_face, release_memory),
+        inputs,
+        None,
+        api_visibility="private",
+        **CHEAP_LANE,
+    )
+
+
+def selected_face(event: gr.SelectData) -> int:
+    """The index of the face clicked in the gallery."""
+    return int(event.index)
+
+
 def _controls(
-    model: gr.Dropdown,
+    model: gr.Dropdown, library: LatentLibrary | None = None
 ) -> tuple[dict, gr.Slider, gr.Button, StyleGAN2Controls, gr.Button]:
     """The left column: (the inputs by the handler's parameter names, the random-faces count,
     the dice, the StyleGAN2 controls, the Generate button)."""
@@ -228,17 +305,19 @@ def _controls(
         info=t("generate.psi.info"),
     )
     sg2 = build_sg2_controls(camera=True)
-    latent_text, latent_file = _latent_inputs()
+    latent_text, latent_file, library_files = _latent_inputs(library)
+    save = gr.Checkbox(False, label=t("library.save_all.label"), info=t("library.save_all.info"))
     run = gr.Button(t("generate.run"), variant="primary")
     components = {"seeds": seeds, "truncation_psi": psi, "model": model}
     components |= {"latent_vector": latent_text, "latent_file": latent_file}
     components |= sg2.components()
+    components |= {"latent_files": library_files, "save_to_library": save}
     return components, count, dice, sg2, run
 
 
-def _results() -> tuple[list, gr.Button, gr.File]:
+def _results(keeps: bool = False) -> tuple[list, gr.Button, gr.File, gr.Button | None]:
     """The gallery, the info line, the latents and the zip: ([gallery, latents, info], the
-    zip button, the zip file)."""
+    zip button, the zip file, the "Keep the selected face" button when `keeps`)."""
     gallery = gr.Gallery(
         label=t("generate.gallery.label"),
         columns=4,
@@ -249,11 +328,13 @@ def _results() -> tuple[list, gr.Button, gr.File]:
         elem_classes=[PIXELATED],
     )
     info = gr.Markdown(label="info")
-    zip_button = gr.Button(t("generate.zip"), size="sm")
+    with gr.Row():
+        zip_button = gr.Button(t("generate.zip"), size="sm")
+        keep = gr.Button(t("library.keep_face"), size="sm") if keeps else None
     zip_file = gr.File(label=t("generate.files.label"), visible=False, height=80)
     with gr.Accordion(t("generate.latents.label"), open=False):
         z_out = gr.JSON(label=t("generate.latents.label"), open=False, show_label=False)
-    return [gallery, z_out, info], zip_button, zip_file
+    return [gallery, z_out, info], zip_button, zip_file, keep
 
 
 def _share(handlers, components, outputs, release_memory, links: Permalinks | None) -> None:
@@ -279,7 +360,8 @@ def _share(handlers, components, outputs, release_memory, links: Permalinks | No
         links.add("generate", components, run, outputs, on_load=True, concurrency_id="cheap")
 
 
-def _latent_inputs() -> tuple[gr.Textbox, gr.File]:
+def _latent_inputs(library: LatentLibrary | None) -> tuple[gr.Textbox, gr.File, gr.File]:
+    """The latent inputs: pasted JSON, one file, and My latents (the picker and its files)."""
     with gr.Accordion(t("generate.latent.accordion"), open=False):
         latent_text = gr.Textbox(
             value="",
@@ -293,7 +375,10 @@ def _latent_inputs() -> tuple[gr.Textbox, gr.File]:
             file_types=[".npy", ".json"],
             type="filepath",
         )
-    return latent_text, latent_file
+    with gr.Accordion(t("library.accordion"), open=False):
+        picker = latent_picker(library)
+        files = picker.files if picker else gr.File(file_count="multiple", visible=False)
+    return latent_text, latent_file, files
 
 
 # --- Compare models ------------------------------------------------------------------------------

@@ -10,10 +10,12 @@ from core.media import upscale
 from gan import DEFAULT_MODEL, latents
 from gan.generate.service import DISPLAY_SIZE
 from gan.judge.service import Judge
+from gan.library.service import LatentLibrary
 from style.examples import (
     EXAMPLES_DIR as PAINTINGS,  # public-domain paintings (examples/SOURCES.md)
 )
 from ui.common import JUDGE_LANE, friendly, inputs_for
+from ui.components import latent_picker
 from ui.examples import (
     capability_notice,
     capable_model,
@@ -36,6 +38,7 @@ class JudgeHandlers:
         images: list[str] | None = None,
         model: str = DEFAULT_MODEL,
         seeds: str = "",
+        latent_files: list[str] | None = None,
         request: gr.Request = None,
     ):
         """The discriminator's verdict on images: uploads and/or the model's own faces.
@@ -44,6 +47,8 @@ class JudgeHandlers:
             images: image files to judge (photos, paintings, downloaded faces), or none.
             model: a model name with a discriminator (its D judges; G makes the seed faces).
             seeds: the model's own faces to judge too, e.g. "1-4" (empty: uploads only).
+            latent_files: latent files (e.g. from My latents) whose faces the model makes and
+                D judges too (z or w; the model's own shapes).
 
         Returns:
             D's raw logits, JSON numbers, one per image (uploads in upload order, then seeds);
@@ -51,7 +56,7 @@ class JudgeHandlers:
             a table of rank, image, logit and sigmoid (p real).
         """
         seed_list = latents.parse_seeds(seeds) if seeds and seeds.strip() else None
-        judged = self.judge.score_request(model, images or [], seed_list)
+        judged = self.judge.score_request(model, images or [], seed_list, latent_files)
         v = judged.verdict
         gallery = [
             (
@@ -75,6 +80,7 @@ def build_judge_tab(
     judge: Judge,
     release_memory: Callable[[], None] | None = None,
     links: Permalinks | None = None,
+    library: LatentLibrary | None = None,
 ) -> None:
     """The Judge tab's components and events (API: `/judge`)."""
     handlers = JudgeHandlers(judge)
@@ -90,6 +96,9 @@ def build_judge_tab(
             seeds = gr.Textbox(
                 value="1-4", label=t("judge.seeds.label"), info=t("judge.seeds.info")
             )
+            with gr.Accordion(t("library.accordion"), open=False):
+                picker = latent_picker(library)
+            files = picker.files if picker else gr.File(file_count="multiple", visible=False)
             run = gr.Button(t("judge.run"), variant="primary")
             with gr.Accordion(t("judge.lesson.accordion"), open=True):
                 gr.Markdown(t("judge.lesson.body"))
@@ -99,7 +108,7 @@ def build_judge_tab(
             )
             table = gr.Markdown()
             logits = gr.JSON(label=t("judge.logits.label"))
-    c = {"images": images, "model": model, "seeds": seeds}
+    c = {"images": images, "model": model, "seeds": seeds, "latent_files": files}
     gr.on(
         [run.click, seeds.submit],
         friendly(handlers.judge_images, release_memory),

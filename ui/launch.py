@@ -37,6 +37,11 @@ API_ENDPOINTS = (  # the README's API section
     "lab_train",
     "lab_compare",
     "lab_highres",
+    "library_list",
+    "library_add",
+    "library_files",
+    "library_rename",
+    "library_delete",
 )
 # The endpoints that are MCP tools (README: MCP): what an anonymous visitor of a public Space
 # may run in one call. The others stay in the API, but are no tools: a fine-tune or a GAN lab

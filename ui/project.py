@@ -59,8 +59,11 @@ def project_info(event: Progress, label: str, lang: str = "en") -> str:
 class ProjectHandlers:
     """The tab's events, each one call of `Projector`."""
 
-    def __init__(self, projector: Projector) -> None:
+    def __init__(
+        self, projector: Projector, keep: Callable[[str, str], object] | None = None
+    ) -> None:
         self.projector = projector
+        self.keep = keep  # (model, latent JSON): the projection into My latents
 
     def project(
         self,
@@ -90,7 +93,10 @@ class ProjectHandlers:
         events = self.projector.project(
             model, photo, crop, settings, session_key(request), face=chosen
         )
-        yield from _outputs(events, self.projector, progress, language_of(request))
+        for outputs in _outputs(events, self.projector, progress, language_of(request)):
+            if self.keep is not None and isinstance(outputs[6], str) and outputs[6]:
+                self.keep(model, outputs[6])
+            yield outputs
 
     def stop(self, request: gr.Request = None) -> None:
         self.projector.stop(session_key(request))
@@ -187,11 +193,13 @@ def build_project_tab(
     send_to: Mapping[str, gr.Textbox] | None = None,
     links: Permalinks | None = None,
     morpher: Morpher | None = None,
+    keep: Callable[[str, str], object] | None = None,
 ) -> None:
     """The Project tab's components and events (API: `/project`, and `/morph` with a
     `morpher`); `send_to` maps a tab's name to its latent textbox, for the "Send to ..."
-    buttons; `links` gets the tab's permalink."""
-    handlers = ProjectHandlers(projector)
+    buttons; `links` gets the tab's permalink; `keep(model, latent JSON)` puts each finished
+    projection into My latents."""
+    handlers = ProjectHandlers(projector, keep)
     gr.Markdown(handlers.loss_note)  # evaluated on page load (loads the loss once)
     with gr.Row():
         with gr.Column(scale=1):

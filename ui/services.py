@@ -11,14 +11,16 @@ from gradio.utils import get_upload_folder
 from core import store
 from core.device import release_memory, resolve_device, set_torch_threads
 from core.lanes import PriorityGate
-from core.paths import OUTPUT_ROOT_NAME
+from core.library import ItemStore
+from core.paths import OUTPUT_ROOT_NAME, library_dir
 from core.space_guard import SpaceGuard
 from gan.align.service import Aligner
-from gan.edit.service import Editor, faces_for_seeds
+from gan.edit.service import Editor, faces_for_latents, faces_for_seeds
 from gan.finetune.service import FineTuner
 from gan.generate.service import FaceStudio
 from gan.judge.service import Judge
 from gan.lab.service import Lab
+from gan.library.service import LatentLibrary
 from gan.morph.service import Morpher
 from gan.project.service import Projector
 from gan.video.service import VideoMaker
@@ -43,6 +45,7 @@ class Services:
     morpher: Morpher | None = None  # Project's morph of two photos
     losses: PerceptualLosses | None = None  # Project's perceptual losses, loaded once
     video: VideoMaker | None = None  # looping walks, grids and sweeps as MP4s
+    library: LatentLibrary | None = None  # each visitor's latents ("My latents")
 
     def release_memory(self) -> None:
         """Give cached GPU memory back (after an out-of-memory error)."""
@@ -80,9 +83,15 @@ def build_services(
     services.editor = Editor(studio, video=services.video)
     services.losses = PerceptualLosses(device)
     services.projector = Projector(studio, services.losses.load, aligner=Aligner())
-    services.judge = Judge(device, lambda name, seeds: faces_for_seeds(studio, name, seeds))
+    services.judge = Judge(
+        device,
+        lambda name, seeds: faces_for_seeds(studio, name, seeds),
+        lambda name, files: faces_for_latents(studio, name, files),
+    )
     services.morpher = Morpher(services.projector, services.judge)
     services.lab = Lab(device, pause=gate.pause, output_dir=studio.output_dir)
+    items = ItemStore(library_dir(guard.data), guard.quotas)
+    services.library = LatentLibrary(items, studio.generator, studio.output_dir)
     return services
 
 

@@ -15,6 +15,7 @@ from ui.i18n import t
 from ui.interpolate import build_interpolate_tab
 from ui.lab import build_lab_tab
 from ui.lesson import build_lesson_tab
+from ui.library import build_library_tab
 from ui.links import Permalinks
 from ui.style import build_style_tab
 from ui.style_mix import build_style_mix_tab
@@ -26,7 +27,7 @@ def build_tabs(header: Header, s: Any, release: Callable[[], None], links: Perma
     model = header.model
     with gr.Tabs() as tabs:
         with gr.Tab(t("tab.generate"), id="generate"):
-            build_generate_tab(model, s.studio, release, links)
+            build_generate_tab(model, s.studio, release, links, s.library)
         with gr.Tab(t("tab.interpolate"), id="interpolate"):
             build_interpolate_tab(model, s.studio, release, links, s.video)
         with gr.Tab(t("tab.style_mixing"), id="style_mixing"):
@@ -39,6 +40,9 @@ def build_tabs(header: Header, s: Any, release: Callable[[], None], links: Perma
         build_tool_tabs(model, s, release, links)  # Edit, Project, Judge
         with gr.Tab(t("tab.lab"), id="lab"):
             build_lab_tab(s.lab, links)
+        if s.library is not None:
+            with gr.Tab(t("tab.library"), id="library"):
+                build_library_tab(model, s.library)
         with gr.Tab(t("tab.lesson"), id="lesson"):
             build_lesson_tab(model, s.studio, s.judge, release, tabs)
     return tabs

@@ -1,5 +1,5 @@
 """The Edit, Project and Judge tabs (issue 13), built together so that Project can send its
-latents to Edit."""
+latents to Edit; Project's latents also go into My latents, from where every tab takes them."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from typing import Any
 
 import gradio as gr
 
+from gan.library.service import Origin
+from ui.common import current_caller
 from ui.edit import build_edit_tab
 from ui.i18n import t
 from ui.judge import build_judge_tab
@@ -22,16 +24,30 @@ def build_tool_tabs(
     links: Permalinks | None = None,
 ) -> None:
     """The three tabs, inside the app's `gr.Tabs()`, each with its permalink."""
+    library = getattr(services, "library", None)
     with gr.Tab(t("tab.edit"), id="edit"):
-        edit = build_edit_tab(model, services.editor, release_memory, links)
+        edit = build_edit_tab(model, services.editor, release_memory, links, library)
     with gr.Tab(t("tab.project"), id="project"):
+        keep = keep_projection(library) if library is not None else None
+        send_to = {"Edit": edit.latent_text}
         build_project_tab(
             model,
             services.projector,
             release_memory,
-            {"Edit": edit.latent_text},
+            send_to,
             links,
-            getattr(services, "morpher", None),
+            morpher=getattr(services, "morpher", None),
+            keep=keep,
         )
     with gr.Tab(t("tab.judge"), id="judge"):
-        build_judge_tab(model, services.judge, release_memory, links)
+        build_judge_tab(model, services.judge, release_memory, links, library)
+
+
+def keep_projection(library: Any) -> Callable[[str, str], object]:
+    """Project's `keep`: a finished projection into the caller's My latents."""
+
+    def keep(model: str, latent_text: str) -> object:
+        owner = current_caller().owner_id
+        return library.add_text(owner, model, latent_text, Origin("projection"))
+
+    return keep

@@ -265,3 +265,18 @@ def faces_for_seeds(studio: FaceStudio, name: str, seeds: list[int]) -> np.ndarr
     generator = studio.generator(name)
     z = latents.seeds_to_z(list(seeds), latent_dims(generator)[0])
     return render(generator, z_to_latent(generator, z, 1.0))
+
+
+def faces_for_latents(studio: FaceStudio, name: str, files: Sequence[str | Path]) -> np.ndarray:
+    """The model's faces for latent files (every vector of each; z at ψ = 1, w as it is),
+    uint8 (N, H, W, 3): what Judge scores of My latents."""
+    generator = studio.generator(name)
+    found = [latents.read_latent(f, "", *latent_dims(generator)) for f in files]
+    wanted = [
+        g.value if g.space == "w" else z_to_latent(generator, g.value, 1.0)
+        for g in found
+        if g is not None
+    ]
+    if not wanted:
+        raise UserInputError("give seeds or a latent vector")
+    return np.concatenate([render(generator, latent) for latent in wanted])

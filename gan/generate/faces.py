@@ -90,6 +90,7 @@ class FacesRequest:
     latent_vector: str = ""
     latent_file: str | Path | None = None
     sg2: SG2Settings | None = None
+    latent_files: tuple[str | Path, ...] = ()  # My latents' files (or uploads), before seeds
 
 
 @dataclass

@@ -350,7 +350,9 @@ class FaceStudio:
         r, z, w, seed_list = request, None, None, None
         G = self.resolve(model)
         dims = (self.nz(G), *families.w_shape(G))
-        if given := latents.read_latent(r.latent_file, r.latent_vector, *dims):
+        if r.latent_files:
+            z, w = self._from_files(G, r.latent_files, r.sg2)
+        elif given := latents.read_latent(r.latent_file, r.latent_vector, *dims):
             z, w = (given.value, None) if given.space == "z" else (None, given.value)
         if z is None and w is None:
             seed_list = latents.parse_seeds(r.seeds)
@@ -383,6 +385,25 @@ class FaceStudio:
             for f, label in ((faces, "before"), (other_faces, "after"))
         ]
         return faces, other_faces, *grids
+
+    def _from_files(
+        self, G: nn.Module, files: tuple, sg2: SG2Settings | None
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """(z, None) or (None, w) from several latent files, in order; z files are mapped
+        where another file is a w (a W family takes both)."""
+        dims = (self.nz(G), *families.w_shape(G))
+        found = [latents.read_latent(f, "", *dims) for f in files if f]
+        found = [f for f in found if f is not None]
+        if not found:
+            return None, None
+        if sum(len(f.value) for f in found) > latents.MAX_SEEDS:
+            count = latents.LATENT_COUNT
+            raise UserInputError(count, "msg.error.latent_count", max=latents.MAX_SEEDS)
+        if all(f.space == "z" for f in found):
+            return torch.cat([f.value for f in found]), None
+        s = sg2 or SG2Settings()
+        ws = [f.value if f.space == "w" else self.map(G, f.value, s) for f in found]
+        return None, torch.cat(ws)
 
     def interpolate_request(
         self,

@@ -38,9 +38,12 @@ class Judge:
     """Service: loads each model's D once (reloaded when the file changes) and scores uploads,
     and faces the model makes (`faces(name, seeds)`, e.g. `FaceStudio`-backed, passed in)."""
 
-    def __init__(self, device: torch.device | str = "cpu", faces: Any = None) -> None:
+    def __init__(
+        self, device: torch.device | str = "cpu", faces: Any = None, latent_faces: Any = None
+    ) -> None:
         self.device = torch.device(device)
         self.faces = faces  # (name, seeds) -> uint8 images (N, H, W, 3)
+        self.latent_faces = latent_faces  # (name, latent files) -> uint8 images (N, H, W, 3)
         self._cache: dict[str, tuple[tuple, nn.Module]] = {}
 
     def discriminator(self, name: str) -> nn.Module:
@@ -67,9 +70,14 @@ class Judge:
         return judge(D, prepare_images(sources, resolution, channels), together)
 
     def score_request(
-        self, name: str, sources: Sequence[Any], seeds: list[int] | None = None
+        self,
+        name: str,
+        sources: Sequence[Any],
+        seeds: list[int] | None = None,
+        latent_files: Sequence[str] | None = None,
     ) -> Judged:
-        """Uploads (in upload order), then the model's faces for `seeds`: D's verdict on all."""
+        """Uploads (in upload order), the model's faces for `seeds`, then its faces for the
+        latent files (My latents): D's verdict on all."""
         D = self.discriminator(name)
         channels, resolution = resolution_of(D)
         items: list[Any] = list(sources or [])
@@ -79,6 +87,12 @@ class Judge:
                 raise UserInputError("this server cannot generate faces to judge")
             items += list(self.faces(name, seeds))
             labels += [f"seed {s}" for s in seeds]
+        if latent_files:
+            if self.latent_faces is None:
+                raise UserInputError("this server cannot generate faces to judge")
+            faces = list(self.latent_faces(name, latent_files))
+            items += faces
+            labels += [f"latent {i + 1}" for i in range(len(faces))]
         batch = prepare_images(items, resolution, channels)
         shown = list(image_io.to_uint8(batch.numpy()))
         return Judged(judge(D, batch), shown, labels)

@@ -158,12 +158,12 @@ def test_interpolate_edge_arguments(client, kwargs, message):
 NAN_BODIES = {
     "generate psi NaN": (
         "generate",
-        '["1", NaN, "dcgan-digiface", "", null, "const", 0, 0, 0, 0, 0]',
+        '["1", NaN, "dcgan-digiface", "", null, "const", 0, 0, 0, 0, 0, null, false]',
         "finite|between",
     ),
     "generate psi Infinity": (
         "generate",
-        '["1", Infinity, "dcgan-digiface", "", null, "const", 0, 0, 0, 0, 0]',
+        '["1", Infinity, "dcgan-digiface", "", null, "const", 0, 0, 0, 0, 0, null, false]',
         "max",
     ),
     "interpolate frames NaN": (
@@ -180,14 +180,14 @@ NAN_BODIES = {
     ),
     "generate seeds as object": (
         "generate",
-        '[{"a": 1}, 1, "dcgan-digiface", "", null, "const", 0, 0, 0, 0, 0]',
+        '[{"a": 1}, 1, "dcgan-digiface", "", null, "const", 0, 0, 0, 0, 0, null, false]',
         "seed",
     ),
     "generate wrong arity": ("generate", '["1"]', "argument|input|expected|missing"),
     "generate forged file path": (
         "generate",
         '["1", 1, "dcgan-digiface", "", {"path": "/etc/passwd", '
-        '"meta": {"_type": "gradio.FileData"}}, "const", 0, 0, 0, 0, 0]',
+        '"meta": {"_type": "gradio.FileData"}}, "const", 0, 0, 0, 0, 0, null, false]',
         None,  # Gradio refuses it before the handler; the message is not shown (see security)
     ),
 }

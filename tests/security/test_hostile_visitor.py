@@ -175,6 +175,8 @@ HARMLESS = {
     "restore",  # ui.links: a permalink's query parameters into the form
     "rerun",  # ui.links: calls the tab's own checked handler with the caller's request
     "rerun_stream",
+    "selected_face",  # ui.generate: the index of the face clicked (no input)
+    "chosen_entry",  # ui.library: the id of the thumbnail clicked, from the page's own list
 }
 
 
@@ -270,6 +272,37 @@ def test_b_cannot_resume_push_or_delete_a_model(space, visitors):
     ok, error = b.call(demo, "delete_model", ["my-faces"])
     assert not ok and "no model 'my-faces'" in error
     assert (services.guard.models.root / a.owner_id(services) / "my-faces").is_dir()
+
+
+def test_b_cannot_list_see_download_rename_delete_or_use_my_latents(space, visitors):
+    """A keeps faces in My latents; B, with A's entry ids (copied or guessed) and the
+    entries' own paths on the server, gets nothing of them."""
+    _, demo, services, _ = space
+    a, b = visitors
+    ok, _ = a.call(demo, "generate", inputs_of(demo, "generate", seeds="7", save_to_library=True))
+    assert ok
+    ok, (_, entries) = a.call(demo, "library_list", [])
+    assert ok and [e["name"] for e in entries] == ["seed 7"]
+    entry_id = entries[0]["entry_id"]
+    ok, (gallery, theirs) = b.call(demo, "library_list", [])
+    assert ok and theirs == [] and gallery == []
+    for api, data in (
+        ("library_files", [entry_id]),
+        ("library_rename", [entry_id, "mine now"]),
+        ("library_delete", [entry_id]),
+        ("library_files", ["0" * 32]),  # a guessed id answers the same
+    ):
+        ok, error = b.call(demo, api, data)
+        assert not ok and "no such entry" in error, (api, error)
+    stored = services.library.store.get(a.owner_id(services), entry_id)
+    forged = {"path": str(stored.file("latent.json")), "meta": {"_type": "gradio.FileData"}}
+    payload = inputs_of(demo, "generate", latent_files=[forged])
+    ok, error = b.call(demo, "generate", payload)
+    assert not ok and "only files uploaded to this app are accepted" in error
+    reloaded = Visitor(space[0])  # A's page again after a reload: a new session, A's cookie
+    reloaded.http.headers["Cookie"] = a.http.headers["Cookie"]
+    ok, (_, entries) = reloaded.call(demo, "library_list", [])
+    assert ok and [(e["entry_id"], e["name"]) for e in entries] == [(entry_id, "seed 7")]
 
 
 def test_a_forged_session_hash_or_cookie_does_not_give_a_identity(space, visitors):

@@ -74,7 +74,7 @@ def test_forged_file_paths_in_api_calls_are_refused(app_url, client):
         body = (
             '{"data": ["1", 1, "dcgan-digiface", "", '
             f'{{"path": "{path}", "meta": {{"_type": "gradio.FileData"}}}}, '
-            '"const", 0, 0, 0, 0, 0]}'
+            '"const", 0, 0, 0, 0, 0, null, false]}'
         )
         event, detail = call_raw(app_url, "generate", body)
         assert event == "error"
@@ -105,7 +105,8 @@ def server_paths(app_url: str, seeds: str) -> list[Path]:
     event, data = call_raw(
         app_url,
         "generate",
-        f'{{"data": ["{seeds}", 1, "dcgan-digiface", "", null, "const", 0, 0, 0, 0, 0]}}',
+        f'{{"data": ["{seeds}", 1, "dcgan-digiface", "", null, "const", 0, 0, 0, 0, 0, '
+        "null, false]}",
     )
     assert event == "complete", data
     paths: list[Path] = []

@@ -1,0 +1,1 @@
+"""My latents: the per-visitor latent library (`service.LatentLibrary`)."""
