@@ -49,6 +49,7 @@ class Quotas:
     upload_ttl_s: float = 900.0  # uploads and outputs are deleted after this
     max_sessions: int = 300  # browser sessions whose page state the server keeps
     session_ttl_s: float = 1800.0  # a session idle this long is forgotten
+    lab2d_max_runs: int = 64  # 2D lab runs kept in memory (~0.2 MB each), the oldest dropped
 
     @classmethod
     def for_owner(cls) -> Quotas:
@@ -76,6 +77,7 @@ class Quotas:
             upload_ttl_s=3600.0,
             max_sessions=10_000,
             session_ttl_s=1e9,
+            lab2d_max_runs=1024,
         )
 
     @classmethod

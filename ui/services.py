@@ -18,6 +18,7 @@ from gan.finetune.service import FineTuner
 from gan.generate.service import FaceStudio
 from gan.judge.service import Judge
 from gan.lab.service import Lab
+from gan.lab2d.service import Lab2D
 from gan.project.service import Projector
 from style.lpips import PerceptualLosses
 from style.service import Stylist
@@ -37,6 +38,7 @@ class Services:
     projector: Projector | None = None
     judge: Judge | None = None
     lab: Lab | None = None  # the GAN lab's from-scratch runs
+    lab2d: Lab2D | None = None  # the 2D lab's runs, by session (CPU, time slices)
     losses: PerceptualLosses | None = None  # Project's perceptual losses, loaded once
 
     def release_memory(self) -> None:
@@ -75,6 +77,7 @@ def build_services(
     services.projector = Projector(studio, services.losses.load)
     services.judge = Judge(device, lambda name, seeds: faces_for_seeds(studio, name, seeds))
     services.lab = Lab(device, pause=gate.pause)
+    services.lab2d = Lab2D(pause=gate.pause, max_runs=guard.quotas.lab2d_max_runs)
     return services
 
 

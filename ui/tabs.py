@@ -37,5 +37,5 @@ def build_tabs(header: Header, s: Any, release: Callable[[], None], links: Perma
             build_delete_control(header)
         build_tool_tabs(model, s, release, links)  # Edit, Project, Judge
         with gr.Tab(t("tab.lab"), id="lab"):
-            build_lab_tab(s.lab, links)
+            build_lab_tab(s.lab, links, s.lab2d)
     return tabs
