@@ -23,7 +23,9 @@ from ui.common import LAB2D_LANE, friendly, inputs_for, session_key
 from ui.i18n import language_of, t, translate
 
 PRESET = "ring"
-TICK_S = 0.3  # the Play timer's interval (a tick trains for `gan.lab2d.service.SLICE_S`)
+TICK_S = 0.1  # the Play timer's interval: a tick (training for `gan.lab2d.service.SLICE_S`,
+# then a frame) runs longer, and the timer skips ticks while one is pending, so the next
+# starts soon after the last one's frame is shown
 FORM = ("data", "loss", "optimizer", "lr_d", "lr_g", "d_steps", "steps", "seed")
 MAX_POINTS = 2000  # points taken from a drawing
 

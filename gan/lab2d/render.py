@@ -16,8 +16,8 @@ from PIL import Image, ImageDraw
 from gan.lab2d.distributions import VIEW
 from gan.lab2d.trainer import Trainer2D
 
-SIZE = 360  # pixels per side
-HEAT = 72  # D is evaluated on a HEAT x HEAT grid, then scaled up
+SIZE = 320  # pixels per side
+HEAT = 64  # D is evaluated on a HEAT x HEAT grid, then scaled up
 ARROWS = 96  # G's points that get an arrow
 ARROW_PX = 28.0  # the length of the longest arrows (95th percentile), in pixels
 REAL = (22, 150, 70)
@@ -45,9 +45,17 @@ def heat_map(realness: torch.Tensor) -> Image.Image:
     return image.resize((SIZE, SIZE), Image.Resampling.BILINEAR)
 
 
-def _dots(draw: ImageDraw.ImageDraw, points: torch.Tensor, colour: tuple, r: float) -> None:
-    for x, y in to_pixels(points):
-        draw.ellipse((x - r, y - r, x + r, y + r), fill=colour)
+def _dots(image: Image.Image, points: torch.Tensor, colour: tuple) -> Image.Image:
+    """`image` with a 3 x 3 dot of `colour` at each point (stamped in numpy: one call for
+    all points, several times faster than drawing each)."""
+    a = np.array(image)
+    p = np.rint(to_pixels(points)).astype(np.int64)
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            x, y = p[:, 0] + dx, p[:, 1] + dy
+            inside = (x >= 0) & (x < SIZE) & (y >= 0) & (y < SIZE)
+            a[y[inside], x[inside]] = colour
+    return Image.fromarray(a)
 
 
 def _arrows(draw: ImageDraw.ImageDraw, start: torch.Tensor, push: torch.Tensor) -> None:
@@ -70,12 +78,9 @@ def _arrows(draw: ImageDraw.ImageDraw, start: torch.Tensor, push: torch.Tensor) 
 
 def d_view(run: Trainer2D) -> np.ndarray:
     """D's heat map, the real points, G's points and their gradient arrows (SIZE, SIZE, 3)."""
-    image = heat_map(run.decision(HEAT, VIEW))
-    draw = ImageDraw.Draw(image)
-    _dots(draw, run.real_shown, REAL, 1.6)
     points, push = run.arrows()
-    _dots(draw, points, FAKE, 1.6)
-    _arrows(draw, points, push)
+    image = _dots(_dots(heat_map(run.decision(HEAT, VIEW)), run.real_shown, REAL), points, FAKE)
+    _arrows(ImageDraw.Draw(image), points, push)
     return np.asarray(image)
 
 
@@ -85,6 +90,5 @@ def g_view(run: Trainer2D) -> np.ndarray:
     draw = ImageDraw.Draw(image)
     for curve in run.manifold():
         draw.line([tuple(p) for p in to_pixels(curve)], fill=(205, 190, 222), width=1)
-    _dots(draw, run.real_shown, (150, 205, 165), 1.6)
-    _dots(draw, run.samples(), FAKE, 1.6)
+    image = _dots(_dots(image, run.real_shown, (150, 205, 165)), run.samples(), FAKE)
     return np.asarray(image)

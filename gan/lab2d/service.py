@@ -27,7 +27,7 @@ from gan.lab2d.render import d_view, g_view
 from gan.lab2d.settings import Lab2DSettings
 from gan.lab2d.trainer import Counters, Trainer2D
 
-SLICE_S = 0.25  # training time per Play tick, before its frame is drawn
+SLICE_S = 0.2  # training time per Play tick, before its frame is drawn (2-4 frames/s)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,6 @@ from gan.lab2d.settings import PRESETS, Lab2DSettings
 from gan.lab2d.trainer import Trainer2D
 
 
-
 @pytest.fixture(autouse=True)
 def one_thread():
     """A tiny MLP runs fastest on one thread (as the service runs it)."""
@@ -171,4 +170,4 @@ def test_play_trains_in_slices_up_to_its_steps_and_pause_stops_it():
 def test_a_drawing_becomes_its_own_distribution():
     points = [[x / 10, 0.5] for x in range(-10, 10)]
     frame = Lab2D().show("d", Lab2DSettings(data="drawn").checked(), points)
-    assert frame.coverage.modes == 8 and frame.d_view.shape == (360, 360, 3)
+    assert frame.coverage.modes == 8 and frame.d_view.shape == (320, 320, 3)
