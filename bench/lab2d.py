@@ -23,7 +23,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from gan.lab2d.service import Frame, Lab2D
+from gan.lab2d.service import SLICE_S, Frame, Lab2D, Run2D
 from gan.lab2d.settings import PRESETS
 
 log = logging.getLogger("bench.lab2d")
@@ -35,6 +35,31 @@ def encoded(frame: Frame) -> Frame:
     for view in (frame.d_view, frame.g_view):
         Image.fromarray(view).save(io.BytesIO(), format="png")
     return frame
+
+
+def cpu_ms(fn, n: int) -> float:
+    """CPU milliseconds of this process per call of `fn` (n calls)."""
+    started = time.process_time()
+    for _ in range(n):
+        fn()
+    return (time.process_time() - started) / n * 1000
+
+
+def costs(name: str) -> dict:
+    """CPU ms of one training step and of one frame (drawn and PNG-encoded) of preset
+    `name`, and Play's rates on one free core from them."""
+    run = Run2D(PRESETS[name], None)
+    for _ in range(20):
+        run.trainer.step()
+    step = cpu_ms(run.trainer.step, 200)
+    frame = cpu_ms(lambda: encoded(run.frame()), 10)
+    fps = 1 / (SLICE_S + frame / 1000)
+    return {
+        "cpu_ms_per_step": round(step, 2),
+        "cpu_ms_per_frame": round(frame, 1),
+        "one_free_core_steps_per_s": round(SLICE_S / (step / 1000) * fps, 1),
+        "one_free_core_frames_per_s": round(fps, 2),
+    }
 
 
 def play(name: str, seconds: float) -> dict:
@@ -59,6 +84,7 @@ def play(name: str, seconds: float) -> dict:
         "frames_per_cpu_s": round(frames / cpu, 2),
         "modes_covered": f"{frame.coverage.covered}/{frame.coverage.modes}",
         "collapsed": frame.coverage.collapsed,
+        **costs(name),
     }
 
 
@@ -66,7 +92,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     parser = argparse.ArgumentParser()
     parser.add_argument("--presets", nargs="*", default=list(PRESETS))
-    parser.add_argument("--seconds", type=float, default=120.0)
+    parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     rows = [play(name, args.seconds) for name in args.presets]

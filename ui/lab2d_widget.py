@@ -13,10 +13,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import gradio as gr
-import numpy as np
 
-from gan.lab2d.distributions import NAMES, VIEW
+from gan.lab2d.distributions import MAX_DRAWN, NAMES
 from gan.lab2d.losses import LOSSES
+from gan.lab2d.render import from_pixel, points_view
 from gan.lab2d.service import Frame, Lab2D
 from gan.lab2d.settings import MAX_STEPS, OPTIMIZERS, PRESETS, Lab2DSettings
 from ui.common import LAB2D_LANE, friendly, inputs_for, session_key
@@ -27,7 +27,6 @@ TICK_S = 0.1  # the Play timer's interval: a tick (training for `gan.lab2d.servi
 # then a frame) runs longer, and the timer skips ticks while one is pending, so the next
 # starts soon after the last one's frame is shown
 FORM = ("data", "loss", "optimizer", "lr_d", "lr_g", "d_steps", "steps", "seed")
-MAX_POINTS = 2000  # points taken from a drawing
 
 
 @dataclass
@@ -76,26 +75,16 @@ def status_text(frame: Frame, lang: str = "en") -> str:
     return f"{steps}  \n{meter}"
 
 
-def points_from_drawing(value: Any) -> list[list[float]] | None:
-    """The drawn pixels of a Sketchpad value as (x, y) points in the views' window (at most
-    `MAX_POINTS`, evenly picked); None when nothing is drawn."""
-    image = value.get("composite") if isinstance(value, dict) else value
-    if image is None:
-        return None
-    a = np.asarray(image)
-    if a.ndim != 3 or a.shape[0] < 2 or a.shape[1] < 2:
-        return None
-    ink = a[..., :3].astype(np.float32).mean(axis=-1) < 200
-    if a.shape[-1] == 4:
-        ink &= a[..., 3] > 0
-    ys, xs = np.nonzero(ink)
-    if len(xs) == 0:
-        return None
-    pick = np.linspace(0, len(xs) - 1, min(len(xs), MAX_POINTS)).astype(int)
-    h, w = a.shape[:2]
-    x = (xs[pick] / (w - 1) * 2 - 1) * VIEW * 0.9
-    y = (1 - ys[pick] / (h - 1) * 2) * VIEW * 0.9
-    return np.stack([x, y], axis=1).round(4).tolist()
+def add_point(points: list | None, evt: gr.SelectData) -> tuple:
+    """A click on the pad adds the point under it (page state only, at most `MAX_DRAWN`)."""
+    x, y = (float(v) for v in evt.index[:2])
+    points = [*(points or []), [round(c, 4) for c in from_pixel(x, y)]][-MAX_DRAWN:]
+    return points, points_view(points)
+
+
+def clear_points() -> tuple:
+    """No points of the visitor's own."""
+    return None, points_view(None)
 
 
 class Lab2DHandlers:
@@ -204,10 +193,6 @@ class Lab2DHandlers:
         self.lab2d.pause_run(session_key(request))
         return gr.Timer(active=False)
 
-    def drawn_points(self, drawing: Any = None, request: gr.Request = None) -> Any:
-        """The drawing's points, kept in the page's state for the runs."""
-        return points_from_drawing(drawing)
-
 
 def _form(values: dict) -> dict:
     return {k: values[k] for k in FORM}
@@ -251,12 +236,19 @@ def _form_inputs(compact: bool) -> dict[str, gr.components.Component]:
     return c
 
 
-def _drawing(compact: bool) -> tuple[gr.components.Component, gr.State]:
-    """The pad for the visitor's own points, and the points it holds."""
+def _drawing(compact: bool) -> tuple[gr.Image, gr.State, gr.Button]:
+    """The pad where clicks add the visitor's own points, the points, and Clear."""
     points = gr.State(None)
     with gr.Accordion(t("lab2d.draw"), open=False, visible=not compact):
-        pad = gr.Sketchpad(label=t("lab2d.draw.label"), type="numpy", height=320)
-    return pad, points
+        pad = gr.Image(
+            points_view(None),
+            label=t("lab2d.draw.label"),
+            interactive=False,
+            format="png",
+            elem_classes="lab2d-pad",
+        )
+        clear = gr.Button(t("lab2d.clear"), size="sm")
+    return pad, points, clear
 
 
 def _buttons() -> dict[str, gr.Button]:
@@ -291,21 +283,25 @@ def _views(first: Frame) -> tuple[gr.Image, gr.Image, gr.Markdown]:
 
 
 def build_lab2d_widget(lab2d: Lab2D, compact: bool = False) -> Lab2DWidget:
-    """The 2D lab on `lab2d`, wired: full (settings, drawing pad, legend) or `compact`
+    """The 2D lab on `lab2d`, wired: full (settings, a pad for your own points, legend) or
+    `compact`
     (the ring preset, the buttons, the views and the meter; settings folded away)."""
     first = lab2d.preview(PRESETS[PRESET])
     d, g, status = _views(first)
     buttons = _buttons()
     gr.Markdown(t("lab2d.legend"))
     c = _form_inputs(compact)
-    pad, c["points"] = _drawing(compact)
+    pad, c["points"], clear = _drawing(compact)
     timer = gr.Timer(TICK_S, active=False)
     widget = Lab2DWidget(c, buttons, d, g, status, timer)
-    _wire(widget, Lab2DHandlers(lab2d), pad)
+    _wire(widget, Lab2DHandlers(lab2d))
+    quiet = {"api_visibility": "private", "queue": False, "show_progress": "hidden"}
+    pad.select(add_point, c["points"], [c["points"], pad], **quiet)
+    clear.click(clear_points, None, [c["points"], pad], **quiet)
     return widget
 
 
-def _wire(w: Lab2DWidget, h: Lab2DHandlers, pad: gr.components.Component) -> None:
+def _wire(w: Lab2DWidget, h: Lab2DHandlers) -> None:
     outputs = [w.d_view, w.g_view, w.status, w.timer]
     quiet = {"api_visibility": "private", "show_progress": "hidden", **LAB2D_LANE}
     for name, fn in (("step_d", h.step_d), ("step_g", h.step_g), ("play", h.play_2d)):
@@ -324,12 +320,5 @@ def _wire(w: Lab2DWidget, h: Lab2DHandlers, pad: gr.components.Component) -> Non
         form,
         api_visibility="private",
         queue=False,
-        show_progress="hidden",
-    )
-    pad.change(
-        friendly(h.drawn_points),
-        pad,
-        w.inputs["points"],
-        api_visibility="private",
         show_progress="hidden",
     )

@@ -12,8 +12,8 @@ import torch
 from core.errors import UserInputError
 
 NAMES = ("ring", "grid", "moons", "line", "drawn")
-MIN_DRAWN = 8  # points a drawing needs
-MAX_DRAWN = 4096  # points kept from a drawing
+MIN_DRAWN = 3  # points the visitor's own data needs
+MAX_DRAWN = 256  # points kept of the visitor's own
 VIEW = 2.0  # every distribution lies inside [-VIEW, VIEW]^2, the views' window
 K_SIGMA = 3.0  # a sample within K_SIGMA standard deviations of a mode is "high quality"
 RING_SIGMA = 0.05
@@ -93,7 +93,7 @@ def drawn(points: torch.Tensor, noise: float = 0.03, anchors: int = 8) -> Distri
     """The visitor's points (N, 2) in the view's window, jittered by `noise`; its "modes"
     are `anchors` of them spread by farthest-point sampling."""
     if points.ndim != 2 or points.shape[1] != 2 or len(points) < MIN_DRAWN:
-        raise UserInputError(f"draw at least {MIN_DRAWN} points (a few strokes) first")
+        raise UserInputError(f"click at least {MIN_DRAWN} points on the pad first")
     points = points[:MAX_DRAWN].float().clamp(-VIEW, VIEW)
     modes = farthest_points(points, anchors)
     spread = torch.cdist(modes, modes) + 1e9 * torch.eye(len(modes))

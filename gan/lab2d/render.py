@@ -92,3 +92,16 @@ def g_view(run: Trainer2D) -> np.ndarray:
         draw.line([tuple(p) for p in to_pixels(curve)], fill=(205, 190, 222), width=1)
     image = _dots(_dots(image, run.real_shown, (150, 205, 165)), run.samples(), FAKE)
     return np.asarray(image)
+
+
+def from_pixel(x: float, y: float) -> tuple[float, float]:
+    """A pixel of a view (x right, y down) -> the point of the plane under it."""
+    return (x / SIZE * 2 - 1) * VIEW, (1 - y / SIZE * 2) * VIEW
+
+
+def points_view(points: list[list[float]] | None) -> np.ndarray:
+    """The visitor's clicked points on a blank view (the "my points" data set)."""
+    image = Image.new("RGB", (SIZE, SIZE), (255, 255, 255))
+    if points:
+        image = _dots(image, torch.tensor(points, dtype=torch.float32).reshape(-1, 2), REAL)
+    return np.asarray(image)

@@ -145,7 +145,7 @@ class Lab2D:
 def _points(points: Sequence[Sequence[float]] | None) -> torch.Tensor:
     """The drawn points as (N, 2), within the view's window."""
     if points is None or len(points) == 0:
-        raise UserInputError("draw some strokes on the pad first, or choose another data set")
+        raise UserInputError("click some points on the pad first, or choose another data set")
     p = torch.as_tensor(np.asarray(points, dtype=np.float32)[:MAX_DRAWN])
     if p.ndim != 2 or p.shape[1] != 2 or not torch.isfinite(p).all():
         raise UserInputError("drawn points must be (x, y) pairs")

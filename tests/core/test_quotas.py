@@ -30,6 +30,7 @@ DOCUMENTED = [
     "GAN_STUDIO_UPLOAD_TTL_S",
     "GAN_STUDIO_MAX_SESSIONS",
     "GAN_STUDIO_SESSION_TTL_S",
+    "GAN_STUDIO_LAB2D_MAX_RUNS",
 ]
 
 
@@ -46,7 +47,13 @@ def test_visitor_defaults_are_safe_and_owner_generous():
     assert visitors.upload_ttl_s < owner.upload_ttl_s
     for name in ("max_models_per_visitor", "visitor_budget_mb", "max_total_frames", "hub_max_mb"):
         assert getattr(owner, name) > getattr(visitors, name)
-    for name in ("upload_mb_per_visitor", "upload_mb_total", "max_sessions", "session_ttl_s"):
+    for name in (
+        "upload_mb_per_visitor",
+        "upload_mb_total",
+        "max_sessions",
+        "session_ttl_s",
+        "lab2d_max_runs",
+    ):
         assert getattr(owner, name) > getattr(visitors, name)
 
 

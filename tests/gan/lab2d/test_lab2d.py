@@ -142,7 +142,7 @@ def test_bad_settings_are_refused_clearly():
     for bad in ({"loss": "hinge"}, {"lr_d": float("nan")}, {"steps": 0}, {"data": "spiral"}):
         with pytest.raises(UserInputError):
             Lab2DSettings(**bad).checked()
-    with pytest.raises(UserInputError, match="draw"):
+    with pytest.raises(UserInputError, match="click"):
         Lab2D().show("s", Lab2DSettings(data="drawn").checked(), None)
 
 
@@ -167,7 +167,7 @@ def test_play_trains_in_slices_up_to_its_steps_and_pause_stops_it():
     assert not lab.tick("p", s).playing
 
 
-def test_a_drawing_becomes_its_own_distribution():
+def test_clicked_points_become_their_own_distribution():
     points = [[x / 10, 0.5] for x in range(-10, 10)]
     frame = Lab2D().show("d", Lab2DSettings(data="drawn").checked(), points)
     assert frame.coverage.modes == 8 and frame.d_view.shape == (320, 320, 3)
