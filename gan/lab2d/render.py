@@ -64,7 +64,10 @@ def _arrows(draw: ImageDraw.ImageDraw, start: torch.Tensor, push: torch.Tensor) 
     v = v * np.array([1.0, -1.0])  # y points down in pixels
     norm = np.linalg.norm(v, axis=1)
     scale = ARROW_PX / max(float(np.percentile(norm, 95)), 1e-12)
-    for (x, y), (dx, dy), n in zip(a, v * scale, norm * scale, strict=True):
+    v, norm = v * scale, norm * scale
+    longest = 1.5 * ARROW_PX  # the few much longer arrows clipped, so they hide nothing
+    v = v * np.minimum(1.0, longest / np.maximum(norm, 1e-12))[:, None]
+    for (x, y), (dx, dy), n in zip(a, v, np.minimum(norm, longest), strict=True):
         if n < 1.0:
             continue
         draw.line((x, y, x + dx, y + dy), fill=(40, 40, 40), width=1)
