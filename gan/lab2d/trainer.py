@@ -34,9 +34,10 @@ class Trainer2D:
     def __init__(self, settings: Lab2DSettings, points: torch.Tensor | None = None) -> None:
         self.settings = settings
         self.data: Distribution = distribution(settings.data, points)
-        torch.manual_seed(settings.seed)
-        self.G = Generator2D(MLPConfig(Z_DIM, settings.hidden, settings.layers, 2))
-        self.D = Discriminator2D(MLPConfig(2, settings.hidden, settings.layers, 1))
+        with torch.random.fork_rng(devices=[]):  # seeded weights, the global RNG left as it was
+            torch.manual_seed(settings.seed)
+            self.G = Generator2D(MLPConfig(Z_DIM, settings.hidden, settings.layers, 2))
+            self.D = Discriminator2D(MLPConfig(2, settings.hidden, settings.layers, 1))
         self.opt_g = _optimizer(self.G, settings.lr_g, settings)
         self.opt_d = _optimizer(self.D, settings.lr_d, settings)
         self.rng = torch.Generator().manual_seed(settings.seed)
