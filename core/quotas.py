@@ -53,6 +53,7 @@ class Quotas:
     library_max_items: int = 50  # entries in a visitor's "My latents" (the oldest give way)
     library_max_mb: float = 20.0  # bytes of those entries, thumbnails included
     library_budget_mb: float = 1000.0  # all visitors' entries; the oldest anonymous go first
+    lab2d_max_runs: int = 64  # 2D lab runs kept in memory (~0.2 MB each), the oldest dropped
 
     @classmethod
     def for_owner(cls) -> Quotas:
@@ -84,6 +85,7 @@ class Quotas:
             library_max_items=10_000,
             library_max_mb=10_000.0,
             library_budget_mb=1e9,
+            lab2d_max_runs=1024,
         )
 
     @classmethod

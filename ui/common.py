@@ -96,6 +96,7 @@ def on_a_space() -> bool:
 CHEAP_LANE = {"concurrency_id": "cheap", "concurrency_limit": 2}  # generate, interpolate, ...
 HEAVY_LANE = {"concurrency_id": "heavy", "concurrency_limit": 1}  # stylize, projection
 TRAIN_LANE = {"concurrency_id": "train", "concurrency_limit": 1}  # fine-tuning
+LAB2D_LANE = {"concurrency_id": "lab2d", "concurrency_limit": 2}  # 2D lab: slices of <= 0.3 s
 # Judge decodes uploads (under its own pixel budget): never in the cheap lane's two slots.
 JUDGE_LANE = {"concurrency_id": "judge", "concurrency_limit": 1}
 # Small faces are sent at native resolution and scaled up crisply by the browser: give the

@@ -13,6 +13,7 @@ from gan.lab.collapse import DEFAULT_THRESHOLD
 from gan.lab.compare import SETTINGS
 from gan.lab.service import MAX_LAB_STEPS, Lab
 from gan.lab.train import PRESETS, LabProgress
+from gan.lab2d.service import Lab2D
 from ui.common import (
     arm_stop,
     current_deadline,
@@ -25,6 +26,7 @@ from ui.common import (
 )
 from ui.highres_view import build_highres_panel
 from ui.i18n import howto, language_of, t, translate
+from ui.lab2d_widget import build_lab2d_widget
 from ui.links import Permalinks
 
 PRESET = next(iter(PRESETS))
@@ -304,9 +306,11 @@ def _compare_outputs(grids, a_events, b_events, setting, values, text: Callable)
     return grids[0], grids[1], losses, collapse, text(a_events, b_events)
 
 
-def build_lab_tab(lab: Lab, links: Permalinks | None = None) -> None:
-    """The GAN lab tab (API: `/lab_train`, `/lab_compare`)."""
+def build_lab_tab(lab: Lab, links: Permalinks | None = None, lab2d: Lab2D | None = None) -> None:
+    """The GAN lab tab (API: `/lab_train`, `/lab_compare`), the 2D lab first."""
     handlers = LabHandlers(lab)
+    if lab2d is not None:
+        _lab2d_panel(lab2d)
     gr.Markdown(t("lab.intro"))
     howto("lab")
     with gr.Row():
@@ -364,6 +368,14 @@ def _highres_panel(lab: Lab) -> None:
     """High resolution as an experiment (`ui.highres_view`; API: `/lab_highres`)."""
     with gr.Accordion(t("lab.hr.accordion"), open=False):
         build_highres_panel(lab, api_name="lab_highres")
+
+
+def _lab2d_panel(lab2d: Lab2D) -> None:
+    """The 2D lab (`ui.lab2d_widget`), in full, in its own accordion."""
+    with gr.Accordion(t("lab2d.accordion"), open=True):
+        gr.Markdown(t("lab2d.intro"))
+        build_lab2d_widget(lab2d)
+        howto("lab2d", title="lab2d.howto")
 
 
 def _train_plots() -> list[gr.components.Component]:

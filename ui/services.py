@@ -20,6 +20,7 @@ from gan.finetune.service import FineTuner
 from gan.generate.service import FaceStudio
 from gan.judge.service import Judge
 from gan.lab.service import Lab
+from gan.lab2d.service import Lab2D
 from gan.library.service import LatentLibrary
 from gan.morph.service import Morpher
 from gan.project.service import Projector
@@ -43,6 +44,7 @@ class Services:
     judge: Judge | None = None
     lab: Lab | None = None  # the GAN lab's from-scratch runs
     morpher: Morpher | None = None  # Project's morph of two photos
+    lab2d: Lab2D | None = None  # the 2D lab's runs, by session (CPU, time slices)
     losses: PerceptualLosses | None = None  # Project's perceptual losses, loaded once
     video: VideoMaker | None = None  # looping walks, grids and sweeps as MP4s
     library: LatentLibrary | None = None  # each visitor's latents ("My latents")
@@ -92,6 +94,7 @@ def build_services(
     services.lab = Lab(device, pause=gate.pause, output_dir=studio.output_dir)
     items = ItemStore(library_dir(guard.data), guard.quotas)
     services.library = LatentLibrary(items, studio.generator, studio.output_dir)
+    services.lab2d = Lab2D(pause=gate.pause, max_runs=guard.quotas.lab2d_max_runs)
     return services
 
 

@@ -39,7 +39,7 @@ def build_tabs(header: Header, s: Any, release: Callable[[], None], links: Perma
             build_delete_control(header)
         build_tool_tabs(model, s, release, links)  # Edit, Project, Judge
         with gr.Tab(t("tab.lab"), id="lab"):
-            build_lab_tab(s.lab, links)
+            build_lab_tab(s.lab, links, s.lab2d)
         if s.library is not None:
             with gr.Tab(t("tab.library"), id="library"):
                 build_library_tab(model, s.library)

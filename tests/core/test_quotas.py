@@ -34,6 +34,7 @@ DOCUMENTED = [
     "GAN_STUDIO_LIBRARY_MAX_ITEMS",
     "GAN_STUDIO_LIBRARY_MAX_MB",
     "GAN_STUDIO_LIBRARY_BUDGET_MB",
+    "GAN_STUDIO_LAB2D_MAX_RUNS",
 ]
 
 
@@ -52,7 +53,13 @@ def test_visitor_defaults_are_safe_and_owner_generous():
         assert getattr(owner, name) > getattr(visitors, name)
     for name in ("max_video_pixels", "max_gif_bytes"):
         assert getattr(owner, name) > getattr(visitors, name)
-    for name in ("upload_mb_per_visitor", "upload_mb_total", "max_sessions", "session_ttl_s"):
+    for name in (
+        "upload_mb_per_visitor",
+        "upload_mb_total",
+        "max_sessions",
+        "session_ttl_s",
+        "lab2d_max_runs",
+    ):
         assert getattr(owner, name) > getattr(visitors, name)
 
 

@@ -172,6 +172,9 @@ HARMLESS = {
     "stop_armed",  # ui.common: the Stop button's colour (no input)
     "stop_neutral",
     "matching_preset",  # ui.lab: which preset four slider values are (numbers only)
+    "preset_2d",  # ui.lab2d_widget: a 2D preset's settings into the form (no run)
+    "add_point",  # ui.lab2d_widget: a clicked pixel into the page's own points (numbers only)
+    "clear_points",  # ui.lab2d_widget: empties them (no input)
     "restore",  # ui.links: a permalink's query parameters into the form
     "rerun",  # ui.links: calls the tab's own checked handler with the caller's request
     "rerun_stream",
