@@ -21,7 +21,7 @@ import gradio as gr
 
 from core.errors import UserInputError
 from ui import permalink
-from ui.common import warning
+from ui.common import PAGE_LOAD, warning
 from ui.i18n import t
 
 log = logging.getLogger("gan_studio")
@@ -83,8 +83,7 @@ class Permalinks:
             self._restore(targets),
             None,
             [state, *targets, *([tabs] if tabs is not None else [])],
-            api_visibility="private",
-            show_progress="hidden",
+            **PAGE_LOAD,
         )
         for linked in self.tabs.values():
             if linked.run is not None:
