@@ -12,7 +12,7 @@ Round by round, alternating which app goes first, it measures on each:
 - `client_ms`: `gradio_client` (`download_files=False`), the API round trip a script sees.
 
     python -m bench.cheap_path                      # 20 rounds, < 3 minutes on 2 cores
-    python -m bench.cheap_path --rounds 1 --no-browser --base HEAD --out /tmp/c.json   # CI
+    python -m bench.cheap_path --rounds 1 --calls 1 --no-browser --base none --out /tmp/c.json  # CI
 
 The result records the device, torch version, commit, base commit, the load average and the
 paths it measures (`bench.stale` compares them with `git log`).
@@ -144,10 +144,10 @@ def measure(urls: dict, rounds: int, calls: int, browser: Browser | None) -> dic
         client_call(clients[side], SEEDS[0])
     loads = {side: [] for side in urls} if browser else {}
     for r in range(PAGE_LOADS if browser else 0):
-        for side in SIDES if r % 2 == 0 else SIDES[::-1]:
+        for side in list(urls) if r % 2 == 0 else list(urls)[::-1]:
             loads[side].append(browser.open(side, urls[side]) / 1000)
     for r in range(rounds):
-        order = SIDES if r % 2 == 0 else SIDES[::-1]
+        order = list(urls) if r % 2 == 0 else list(urls)[::-1]
         seeds = SEEDS[r % 2]
         for side in order:
             times["server"][side] += [server_call(http, urls[side], seeds) for _ in range(calls)]
@@ -163,7 +163,8 @@ def measure(urls: dict, rounds: int, calls: int, browser: Browser | None) -> dic
 def compare(times: dict) -> dict:
     """p50/p95 per app, and the earlier code's p50 over ours."""
     out = {side: summary(t) for side, t in times.items()}
-    out["speedup_p50"] = round(out["before"]["p50"] / out["ours"]["p50"], 2)
+    if "before" in out:
+        out["speedup_p50"] = round(out["before"]["p50"] / out["ours"]["p50"], 2)
     return out
 
 
@@ -185,9 +186,10 @@ def run(args: argparse.Namespace) -> dict:
         work = {side: Path(folder) / side for side in (*SIDES, "source")}
         for path in work.values():
             path.mkdir()
-        before = baseline_source(args.base, work["source"])
-        device = args.device
-        apps = {"ours": App(work["ours"], device), "before": App(work["before"], device, before)}
+        apps = {"ours": App(work["ours"], args.device)}
+        if args.base != "none":
+            source = baseline_source(args.base, work["source"])
+            apps["before"] = App(work["before"], args.device, source)
         browser = None
         try:
             for app in apps.values():
@@ -214,7 +216,7 @@ def report(args: argparse.Namespace, results: dict, load_start, load_end) -> dic
         "torch": version("torch"),
         "gradio": version("gradio"),
         "commit": git_head(),
-        "base_commit": commit_of(args.base),
+        "base_commit": commit_of(args.base) if args.base != "none" else None,
         "measures": MEASURES,
         "load_average_1_5_15": {"start": load_start, "end": load_end},
         **results,
@@ -235,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--calls", type=int, default=5, help="raw server calls per round")
-    parser.add_argument("--base", default=BASE, help="git ref of the earlier code")
+    parser.add_argument("--base", default=BASE, help="git ref of the earlier code, or none")
     parser.add_argument("--no-browser", dest="browser", action="store_false")
     parser.add_argument("--device", default="cpu", help="the apps' GAN_STUDIO_DEVICE")
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/cheap_path_cpu.json")

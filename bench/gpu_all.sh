@@ -62,10 +62,13 @@ mkdir -p "$SCRATCH" "$OUT"
 if [ "$DRY_RUN" = 1 ]; then
   check_inputs || { echo "gpu_all: inputs missing"; exit 1; }
   echo "would time (on the GPU, each under its cap):"
+  total=0
   for step in "${STEPS[@]}"; do
     IFS='|' read -r name cap cmd <<<"$step"
     printf '  %-72s %4ss  %s\n' "$name" "$cap" "$cmd"
+    total=$((total + cap))
   done
+  echo "caps in all: ${total} s"
   exit 0
 fi
 
