@@ -81,7 +81,9 @@ def test_gpu_all_dry_run_checks_its_inputs_and_lists_every_step(tmp_path: Path):
 
 def test_stylegan2_cpu_bench_quick(tmp_path: Path):
     result = run_bench(["-m", "bench.stylegan2_cpu"], "--quick", tmp_path / "sg2.json")
-    for run in ("baseline", "studio", "api"):
+    for run in ("nvidia", "baseline", "studio", "api"):
         assert result[run]["median_s"] > 0
-    assert result["studio"]["speedup_vs_baseline"] > 0
+    assert result["studio"]["speedup_vs_nvidia"] > 0
+    assert result["nvidia"]["torch_threads_used"] == result["studio"]["torch_threads_used"]
+    assert result["nvidia"]["image_max_abs_diff_vs_ours"] < 1e-3  # the same weights
     assert len(result["machine"]["load_average_1_5_15"]) == 3
