@@ -17,8 +17,9 @@ of a generator handler) on whichever pool thread is free, so the gate sets it on
 thread every time, through an injected function (this module imports no torch): one thread for
 cheap work (two one-thread requests use two cores better than one two-thread request on a busy
 machine), `cheap_idle_threads` for a cheap call alone (no other cheap call, no heavy iteration
-within `quiet_s`), and for a heavy iteration one thread while cheap work ran within `quiet_s`,
-else all cores.
+within `quiet_s`, and the machine's 1-minute load below its core count: on a machine busy with
+other processes, two threads wait on each other, 2.5x slower than one as measured here), and
+for a heavy iteration one thread while cheap work ran within `quiet_s`, else all cores.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ class PriorityGate:
         idle_threads: int | None = None,
         quiet_s: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
+        load: Callable[[], float] = lambda: os.getloadavg()[0],
     ) -> None:
         if max_wait_s < 0:
             raise ValueError("max_wait_s must be >= 0")
@@ -64,6 +66,7 @@ class PriorityGate:
         self.quiet_s = quiet_s
         self._set_threads = set_threads
         self._clock = clock
+        self._load = load
         self._cond = threading.Condition()
         self._cheap = 0
         self._last_cheap = -float("inf")
@@ -83,6 +86,7 @@ class PriorityGate:
         with self._cond:
             self._cheap += 1
             alone = self._cheap == 1 and self._clock() - self._last_heavy >= self.quiet_s
+            alone = alone and self._load() < self.idle_threads
         try:
             if self._set_threads:
                 self._set_threads(self.cheap_idle_threads if alone else self.cheap_threads)

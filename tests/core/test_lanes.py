@@ -40,7 +40,9 @@ def test_cheap_work_sets_one_thread_on_the_calling_thread_while_a_heavy_job_runs
 
 def test_a_cheap_call_alone_gets_two_threads_and_concurrent_ones_one_each():
     clock, threads = FakeClock(), []
-    gate = PriorityGate(set_threads=threads.append, idle_threads=4, quiet_s=1.0, clock=clock)
+    gate = PriorityGate(
+        set_threads=threads.append, idle_threads=4, quiet_s=1.0, clock=clock, load=lambda: 0.0
+    )
     with gate.cheap(), gate.cheap():  # one alone, then a second visitor's call beside it
         pass
     gate.pause()  # a heavy job starts: its own iteration keeps one thread (cheap work just ran)
@@ -50,6 +52,17 @@ def test_a_cheap_call_alone_gets_two_threads_and_concurrent_ones_one_each():
     with gate.cheap():
         pass
     assert threads == [2, 1, 1, 1, 2]
+
+
+def test_a_cheap_call_keeps_one_thread_on_a_machine_busy_with_other_processes():
+    threads, load = [], [3.0]
+    gate = PriorityGate(set_threads=threads.append, idle_threads=2, load=lambda: load[0])
+    with gate.cheap():  # alone in the app, but the machine's load is above its 2 cores
+        pass
+    load[0] = 0.5
+    with gate.cheap():
+        pass
+    assert threads == [1, 2]
 
 
 def test_a_pause_with_no_cheap_work_returns_and_gives_the_heavy_loop_all_cores():
@@ -62,7 +75,9 @@ def test_a_pause_with_no_cheap_work_returns_and_gives_the_heavy_loop_all_cores()
 
 def test_heavy_work_keeps_one_thread_while_cheap_work_ran_recently():
     clock, threads = FakeClock(), []
-    gate = PriorityGate(set_threads=threads.append, idle_threads=4, quiet_s=1.0, clock=clock)
+    gate = PriorityGate(
+        set_threads=threads.append, idle_threads=4, quiet_s=1.0, clock=clock, load=lambda: 0.0
+    )
     with gate.cheap():
         pass
     clock.now += 0.5
