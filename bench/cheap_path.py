@@ -215,7 +215,7 @@ def report(args: argparse.Namespace, results: dict, load_start, load_end) -> dic
         "cpus": os.cpu_count(),
         "torch": version("torch"),
         "gradio": version("gradio"),
-        "commit": git_head(),
+        "commit": git_head(MEASURES),
         "base_commit": commit_of(args.base) if args.base != "none" else None,
         "measures": MEASURES,
         "load_average_1_5_15": {"start": load_start, "end": load_end},

@@ -32,6 +32,11 @@ from PIL import Image
 from torchvision.utils import make_grid
 
 ROOT = Path(__file__).resolve().parent.parent
+FINETUNE_MEASURES = [
+    "gan/finetune",
+    "gan/models/dcgan.py",
+    "bench/finetune_bench.py",
+]  # the code its results measure (bench.stale)
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("GAN_STUDIO_MAX_TRAIN_STEPS", "1000000")  # the run is capped by time
 os.environ.setdefault("GAN_STUDIO_MAX_TRAIN_SECONDS", "3600")
@@ -262,8 +267,8 @@ def main() -> None:
     results = {
         "device": _device_name(device),
         "torch": torch.__version__,
-        "commit": git_head(),
-        "measures": ["gan/finetune", "gan/models/dcgan.py", "bench/finetune_bench.py"],
+        "commit": git_head(FINETUNE_MEASURES),
+        "measures": FINETUNE_MEASURES,
         "base_model": BASE,
         "target": f"{args.target_images} random crops of {len(PAINTINGS)} paintings, 64x64",
         "throughput": throughput(

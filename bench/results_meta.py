@@ -16,14 +16,15 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def git_head() -> str:
-    """The full commit measured, `+dirty` when tracked files had local changes."""
+def git_head(paths: list[str] | None = None) -> str:
+    """The full commit measured, `+dirty` when tracked files (of `paths`, if given) had local
+    changes."""
     try:
         sha = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", *(paths or [])],
             cwd=ROOT,
             capture_output=True,
             text=True,
@@ -52,7 +53,7 @@ def describe(benchmark: str, what: str, device: torch.device, measures: list[str
         "torch": torch.__version__,
         "cuda": torch.version.cuda,
         "threads": torch.get_num_threads(),
-        "commit": git_head(),
+        "commit": git_head(measures),
         "measures": measures,
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "load_average_1_5_15": os.getloadavg(),

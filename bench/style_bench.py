@@ -37,6 +37,11 @@ import torch
 import torch.nn.functional as F
 
 ROOT = Path(__file__).resolve().parent.parent
+STYLE_MEASURES = [
+    "style",
+    "core/device.py",
+    "bench/style_bench.py",
+]  # the code its results measure (bench.stale)
 sys.path.insert(0, str(ROOT))
 
 from bench.results_meta import git_head  # noqa: E402
@@ -210,8 +215,8 @@ def run(args: argparse.Namespace) -> dict:
         "steps": args.steps,
         "timing": f"median of {args.repeats} runs after a warm-up run, same process",
         "load_average_at_start": list(os.getloadavg()),
-        "commit": git_head(),
-        "measures": ["style", "core/device.py", "bench/style_bench.py"],
+        "commit": git_head(STYLE_MEASURES),
+        "measures": STYLE_MEASURES,
     }
     if args.app_only:  # the offline target alone: EfficientNet-Lite0, app defaults
         results["app_path"] = app_path(device, content_img, style_img, args)
