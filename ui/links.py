@@ -21,7 +21,7 @@ import gradio as gr
 
 from core.errors import UserInputError
 from ui import permalink
-from ui.common import PAGE_LOAD, warning
+from ui.common import warning
 from ui.i18n import t
 
 log = logging.getLogger("gan_studio")
@@ -83,7 +83,8 @@ class Permalinks:
             self._restore(targets),
             None,
             [state, *targets, *([tabs] if tabs is not None else [])],
-            **PAGE_LOAD,
+            api_visibility="private",  # queued: a bad link's warning travels with the queue
+            show_progress="hidden",
         )
         for linked in self.tabs.values():
             if linked.run is not None:
