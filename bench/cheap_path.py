@@ -1,20 +1,21 @@
-"""Cheap path: one user, 16 faces through `/generate`, measured as a `gradio_client` user would.
+"""Cheap path: 16 faces through `/generate`, timed where it counts, against the earlier code.
 
-Starts the app (the real `build_demo`) in a subprocess with one extra endpoint, the baseline:
-`/generate_before`, the earlier output shape of `/generate` (gallery images upscaled to 256 px
-on the server, four files written outside Gradio's cache: grid, zip, latents .npy and .json;
-torch on all cores). Both run on the same model in the same app, interleaved call by call, so
-the machine's load affects both alike. Two client modes, both `Client(url, ssl_verify=False)`
-(loopback `http://`: see bench/load.py):
+Serves two apps side by side on their own ports: ours (this working tree) and the earlier code
+(git ref `--base`, extracted with `git archive` into a temporary folder outside the project).
+Round by round, alternating which app goes first, it measures on each:
 
-- `json`: `download_files=False`, the API round trip (the result holds the files' URLs);
-- `files`: every output file fetched, as a user's client does by default.
+- `server_ms`: a raw `POST /gradio_api/call/generate` (no session hash, as an API caller
+  sends it) until its event stream says `complete`: the server's time plus loopback HTTP;
+- `browser_ms`: in Chromium, from the Generate click until all 16 faces are loaded on the
+  page; `page_load_ms`: a fresh page until it shows its first faces (the default seeds, run
+  on load); `--no-browser` skips both;
+- `client_ms`: `gradio_client` (`download_files=False`), the API round trip a script sees.
 
-    python -m bench.cheap_path                 # 30 calls per endpoint and mode
-    python -m bench.cheap_path --calls 3 --out /tmp/cheap.json   # CI's tiny form
+    python -m bench.cheap_path                      # 20 rounds, < 3 minutes on 2 cores
+    python -m bench.cheap_path --rounds 1 --calls 1 --no-browser --base none --out /tmp/c.json  # CI
 
-Reports p50/p95 per endpoint and mode, the app's and the client's CPU milliseconds per call
-(less sensitive to a shared machine than wall time) and the load average.
+The result records the device, torch version, commit, base commit, the load average and the
+paths it measures (`bench.stale` compares them with `git log`).
 """
 
 from __future__ import annotations
@@ -23,159 +24,234 @@ import argparse
 import json
 import logging
 import os
-import platform
 import statistics
 import sys
 import tempfile
 import time
+from importlib.metadata import version
 from pathlib import Path
 
-from bench.load import App, git_commit, percentile
+import httpx
+
+from bench.load import App, baseline_source, percentile
+from bench.results_meta import git_head
 
 log = logging.getLogger("bench.cheap_path")
 ROOT = Path(__file__).resolve().parent.parent
-SEEDS = "1-16"
-GOAL_P50_MS = 150.0
-MODES = {
-    "json": {"ssl_verify": False, "download_files": False},
-    "files": {"ssl_verify": False},
-}
-ENDPOINTS = {"ours": "/generate", "before": "/generate_before"}
+BASE = "76c5d86"  # the code before the cheap-path work (issue 27)
+SEEDS = ("1-16", "17-32")  # alternated, so that every click shows new faces
+GOAL_SERVER_P50_MS = 100.0
+GOAL_BROWSER_P50_MS = 300.0
+MEASURES = ["app.py", "core", "gan/generate", "ui"]
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+SIDES = ("ours", "before")
+PAGE_LOADS = 3  # fresh pages per app, until their first faces show
 
 
-def serve() -> None:
-    """The app, plus the baseline endpoint (run in the subprocess)."""
-    import gradio as gr
-
-    import app
-    from core.device import set_torch_threads
-    from core.media import upscale
-    from gan.generate.faces import FacesRequest
-    from gan.generate.service import DISPLAY_SIZE, FaceStudio
-    from ui.services import build_services
-
-    services = build_services()
-    before = FaceStudio(services.device, Path(tempfile.mkdtemp(prefix="gan-studio-before-")))
-
-    def generate_before(seeds: str):
-        set_torch_threads(os.cpu_count() or 1)  # the earlier default: torch on all cores
-        faces = before.faces_request("dcgan-digiface", FacesRequest(seeds))
-        files = before.save_faces(faces)
-        gallery = [
-            (upscale(image, DISPLAY_SIZE), f"seed {s}")
-            for s, image in zip(faces.seeds, faces.images, strict=True)
-        ]
-        return gallery, [str(p) for p in files], f"{len(gallery)} faces"
-
-    demo = app.build_demo(services)
-    with demo:
-        seeds = gr.Textbox(visible=False)
-        outputs = [gr.Gallery(visible=False, format="png"), gr.File(visible=False), gr.Markdown()]
-        seeds.submit(generate_before, seeds, outputs, api_name="generate_before")
-    demo.queue(default_concurrency_limit=4, max_size=64)
-    demo.launch(
-        server_name="127.0.0.1",
-        server_port=int(os.environ["GRADIO_SERVER_PORT"]),
-        **app.launch_options(),
-    )
+def generate_body(seeds: str) -> dict:
+    """The 11 inputs of `/generate` (seeds, ψ, the bundled DCGAN, defaults for the rest)."""
+    return {"data": [seeds, 1.0, "dcgan-digiface", "", None, "const", 0, 0, 0, 0, 0]}
 
 
-def cpu_s(pid: int) -> float:
-    """utime + stime of a process (all its threads), seconds."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def call(client, api: str, seeds: str = SEEDS) -> float:
+def server_call(http: httpx.Client, url: str, seeds: str) -> float:
+    """One raw call to its `complete` event, in seconds."""
     started = time.perf_counter()
-    gallery = client.predict(seeds, api_name=api)[0]
-    seconds = time.perf_counter() - started
+    posted = http.post(f"{url}gradio_api/call/generate", json=generate_body(seeds))
+    event_id = posted.json()["event_id"]
+    with http.stream("GET", f"{url}gradio_api/call/generate/{event_id}") as stream:
+        for line in stream.iter_lines():
+            if line.startswith("event:") and line.split(":", 1)[1].strip() != "heartbeat":
+                event = line.split(":", 1)[1].strip()
+                if event == "complete":
+                    return time.perf_counter() - started
+                if event == "error":
+                    raise RuntimeError(f"{url} /generate failed")
+    raise RuntimeError(f"{url} /generate: no complete event")
+
+
+def client_call(client, seeds: str) -> float:
+    started = time.perf_counter()
+    gallery = client.predict(seeds, 1.0, "dcgan-digiface", api_name="/generate")[0]
     if len(gallery) != 16:
-        raise RuntimeError(f"{api} returned {len(gallery)} faces")
-    return seconds
+        raise RuntimeError(f"/generate returned {len(gallery)} faces")
+    return time.perf_counter() - started
 
 
-def measure(url: str, pid: int, calls: int) -> dict:
-    """Every (mode, endpoint) pair `calls` times, interleaved; wall and CPU per call."""
+# The page's side: click Generate, then poll each frame until 16 new faces have loaded.
+CLICK_JS = """async () => {
+  const old = new Set([...document.querySelectorAll('#faces img')].map(i => i.src));
+  const button = [...document.querySelectorAll('button.primary')].find(
+    b => b.offsetParent && b.textContent.trim() === 'Generate');
+  const started = performance.now();
+  button.click();
+  while (true) {
+    await new Promise(r => requestAnimationFrame(r));
+    const imgs = [...document.querySelectorAll('#faces img')];
+    const fresh = imgs.filter(i => !old.has(i.src) && i.complete && i.naturalWidth > 0);
+    if (fresh.length >= 16) return performance.now() - started;
+    if (performance.now() - started > 30000) throw new Error('faces did not appear');
+  }
+}"""
+FACES_SHOWN_JS = "() => document.querySelectorAll('#faces img').length >= 8"
+
+
+class Browser:
+    """One Chromium page per app, each opened fresh (its load time measured once)."""
+
+    def __init__(self) -> None:
+        from playwright.sync_api import sync_playwright
+
+        self._playwright = sync_playwright().start()
+        args = ["--no-sandbox", "--disable-gpu"]
+        self._browser = self._playwright.chromium.launch(executable_path=CHROMIUM, args=args)
+        self.pages = {}
+
+    def open(self, side: str, url: str) -> float:
+        """A fresh page; ms until it shows its first faces (the on-load generate)."""
+        if side in self.pages:
+            self.pages.pop(side).close()
+        page = self._browser.new_page(viewport={"width": 1366, "height": 900})
+        started = time.perf_counter()
+        page.goto(url)
+        page.wait_for_function(FACES_SHOWN_JS, timeout=60_000)
+        self.pages[side] = page
+        return 1000 * (time.perf_counter() - started)
+
+    def click(self, side: str, seeds: str) -> float:
+        """ms from the Generate click to all 16 faces loaded."""
+        page = self.pages[side]
+        page.locator("textarea").first.fill(seeds)
+        return page.evaluate(CLICK_JS) / 1000
+
+    def close(self) -> None:
+        self._browser.close()
+        self._playwright.stop()
+
+
+def measure(urls: dict, rounds: int, calls: int, browser: Browser | None) -> dict:
+    """`rounds` rounds; in each, every app in turn (the first alternating): `calls` raw
+    calls, one client call, one browser click."""
     from gradio_client import Client
 
-    clients = {mode: Client(url, verbose=False, **kw) for mode, kw in MODES.items()}
-    pairs = [(mode, name) for mode in MODES for name in ENDPOINTS]
-    for mode, name in pairs * 2:  # warm-up
-        call(clients[mode], ENDPOINTS[name])
-    times = {pair: [] for pair in pairs}
-    cpu = {pair: [0.0, 0.0] for pair in pairs}
-    for _ in range(calls):
-        for pair in pairs:
-            server, client = cpu_s(pid), time.process_time()
-            times[pair].append(call(clients[pair[0]], ENDPOINTS[pair[1]]))
-            cpu[pair][0] += cpu_s(pid) - server
-            cpu[pair][1] += time.process_time() - client
-    return {
-        mode: {name: summary(times[(mode, name)], cpu[(mode, name)]) for name in ENDPOINTS}
-        for mode in MODES
+    http = httpx.Client(timeout=60)
+    clients = {
+        side: Client(url, verbose=False, ssl_verify=False, download_files=False)
+        for side, url in urls.items()
     }
+    times = {kind: {side: [] for side in urls} for kind in ("server", "client", "browser")}
+    for side, url in urls.items():  # warm-up
+        server_call(http, url, SEEDS[0])
+        client_call(clients[side], SEEDS[0])
+    loads = {side: [] for side in urls} if browser else {}
+    for r in range(PAGE_LOADS if browser else 0):
+        for side in list(urls) if r % 2 == 0 else list(urls)[::-1]:
+            loads[side].append(browser.open(side, urls[side]) / 1000)
+    for r in range(rounds):
+        order = list(urls) if r % 2 == 0 else list(urls)[::-1]
+        seeds = SEEDS[r % 2]
+        for side in order:
+            times["server"][side] += [server_call(http, urls[side], seeds) for _ in range(calls)]
+            times["client"][side].append(client_call(clients[side], seeds))
+            if browser:
+                times["browser"][side].append(browser.click(side, seeds))
+    result = {f"{kind}_ms": compare(t) for kind, t in times.items() if t["ours"]}
+    if loads:
+        result["page_load_ms"] = compare(loads)
+    return result
 
 
-def summary(times: list[float], cpu: list[float]) -> dict:
-    n, ordered = len(times), sorted(times)
-    return {
-        "calls": n,
-        "p50_ms": round(1000 * statistics.median(ordered), 1),
-        "p95_ms": round(1000 * percentile(ordered, 95), 1),
-        "app_cpu_ms_per_call": round(1000 * cpu[0] / n, 1),
-        "client_cpu_ms_per_call": round(1000 * cpu[1] / n, 1),
-    }
+def compare(times: dict) -> dict:
+    """p50/p95 per app, and the earlier code's p50 over ours."""
+    out = {side: summary(t) for side, t in times.items()}
+    if "before" in out:
+        out["speedup_p50"] = round(out["before"]["p50"] / out["ours"]["p50"], 2)
+    return out
 
 
-def run(calls: int) -> dict:
+def summary(times: list[float]) -> dict:
+    ordered = sorted(times)
+    p50, p95 = statistics.median(ordered), percentile(ordered, 95)
+    return {"n": len(ordered), "p50": round(1000 * p50, 1), "p95": round(1000 * p95, 1)}
+
+
+def commit_of(ref: str) -> str:
+    import subprocess
+
+    done = subprocess.run(["git", "rev-parse", "--short", ref], cwd=ROOT, capture_output=True)
+    return done.stdout.decode().strip() or ref
+
+
+def run(args: argparse.Namespace) -> dict:
     with tempfile.TemporaryDirectory(prefix="gan-studio-cheap-") as folder:
-        app = App(Path(folder), "cpu", command=["-m", "bench.cheap_path", "--serve"])
+        work = {side: Path(folder) / side for side in (*SIDES, "source")}
+        for path in work.values():
+            path.mkdir()
+        apps = {"ours": App(work["ours"], args.device)}
+        if args.base != "none":
+            source = baseline_source(args.base, work["source"])
+            apps["before"] = App(work["before"], args.device, source)
+        browser = None
         try:
-            app.wait_ready()
+            for app in apps.values():
+                app.wait_ready()
+            browser = Browser() if args.browser else None
             load_start = os.getloadavg()
-            results = measure(app.url, app.process.pid, calls)
+            results = measure({s: a.url for s, a in apps.items()}, args.rounds, args.calls, browser)
             load_end = os.getloadavg()
         finally:
-            app.stop()
-    for mode in results.values():
-        mode["speedup_p50"] = round(mode["before"]["p50_ms"] / mode["ours"]["p50_ms"], 2)
+            if browser:
+                browser.close()
+            for app in apps.values():
+                app.stop()
+    return report(args, results, load_start, load_end)
+
+
+def report(args: argparse.Namespace, results: dict, load_start, load_end) -> dict:
+    server, browser = results["server_ms"], results.get("browser_ms")
     return {
         "benchmark": "cheap_path",
-        "what": f"one user, /generate seeds {SEEDS} (16 faces, dcgan-digiface 64 px), CPU",
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-        "commit": git_commit(),
+        "what": f"/generate seeds {SEEDS[0]} / {SEEDS[1]} (16 faces, dcgan-digiface 64 px)",
+        "device": args.device,
+        "cpus": os.cpu_count(),
+        "torch": version("torch"),
+        "gradio": version("gradio"),
+        "commit": git_head(MEASURES),
+        "base_commit": commit_of(args.base) if args.base != "none" else None,
+        "measures": MEASURES,
         "load_average_1_5_15": {"start": load_start, "end": load_end},
-        "modes": results,
+        **results,
         "goal": {
-            "p50_ms_at_most": GOAL_P50_MS,
-            "met_json": results["json"]["ours"]["p50_ms"] <= GOAL_P50_MS,
-            "met_files": results["files"]["ours"]["p50_ms"] <= GOAL_P50_MS,
+            "server_p50_ms_at_most": GOAL_SERVER_P50_MS,
+            "server_met": server["ours"]["p50"] <= GOAL_SERVER_P50_MS,
+            "browser_p50_ms_at_most": GOAL_BROWSER_P50_MS,
+            "browser_met": bool(browser) and browser["ours"]["p50"] <= GOAL_BROWSER_P50_MS,
         },
         "note": (
-            "ours: native PNGs written inside Gradio's cache, latents as JSON, one torch "
-            "thread; before: the earlier output shape, same app, same run. The goal is for an "
-            "idle 2-core machine: read the load average before the absolute figures."
+            "ours and before run side by side, alternating round by round; the goals are for "
+            "an idle 2-core machine: read the load average before the absolute figures."
         ),
     }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--calls", type=int, default=30, help="calls per endpoint and mode")
+    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--calls", type=int, default=5, help="raw server calls per round")
+    parser.add_argument("--base", default=BASE, help="git ref of the earlier code, or none")
+    parser.add_argument("--no-browser", dest="browser", action="store_false")
+    parser.add_argument("--device", default="cpu", help="the apps' GAN_STUDIO_DEVICE")
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/cheap_path_cpu.json")
-    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.serve:
-        serve()
-        return 0
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    result = run(args.calls)
+    if args.browser and not Path(CHROMIUM).exists():
+        log.warning("no Chromium at %s: the browser is not timed", CHROMIUM)
+        args.browser = False
+    result = run(args)
     result["command"] = "python -m bench.cheap_path " + " ".join(argv or sys.argv[1:])
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
-    log.info("wrote %s: %s", args.out, json.dumps(result["modes"]))
+    log.info("wrote %s: server %s", args.out, json.dumps(result["server_ms"]))
     return 0
 
 

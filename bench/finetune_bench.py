@@ -32,10 +32,16 @@ from PIL import Image
 from torchvision.utils import make_grid
 
 ROOT = Path(__file__).resolve().parent.parent
+FINETUNE_MEASURES = [
+    "gan/finetune",
+    "gan/models/dcgan.py",
+    "bench/finetune_bench.py",
+]  # the code its results measure (bench.stale)
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("GAN_STUDIO_MAX_TRAIN_STEPS", "1000000")  # the run is capped by time
 os.environ.setdefault("GAN_STUDIO_MAX_TRAIN_SECONDS", "3600")
 
+from bench.results_meta import git_head  # noqa: E402
 from core import store  # noqa: E402
 from core.device import resolve_device  # noqa: E402
 from core.efficientnet import load_efficientnet_lite0  # noqa: E402
@@ -112,16 +118,30 @@ def reference_loop(device, sampler, batch: int, steps: int) -> float:
     return _timed(step, device, batch, steps)
 
 
-def our_loop(device, sampler, batch: int, steps: int, precision: str) -> float:
+def our_loop(
+    device, sampler, batch: int, steps: int, precision: str, skipped: list[int], balance=True
+) -> float:
+    """Our trainer's step; appends to `skipped` how many D steps the balance rule skipped
+    (`balance=False` turns the rule off: the same work per step as the reference)."""
     G, D = fresh_models(device)
-    trainer = GANTrainer(G, D, FinetuneConfig(precision=precision), device)
-    return _timed(lambda: trainer.train_step(sampler(batch)), device, batch, steps)
+    config = FinetuneConfig(precision=precision, **({} if balance else {"d_loss_threshold": 0}))
+    trainer = GANTrainer(G, D, config, device)
+    count = [0]
+
+    def step() -> None:
+        count[0] += bool(trainer.train_step(sampler(batch)).d_skipped)
+
+    rate = _timed(step, device, batch, steps, count)
+    skipped.append(count[0])
+    return rate
 
 
-def _timed(step, device, batch: int, steps: int) -> float:
+def _timed(step, device, batch: int, steps: int, counter: list[int] | None = None) -> float:
     for _ in range(max(5, steps // 10)):  # warm-up (cuDNN autotuning, allocator)
         step()
     _sync(device)
+    if counter is not None:
+        counter[0] = 0  # count the timed steps only
     start = time.perf_counter()
     for _ in range(steps):
         step()
@@ -132,21 +152,37 @@ def _timed(step, device, batch: int, steps: int) -> float:
 def throughput(device, images, batch: int, steps: int, repeats: int = 3) -> dict:
     """Best of `repeats` alternating runs of each loop (robust to a busy machine)."""
     sampler = BatchSampler(images, device, hflip=True, seed=0)
+    skipped: dict[str, list[int]] = {}
+
+    def ours(name: str, precision: str, balance: bool = True):
+        skipped[name] = []
+        return lambda: our_loop(device, sampler, batch, steps, precision, skipped[name], balance)
+
     loops = {
         "reference": lambda: reference_loop(device, sampler, batch, steps),
-        "ours_fp32": lambda: our_loop(device, sampler, batch, steps, "fp32"),
+        "ours_fp32": ours("ours_fp32", "fp32"),
+        "ours_fp32_equal_work": ours("ours_fp32_equal_work", "fp32", balance=False),
     }
     if device.type == "cuda":  # bf16 autocast is for GPUs; on a CPU it is many times slower
-        loops["ours_bf16_autocast"] = lambda: our_loop(device, sampler, batch, steps, "bf16")
+        loops["ours_bf16_autocast"] = ours("ours_bf16_autocast", "bf16")
+        loops["ours_bf16_equal_work"] = ours("ours_bf16_equal_work", "bf16", balance=False)
     runs: dict[str, list[float]] = {name: [] for name in loops}
-    for _ in range(repeats):
-        for name, loop in loops.items():
-            runs[name].append(loop())
+    for r in range(repeats):  # alternating, the order rotating round by round
+        names = list(loops)[r % len(loops) :] + list(loops)[: r % len(loops)]
+        for name in names:
+            runs[name].append(loops[name]())
     best = {name: max(values) for name, values in runs.items()}
     out = {"batch_size": batch, "steps_timed": steps, "repeats": repeats}
+    out["note"] = (
+        "ours_*: the balance rule skips D steps (d_steps_skipped per run, of steps_timed), so "
+        "it does less work per step; *_equal_work: the rule off, every step a D and a G step "
+        "as in the reference"
+    )
     for name, value in best.items():
         out[f"{name}_images_per_s"] = round(value, 1)
         out[f"{name}_runs"] = [round(v, 1) for v in runs[name]]
+        if name in skipped:
+            out[f"{name}_d_steps_skipped"] = skipped[name]
         if name != "reference":
             out[f"ratio_{name}_vs_reference"] = round(value / best["reference"], 3)
     return out
@@ -231,6 +267,8 @@ def main() -> None:
     results = {
         "device": _device_name(device),
         "torch": torch.__version__,
+        "commit": git_head(FINETUNE_MEASURES),
+        "measures": FINETUNE_MEASURES,
         "base_model": BASE,
         "target": f"{args.target_images} random crops of {len(PAINTINGS)} paintings, 64x64",
         "throughput": throughput(

@@ -37,8 +37,14 @@ import torch
 import torch.nn.functional as F
 
 ROOT = Path(__file__).resolve().parent.parent
+STYLE_MEASURES = [
+    "style",
+    "core/device.py",
+    "bench/style_bench.py",
+]  # the code its results measure (bench.stale)
 sys.path.insert(0, str(ROOT))
 
+from bench.results_meta import git_head  # noqa: E402
 from core.device import resolve_device  # noqa: E402
 from core.images import load_rgb  # noqa: E402
 from style import networks  # noqa: E402
@@ -172,6 +178,23 @@ def timed(fn, device: torch.device, repeats: int) -> tuple[float, list[float], o
     return statistics.median(times), times, result
 
 
+def timed_alternating(fns: dict, device: torch.device, repeats: int) -> dict:
+    """{name: (median, all times, last result)}: one warm-up run each, then `repeats` rounds
+    in which every function runs once, the order rotating round by round (a shared machine's
+    load falls on all of them alike)."""
+    names = list(fns)
+    results = {name: fns[name]() for name in names}
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(repeats):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            sync(device)
+            t = time.perf_counter()
+            results[name] = fns[name]()
+            sync(device)
+            times[name].append(time.perf_counter() - t)
+    return {n: (statistics.median(times[n]), times[n], results[n]) for n in names}
+
+
 def run(args: argparse.Namespace) -> dict:
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     if args.threads:
@@ -192,6 +215,8 @@ def run(args: argparse.Namespace) -> dict:
         "steps": args.steps,
         "timing": f"median of {args.repeats} runs after a warm-up run, same process",
         "load_average_at_start": list(os.getloadavg()),
+        "commit": git_head(STYLE_MEASURES),
+        "measures": STYLE_MEASURES,
     }
     if args.app_only:  # the offline target alone: EfficientNet-Lite0, app defaults
         results["app_path"] = app_path(device, content_img, style_img, args)
@@ -205,9 +230,25 @@ def run(args: argparse.Namespace) -> dict:
         return (x.clamp(0, 1) * 255).round() / 255
 
     backend_flags(device)
-    ref_t, ref_all, ref_x = timed(
-        lambda: reference_stylize(vgg, content, style, args.steps), device, args.repeats
-    )
+    variants = {"ours": {}}
+    if device.type == "cuda":
+        variants |= {
+            "ours_no_amp": {"amp": False},
+            "ours_no_cuda_graph": {"cuda_graph": False},
+            "ours_no_amp_no_graph": {"amp": False, "cuda_graph": False},
+            "ours_history100": {"history_size": 100},
+        }
+
+    def ours(kw: dict) -> torch.Tensor:
+        settings = ours_settings(args.steps, args.size, **kw)
+        ev = run_to_end(stylize(content_img, [style_img], settings, net, device))
+        return to_tensor(ev.output, device)
+
+    fns = {"reference": lambda: reference_stylize(vgg, content, style, args.steps)}
+    fns |= {name: (lambda kw=kw: ours(kw)) for name, kw in variants.items()}
+    timings = timed_alternating(fns, device, args.repeats)
+    results["timing"] = f"median of {args.repeats} alternating rounds after a warm-up run each"
+    ref_t, ref_all, ref_x = timings["reference"]
     results["reference"] = {
         "seconds": ref_t,
         "runs": ref_all,
@@ -219,22 +260,8 @@ def run(args: argparse.Namespace) -> dict:
         if device.type == "cuda"
         else "cpu"
     )
-    variants = {"ours": {}}
-    if device.type == "cuda":
-        variants |= {
-            "ours_no_amp": {"amp": False},
-            "ours_no_cuda_graph": {"cuda_graph": False},
-            "ours_no_amp_no_graph": {"amp": False, "cuda_graph": False},
-            "ours_history100": {"history_size": 100},
-        }
     for name, kw in variants.items():
-
-        def ours(kw=kw) -> torch.Tensor:
-            settings = ours_settings(args.steps, args.size, **kw)
-            ev = run_to_end(stylize(content_img, [style_img], settings, net, device))
-            return to_tensor(ev.output, device)
-
-        t, all_t, x = timed(ours, device, args.repeats)
+        t, all_t, x = timings[name]
         results[name] = {
             "seconds": t,
             "runs": all_t,

@@ -4,9 +4,14 @@ An FFHQ-like config (channel_base 16384, channel_max 512, 8 mapping layers, rand
 is written to a private checkpoints folder and served by the real app on a free local port.
 In the same run, on the same weights, it times:
 
-- `baseline`: the plain module, `G(z)` in float32, default memory format, under `no_grad`;
+- `nvidia`: NVIDIA's stylegan2-ada-pytorch Generator, unpacked at run time from
+  `../shared/reference/` into a temporary folder, whose weights this project's module takes;
+- `baseline`: this project's module as written, `G(z)` in float32 NCHW, under `no_grad`;
 - `studio`: `FaceStudio.generate` (channels_last, `no_grad`), the service `/generate` calls;
 - `api`: the whole `/generate` call through `gradio_client` (PNG encoding, files, HTTP).
+
+`nvidia` and `baseline` run with the torch threads the studio path really got from the
+priority gate (recorded as `torch_threads_used`); the order rotates round by round.
 
     python -m bench.stylegan2_cpu                 # the target run, results in bench/results/
     python -m bench.stylegan2_cpu --quick         # a tiny smoke run (32 px, one repeat)
@@ -34,6 +39,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import nvidia_reference  # noqa: E402
 from core import store  # noqa: E402
 from gan import latents  # noqa: E402
 from gan.models.stylegan2 import StyleGAN2Config, StyleGAN2Generator  # noqa: E402
@@ -63,13 +69,50 @@ def timed(paths: dict[str, Callable[[], object]], repeats: int) -> dict[str, dic
     on a shared machine whose load drifts, each path sees the same conditions."""
     for fn in paths.values():
         fn()
+    names = list(paths)
     times: dict[str, list[float]] = {name: [] for name in paths}
-    for _ in range(repeats):
-        for name, fn in paths.items():
+    for r in range(repeats):
+        for name in names[r % len(names) :] + names[: r % len(names)]:  # rotating order
             start = time.perf_counter()
-            fn()
+            paths[name]()
             times[name].append(time.perf_counter() - start)
     return {name: _stats(ts) for name, ts in times.items()}
+
+
+def nvidia_twin(cfg: StyleGAN2Config, ours: StyleGAN2Generator) -> torch.nn.Module:
+    """NVIDIA's Generator (stylegan2-ada-pytorch, unpacked from ../shared/reference at run time)
+    with the same config, and `ours` given its weights; fp32 on the CPU (no fp16 layers)."""
+    code = nvidia_reference.unpack("stylegan2", Path(tempfile.gettempdir()) / "gan-studio-ref")
+    nvidia_reference.import_path(code)
+    from training import networks  # NVIDIA's
+
+    synthesis = dict(channel_base=cfg.channel_base, channel_max=cfg.channel_max)
+    synthesis |= dict(num_fp16_res=0, conv_clamp=cfg.conv_clamp, architecture=cfg.architecture)
+    theirs = networks.Generator(
+        z_dim=cfg.z_dim,
+        c_dim=cfg.c_dim,
+        w_dim=cfg.w_dim,
+        img_resolution=cfg.img_resolution,
+        img_channels=cfg.img_channels,
+        mapping_kwargs=dict(num_layers=cfg.mapping_layers),
+        synthesis_kwargs=synthesis,
+    )
+    ours.load_state_dict(theirs.state_dict())
+    return theirs.eval().requires_grad_(False)
+
+
+def with_threads(fn: Callable[[], object], used: dict, name: str, like: str | None = None):
+    """`fn`, recording the torch threads it really ran with (`like`: first set the count
+    that path `like` ran with, so that both get the same)."""
+
+    def run():
+        if like and like in used:
+            torch.set_num_threads(used[like])
+        out = fn()
+        used[name] = torch.get_num_threads()
+        return out
+
+    return run
 
 
 def _stats(times: list[float]) -> dict:
@@ -80,13 +123,13 @@ def _stats(times: list[float]) -> dict:
     }
 
 
-def baseline(G: StyleGAN2Generator) -> Callable[[], object]:
-    """The module as written: float32, contiguous (NCHW), no_grad."""
+def baseline(G: torch.nn.Module) -> Callable[[], object]:
+    """A module as written: float32, contiguous (NCHW), no_grad."""
     z = latents.seeds_to_z(SEEDS, G.z_dim)
 
     def run():
         with torch.no_grad():
-            return G(z, noise_mode="const")
+            return G(z, None, noise_mode="const")
 
     return run
 
@@ -132,6 +175,10 @@ def run(quick: bool, repeats: int) -> dict:
         os.environ["GAN_STUDIO_CHECKPOINTS"] = tmp
         torch.manual_seed(0)
         G = StyleGAN2Generator(cfg).eval().requires_grad_(False)
+        theirs = nvidia_twin(cfg, G)
+        z = latents.seeds_to_z(SEEDS, G.z_dim)
+        with torch.no_grad():
+            diff = (theirs(z, None, noise_mode="const") - G(z, None, noise_mode="const")).abs()
         store.save_pretrained(Path(tmp) / MODEL, cfg.to_dict(), G.state_dict(), "# random\n")
         before = machine()
         from tests.conftest import launch_app
@@ -141,21 +188,27 @@ def run(quick: bool, repeats: int) -> dict:
         studio = services.studio
         demo, url = launch_app(services)
         try:
+            used: dict[str, int] = {}
             paths = {
-                "baseline": baseline(G),
-                "studio": lambda: studio.generate(MODEL, SEEDS),
+                "studio": with_threads(lambda: studio.generate(MODEL, SEEDS), used, "studio"),
+                "nvidia": with_threads(baseline(theirs), used, "nvidia", like="studio"),
+                "baseline": with_threads(baseline(G), used, "baseline", like="studio"),
                 "api": api_call(url),
             }
             results = timed(paths, repeats)
         finally:
             demo.close()
+    for name, threads in used.items():
+        results[name]["torch_threads_used"] = threads
+    results["nvidia"]["image_max_abs_diff_vs_ours"] = float(diff.max())
     return summary(cfg, results, before, repeats)
 
 
 def summary(cfg: StyleGAN2Config, results: dict, before: dict, repeats: int) -> dict:
-    base = results["baseline"]["median_s"]
+    base, nvidia = results["baseline"]["median_s"], results["nvidia"]["median_s"]
     for name in ("studio", "api"):
         results[name]["speedup_vs_baseline"] = round(base / results[name]["median_s"], 3)
+        results[name]["speedup_vs_nvidia"] = round(nvidia / results[name]["median_s"], 3)
     return {
         "benchmark": "stylegan2_cpu",
         "what": f"{len(SEEDS)} faces at {cfg.img_resolution} px, random weights",
@@ -167,11 +220,14 @@ def summary(cfg: StyleGAN2Config, results: dict, before: dict, repeats: int) -> 
         },
         "repeats": repeats,
         "commit": commit(),
+        "measures": ["gan/models/stylegan2.py", "gan/models/stylegan2_ops.py", "gan/generate"],
         "machine": before,
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
-        "note": "shared, loaded machine (other jobs running on its 2 cores): see the load "
-        "averages; the three paths are timed in turn in each round (after one warm-up call "
-        "each), medians of the rounds",
+        "note": "nvidia: NVIDIA's stylegan2-ada-pytorch Generator (its reference ops on the "
+        "CPU, fp32) with the same weights; baseline: this project's module as written; the "
+        "paths are timed in turn, the order rotating round by round (after one warm-up call "
+        "each), medians of the rounds; nvidia and baseline run with the torch threads the "
+        "studio path was given (torch_threads_used); see the load averages",
         "target_s": 1.5,
         **results,
     }

@@ -16,8 +16,10 @@ Torch's intra-op thread count is per OS thread (OpenMP), and Gradio runs handler
 of a generator handler) on whichever pool thread is free, so the gate sets it on the calling
 thread every time, through an injected function (this module imports no torch): one thread for
 cheap work (two one-thread requests use two cores better than one two-thread request on a busy
-machine), and for a heavy iteration one thread while cheap work ran within `quiet_s`, else all
-cores.
+machine), `cheap_idle_threads` for a cheap call alone (no other cheap call, no heavy iteration
+within `quiet_s`, and the machine's 1-minute load below its core count: on a machine busy with
+other processes, two threads wait on each other, 2.5x slower than one as measured here), and
+for a heavy iteration one thread while cheap work ran within `quiet_s`, else all cores.
 """
 
 from __future__ import annotations
@@ -49,21 +51,26 @@ class PriorityGate:
         max_wait_s: float = 0.5,
         set_threads: Callable[[int], None] | None = None,
         cheap_threads: int = 1,
+        cheap_idle_threads: int = 2,
         idle_threads: int | None = None,
         quiet_s: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
+        load: Callable[[], float] = lambda: os.getloadavg()[0],
     ) -> None:
         if max_wait_s < 0:
             raise ValueError("max_wait_s must be >= 0")
         self.max_wait_s = max_wait_s
         self.cheap_threads = cheap_threads
         self.idle_threads = idle_threads or os.cpu_count() or 1
+        self.cheap_idle_threads = min(cheap_idle_threads, self.idle_threads)
         self.quiet_s = quiet_s
         self._set_threads = set_threads
         self._clock = clock
+        self._load = load
         self._cond = threading.Condition()
         self._cheap = 0
         self._last_cheap = -float("inf")
+        self._last_heavy = -float("inf")
         self.stats = GateStats()
 
     @property
@@ -74,12 +81,15 @@ class PriorityGate:
 
     @contextlib.contextmanager
     def cheap(self) -> Iterator[None]:
-        """Run a cheap piece of work (on this thread, with `cheap_threads` torch threads)."""
+        """Run a cheap piece of work on this thread, with `cheap_idle_threads` torch threads
+        when it runs alone, else `cheap_threads`."""
         with self._cond:
             self._cheap += 1
+            alone = self._cheap == 1 and self._clock() - self._last_heavy >= self.quiet_s
+            alone = alone and self._load() < self.idle_threads
         try:
             if self._set_threads:
-                self._set_threads(self.cheap_threads)
+                self._set_threads(self.cheap_idle_threads if alone else self.cheap_threads)
             yield
         finally:
             with self._cond:
@@ -96,6 +106,7 @@ class PriorityGate:
             if self._cheap:
                 self._wait_for_cheap()
             recent = self._cheap > 0 or self._clock() - self._last_cheap < self.quiet_s
+            self._last_heavy = self._clock()
         if self._set_threads:
             self._set_threads(self.cheap_threads if recent else self.idle_threads)
 

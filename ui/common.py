@@ -99,6 +99,10 @@ TRAIN_LANE = {"concurrency_id": "train", "concurrency_limit": 1}  # fine-tuning
 LAB2D_LANE = {"concurrency_id": "lab2d", "concurrency_limit": 2}  # 2D lab: slices of <= 0.3 s
 # Judge decodes uploads (under its own pixel budget): never in the cheap lane's two slots.
 JUDGE_LANE = {"concurrency_id": "judge", "concurrency_limit": 1}
+# Cheap page-load events (choices, status lines, model checks) outside the queue: the browser
+# sends them as parallel HTTP calls instead of one queue round trip each. Not for an event that
+# shows a warning (`gr.Warning` travels with the queue's messages).
+PAGE_LOAD = {"queue": False, "api_visibility": "private", "show_progress": "hidden"}
 # Small faces are sent at native resolution and scaled up crisply by the browser: give the
 # gallery or image `elem_classes=[PIXELATED]`; `CSS` goes to `launch(css=...)`.
 PIXELATED = "pixelated"

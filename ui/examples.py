@@ -46,7 +46,7 @@ from core import store
 from core.errors import UserInputError
 from gan import DEFAULT_MODEL
 from gan.models import families
-from ui.common import CALLER, CHEAP_LANE, error, friendly
+from ui.common import CALLER, CHEAP_LANE, PAGE_LOAD, error, friendly
 from ui.i18n import t
 
 log = logging.getLogger("gan_studio")
@@ -251,12 +251,11 @@ def follow_capability(
         return gr.update(visible=not ok), gr.update(interactive=ok)
 
     blocks = get_blocks_context()
-    quiet = {"api_visibility": "private", "show_progress": "hidden"}
     triggers = [model.change, blocks.root_block.load]
-    gr.on(triggers, friendly(update), model, [notice, run], **quiet)
+    gr.on(triggers, friendly(update), model, [notice, run], **PAGE_LOAD)
     if examples is not None and examples.dataset is not None:
 
         def offered() -> dict:
             return gr.update(visible=any_capable(can))
 
-        blocks.root_block.load(friendly(offered), None, examples.dataset, **quiet)
+        blocks.root_block.load(friendly(offered), None, examples.dataset, **PAGE_LOAD)

@@ -13,6 +13,7 @@ from gan.generate.service import FaceStudio
 from ui.common import (
     HEADER_ROW,
     HUB_STATUS,
+    PAGE_LOAD,
     current_caller,
     friendly,
     installed_guard,
@@ -70,9 +71,9 @@ class Header:
     def wire_page_load(self, demo: gr.Blocks) -> None:
         """On every page load: fresh model choices and the Hub status."""
         update = friendly(self.choices.update)
-        demo.load(update, self.model, self.model, api_visibility="private")
-        demo.load(hub_status, None, self.status, api_visibility="private")
-        demo.load(self.device_line, None, self.device, api_visibility="private")
+        demo.load(update, self.model, self.model, **PAGE_LOAD)
+        demo.load(hub_status, None, self.status, **PAGE_LOAD)
+        demo.load(self.device_line, None, self.device, **PAGE_LOAD)
 
     def device_line(self, request: gr.Request = None) -> str:
         """The "Running on" line in this request's language."""

@@ -83,7 +83,7 @@ class Permalinks:
             self._restore(targets),
             None,
             [state, *targets, *([tabs] if tabs is not None else [])],
-            api_visibility="private",
+            api_visibility="private",  # queued: a bad link's warning travels with the queue
             show_progress="hidden",
         )
         for linked in self.tabs.values():

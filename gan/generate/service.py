@@ -10,6 +10,7 @@ import tempfile
 import threading
 import time
 import zipfile
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -47,6 +48,8 @@ Model = str | nn.Module  # a model's name, or the generator a request already re
 DISPLAY_SIZE = 256
 THUMBNAIL_SIZE = 512  # gallery faces above this are shown downscaled; the zip keeps them native
 OUTPUT_TTL_S = 3600
+PAGE_PNG_LEVEL = 1  # zlib level of the page's PNGs: fast; the zip's are smaller (level 6)
+PRUNE_INTERVAL_S = 60.0  # old output folders are looked for at most this often
 NO_MODEL_INFO = {"stylegan2": False, "c_dim": 0, "num_ws": 0, "resolution": 0}
 NO_MODEL_INFO |= {"noise_inputs": False, "input_transform": False}
 MAX_MIX_SEEDS = 8  # per side: an 8 x 8 figure is 81 images
@@ -60,13 +63,19 @@ class FaceStudio:
         device: torch.device,
         output_root: Path | None = None,
         gate: PriorityGate | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        """`gate` (the app's priority gate) runs every forward pass as cheap work."""
+        """`gate` (the app's priority gate) runs every forward pass as cheap work; `clock`
+        (monotonic seconds) paces the pruning of old output folders."""
         self.device = device
         self.output_root = output_root or Path(tempfile.gettempdir()) / OUTPUT_ROOT_NAME
         self.gate = gate
         self._cache: dict[str, tuple[tuple, nn.Module]] = {}
         self._lock = threading.Lock()
+        self._clock = clock
+        self._prune_lock = threading.Lock()
+        self._next_prune = -float("inf")
+        self._pruner: threading.Thread | None = None
 
     # --- models -----------------------------------------------------------------------------
 
@@ -469,10 +478,23 @@ class FaceStudio:
 
     def output_dir(self) -> Path:
         """A fresh, unguessable folder for one request's files; old ones are pruned."""
-        self._prune_outputs()
+        self._prune_soon()
         folder = self.output_root / secrets.token_hex(32)
         folder.mkdir(parents=True)
         return folder
+
+    def _prune_soon(self) -> None:
+        """Prune in a background thread, at most once per PRUNE_INTERVAL_S (walking the
+        output root takes longer than a request's own work)."""
+        with self._prune_lock:
+            now = self._clock()
+            if now < self._next_prune:
+                return
+            self._next_prune = now + PRUNE_INTERVAL_S
+            self._pruner = threading.Thread(
+                target=self._prune_outputs, name="gan-studio-prune-outputs", daemon=True
+            )
+            self._pruner.start()
 
     def _prune_outputs(self) -> None:
         """Empty folders after OUTPUT_TTL_S, any after twice that. Inside Gradio's cache folder
@@ -495,7 +517,7 @@ class FaceStudio:
         scales small ones up with CSS), downscaled above it (the zip keeps native ones)."""
         folder = self.output_dir()
         return [
-            media.save_png(media.thumbnail(image, THUMBNAIL_SIZE), folder / name)
+            media.save_png(media.thumbnail(image, THUMBNAIL_SIZE), folder / name, PAGE_PNG_LEVEL)
             for name, image in zip(face_names(faces), faces.images, strict=True)
         ]
 

@@ -4,6 +4,7 @@ here (speed targets live in the results files, measured on real hardware)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -52,16 +53,37 @@ def test_load_bench_tiny(tmp_path: Path):
 
 
 def test_cheap_path_bench_tiny(tmp_path: Path):
-    result = run_bench(["-m", "bench.cheap_path"], "--calls 1", tmp_path / "cheap.json", 400)
-    for mode in ("json", "files"):
-        for endpoint in ("ours", "before"):
-            assert result["modes"][mode][endpoint]["p50_ms"] > 0
-    assert result["goal"]["p50_ms_at_most"] == 150
+    flags = "--rounds 1 --calls 1 --no-browser --base none"  # one app: CI's time
+    result = run_bench(["-m", "bench.cheap_path"], flags, tmp_path / "cheap.json", 400)
+    for kind in ("server_ms", "client_ms"):
+        assert result[kind]["ours"]["p50"] > 0
+    assert result["goal"]["server_p50_ms_at_most"] == 100
+    assert result["torch"] and result["commit"] and result["measures"]
+
+
+def test_gpu_all_dry_run_checks_its_inputs_and_lists_every_step(tmp_path: Path):
+    env = {**os.environ, "GPU_ALL_SCRATCH": str(tmp_path / "scratch")}
+    done = subprocess.run(
+        ["bash", "bench/gpu_all.sh", "--dry-run"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "weights load into ours" in done.stdout
+    for step in ("stylegan2 1024", "stylegan3-T 1024", "fine-tune 256", "Gatys 512", "DCGAN"):
+        assert step in done.stdout
+    total = int(done.stdout.split("caps in all: ")[1].split()[0])
+    assert total < 8 * 60  # the whole run stays under 8 minutes
 
 
 def test_stylegan2_cpu_bench_quick(tmp_path: Path):
     result = run_bench(["-m", "bench.stylegan2_cpu"], "--quick", tmp_path / "sg2.json")
-    for run in ("baseline", "studio", "api"):
+    for run in ("nvidia", "baseline", "studio", "api"):
         assert result[run]["median_s"] > 0
-    assert result["studio"]["speedup_vs_baseline"] > 0
+    assert result["studio"]["speedup_vs_nvidia"] > 0
+    assert result["nvidia"]["torch_threads_used"] == result["studio"]["torch_threads_used"]
+    assert result["nvidia"]["image_max_abs_diff_vs_ours"] < 1e-3  # the same weights
     assert len(result["machine"]["load_average_1_5_15"]) == 3

@@ -28,13 +28,41 @@ def heavy_iteration(gate: PriorityGate) -> tuple[threading.Thread, threading.Eve
     return thread, returned
 
 
-def test_cheap_work_sets_one_thread_on_the_calling_thread():
+def test_cheap_work_sets_one_thread_on_the_calling_thread_while_a_heavy_job_runs():
     calls: list[tuple[str, int]] = []
     gate = PriorityGate(set_threads=lambda n: calls.append((threading.current_thread().name, n)))
+    gate.pause()  # a heavy iteration just now
     with gate.cheap():
         assert gate.cheap_running == 1
     assert gate.cheap_running == 0
-    assert calls == [(threading.current_thread().name, 1)]
+    assert calls[1:] == [(threading.current_thread().name, 1)]
+
+
+def test_a_cheap_call_alone_gets_two_threads_and_concurrent_ones_one_each():
+    clock, threads = FakeClock(), []
+    gate = PriorityGate(
+        set_threads=threads.append, idle_threads=4, quiet_s=1.0, clock=clock, load=lambda: 0.0
+    )
+    with gate.cheap(), gate.cheap():  # one alone, then a second visitor's call beside it
+        pass
+    gate.pause()  # a heavy job starts: its own iteration keeps one thread (cheap work just ran)
+    with gate.cheap():
+        pass
+    clock.now += 1.5  # the heavy job ended 1.5 s ago
+    with gate.cheap():
+        pass
+    assert threads == [2, 1, 1, 1, 2]
+
+
+def test_a_cheap_call_keeps_one_thread_on_a_machine_busy_with_other_processes():
+    threads, load = [], [3.0]
+    gate = PriorityGate(set_threads=threads.append, idle_threads=2, load=lambda: load[0])
+    with gate.cheap():  # alone in the app, but the machine's load is above its 2 cores
+        pass
+    load[0] = 0.5
+    with gate.cheap():
+        pass
+    assert threads == [1, 2]
 
 
 def test_a_pause_with_no_cheap_work_returns_and_gives_the_heavy_loop_all_cores():
@@ -47,14 +75,16 @@ def test_a_pause_with_no_cheap_work_returns_and_gives_the_heavy_loop_all_cores()
 
 def test_heavy_work_keeps_one_thread_while_cheap_work_ran_recently():
     clock, threads = FakeClock(), []
-    gate = PriorityGate(set_threads=threads.append, idle_threads=4, quiet_s=1.0, clock=clock)
+    gate = PriorityGate(
+        set_threads=threads.append, idle_threads=4, quiet_s=1.0, clock=clock, load=lambda: 0.0
+    )
     with gate.cheap():
         pass
     clock.now += 0.5
     gate.pause()
     clock.now += 1.0  # 1.5 s after the cheap call ended
     gate.pause()
-    assert threads == [1, 1, 4]
+    assert threads == [2, 1, 4]  # the cheap call ran alone
 
 
 def test_a_heavy_iteration_waits_while_cheap_work_runs_and_resumes_after_it():

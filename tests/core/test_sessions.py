@@ -42,6 +42,17 @@ def test_a_session_less_call_keeps_state_only_while_it_runs():
     assert len(h) == 1  # event-1 ended: its state is gone
 
 
+def test_a_session_less_call_builds_no_config_for_every_block_but_still_sets_values():
+    h = holder({"event-1"})
+    state = h["event-1"]
+    assert state.config_values == {}  # Gradio's SessionState copies every block's config
+    textbox_id = next(iter(h.blocks.blocks))
+    state[textbox_id] = gr.Textbox(value="set by the call")
+    assert state[textbox_id].value == "set by the call"
+    assert textbox_id in state.config_values  # Gradio adds the entry of what a call sets
+    assert h["page-session"].config_values  # a page session keeps Gradio's full state
+
+
 def test_session_less_states_are_bounded_even_if_events_linger():
     live = {f"event-{i}" for i in range(TRANSIENT_MAX * 3)}
     h = holder(live)

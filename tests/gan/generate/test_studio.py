@@ -4,6 +4,7 @@ interpolation end points, the generator cache."""
 import contextlib
 import io
 import os
+import threading
 import time
 import zipfile
 
@@ -119,4 +120,25 @@ def test_old_output_folders_are_pruned_only_when_empty_until_twice_the_ttl(tmp_p
     for folder, age in ((empty, old), (full, old), (ancient, time.time() - 3 * OUTPUT_TTL_S)):
         os.utime(folder, (age, age))
     studio.output_dir()
+    studio._pruner.join(timeout=10)  # it prunes in the background
     assert not empty.exists() and full.exists() and not ancient.exists()
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_output_folders_are_pruned_at_most_once_a_minute_in_the_background(tmp_path, monkeypatch):
+    clock, pruned = FakeClock(), []
+    studio = FaceStudio(torch.device("cpu"), tmp_path, clock=clock)
+    monkeypatch.setattr(studio, "_prune_outputs", lambda: pruned.append(threading.get_ident()))
+    for step in (0, 10, 59.9, 0.2, 30, 30):  # 0, 10, 69.9, 70.1, 100.1, 130.1 s after the first
+        clock.now += step
+        studio.output_dir()
+        studio._pruner.join(timeout=10)
+    assert len(pruned) == 3  # at 0, 70.1 and 130.1 s
+    assert threading.get_ident() not in pruned  # never on the request's own thread
