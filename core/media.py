@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import io
 import math
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def upscale(image: np.ndarray, size: int) -> Image.Image:
@@ -46,6 +50,34 @@ def save_png(image: np.ndarray, path: Path, compress_level: int = 6) -> Path:
     """A lossless PNG; `compress_level` 1 writes faster for some 10% more bytes (pages)."""
     Image.fromarray(image).save(path, format="PNG", compress_level=compress_level)
     return path
+
+
+def save_page_png(image: np.ndarray, path: Path) -> Path:
+    """A lossless RGB PNG written fast, for the page: every row "Up"-filtered in one numpy
+    step, then zlib level 1. About half the CPU time of Pillow at `compress_level=1` (which
+    picks a filter row by row) for some 6% more bytes; other images go through Pillow."""
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        return save_png(image, path, compress_level=1)
+    path.write_bytes(page_png_bytes(image))
+    return path
+
+
+def page_png_bytes(image: np.ndarray) -> bytes:
+    """(H, W, 3) uint8 as PNG bytes: filter type 2 (Up) on each row, zlib level 1."""
+    h, w, _ = image.shape
+    rows = image.reshape(h, w * 3)
+    filtered = np.empty((h, w * 3 + 1), np.uint8)
+    filtered[:, 0] = 2  # Up: each byte minus the one above it (the first row: minus 0)
+    filtered[0, 1:] = rows[0]
+    np.subtract(rows[1:], rows[:-1], out=filtered[1:, 1:])  # wraps modulo 256, as PNG wants
+    header = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)  # 8 bits, RGB, no interlace
+    idat = zlib.compress(filtered.tobytes(), 1)
+    return PNG_SIGNATURE + _chunk(b"IHDR", header) + _chunk(b"IDAT", idat) + _chunk(b"IEND", b"")
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    """One PNG chunk: length, type, data, CRC of type and data."""
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
 def png_bytes(image: np.ndarray) -> bytes:

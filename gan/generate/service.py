@@ -48,7 +48,6 @@ Model = str | nn.Module  # a model's name, or the generator a request already re
 DISPLAY_SIZE = 256
 THUMBNAIL_SIZE = 512  # gallery faces above this are shown downscaled; the zip keeps them native
 OUTPUT_TTL_S = 3600
-PAGE_PNG_LEVEL = 1  # zlib level of the page's PNGs: fast; the zip's are smaller (level 6)
 PRUNE_INTERVAL_S = 60.0  # old output folders are looked for at most this often
 NO_MODEL_INFO = {"stylegan2": False, "c_dim": 0, "num_ws": 0, "resolution": 0}
 NO_MODEL_INFO |= {"noise_inputs": False, "input_transform": False}
@@ -517,7 +516,7 @@ class FaceStudio:
         scales small ones up with CSS), downscaled above it (the zip keeps native ones)."""
         folder = self.output_dir()
         return [
-            media.save_png(media.thumbnail(image, THUMBNAIL_SIZE), folder / name, PAGE_PNG_LEVEL)
+            media.save_page_png(media.thumbnail(image, THUMBNAIL_SIZE), folder / name)
             for name, image in zip(face_names(faces), faces.images, strict=True)
         ]
 

@@ -46,6 +46,24 @@ def test_png_round_trip(tmp_path):
     assert np.array_equal(np.asarray(Image.open(io.BytesIO(media.png_bytes(image)))), image)
 
 
+def test_page_png_is_lossless_for_any_pixels_and_views(tmp_path):
+    rng = np.random.default_rng(0)
+    nchw = rng.integers(0, 256, (2, 3, 7, 5), dtype=np.uint8)
+    image = nchw.transpose(0, 2, 3, 1)[1]  # a strided view, as the generator's batches give
+    image[0, 0], image[1, 0] = 255, 0  # an "Up" difference that wraps below zero
+    path = media.save_page_png(image, tmp_path / "a.png")
+    with Image.open(path) as png:
+        png.verify()  # every chunk's CRC
+    with Image.open(path) as png:
+        assert png.mode == "RGB" and np.array_equal(np.asarray(png), image)
+
+
+def test_page_png_leaves_other_images_to_pillow(tmp_path):
+    gray = np.arange(48, dtype=np.uint8).reshape(6, 8)
+    with Image.open(media.save_page_png(gray, tmp_path / "g.png")) as png:
+        assert png.mode == "L" and np.array_equal(np.asarray(png), gray)
+
+
 def test_gif_keeps_every_frame_and_loops(tmp_path):
     path = media.save_gif(_frames(5, 8, 8), tmp_path / "a.gif", fps=10)
     with Image.open(path) as gif:
