@@ -61,6 +61,15 @@ def test_cheap_path_bench_tiny(tmp_path: Path):
     assert result["torch"] and result["commit"] and result["measures"]
 
 
+def test_cheap_path_cpu_split_tiny(tmp_path: Path):
+    result = run_bench(
+        ["-m", "bench.cheap_path_cpu"], "--calls 1 --warmup 0", tmp_path / "split.json"
+    )
+    parts = result["cpu_ms"]
+    assert set(parts) == {"process_api", "forward", "pngs", "postprocess"}
+    assert all(parts[p]["p50"] > 0 for p in parts) and result["commit"] and result["torch"]
+
+
 def test_gpu_all_dry_run_checks_its_inputs_and_lists_every_step(tmp_path: Path):
     env = {**os.environ, "GPU_ALL_SCRATCH": str(tmp_path / "scratch")}
     done = subprocess.run(
