@@ -123,6 +123,7 @@ def report(times: dict[str, list[float]], calls: int, load_start, load_end) -> d
         "benchmark": "cheap_path_cpu",
         "what": f"/generate seeds {SEEDS[0]} / {SEEDS[1]} ({MODEL}), in the process",
         "calls": calls,
+        "device": "cpu",
         "cpus": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "torch": version("torch"),
@@ -153,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         result = report(times, args.calls, load_start, os.getloadavg())
     finally:
         served.close()
+    result["command"] = "python -m bench.cheap_path_cpu " + " ".join(argv or sys.argv[1:])
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     log.info("wrote %s: CPU ms %s", args.out, json.dumps(result["cpu_ms"]))
