@@ -121,7 +121,8 @@ def test_stop_a_projection_keeps_the_current_result(page, face_photo):
 
 
 def test_morph_two_photos_in_one_click(page, judged_model, app_services, tmp_path):
-    """Two photos in, one click: the looping video, D's realness plot and both latents."""
+    """Two photos in, one click: the looping video, D's realness plot and both latents, which
+    are in My latents after a reload."""
     from gan.edit.service import faces_for_seeds
 
     paths = []
@@ -145,6 +146,11 @@ def test_morph_two_photos_in_one_click(page, judged_model, app_services, tmp_pat
     for name in ["photo_a.npy", "photo_b.npy", "morph.mp4"]:
         expect(tab.locator(f"a[href$='/{name}']").last).to_be_visible()
     assert_no_error_toast(page)
+    page.reload()
+    open_tab(page, "My latents")
+    mine = panel(page).locator("#my-latents")
+    expect(mine.get_by_text(re.compile(r"^projection \d"))).to_have_count(2)
+    expect(served_images(mine)).to_have_count(2)
 
 
 # --- Judge ------------------------------------------------------------------------------------
