@@ -59,7 +59,7 @@ def frames_of(video: str) -> np.ndarray:
 def test_two_faces_morph_in_a_loop_with_d_along_the_way(client, judged_model, photos):
     a, b = (handle_file(p) for p in photos)
     _, info, video, plot, files, pairs = client.predict(
-        photo_a=a, photo_b=b, model=judged_model, morph_steps=4, frames=9, align=True,
+        photo_a=a, photo_b=b, model=judged_model, morph_steps=2, frames=9, align=True,
         api_name="/morph",
     )  # fmt: skip
     frames = frames_of(video["video"] if isinstance(video, dict) else video)
