@@ -305,11 +305,16 @@ def build_interpolate_tab(
 
 def _keep_frame(handlers: InterpolateHandlers, components: dict, info, release_memory) -> None:
     """The "Keep this frame in My latents" row: a frame number and its button (page only)."""
-    with gr.Row(equal_height=True):
+    with gr.Row(equal_height=False):
         frame = gr.Number(
-            value=1, minimum=1, precision=0, label=t("interpolate.keep.label"), scale=1
+            value=1,
+            minimum=1,
+            precision=0,
+            label=t("interpolate.keep.label"),
+            scale=1,
+            min_width=80,
         )
-        keep = gr.Button(t("interpolate.keep.run"), size="sm", scale=2)
+        keep = gr.Button(t("interpolate.keep.run"), size="md", scale=3, min_width=160)
     keep.click(
         friendly(handlers.keep_frame, release_memory),
         inputs_for(handlers.keep_frame, components | {"keep_frame": frame}),
