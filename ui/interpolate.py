@@ -12,6 +12,7 @@ from core.events import Progress
 from gan import DEFAULT_MODEL, latents
 from gan.generate.keyframes import parse_keyframes
 from gan.generate.service import FaceStudio
+from gan.library.service import LatentLibrary, Origin
 from gan.video.encode import CRF_RANGE, MAX_GRID, VideoSettings
 from gan.video.service import VideoMaker
 from ui.common import (
@@ -20,6 +21,7 @@ from ui.common import (
     LARGE_RESULT,
     PIXELATED,
     arm_stop,
+    current_caller,
     current_quotas,
     downloads_box,
     friendly,
@@ -27,7 +29,7 @@ from ui.common import (
     session_key,
     settle_stop,
 )
-from ui.components import StyleGAN2Controls, build_sg2_controls, sg2_settings
+from ui.components import StyleGAN2Controls, build_sg2_controls, latent_picker, sg2_settings
 from ui.examples import lane_examples
 from ui.i18n import howto, language_of, t, translate
 from ui.links import Permalinks
@@ -36,9 +38,15 @@ from ui.links import Permalinks
 class InterpolateHandlers:
     """The tab's events, each one call of `FaceStudio`."""
 
-    def __init__(self, studio: FaceStudio, video: VideoMaker | None = None) -> None:
+    def __init__(
+        self,
+        studio: FaceStudio,
+        video: VideoMaker | None = None,
+        library: LatentLibrary | None = None,
+    ) -> None:
         self.studio = studio
         self.video_maker = video or VideoMaker(studio)
+        self.library = library
 
     def interpolate(
         self,
@@ -126,6 +134,49 @@ class InterpolateHandlers:
             model=model,
         )
         return str(strip), str(gif), str(mp4), [str(strip), str(gif), str(mp4)], info
+
+    def keep_frame(
+        self,
+        seeds: str = "1, 2",
+        frames: float = 16,
+        mode: str = "slerp",
+        model: str = DEFAULT_MODEL,
+        loop: bool = False,
+        truncation_psi: float = 1.0,
+        space: str = "z",
+        noise_mode: str = "const",
+        truncation_cutoff: float = 0,
+        class_idx: float = 0,
+        translate_x: float = 0,
+        translate_y: float = 0,
+        rotate: float = 0,
+        translate_x_end: float = 0,
+        translate_y_end: float = 0,
+        rotate_end: float = 0,
+        latent_files: list[str] | None = None,
+        keep_frame: float = 1,
+        request: gr.Request = None,
+    ) -> str:
+        """Page only: frame number `keep_frame` of the walk these settings make, kept in My
+        latents as a walk point; a line saying so."""
+        camera = (translate_x, translate_y, rotate)
+        end = (translate_x_end, translate_y_end, rotate_end)
+        sg2 = sg2_settings(truncation_psi, noise_mode, truncation_cutoff, class_idx, camera, end)
+        latent, image = self.studio.walk_point_request(
+            model,
+            seeds,
+            int(frames),
+            int(keep_frame),
+            mode,
+            bool(loop),
+            float(truncation_psi),
+            space,
+            sg2,
+            latent_files,
+            current_quotas().max_total_frames,
+        )
+        entry = self.library.add(current_caller().owner_id, model, latent, Origin("walk"), image)
+        return translate("msg.library.saved", language_of(request), name=entry.name)
 
     def interpolate_video(
         self,
@@ -215,13 +266,14 @@ def build_interpolate_tab(
     release_memory: Callable[[], None] | None = None,
     links: Permalinks | None = None,
     video: VideoMaker | None = None,
+    library: LatentLibrary | None = None,
 ) -> None:
     """The Interpolate tab's components and events (API: `/interpolate`,
     `/interpolate_video`)."""
-    handlers = InterpolateHandlers(studio, video)
+    handlers = InterpolateHandlers(studio, video, library)
     with gr.Row():
         with gr.Column(scale=1):
-            components, sg2 = _controls(model)
+            components, sg2 = _controls(model, library)
             run = gr.Button(t("interpolate.run"), variant="primary")
         with gr.Column(scale=2):
             strip = gr.Image(label=t("interpolate.strip.label"), type="filepath", format="png")
@@ -236,6 +288,8 @@ def build_interpolate_tab(
                 mp4 = gr.Video(label="MP4", format="mp4", autoplay=True, loop=True, height=320)
             info = gr.Markdown(label="info")
             files = downloads_box(t("common.downloads"))
+            if library is not None:
+                _keep_frame(handlers, components, info, release_memory)
     _video_section(handlers, components, release_memory)
     sg2.follow(model, studio)
     gr.on(
@@ -247,6 +301,27 @@ def build_interpolate_tab(
         **CHEAP_LANE,
     )
     _share(handlers, components, [strip, gif, mp4, files, info], release_memory, links)
+
+
+def _keep_frame(handlers: InterpolateHandlers, components: dict, info, release_memory) -> None:
+    """The "Keep this frame in My latents" row: a frame number and its button (page only)."""
+    with gr.Row(equal_height=False):
+        frame = gr.Number(
+            value=1,
+            minimum=1,
+            precision=0,
+            label=t("interpolate.keep.label"),
+            scale=1,
+            min_width=80,
+        )
+        keep = gr.Button(t("interpolate.keep.run"), size="md", scale=3, min_width=160)
+    keep.click(
+        friendly(handlers.keep_frame, release_memory),
+        inputs_for(handlers.keep_frame, components | {"keep_frame": frame}),
+        info,
+        api_visibility="private",
+        **CHEAP_LANE,
+    )
 
 
 def _video_section(handlers: InterpolateHandlers, components: dict, release_memory) -> None:
@@ -296,19 +371,25 @@ def _video_section(handlers: InterpolateHandlers, components: dict, release_memo
     stop.click(friendly(handlers.stop), None, None, queue=False, api_visibility="private")
 
 
-def _controls(model: gr.Dropdown) -> tuple[dict, StyleGAN2Controls]:
+def _controls(
+    model: gr.Dropdown, library: LatentLibrary | None = None
+) -> tuple[dict, StyleGAN2Controls]:
     """The walk's settings, by the handler's parameter names, and the StyleGAN2 controls."""
     seeds = gr.Textbox(
         value="1, 2, 3",
         label=t("interpolate.seeds.label"),
         info=t("interpolate.seeds.info"),
     )
-    latent_files = gr.File(
-        label=t("interpolate.latent_files.label"),
-        file_count="multiple",
-        file_types=[".npy", ".json"],
-        height=120,
-    )
+    with gr.Accordion(t("library.accordion"), open=False):
+        latent_files = gr.File(
+            label=t("interpolate.latent_files.label"),
+            file_count="multiple",
+            file_types=[".npy", ".json"],
+            height=120,
+            render=False,
+        )
+        latent_picker(library, latent_files)
+        latent_files.render()
     frames = gr.Slider(2, latents.MAX_FRAMES, value=16, step=1, label=t("interpolate.frames.label"))
     mode = gr.Radio(["slerp", "lerp", "cubic"], value="slerp", label=t("interpolate.mode.label"))
     loop = gr.Checkbox(value=False, label=t("interpolate.loop.label"))

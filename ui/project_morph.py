@@ -1,5 +1,6 @@
-"""The Project tab's Morph section: two photos projected, a looping morph video A -> B -> A
-and D's realness along it, in one click (API: `/morph`). Built by `ui.project`."""
+"""The Project tab's Morph section: two photos projected (both latents kept in My latents), a
+looping cubic morph video A -> B -> A and D's realness along it, in one click (API: `/morph`).
+Built by `ui.project`."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from gan.morph.service import Morphed, Morpher
 from ui.common import (
     HEAVY_LANE,
     arm_stop,
+    current_caller,
     downloads_box,
     friendly,
     inputs_for,
@@ -57,12 +59,14 @@ class MorphHandlers:
         request: gr.Request = None,
         progress=gr.Progress(),  # noqa: B008 (Gradio injects it)
     ):
-        """Project photo A and photo B (FFHQ-aligned first with `align`), then walk A -> B -> A.
+        """Project photo A and photo B (FFHQ-aligned first with `align`; both latents go into My
+        latents), then walk A -> B -> A on a cubic loop (an even `frames` makes one less).
         Streams the live projection; the last output holds the looping MP4, D's realness per
         frame (a plot; empty when the model has no D), both latents (.npy, .json) and the MP4
         as files, target | projection for each photo, and a line."""
         settings = MorphSettings(steps=int(morph_steps), frames=int(frames), align=bool(align))
-        events = self.morpher.morph(model, photo_a, photo_b, settings, session_key(request))
+        owner = current_caller().owner_id
+        events = self.morpher.morph(model, photo_a, photo_b, settings, session_key(request), owner)
         yield from _outputs(events, progress, language_of(request))
 
     def stop(self, request: gr.Request = None) -> None:

@@ -90,10 +90,10 @@ def build_services(
         lambda name, seeds: faces_for_seeds(studio, name, seeds),
         lambda name, files: faces_for_latents(studio, name, files),
     )
-    services.morpher = Morpher(services.projector, services.judge)
     services.lab = Lab(device, pause=gate.pause, output_dir=studio.output_dir)
     items = ItemStore(library_dir(guard.data), guard.quotas)
     services.library = LatentLibrary(items, studio.generator, studio.output_dir)
+    services.morpher = Morpher(services.projector, services.judge, services.library)
     services.lab2d = Lab2D(pause=gate.pause, max_runs=guard.quotas.lab2d_max_runs)
     return services
 

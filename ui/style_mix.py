@@ -13,6 +13,7 @@ from gan import DEFAULT_MODEL
 from gan.generate.faces import STYLE_PRESETS, StyleMix
 from gan.generate.keyframes import parse_keyframes
 from gan.generate.service import THUMBNAIL_SIZE, FaceStudio
+from gan.library.service import LatentLibrary
 from gan.video.encode import VideoSettings
 from gan.video.service import VideoMaker
 from ui.common import (
@@ -26,7 +27,7 @@ from ui.common import (
     session_key,
     settle_stop,
 )
-from ui.components import build_sg2_controls, sg2_settings
+from ui.components import build_sg2_controls, latent_picker, sg2_settings
 from ui.examples import (
     can_style_mix,
     capability_notice,
@@ -229,6 +230,7 @@ def build_style_mix_tab(
     release_memory: Callable[[], None] | None = None,
     links: Permalinks | None = None,
     video: VideoMaker | None = None,
+    library: LatentLibrary | None = None,
 ) -> None:
     """The Style mixing tab's components and events (API: `/style_mix`,
     `/style_mix_video`)."""
@@ -243,8 +245,8 @@ def build_style_mix_tab(
                 value="4-7", label=t("style_mixing.cols.label"), info=t("style_mixing.cols.info")
             )
             with gr.Accordion(t("style_mixing.files.accordion"), open=False):
-                row_files = _latent_files(t("style_mixing.row_files.label"))
-                col_files = _latent_files(t("style_mixing.column_files.label"))
+                row_files = _latent_files(t("style_mixing.row_files.label"), library)
+                col_files = _latent_files(t("style_mixing.column_files.label"), library)
             preset = gr.Radio(
                 [(t(f"style_mixing.preset.{p}"), p) for p in [*STYLE_PRESETS, "custom"]],
                 value="coarse",
@@ -309,9 +311,14 @@ def _sweep_events(handlers: StyleMixHandlers, components: dict, sweep: tuple, re
     stop.click(friendly(handlers.stop_video), None, None, queue=False, api_visibility="private")
 
 
-def _latent_files(label: str) -> gr.File:
-    """Latent files (z or w, .npy or .json) that replace a side's seeds when given."""
-    return gr.File(label=label, file_count="multiple", file_types=[".npy", ".json"], height=120)
+def _latent_files(label: str, library: LatentLibrary | None) -> gr.File:
+    """Latent files (z or w, .npy or .json) that replace a side's seeds when given, under a
+    picker of My latents that fills them."""
+    files = gr.File(
+        label=label, file_count="multiple", file_types=[".npy", ".json"], height=120, render=False
+    )
+    latent_picker(library, files)
+    return files.render()
 
 
 # Row seeds, column seeds, preset, custom ws, ψ; the model: a StyleGAN2 (ui.examples).

@@ -29,9 +29,9 @@ def build_tabs(header: Header, s: Any, release: Callable[[], None], links: Perma
         with gr.Tab(t("tab.generate"), id="generate"):
             build_generate_tab(model, s.studio, release, links, s.library)
         with gr.Tab(t("tab.interpolate"), id="interpolate"):
-            build_interpolate_tab(model, s.studio, release, links, s.video)
+            build_interpolate_tab(model, s.studio, release, links, s.video, s.library)
         with gr.Tab(t("tab.style_mixing"), id="style_mixing"):
-            build_style_mix_tab(model, s.studio, release, links, s.video)
+            build_style_mix_tab(model, s.studio, release, links, s.video, s.library)
         with gr.Tab(t("tab.style"), id="style"):
             build_style_tab(s.stylist, release, links)
         with gr.Tab(t("tab.finetune"), id="finetune"):

@@ -268,6 +268,23 @@ class FaceStudio:
         """Frames (T, H, W, 3) along a lerp/slerp/cubic path through the keyframes (seeds,
         latent files, or their latents). A W family walks in Z (then maps each frame) or, with
         `space="w"` or any w keyframe, in W (a line, or the cubic path)."""
+        walk = self.walk(model, seeds, frames, mode, loop, truncation_psi, space, sg2, max_frames)
+        return self.render_walk(model, walk, sg2)
+
+    def walk(
+        self,
+        model: Model,
+        seeds: list[Keyframe] | latents.Latent,
+        frames: int,
+        mode: str = "slerp",
+        loop: bool = False,
+        truncation_psi: float = 1.0,
+        space: str = "z",
+        sg2: SG2Settings | None = None,
+        max_frames: int = latents.MAX_TOTAL_FRAMES,
+    ) -> latents.Latent:
+        """The latents of `interpolate`'s frames, one per frame: the ws of a W family (mapped
+        and truncated), else the truncated z."""
         if space not in ("z", "w"):
             raise UserInputError(f"space must be 'z' or 'w', not {space!r}")
         G = self.resolve(model)
@@ -277,17 +294,34 @@ class FaceStudio:
             raise UserInputError("interpolation needs at least two seeds, e.g. `1, 2`")
         if not families.family_of(G).has_w:  # truncation scales z
             z = latents.truncate(keys.value, truncation_psi)
-            path = _capped(latents.interpolation_path(z, frames, mode, loop), max_frames)
-            return self.synthesize(G, path)
+            return latents.Latent(
+                "z", _capped(latents.interpolation_path(z, frames, mode, loop), max_frames)
+            )
         if keys.space == "z" and space == "z":
             path = latents.interpolation_path(keys.value, frames, mode, loop)
-            ws = self.map(G, _capped(path, max_frames), s)
-        else:  # W is not Gaussian: straight lines (Karras et al. 2019, sec. 4.2, lerp in W)
-            w = keys.value if keys.space == "w" else self.map(G, keys.value, s)
-            walk = "cubic" if mode == "cubic" else "lerp"
-            path = latents.interpolation_path(w.flatten(1), frames, walk, loop)
-            ws = _capped(path, max_frames).view(-1, *w.shape[1:])
-        return self.render(G, ws, s.noise_mode, cameras=s.cameras(len(ws)))
+            return latents.Latent("w", self.map(G, _capped(path, max_frames), s))
+        # W is not Gaussian: straight lines (Karras et al. 2019, sec. 4.2, lerp in W)
+        w = keys.value if keys.space == "w" else self.map(G, keys.value, s)
+        path = latents.interpolation_path(
+            w.flatten(1), frames, "cubic" if mode == "cubic" else "lerp", loop
+        )
+        return latents.Latent("w", _capped(path, max_frames).view(-1, *w.shape[1:]))
+
+    def render_walk(
+        self,
+        model: Model,
+        walk: latents.Latent,
+        sg2: SG2Settings | None = None,
+        frame: int | None = None,
+    ) -> np.ndarray:
+        """A `walk`'s frames, or only its frame number `frame` (0-based); a StyleGAN3's camera
+        moves in equal steps from the walk's first frame to its last."""
+        picked = slice(None) if frame is None else slice(frame, frame + 1)
+        if walk.space == "z":
+            return self.synthesize(model, walk.value[picked])
+        s = sg2 or SG2Settings()
+        cameras = s.cameras(len(walk.value))[picked]
+        return self.render(model, walk.value[picked], s.noise_mode, cameras=cameras)
 
     def style_mix(
         self,
@@ -439,6 +473,35 @@ class FaceStudio:
         fps = int(min(max(fps, 1), 60))
         in_w = (space == "w" or keys.space == "w") and families.family_of(G).has_w
         return images, self.save_animation(images, fps), len(keys.value), in_w
+
+    def walk_point_request(
+        self,
+        name: str,
+        seeds: str,
+        frames: int,
+        frame: int,
+        mode: str = "slerp",
+        loop: bool = False,
+        truncation_psi: float = 1.0,
+        space: str = "z",
+        sg2: SG2Settings | None = None,
+        latent_files: list[str | Path] | None = None,
+        max_frames: int = latents.MAX_TOTAL_FRAMES,
+    ) -> tuple[latents.Latent, np.ndarray]:
+        """Frame number `frame` (1 = the first) of the walk `interpolate_request` makes from
+        the same settings: its latent (w of a W family, else z) and its face."""
+        G = self.resolve(name)
+        s = replace(sg2 or SG2Settings(), truncation_psi=truncation_psi)
+        keys = self.keyframes(G, parse_keyframes(seeds, latent_files, max_count=16), s)
+        walk = self.walk(G, keys, frames, mode, loop, truncation_psi, space, sg2, max_frames)
+        count = len(walk.value)
+        if not 1 <= int(frame) <= count:
+            raise UserInputError(
+                "pick a frame from 1 to {count}", "msg.error.walk_frame", count=count
+            )
+        i = int(frame) - 1
+        image = self.render_walk(G, walk, sg2, i)[0]
+        return latents.Latent(walk.space, walk.value[i : i + 1]), image
 
     def style_mix_request(
         self,

@@ -1,9 +1,5 @@
-"""The morph between two projected photos: a looping walk A -> B -> A and its settings.
-
-The walk is one small function (`looping_walk`) so that another walk (e.g. a cubic looping
-one) can take its place: it gets the keyframe latents and the frame count, and returns the
-frames' latents, the first equal to the last.
-"""
+"""The morph between two projected photos: a looping walk A -> B -> A (the video room's cubic
+Catmull-Rom loop, `gan.video.walks`) and its settings."""
 
 from __future__ import annotations
 
@@ -12,6 +8,7 @@ from dataclasses import dataclass
 import torch
 
 from core.errors import UserInputError
+from gan.video.walks import looping_walk
 
 MAX_MORPH_STEPS = 1000  # per photo; the page's default is a quick preset
 MIN_FRAMES, MAX_FRAMES = 3, 241
@@ -39,12 +36,11 @@ def _check(name: str, value: object, lo: int, hi: int) -> None:
         raise UserInputError(f"{name} must be a whole number from {lo} to {hi}, not {value!r}")
 
 
-def looping_walk(a: torch.Tensor, b: torch.Tensor, frames: int) -> torch.Tensor:
-    """`frames` latents along straight lines A -> B -> A (B in the middle, the last frame
-    equal to the first): (frames, *a.shape[1:]) from two (1, ...) latents."""
+def morph_walk(a: torch.Tensor, b: torch.Tensor, frames: int) -> torch.Tensor:
+    """The cubic looping walk A -> B -> A in `frames` latents (an even count gets one less):
+    frame 0 and the last are A, the middle one is B; (frames, *a.shape[1:]) from two (1, ...)
+    latents."""
     if a.shape != b.shape:
         raise UserInputError("the two latents have different shapes: project both on one model")
-    position = torch.linspace(0.0, 2.0, frames, dtype=torch.float64)
-    t = (1.0 - (1.0 - position).abs()).to(a.dtype)  # 0 -> 1 -> 0
-    t = t.view(-1, *([1] * (a.dim() - 1)))
-    return a + (b - a) * t
+    walk = looping_walk(torch.cat([a, b]), (int(frames) - 1) // 2)
+    return torch.cat([walk, walk[:1]])

@@ -22,7 +22,8 @@ from core.runs import RunRegistry
 from gan import latents
 from gan.generate.service import DISPLAY_SIZE
 from gan.judge.judge import MAX_IMAGES
-from gan.morph.morph import MorphSettings, looping_walk
+from gan.library.service import Origin
+from gan.morph.morph import MorphSettings, morph_walk
 from gan.project.projection import CropBox, ProjectSettings
 
 log = logging.getLogger(__name__)
@@ -46,10 +47,11 @@ class Morphed:
 class Morpher:
     """Morph jobs on the Project service's projections and the studio's generators."""
 
-    def __init__(self, projector: Any, judge: Any = None) -> None:
+    def __init__(self, projector: Any, judge: Any = None, library: Any = None) -> None:
         self.projector = projector  # gan.project.service.Projector
         self.studio = projector.studio
         self.judge = judge  # gan.judge.service.Judge, for D's realness
+        self.library = library  # gan.library.service.LatentLibrary: where both latents go
         self.runs = RunRegistry()
 
     def stop(self, session: str) -> bool:
@@ -57,10 +59,17 @@ class Morpher:
         return self.projector.stop(session) or stopped
 
     def morph(
-        self, name: str, photo_a: Any, photo_b: Any, settings: MorphSettings, session: str = "api"
+        self,
+        name: str,
+        photo_a: Any,
+        photo_b: Any,
+        settings: MorphSettings,
+        session: str = "api",
+        owner: str | None = None,
     ) -> Iterator[Progress]:
         """Progress over both projections (steps 0..2 x steps), then a last event with
-        `done=True` and `output` a `Morphed`."""
+        `done=True` and `output` a `Morphed`. Both latents go into `owner`'s My latents (with
+        a library and an owner) as projections."""
         out = Morphed()
         found: list[latents.Latent] = []
         total = 2 * settings.steps + 1
@@ -75,6 +84,7 @@ class Morpher:
                     break
             folder = self.studio.output_dir()
             out.files = _save_latents(found, folder)
+            self._keep(name, found, owner)
             if not out.stopped:
                 self._video(name, found, settings, folder, out)
         yield Progress(step=total, total=total, done=True, stopped=out.stopped, output=out)
@@ -88,6 +98,13 @@ class Morpher:
         face = 0 if settings.align else None
         return self.projector.project(name, photo, CropBox(), project, session, face=face)
 
+    def _keep(self, name: str, found: list[latents.Latent], owner: str | None) -> None:
+        """The projected latents into the owner's My latents (thumbnails: their faces)."""
+        if self.library is None or owner is None:
+            return
+        for latent in found:
+            self.library.add(owner, name, latent, Origin("projection"))
+
     def _video(
         self,
         name: str,
@@ -96,7 +113,7 @@ class Morpher:
         folder: Path,
         out: Morphed,
     ) -> None:
-        path = looping_walk(found[0].value, found[1].value, settings.frames)
+        path = morph_walk(found[0].value, found[1].value, settings.frames)
         out.frames = self.render(name, found[0].space, path)
         big = media.upscale_frames(out.frames, DISPLAY_SIZE)
         out.video = media.save_mp4(big, folder / "morph.mp4", settings.fps)

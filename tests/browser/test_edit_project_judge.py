@@ -120,8 +120,15 @@ def test_stop_a_projection_keeps_the_current_result(page, face_photo):
     expect(tab.locator("a[href$='/projected.npy']").last).to_be_visible()
 
 
-def test_morph_two_photos_in_one_click(page, judged_model, app_services, tmp_path):
-    """Two photos in, one click: the looping video, D's realness plot and both latents."""
+def projections_kept(client) -> int:
+    """How many projections My latents holds (this machine's visitors share one library)."""
+    _, entries = client.predict(api_name="/library_list")
+    return sum(e["origin"] == "projection" for e in entries)
+
+
+def test_morph_two_photos_in_one_click(page, judged_model, app_services, client, tmp_path):
+    """Two photos in, one click: the looping video, D's realness plot and both latents, which
+    are in My latents after a reload."""
     from gan.edit.service import faces_for_seeds
 
     paths = []
@@ -129,13 +136,14 @@ def test_morph_two_photos_in_one_click(page, judged_model, app_services, tmp_pat
         face = faces_for_seeds(app_services.studio, "dcgan-digiface", [seed])[0]
         paths.append(tmp_path / f"face{seed}.png")
         Image.fromarray(face).resize((256, 256), Image.Resampling.LANCZOS).save(paths[-1])
+    kept = projections_kept(client)
     choose_model(page, judged_model)
     open_tab(page, "Project")
     tab = panel(page)
     files = tab.locator("input[type=file]")
     files.nth(1).set_input_files(str(paths[0]))  # the tab's own photo is the first
     files.nth(2).set_input_files(str(paths[1]))
-    set_slider(tab, "Projection steps per photo", 3)
+    set_slider(tab, "Projection steps per photo", 2)
     set_slider(tab, "Frames of the looping video", 9)
     tab.get_by_role("button", name="Morph", exact=True).click()
     expect(tab.get_by_text("9 frames, A → B → A")).to_be_visible(timeout=300_000)
@@ -145,6 +153,11 @@ def test_morph_two_photos_in_one_click(page, judged_model, app_services, tmp_pat
     for name in ["photo_a.npy", "photo_b.npy", "morph.mp4"]:
         expect(tab.locator(f"a[href$='/{name}']").last).to_be_visible()
     assert_no_error_toast(page)
+    page.reload()
+    open_tab(page, "My latents")
+    mine = panel(page).locator("#my-latents")
+    assert projections_kept(client) == kept + 2
+    expect(mine.get_by_text(re.compile(r"^projection \d"))).to_have_count(kept + 2)
 
 
 # --- Judge ------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """Morph two photos through `gradio_client`, offline: two faces of the bundled DCGAN (seeds 7
-and 11), aligned and projected, walked A -> B -> A, with D's realness along the walk."""
+and 11), aligned and projected, walked A -> B -> A, with D's realness along the walk; both
+latents in My latents, walked by `/interpolate`, and a StyleGAN2 projection as a style-mix row."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from core import media, store
 from gan.generate.service import FaceStudio
 from gan.judge import judge as J
 from gan.models.dcgan import Discriminator, DiscriminatorConfig, init_weights
+from tests.ui.test_edit_project_judge_api import face_png, models  # noqa: F401 (a fixture)
 
 MODEL = "dcgan-digiface-judged"  # the bundled G with a small random D beside it
 
@@ -57,7 +59,7 @@ def frames_of(video: str) -> np.ndarray:
 def test_two_faces_morph_in_a_loop_with_d_along_the_way(client, judged_model, photos):
     a, b = (handle_file(p) for p in photos)
     _, info, video, plot, files, pairs = client.predict(
-        photo_a=a, photo_b=b, model=judged_model, morph_steps=4, frames=9, align=True,
+        photo_a=a, photo_b=b, model=judged_model, morph_steps=2, frames=9, align=True,
         api_name="/morph",
     )  # fmt: skip
     frames = frames_of(video["video"] if isinstance(video, dict) else video)
@@ -70,6 +72,45 @@ def test_two_faces_morph_in_a_loop_with_d_along_the_way(client, judged_model, ph
     assert {"photo_a.npy", "photo_a.json", "photo_b.npy", "photo_b.json", "morph.mp4"} <= names
     pair = Image.open(pairs)  # target | projection, A above B
     assert pair.width == pair.height and "9 frames" in info
+    _, entries = client.predict(api_name="/library_list")
+    kept = [e for e in entries if e["model"] == judged_model and e["origin"] == "projection"]
+    assert len(kept) >= 2  # both projections are in My latents
+    latent_files = sorted(f for f in files if f.endswith(".npy"))  # photo_a, photo_b
+    walk_between_projections(client, judged_model, latent_files)
+
+
+def walk_between_projections(client, model: str, latent_files: list[str]) -> None:
+    """`/interpolate` with `latent_files=[A, B]` starts on A's projected face and ends on B's."""
+    keys = [handle_file(f) for f in latent_files]
+    gallery, _, _ = client.predict(latent_files=keys, model=model, api_name="/generate")
+    faces = [pixels(item["image"]) for item in gallery]  # each projection's own face
+    strip = pixels(
+        client.predict(
+            latent_files=keys, frames=5, mode="lerp", model=model, api_name="/interpolate"
+        )[0]
+    )
+    size = strip.shape[0] - 4  # 2 px padding around and between the frames
+    tiles = [strip[2 : 2 + size, 2 + i * (size + 2) : 2 + i * (size + 2) + size] for i in range(5)]
+    assert np.array_equal(tiles[0], faces[0]) and np.array_equal(tiles[-1], faces[1])
+    assert not np.array_equal(tiles[2], faces[0])
+
+
+def pixels(path: str) -> np.ndarray:
+    return np.asarray(Image.open(path).convert("RGB")).astype(int)
+
+
+def test_a_projected_stylegan2_latent_is_a_style_mix_row(client, models, tmp_path):  # noqa: F811
+    """A face the tiny StyleGAN2 made, projected in W+, mixes as a row with seed columns."""
+    photo = face_png(client, tmp_path, "tiny-sg2", 4)
+    *_, files, _latent = client.predict(
+        photo=handle_file(str(photo)), model="tiny-sg2", steps=2, w_plus=True, api_name="/project"
+    )
+    row = handle_file(next(f for f in files if f.endswith(".npy")))
+    common = {"model": "tiny-sg2", "column_seeds": "1-2", "preset": "coarse"}
+    grid, gallery, _, info = client.predict(**common, row_latent_files=[row], api_name="/style_mix")
+    seeded = client.predict(**common, row_seeds="4", api_name="/style_mix")[0]
+    assert len(gallery) >= 2 and "tiny-sg2" in info
+    assert not np.array_equal(pixels(grid), pixels(seeded))  # the row is the projection
 
 
 def test_a_photo_without_a_face_is_refused_clearly(client, judged_model, photos, tmp_path):

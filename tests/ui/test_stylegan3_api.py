@@ -166,3 +166,17 @@ def test_generate_says_nothing_of_noise_for_stylegan3(client, sg3_models):
     gallery, latents, info = client.predict(seeds="1-2", model=MODELS["sg3t"], api_name="/generate")
     assert len(gallery) == 2 and "2 faces at 32x32" in info and "noise" not in info
     assert np.asarray(latents["w"]).shape == (2, 8, 10)
+
+
+def test_the_camera_moves_a_library_latent_as_it_moves_the_seed(client, sg3_models):
+    """A face kept in My latents (its w) comes back through Generate's camera as the seed does."""
+    model = MODELS["sg3t"]
+    client.predict(seeds="3", model=model, save_to_library=True, api_name="/generate")
+    _, entries = client.predict(api_name="/library_list")
+    entry = next(e for e in entries if e["model"] == model and e["seed"] == 3)
+    latent, *_ = client.predict(entry_id=entry["entry_id"], api_name="/library_files")
+    kept = dict(seeds="", model=model, latent_files=[handle_file(latent)])
+    still, moved = zip_faces(client, **kept), zip_faces(client, **kept, **CAMERA)
+    seeded = zip_faces(client, seeds="3", model=model, **CAMERA)
+    assert np.abs(moved - still).mean() > 0.5 / 255
+    assert np.abs(moved - seeded).mean() < 0.5 / 255

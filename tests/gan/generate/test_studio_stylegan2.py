@@ -116,6 +116,18 @@ def test_interpolation_ends_on_the_keyframes(studio, space):
     assert np.abs(frames[[0, -1]].astype(int) - ends.astype(int)).max() <= 1
 
 
+def test_a_walk_point_is_the_walks_frame_and_its_w(studio):
+    """ "Keep this frame": frame 3 of the walk, its face as the walk shows it and its w."""
+    walk = {"seeds": "1, 2, 3", "frames": 4, "mode": "cubic", "truncation_psi": 0.7}
+    frames = studio.interpolate("sg2-tiny", [1, 2, 3], 4, "cubic", truncation_psi=0.7)
+    latent, image = studio.walk_point_request("sg2-tiny", frame=3, **walk)
+    assert latent.space == "w" and latent.value.shape[0] == 1
+    assert np.array_equal(image, frames[2])
+    assert np.array_equal(studio.render("sg2-tiny", latent.value)[0], frames[2])
+    with pytest.raises(UserInputError, match="pick a frame from 1 to 7"):
+        studio.walk_point_request("sg2-tiny", frame=8, **walk)
+
+
 def test_w_interpolation_is_linear_in_w(studio):
     keys = studio.generate("sg2-tiny", seeds=[1, 2]).w
     middle = studio.render("sg2-tiny", (keys[:1] + keys[1:]) / 2)
