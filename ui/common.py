@@ -132,6 +132,11 @@ CSS = f"""
 #my-latents .grid-wrap.fixed-height {{ min-height: 0 !important; }}
 /* A tab's main result fills its box (a 64 px face drawn large, not as a thumbnail). */
 .{LARGE_RESULT} img {{ width: 100%; height: 100%; object-fit: contain; }}
+/* The 2D lab's square views: boxes as wide as their pictures, side by side and centred (a
+   wide box drew white bands beside the picture); on a phone they stack. */
+.lab2d-d-view, .lab2d-g-view {{ flex: 0 1 340px !important; }}
+.lab2d-d-view img, .lab2d-g-view img {{ width: 100%; height: auto; }}
+.row:has(> .lab2d-d-view) {{ justify-content: center; }}
 /* The header wraps on a phone; the Hub status keeps whole words. */
 #{HEADER_ROW} {{ flex-wrap: wrap; align-items: center; }}
 #{HUB_STATUS} {{ min-width: 12rem; word-break: normal; overflow-wrap: normal; }}

@@ -125,9 +125,9 @@ def build_highres_panel(lab: Lab, runnable: bool = True, api_name: str | None = 
     if not runnable:
         return
     handlers = HighresHandlers(lab)
+    choices = [(t(f"lab.hr.preset.{name.split()[0]}"), name) for name in PRESETS]
+    preset = gr.Dropdown(choices, value=PRESET, label=t("lab.hr.preset.label"))
     with gr.Row():
-        choices = [(t(f"lab.hr.preset.{name.split()[0]}"), name) for name in PRESETS]
-        preset = gr.Dropdown(choices, value=PRESET, label=t("lab.hr.preset.label"))
         run = gr.Button(t("lab.hr.run"), variant="primary")
         stop = gr.Button(t("common.stop"), variant="secondary")
     with gr.Row():

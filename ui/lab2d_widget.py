@@ -90,8 +90,12 @@ def clear_points() -> tuple:
 class Lab2DHandlers:
     """The widget's events, each one call of `Lab2D` (page-only: no API names)."""
 
-    def __init__(self, lab2d: Lab2D) -> None:
+    def __init__(self, lab2d: Lab2D, scope: str = "") -> None:
         self.lab2d = lab2d
+        self.scope = scope  # one run per widget on a page: a lesson step's is not the lab's
+
+    def _session(self, request: gr.Request | None) -> str:
+        return f"{self.scope}{session_key(request)}"
 
     def _out(self, frame: Frame, request: gr.Request | None) -> tuple:
         text = status_text(frame, language_of(request))
@@ -113,7 +117,7 @@ class Lab2DHandlers:
     ) -> tuple:
         """One D step alone: D's heat map and the arrows change, G's points do not."""
         s = settings_of(preset, **_form(locals()))
-        return self._out(self.lab2d.step_d(session_key(request), s, points), request)
+        return self._out(self.lab2d.step_d(self._session(request), s, points), request)
 
     def step_g(
         self,
@@ -131,7 +135,7 @@ class Lab2DHandlers:
     ) -> tuple:
         """One G step alone: G's points move, D's heat map does not."""
         s = settings_of(preset, **_form(locals()))
-        return self._out(self.lab2d.step_g(session_key(request), s, points), request)
+        return self._out(self.lab2d.step_g(self._session(request), s, points), request)
 
     def play_2d(
         self,
@@ -149,7 +153,7 @@ class Lab2DHandlers:
     ) -> tuple:
         """Play: train `steps` more steps over the timer's next ticks."""
         s = settings_of(preset, **_form(locals()))
-        return self._out(self.lab2d.play(session_key(request), s, points), request)
+        return self._out(self.lab2d.play(self._session(request), s, points), request)
 
     def tick_2d(
         self,
@@ -167,7 +171,7 @@ class Lab2DHandlers:
     ) -> tuple:
         """One tick of Play: a short slice of training, then the frame."""
         s = settings_of(preset, **_form(locals()))
-        return self._out(self.lab2d.tick(session_key(request), s, points), request)
+        return self._out(self.lab2d.tick(self._session(request), s, points), request)
 
     def reset_2d(
         self,
@@ -185,12 +189,12 @@ class Lab2DHandlers:
     ) -> tuple:
         """A fresh run from the settings (step 0)."""
         s = settings_of(preset, **_form(locals()))
-        frame = self.lab2d.show(session_key(request), s, points, fresh=True)
+        frame = self.lab2d.show(self._session(request), s, points, fresh=True)
         return self._out(frame, request)
 
     def pause_2d(self, request: gr.Request = None) -> Any:
         """Pause: the run keeps its state and trains no further."""
-        self.lab2d.pause_run(session_key(request))
+        self.lab2d.pause_run(self._session(request))
         return gr.Timer(active=False)
 
 
@@ -204,14 +208,14 @@ def preset_2d(name: str) -> tuple:
     return tuple(getattr(s, k) for k in FORM)
 
 
-def _form_inputs(compact: bool) -> dict[str, gr.components.Component]:
-    """The settings form (in a closed accordion when `compact`)."""
-    s = PRESETS[PRESET]
+def _form_inputs(compact: bool, preset: str) -> dict[str, gr.components.Component]:
+    """The settings form, filled from `preset` (in a closed accordion when `compact`)."""
+    s = PRESETS[preset]
     c: dict[str, gr.components.Component] = {}
     with gr.Accordion(t("lab2d.settings"), open=not compact):
         c["preset"] = gr.Dropdown(
             [(t(f"lab2d.preset.{name}"), name) for name in PRESETS],
-            value=PRESET,
+            value=preset,
             label=t("lab.preset.label"),
         )
         c["data"] = gr.Radio(
@@ -282,19 +286,21 @@ def _views(first: Frame) -> tuple[gr.Image, gr.Image, gr.Markdown]:
     return d, g, status
 
 
-def build_lab2d_widget(lab2d: Lab2D, compact: bool = False) -> Lab2DWidget:
+def build_lab2d_widget(
+    lab2d: Lab2D, compact: bool = False, preset: str = PRESET, scope: str = ""
+) -> Lab2DWidget:
     """The 2D lab on `lab2d`, wired: full (settings, a pad for your own points, legend) or
-    `compact`
-    (the ring preset, the buttons, the views and the meter; settings folded away)."""
-    first = lab2d.preview(PRESETS[PRESET])
+    `compact` (the buttons, the views and the meter; settings folded away), starting from
+    `preset`. Each widget on one page needs its own `scope` (a visitor's run per widget)."""
+    first = lab2d.preview(PRESETS[preset])
     d, g, status = _views(first)
     buttons = _buttons()
     gr.Markdown(t("lab2d.legend"))
-    c = _form_inputs(compact)
+    c = _form_inputs(compact, preset)
     pad, c["points"], clear = _drawing(compact)
     timer = gr.Timer(TICK_S, active=False)
     widget = Lab2DWidget(c, buttons, d, g, status, timer)
-    _wire(widget, Lab2DHandlers(lab2d))
+    _wire(widget, Lab2DHandlers(lab2d, scope))
     quiet = {"api_visibility": "private", "queue": False, "show_progress": "hidden"}
     pad.select(add_point, c["points"], [c["points"], pad], **quiet)
     clear.click(clear_points, None, [c["points"], pad], **quiet)

@@ -26,10 +26,14 @@ from gan import DEFAULT_MODEL, latents
 from gan.generate.faces import FacesRequest
 from gan.generate.service import DISPLAY_SIZE, FaceStudio
 from gan.judge.service import Judge
+from gan.lab.service import Lab
+from gan.lab2d.service import Lab2D
 from style.examples import EXAMPLES_DIR as PAINTINGS  # public-domain paintings
 from ui.common import CHEAP_LANE, JUDGE_LANE, friendly, inputs_for
 from ui.examples import capable_model, has_discriminator, has_ws
+from ui.highres_view import build_highres_panel
 from ui.i18n import LESSONS_DIR, language_of, t, translate
+from ui.lab2d_widget import build_lab2d_widget
 
 QUIZ_FILE = LESSONS_DIR / "quiz.json"
 STEP_KEY = "gan-studio-lesson-step"  # localStorage: the visitor's step in the lesson
@@ -213,12 +217,15 @@ class LessonHandlers:
 
 @dataclass
 class LessonContext:
-    """What the widgets need: the header's model, the handlers, the app's tabs."""
+    """What the widgets need: the header's model, the handlers, the app's tabs, and the
+    GAN lab's services (None: the lab is one click away instead)."""
 
     model: gr.Dropdown
     handlers: LessonHandlers
     tabs: gr.Tabs | None
     release: Callable[[], None] | None
+    lab: Lab | None = None
+    lab2d: Lab2D | None = None
 
 
 def _gallery() -> gr.Gallery:
@@ -285,9 +292,33 @@ def tab_button(ctx: LessonContext, label: str, tab: str, variant: str = "primary
 
 
 def lab_widget(ctx: LessonContext, section: Section) -> None:
-    """Steps 4-6: the GAN lab (its two phases, skipped D steps, collapse meter), one click
-    away. A widget built outside the tab files can take this slot (`WIDGETS`)."""
+    """The GAN lab (its two phases, skipped D steps, collapse meter), one click away."""
     tab_button(ctx, "lesson.open.lab", "lab")
+
+
+def _lab2d_step(ctx: LessonContext, section: Section, preset: str) -> None:
+    """The compact 2D lab from `preset` (a run of the visitor's own for this step), then the
+    GAN lab one click away."""
+    if ctx.lab2d is not None:
+        build_lab2d_widget(ctx.lab2d, compact=True, preset=preset, scope=f"{section.step}:")
+    tab_button(ctx, "lesson.open.lab", "lab", "secondary")
+
+
+def phases_widget(ctx: LessonContext, section: Section) -> None:
+    """Step 4: the 2D lab on the ring, where Step D and Step G show the two phases."""
+    _lab2d_step(ctx, section, "ring")
+
+
+def collapse_widget(ctx: LessonContext, section: Section) -> None:
+    """Step 5: the 2D lab from the collapse preset (the ring preset one choice away)."""
+    _lab2d_step(ctx, section, "collapse")
+
+
+def highres_widget(ctx: LessonContext, section: Section) -> None:
+    """Step 6: the high-resolution experiment: the recorded KID curves, a preset on request."""
+    if ctx.lab is not None:
+        build_highres_panel(ctx.lab)
+    tab_button(ctx, "lesson.open.lab", "lab", "secondary")
 
 
 def style_widget(ctx: LessonContext, section: Section) -> None:
@@ -310,6 +341,9 @@ WIDGETS: dict[str, Callable[[LessonContext, Section], None]] = {
     "judge": judge_widget,
     "generate": generate_widget,
     "lab": lab_widget,
+    "phases": phases_widget,
+    "collapse": collapse_widget,
+    "highres": highres_widget,
     "style": style_widget,
     "mix": mix_widget,
 }
@@ -362,9 +396,12 @@ def build_lesson_tab(
     judge: Judge | None,
     release_memory: Callable[[], None] | None = None,
     tabs: gr.Tabs | None = None,
+    lab: Lab | None = None,
+    lab2d: Lab2D | None = None,
 ) -> None:
     """The Lesson tab: a step list (tabs), each step's text, widget, quiz and navigation."""
-    ctx = LessonContext(model, LessonHandlers(studio, judge), tabs, release_memory)
+    handlers = LessonHandlers(studio, judge)
+    ctx = LessonContext(model, handlers, tabs, release_memory, lab, lab2d)
     found = sections()
     ids = steps(found)
     gr.Markdown(t("lesson.intro"))

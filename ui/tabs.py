@@ -44,5 +44,5 @@ def build_tabs(header: Header, s: Any, release: Callable[[], None], links: Perma
             with gr.Tab(t("tab.library"), id="library"):
                 build_library_tab(model, s.library)
         with gr.Tab(t("tab.lesson"), id="lesson"):
-            build_lesson_tab(model, s.studio, s.judge, release, tabs)
+            build_lesson_tab(model, s.studio, s.judge, release, tabs, s.lab, s.lab2d)
     return tabs

@@ -13,11 +13,14 @@ from safetensors.torch import save_file
 
 from core import store
 from gan.judge import judge as J
+from gan.lab.service import Lab
+from gan.lab2d.service import Lab2D
 from style.examples import EXAMPLES_DIR
 from tests.conftest import ROOT, tiny_generator
 from tests.gan.sg2_tiny import tiny_stylegan2
 from tests.ui.test_edit_project_judge_api import tiny_d
 from ui import i18n, i18n_coverage, lesson
+from ui.lab2d_widget import Lab2DHandlers, preset_2d
 
 SECTIONS = lesson.sections()
 TEXTS = i18n.load_translations()
@@ -28,12 +31,23 @@ def _lesson_file(lang: str) -> dict[str, str]:
     return json.loads((i18n.LESSONS_DIR / f"{lang}.json").read_text(encoding="utf-8"))
 
 
-def _built() -> gr.Blocks:
+def _built(lab: Lab | None = None, lab2d: Lab2D | None = None) -> gr.Blocks:
     with gr.Blocks() as demo:
         model = gr.Dropdown(["dcgan-digiface"], value="dcgan-digiface")
         with gr.Tabs() as tabs, gr.Tab("Lesson", id="lesson"):
-            lesson.build_lesson_tab(model, None, None, None, tabs)
+            lesson.build_lesson_tab(model, None, None, None, tabs, lab, lab2d)
     return demo
+
+
+def _step(demo: gr.Blocks, n: int) -> list:
+    """The components of lesson step `n`."""
+    tab = next(b for b in demo.blocks.values() if getattr(b, "id", None) == f"lesson-{n}")
+    found, todo = [], list(tab.children)
+    while todo:
+        block = todo.pop(0)
+        found.append(block)
+        todo.extend(getattr(block, "children", []))
+    return found
 
 
 # --- Texts --------------------------------------------------------------------------------------
@@ -151,6 +165,35 @@ def test_the_assignment_opens_the_lab_and_fine_tune():
     tab_switches = {fn.js for fn in demo.fns.values() if fn.js and "selected" in fn.js}
     assert lesson.open_tab_js("lab") in tab_switches
     assert lesson.open_tab_js("finetune") in tab_switches
+
+
+def test_steps_4_to_6_show_the_2d_lab_and_the_high_resolution_experiment():
+    demo = _built(Lab(), Lab2D())
+    for n, preset in ((4, "ring"), (5, "collapse")):
+        blocks = _step(demo, n)
+        views = [b for b in blocks if "lab2d-d-view" in (getattr(b, "elem_classes", None) or [])]
+        presets = [b for b in blocks if isinstance(b, gr.Dropdown) and preset == b.value]
+        assert len(views) == 1 and len(presets) == 1, n
+    plots = [b for b in _step(demo, 6) if isinstance(b, gr.LinePlot)]
+    assert plots and len(plots[0].value["data"]) > 0  # the recorded KID curves, before any run
+    tab_switches = [fn for fn in demo.fns.values() if fn.js == lesson.open_tab_js("lab")]
+    assert len(tab_switches) >= 4  # steps 4-6 and the assignment keep "Open the GAN lab"
+    public = [fn.api_name for fn in demo.fns.values() if fn.api_visibility == "public"]
+    assert not [name for name in public if "lab" in name]  # the lesson's copies add no API
+
+
+def test_each_lesson_2d_lab_trains_a_run_of_its_own():
+    demo = _built(Lab(), Lab2D())
+    steps = [fn for fn in demo.fns.values() if "step_d" in getattr(fn.fn, "__name__", "")]
+    assert len(steps) == 2
+    lab2d = Lab2D()
+    four, five = Lab2DHandlers(lab2d, "lesson-4:"), Lab2DHandlers(lab2d, "lesson-5:")
+    four.step_d("ring", *preset_2d("ring"))
+    five.step_g("collapse", *preset_2d("collapse"))
+    four.step_d("ring", *preset_2d("ring"))
+    counters = {k: vars(r.trainer.counters) for k, r in lab2d.runs.items()}
+    assert counters["lesson-4:api"]["d_steps"] == 2 and counters["lesson-4:api"]["g_steps"] == 0
+    assert counters["lesson-5:api"]["g_steps"] == 1
 
 
 # --- The live widgets' handlers -----------------------------------------------------------------
