@@ -29,11 +29,12 @@ from gan.judge.service import Judge
 from gan.lab.service import Lab
 from gan.lab2d.service import Lab2D
 from style.examples import EXAMPLES_DIR as PAINTINGS  # public-domain paintings
-from ui.common import CHEAP_LANE, JUDGE_LANE, friendly, inputs_for
+from ui.common import CHEAP_LANE, JUDGE_LANE, error, friendly, inputs_for
 from ui.examples import capable_model, has_discriminator, has_ws
 from ui.highres_view import build_highres_panel
 from ui.i18n import LESSONS_DIR, language_of, t, translate
 from ui.lab2d_widget import build_lab2d_widget
+from ui.uploads import uploaded_image
 
 QUIZ_FILE = LESSONS_DIR / "quiz.json"
 STEP_KEY = "gan-studio-lesson-step"  # localStorage: the visitor's step in the lesson
@@ -180,7 +181,7 @@ class LessonHandlers:
         """D's verdict on an image and/or on the model's own faces for `seeds`, ranked: the
         header's model, or the first installed one saved with its discriminator."""
         if self.judge is None:
-            raise gr.Error("This server has no judge.")
+            raise error("This server has no judge.")
         if not (model and has_discriminator(model)):
             model = capable_model(has_discriminator, "a model saved with its discriminator")
         seed_list = latents.parse_seeds(seeds) if seeds and seeds.strip() else None
@@ -249,7 +250,7 @@ def duel_widget(ctx: LessonContext, section: Section) -> None:
 
 def judge_widget(ctx: LessonContext, section: Section) -> None:
     """Step 2: D's verdict on a picture the visitor gives (or a painting)."""
-    image = gr.Image(label=t("lesson.judge.image.label"), type="filepath", height=220)
+    image = uploaded_image(label=t("lesson.judge.image.label"), height=220)
     paintings = [[str(PAINTINGS / n)] for n in PAINTING_EXAMPLES if (PAINTINGS / n).is_file()]
     if paintings:
         gr.Examples(paintings, [image], label=t("lesson.judge.examples"))
