@@ -46,17 +46,26 @@ MEASURES = ["app.py", "core", "gan/generate", "ui"]
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 SIDES = ("ours", "before")
 PAGE_LOADS = 3  # fresh pages per app, until their first faces show
+_DEFAULTS: dict[str, list] = {}  # /generate's parameter defaults, by app URL
 
 
-def generate_body(seeds: str) -> dict:
-    """The 11 inputs of `/generate` (seeds, ψ, the bundled DCGAN, defaults for the rest)."""
-    return {"data": [seeds, 1.0, "dcgan-digiface", "", None, "const", 0, 0, 0, 0, 0]}
+def generate_body(seeds: str, defaults: list) -> dict:
+    """`/generate`'s inputs: seeds, ψ, the bundled DCGAN, the app's own defaults for the rest
+    (the compared commits differ in how many inputs they have)."""
+    return {"data": [seeds, 1.0, "dcgan-digiface", *defaults[3:]]}
+
+
+def generate_defaults(http: httpx.Client, url: str) -> list:
+    """The default of each `/generate` parameter, from the app's API info."""
+    info = http.get(f"{url}gradio_api/info").json()["named_endpoints"]["/generate"]
+    return [p.get("parameter_default") for p in info["parameters"]]
 
 
 def server_call(http: httpx.Client, url: str, seeds: str) -> float:
     """One raw call to its `complete` event, in seconds."""
+    defaults = _DEFAULTS.get(url) or _DEFAULTS.setdefault(url, generate_defaults(http, url))
     started = time.perf_counter()
-    posted = http.post(f"{url}gradio_api/call/generate", json=generate_body(seeds))
+    posted = http.post(f"{url}gradio_api/call/generate", json=generate_body(seeds, defaults))
     event_id = posted.json()["event_id"]
     with http.stream("GET", f"{url}gradio_api/call/generate/{event_id}") as stream:
         for line in stream.iter_lines():
