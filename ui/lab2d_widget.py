@@ -216,7 +216,7 @@ def _form_inputs(compact: bool, preset: str) -> dict[str, gr.components.Componen
         c["preset"] = gr.Dropdown(
             [(t(f"lab2d.preset.{name}"), name) for name in PRESETS],
             value=preset,
-            label=t("lab.preset.label"),
+            label=t("lab2d.preset.label"),
         )
         c["data"] = gr.Radio(
             [(t(f"lab2d.data.{n}"), n) for n in NAMES], value=s.data, label=t("lab2d.data")

@@ -109,7 +109,7 @@ def test_a_lab_link_with_its_own_steps_names_no_preset(browser, app_url):
         page.goto(f"{app_url}?tab=lab&steps=40&lr_g=0.0002")
         tab = panel(page)
         expect(page.get_by_role("tab", name="GAN lab", selected=True)).to_be_visible()
-        expect(tab.get_by_label("Preset")).to_have_value("custom")
+        expect(tab.get_by_label("Preset", exact=True)).to_have_value("custom")
         tab.get_by_role("button", name="Stop", exact=True).click()
         wait_until_idle(page)
     finally:
