@@ -135,6 +135,7 @@ def examples_context(browser):
     """One browser context for the module: each case loads a fresh page (its own Gradio
     session) with the page's scripts from the context's HTTP cache."""
     context = browser.new_context(viewport=VIEWPORT)
+    context.set_default_timeout(60_000)  # as the `page` fixture's: a busy CI machine
     yield context
     context.close()
 
