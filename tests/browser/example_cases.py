@@ -72,7 +72,7 @@ def finetune_form(tab: Locator, index: int) -> None:
 
 def lab_form(tab: Locator, index: int) -> None:
     steps = list(PRESETS.values())[index].steps
-    expect(tab.get_by_label("number input for Steps").first).to_have_value(str(steps))
+    expect(tab.get_by_label("number input for Steps", exact=True).first).to_have_value(str(steps))
 
 
 def compare_form(tab: Locator, index: int) -> None:
