@@ -45,14 +45,14 @@ def _file(path: str) -> np.ndarray:
     return np.asarray(Image.open(path).convert("RGB"))
 
 
-def _settles_on(page, img, expected: np.ndarray, tries: int = 60) -> bool:
+def _settles_on(page, img, expected: np.ndarray, tries: int = 150) -> bool:
     """Whether the image shows `expected` once the page's events are done (the live preview
     and the rerun both write it; the last one may land a moment after the other)."""
     for _ in range(tries):
         shown = _shown(page, img)
         if shown.shape == expected.shape and np.array_equal(shown, expected):
             return True
-        page.wait_for_timeout(500)
+        page.wait_for_timeout(200)  # a poll: 30 s in all
     return False
 
 

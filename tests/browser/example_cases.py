@@ -1,13 +1,14 @@
-"""Every example of every tab, clicked on a fresh page as a visitor would: it settles, with no
-JavaScript error (the `no_page_errors` fixture), nothing left processing, no "Error" badge on
-any component (present in the page, even where the page hides it) and no error toast, and it
-shows its result. The heavy tabs' loss plots once froze the page (`ui/plots.py`,
-docs/upstream.md). Fine-tune's and the lab's examples fill a form (a run takes minutes): they
-must fill it cleanly, each set on one fresh page.
+"""The example cases of `test_examples_light.py` and `test_examples_heavy.py` (two files, so
+that the two test workers share them): every example of every tab, clicked on a fresh page as
+a visitor would: it settles, with no JavaScript error (the `no_page_errors` fixture), nothing
+left processing, no "Error" badge on any component (present in the page, even where the page
+hides it) and no error toast, and it shows its result. The heavy tabs' loss plots once froze
+the page (`ui/plots.py`, docs/upstream.md). Fine-tune's and the lab's examples fill a form (a
+run takes minutes): they must fill it cleanly, each set on one fresh page.
 
 Each case loads a fresh page (its own Gradio session) on the session's app. Style mixing and
-Judge examples are offered only when an installed model can run them: the module adds a tiny
-StyleGAN2 and a model saved with its discriminator first, so that they are clicked too.
+Judge examples are offered only when an installed model can run them: `capable_models` adds a
+tiny StyleGAN2 and a model saved with its discriminator first, so that they are clicked too.
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ def finetune_form(tab: Locator, index: int) -> None:
 
 def lab_form(tab: Locator, index: int) -> None:
     steps = list(PRESETS.values())[index].steps
-    expect(tab.get_by_label("number input for Steps").first).to_have_value(str(steps))
+    expect(tab.get_by_label("number input for Steps", exact=True).first).to_have_value(str(steps))
 
 
 def compare_form(tab: Locator, index: int) -> None:
@@ -105,21 +106,23 @@ FORMS = {
     "GAN lab": ("lab-examples", len(PRESETS), None, lab_form),
     "GAN lab (compare)": ("lab-compare-examples", 3, "Two runs side by side", compare_form),
 }
-CASES = [
-    pytest.param(name, [i], id=f"{name}-{i}")
-    for name, (_, count, _, _) in TABS.items()
-    for i in range(count)
-]
-CASES += [
-    pytest.param(name, list(range(count)), id=f"{name}-all")
-    for name, (_, count, _, _) in FORMS.items()
-]
 
 
-@pytest.fixture(scope="module")
+def cases(names: list[str]) -> list:
+    """The test cases of these tabs: one per example, or one per form set."""
+    params = []
+    for name in names:
+        _, count, _, _ = (TABS | FORMS)[name]
+        if name in FORMS:
+            params.append(pytest.param(name, list(range(count)), id=f"{name}-all"))
+        else:
+            params += [pytest.param(name, [i], id=f"{name}-{i}") for i in range(count)]
+    return params
+
+
 def capable_models(app_services):
     """A tiny 64 px StyleGAN2 (Style mixing) and a model with its D (Judge), before the pages
-    load."""
+    load (each test file makes it a module fixture)."""
     folder = store.checkpoints_dir()
     save_tiny(folder, SG2, seed=5, resolution=64)  # 10 ws: the fine preset applies
     add_judged_model(EXAMPLE_JUDGED)
@@ -128,11 +131,11 @@ def capable_models(app_services):
         shutil.rmtree(folder / name, ignore_errors=True)
 
 
-@pytest.fixture(scope="module")
-def context(browser):
+def examples_context(browser):
     """One browser context for the module: each case loads a fresh page (its own Gradio
     session) with the page's scripts from the context's HTTP cache."""
     context = browser.new_context(viewport=VIEWPORT)
+    context.set_default_timeout(60_000)  # as the `page` fixture's: a busy CI machine
     yield context
     context.close()
 
@@ -144,10 +147,10 @@ def fresh_page(context, app_url: str, app_services) -> Page:
     return page
 
 
-@pytest.mark.parametrize(("tab_name", "indices"), CASES)
-def test_an_example_settles_on_a_fresh_page(
-    browser, context, app_url, app_services, capable_models, tab_name, indices
-):
+def example_settles_on_a_fresh_page(
+    context, app_url: str, app_services, tab_name: str, indices: list[int]
+) -> None:
+    """Click these examples of a tab on one fresh page; each settles cleanly with its result."""
     examples_id, _, accordion, check = (TABS | FORMS)[tab_name]
     page = fresh_page(context, app_url, app_services)
     try:
