@@ -255,7 +255,7 @@ def _share(
 
 # What an example sets in the form (the crop and W+ too: the form shows what the cached run used).
 EXAMPLE_INPUTS = ("photo", "example", "crop_x", "crop_y", "crop_size", "steps", "w_plus")
-EXAMPLE_INPUTS += ("preview_every",)
+EXAMPLE_INPUTS += ("preview_every", "align")  # alignment off: the cached runs took the photo whole
 WHOLE_PHOTO = (0.5, 0.5, 1.0)  # crop x, y, size
 
 
@@ -282,7 +282,7 @@ def _example_rows(projector: Projector) -> tuple[list[list], list[str]]:
         except Exception as e:  # e.g. no bundled model: the tab still works without examples
             log.warning("project example %s unavailable: %s", example.name, e)
             continue
-        settings = (*WHOLE_PHOTO, example.steps, False, example.preview_every)
+        settings = (*WHOLE_PHOTO, example.steps, False, example.preview_every, False)
         rows.append([str(photo), example.name, *settings])
         labels.append(_label(example))
     return rows, labels
@@ -298,12 +298,13 @@ def _example_fn(run: Callable) -> Callable:
         steps,
         w_plus,
         preview_every,
+        align=False,
         request: gr.Request = None,
     ):
         """A built-in example on the bundled model, with its quick settings (lazily cached);
         `example` (its name) only fills the hidden box that links copy."""
         values = (DEFAULT_MODEL, crop_x, crop_y, crop_size, steps, w_plus, preview_every)
-        yield from run(photo, *values, **caller_kwargs(run, request))
+        yield from run(photo, *values, align=bool(align), **caller_kwargs(run, request))
 
     return project_example
 
