@@ -9,6 +9,7 @@ returns a frame; Pause, a finished Play or a closed page stops the ticks.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -52,6 +53,11 @@ def settings_of(preset: str, **form: Any) -> Lab2DSettings:
     return replace(base, **values).checked()
 
 
+def _loss(value: float) -> str:
+    """A loss to 3 decimals, or a dash before the network's first step (no loss yet)."""
+    return "–" if math.isnan(value) else f"{value:.3f}"
+
+
 def status_text(frame: Frame, lang: str = "en") -> str:
     """The counters, the losses and the collapse meter, in `lang`."""
     c, m = frame.counters, frame.coverage
@@ -60,8 +66,8 @@ def status_text(frame: Frame, lang: str = "en") -> str:
         lang,
         d_steps=c.d_steps,
         g_steps=c.g_steps,
-        loss_d=f"{c.loss_d:.3f}",
-        loss_g=f"{c.loss_g:.3f}",
+        loss_d=_loss(c.loss_d),
+        loss_g=_loss(c.loss_g),
     )
     meter = translate(
         "msg.lab2d.coverage",

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import gradio as gr
+import numpy as np
 import pytest
 
 from core.errors import UserInputError
+from gan.lab2d.coverage import Coverage
 from gan.lab2d.distributions import VIEW
 from gan.lab2d.render import SIZE
-from ui.lab2d_widget import add_point, settings_of
+from gan.lab2d.service import Frame
+from gan.lab2d.trainer import Counters
+from ui.lab2d_widget import add_point, settings_of, status_text
 
 
 def test_the_form_overrides_the_preset_and_keeps_its_other_fields():
@@ -25,3 +29,12 @@ def test_a_click_adds_the_point_under_it():
     assert points == [[-VIEW, VIEW]] and view.shape == (SIZE, SIZE, 3)
     points, _ = add_point(points, centre)
     assert points[-1] == [0.0, 0.0] and len(points) == 2
+
+
+def test_the_status_shows_a_dash_for_a_loss_not_yet_computed():
+    view = np.zeros((2, 2, 3), np.uint8)
+    cover = Coverage(covered=0, modes=8, quality=0.0, spread=1.0, collapsed=False)
+    fresh = status_text(Frame(view, view, Counters(), cover, False))
+    assert "nan" not in fresh and "D loss –, G loss –" in fresh
+    stepped = status_text(Frame(view, view, Counters(1, 0, 1.3344, float("nan")), cover, False))
+    assert "D loss 1.334, G loss –" in stepped
