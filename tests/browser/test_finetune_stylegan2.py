@@ -30,7 +30,7 @@ def test_a_stylegan2_fine_tune_runs_in_the_browser(page, sg2_base, training_imag
     page.reload()  # the model list as of now, with the StyleGAN2 base
     page.get_by_role("tab", name="Generate").wait_for()
     page.get_by_label("Face model").click()
-    page.get_by_role("option", name=BASE).click()
+    page.get_by_role("option", name=BASE, exact=True).click()
     open_tab(page, "Fine-tune")
     tab = panel(page)
     expect(tab.get_by_text("StyleGAN2, 16 px").first).to_be_visible()  # defaults switched

@@ -29,7 +29,7 @@ def sg3_model(app_services):
 def choose_model(page, name: str) -> None:
     dropdown = page.get_by_label("Face model")
     dropdown.click()
-    page.get_by_role("option", name=name).click()
+    page.get_by_role("option", name=name, exact=True).click()
     expect(dropdown).to_have_value(name)
 
 
