@@ -21,13 +21,16 @@ import platform
 import time
 from pathlib import Path
 
+import torch
 from PIL import Image
 
+from bench.results_meta import describe
 from gan.lab2d.service import SLICE_S, Frame, Lab2D, Run2D
 from gan.lab2d.settings import PRESETS
 
 log = logging.getLogger("bench.lab2d")
 OUT = Path(__file__).resolve().parent / "results" / "lab2d_cpu.json"
+MEASURES = ["gan/lab2d", "ui/lab2d_widget.py"]  # the code whose speed this measures
 
 
 def encoded(frame: Frame) -> Frame:
@@ -98,7 +101,9 @@ def main() -> None:
     rows = [play(name, args.seconds) for name in args.presets]
     for row in rows:
         log.info("%s", row)
+    what = "2D lab Play: training steps/s and frames/s per preset"
     result = {
+        **describe("lab2d", what, torch.device("cpu"), MEASURES),
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
         "load_average": [round(x, 2) for x in os.getloadavg()],
         "targets": {"steps_per_s": 20, "frames_per_s": 2},
