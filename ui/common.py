@@ -427,6 +427,24 @@ def settle_stop(job, stop: gr.Button) -> None:
 _QUIET = {"queue": False, "api_visibility": "private", "show_progress": "hidden"}
 
 
+def stoppable_video_job(
+    run: gr.Button,
+    stop: gr.Button,
+    fn: Callable,
+    inputs: list,
+    outputs: list,
+    api_name: str,
+    stop_fn: Callable,
+    release_memory: Callable[[], None] | None = None,
+) -> None:
+    """A video job on the heavy lane: `run` starts `fn` (API: `api_name`), `stop` turns red
+    while it runs and calls `stop_fn` (page-only)."""
+    arm_stop(run, stop)
+    job = run.click(friendly(fn, release_memory), inputs, outputs, api_name=api_name, **HEAVY_LANE)
+    settle_stop(job, stop)
+    stop.click(friendly(stop_fn), None, None, queue=False, api_visibility="private")
+
+
 # --- Downloads ---------------------------------------------------------------------------------
 # A downloads box shows only while it holds files (an empty drop zone under a result reads as
 # "upload here"); results, examples and permalinks all fill it, so it follows its own value.

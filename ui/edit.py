@@ -16,17 +16,15 @@ from gan.library.service import LatentLibrary, Origin
 from gan.video.encode import VideoSettings
 from ui.common import (
     CHEAP_LANE,
-    HEAVY_LANE,
     LARGE_RESULT,
     PIXELATED,
-    arm_stop,
     current_caller,
     current_quotas,
     downloads_box,
     friendly,
     inputs_for,
     session_key,
-    settle_stop,
+    stoppable_video_job,
 )
 from ui.components import latent_picker
 from ui.examples import can_style_mix, capable_model, is_generator, lane_examples
@@ -306,16 +304,10 @@ def _sweep_video(handlers: EditHandlers, c: dict, sweep: tuple, release_memory) 
     """The sweep video: one direction from -a to +a and back, as a looping MP4 (API:
     `/edit_video`), from the same start latent and layers as the edit."""
     run, stop, video, info = sweep
-    arm_stop(run, stop)
-    job = run.click(
-        friendly(handlers.edit_video, release_memory),
-        inputs_for(handlers.edit_video, c),
-        [video, info],
-        api_name="edit_video",
-        **HEAVY_LANE,
-    )
-    settle_stop(job, stop)
-    stop.click(friendly(handlers.stop_video), None, None, queue=False, api_visibility="private")
+    inputs = inputs_for(handlers.edit_video, c)
+    outputs = [video, info]
+    fn, stop_fn = handlers.edit_video, handlers.stop_video
+    stoppable_video_job(run, stop, fn, inputs, outputs, "edit_video", stop_fn, release_memory)
 
 
 def _follow(handlers, model, layers, sliders, reset) -> None:

@@ -17,17 +17,15 @@ from gan.video.encode import CRF_RANGE, MAX_GRID, VideoSettings
 from gan.video.service import VideoMaker
 from ui.common import (
     CHEAP_LANE,
-    HEAVY_LANE,
     LARGE_RESULT,
     PIXELATED,
-    arm_stop,
     current_caller,
     current_quotas,
     downloads_box,
     friendly,
     inputs_for,
     session_key,
-    settle_stop,
+    stoppable_video_job,
 )
 from ui.components import StyleGAN2Controls, build_sg2_controls, latent_picker, sg2_settings
 from ui.examples import lane_examples
@@ -359,16 +357,10 @@ def _video_section(handlers: InterpolateHandlers, components: dict, release_memo
                 )
                 info = gr.Markdown()
     inputs = inputs_for(handlers.interpolate_video, components | fields)
-    arm_stop(run, stop)
-    job = run.click(
-        friendly(handlers.interpolate_video, release_memory),
-        inputs,
-        [video, info],
-        api_name="interpolate_video",
-        **HEAVY_LANE,
+    fn, stop_fn = handlers.interpolate_video, handlers.stop
+    stoppable_video_job(
+        run, stop, fn, inputs, [video, info], "interpolate_video", stop_fn, release_memory
     )
-    settle_stop(job, stop)
-    stop.click(friendly(handlers.stop), None, None, queue=False, api_visibility="private")
 
 
 def _controls(

@@ -18,14 +18,12 @@ from gan.video.encode import VideoSettings
 from gan.video.service import VideoMaker
 from ui.common import (
     CHEAP_LANE,
-    HEAVY_LANE,
-    arm_stop,
     current_quotas,
     downloads_box,
     friendly,
     inputs_for,
     session_key,
-    settle_stop,
+    stoppable_video_job,
 )
 from ui.components import build_sg2_controls, latent_picker, sg2_settings
 from ui.examples import (
@@ -299,16 +297,9 @@ def _sweep_layout() -> tuple[gr.Button, gr.Button, gr.Video, gr.Markdown]:
 def _sweep_events(handlers: StyleMixHandlers, components: dict, sweep: tuple, release) -> None:
     """The sweep video's events (API: `/style_mix_video`), on the tab's own inputs."""
     run, stop, video, info = sweep
-    arm_stop(run, stop)
-    job = run.click(
-        friendly(handlers.style_mix_video, release),
-        inputs_for(handlers.style_mix_video, components),
-        [video, info],
-        api_name="style_mix_video",
-        **HEAVY_LANE,
-    )
-    settle_stop(job, stop)
-    stop.click(friendly(handlers.stop_video), None, None, queue=False, api_visibility="private")
+    inputs = inputs_for(handlers.style_mix_video, components)
+    fn, stop_fn = handlers.style_mix_video, handlers.stop_video
+    stoppable_video_job(run, stop, fn, inputs, [video, info], "style_mix_video", stop_fn, release)
 
 
 def _latent_files(label: str, library: LatentLibrary | None) -> gr.File:
