@@ -4,7 +4,8 @@
 #   bash bench/gpu_all.sh              # times everything, results in bench/results/*_gpu.json
 #   bash bench/gpu_all.sh --dry-run    # checks the inputs and prints what it would time (CI)
 #
-# Installs nothing: it uses the project's requirements only (`.venv/bin/python` when there is
+# Installs nothing: it uses the project's requirements only (requirements-dev.txt, which the
+# README's test command installs, has ninja and psutil for NVIDIA's code) (`.venv/bin/python` when there is
 # one, else `python`). NVIDIA's code is unpacked at run time from ../shared/reference/ into a
 # scratch folder outside the project. Each step has its own time cap; a step that fails is
 # logged and the others still run. Every results file records the device, torch version,
@@ -48,9 +49,10 @@ for name in ("torch", "gradio", "gradio_client", "httpx", "bench.finetune_sg2_sp
     importlib.import_module(name)
 print("ok   python imports (torch, gradio, the bench scripts)")
 missing = [m for m in ("click", "psutil", "ninja") if importlib.util.find_spec(m) is None]
-if missing:  # not in the requirements, so not installed by this script
+if missing:  # requirements-dev.txt has them; this script installs nothing
     print("note not installed:", ", ".join(missing), "- NVIDIA's train.py will record its error;"
-          " without ninja NVIDIA's CUDA ops fall back to its reference code (recorded)")
+          " without ninja NVIDIA's CUDA ops fall back to its reference code (recorded);"
+          " the test command (requirements-dev.txt) installs them")
 from bench import generate_gpu
 generate_gpu.check_all(Path(sys.argv[1]))
 print("ok   NVIDIA's stylegan2 and stylegan3 code unpack, import, and their weights load into ours")

@@ -21,9 +21,20 @@ ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT.parent / "shared" / "reference"
 TARBALLS = {"stylegan2": "stylegan2-ada-pytorch.tar.gz", "stylegan3": "stylegan3.tar.gz"}
 STAND_IN = "from packaging.version import parse as parse_version  # stand-in\n"
-# StyleGAN3's filter design imports scipy (not a requirement here): where it is missing, a
-# stand-in with the Kaiser-window low-pass design it calls (StyleGAN3-T only; no `special`).
+# NVIDIA's code imports scipy (not a requirement here): where it is missing, a stand-in with
+# what it calls: StyleGAN3's Kaiser-window low-pass design (StyleGAN3-T only; no `special`),
+# the full convolution that ADA's AugmentPipe builds its filter bank with, and an empty
+# `linalg` (train.py imports it for FID, which `--metrics none` never computes).
 SCIPY_SIGNAL = """import numpy as np
+
+
+def convolve(in1, in2, mode="full"):
+    assert mode == "full", mode
+    a, b = np.asarray(in1, dtype=np.float64), np.asarray(in2, dtype=np.float64)
+    out = np.zeros([m + n - 1 for m, n in zip(a.shape, b.shape)])
+    for index in np.ndindex(*b.shape):
+        out[tuple(slice(i, i + m) for i, m in zip(index, a.shape))] += b[index] * a
+    return out
 
 
 def kaiser_atten(numtaps, width):
@@ -71,6 +82,7 @@ def unpack(name: str, scratch: Path) -> Path:
         (shims / "scipy" / "__init__.py").write_text("")
         (shims / "scipy" / "optimize.py").write_text("")
         (shims / "scipy" / "signal.py").write_text(SCIPY_SIGNAL)
+        (shims / "scipy" / "linalg.py").write_text("")
     return code
 
 

@@ -109,6 +109,7 @@ PIXELATED = "pixelated"
 HEADER_ROW = "gs-header"  # the header's one row: model, refresh, Hub status, language
 HUB_STATUS = "gs-hub-status"
 LARGE_RESULT = "gs-large-result"  # an image that fills its box, however small its pixels
+LINK_QUERY = "gs-link-query"  # ui.links: the page's query string (mounted, never shown)
 # When an event fails, Gradio 6.31's page shows the message as a toast and also sets every
 # output's status tracker to "error" (`Blocks`: the catch after `log_cb` calls
 # `update_loading_status({status: "error"})`), which draws a translucent cover with a red
@@ -119,6 +120,7 @@ LARGE_RESULT = "gs-large-result"  # an image that fills its box, however small i
 ERROR_BADGE = "[data-testid=status-tracker]:has(> span.error)"
 CSS = f"""
 .{PIXELATED} img {{ image-rendering: pixelated; }}
+.{LINK_QUERY} {{ display: none !important; }}
 /* Gallery: room above the grid for the label and the toolbar, so neither covers a face. The
    app's galleries ask for height="auto", which Gradio 6.31 caps at 55vh with a scroll bar (its
    `fixed-height` class), so the last row of a Style mixing grid was cut: they grow instead. */

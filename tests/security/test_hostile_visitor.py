@@ -177,6 +177,7 @@ HARMLESS = {
     "clear_points",  # ui.lab2d_widget: empties them (no input)
     "restore",  # ui.links: a permalink's query parameters into the form
     "rerun",  # ui.links: calls the tab's own checked handler with the caller's request
+    "first_run",  # ui.links: the same, with the tab's defaults
     "rerun_stream",
     "selected_face",  # ui.generate: the index of the face clicked (no input)
     "chosen_entry",  # ui.library: the id of the thumbnail clicked, from the page's own list

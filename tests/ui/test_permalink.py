@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
+import gradio as gr
 import numpy as np
 import pytest
 
 from core.errors import UserInputError
 from ui import permalink
-from ui.links import LinkedTab, _rerun, _values_for
+from ui.links import LinkedTab, _first_run, _rerun, _values_for
 
 ROUND_TRIPS = [
     ("generate", {"seeds": "1-8, 42", "truncation_psi": 0.7, "model": "dcgan-digiface"}),
@@ -185,9 +188,15 @@ def test_a_link_reruns_its_tab_with_exactly_the_linked_values():
     pixels, seeds, psi = _rerun(linked)(link)
     expected, _, _ = _fake_generate("5,7", 0.8, "m")
     assert np.array_equal(pixels, expected) and (seeds, psi) == ("5,7", 0.8)
-    # No link: Generate still runs its defaults on load (the first page is not empty) ...
-    assert _rerun(linked)(None)[1:] == ("1-8", 1.0)
-    # ... while a tab without on_load stays as it is, and so does one linked elsewhere.
+    # No link, another tab's link or a bad one: Generate's first run shows its defaults (the
+    # first page is not empty), and its rerun in the link chain leaves them ...
+    for query in ({}, {"tab": "edit", "seed": "3"}, {"tab": "generate", "truncation_psi": "9"}):
+        assert _first_run(linked)(SimpleNamespace(query_params=query))[1:] == ("1-8", 1.0)
+    assert _rerun(linked)(None) == [gr.skip()] * 3
+    # ... while a link to Generate leaves the first run to the chain's rerun.
+    query = {"tab": "generate", "seeds": "5,7"}
+    assert _first_run(linked)(SimpleNamespace(query_params=query)) == [gr.skip()] * 3
+    # A tab without on_load stays as it is, and so does one linked elsewhere.
     other = LinkedTab("interpolate", {}, _fake_generate, ["a", "b", "c"])
     assert _values_for(other, None) is None
     assert _values_for(other, link) is None

@@ -243,3 +243,30 @@ def test_the_mcp_tools_of_the_three_tabs_say_what_their_arguments_mean(share_app
     }
     for name, (argument, words) in expected.items():
         assert words in tools[name][argument]["description"], name
+
+
+def _page_load_events(config: dict) -> list[dict]:
+    """The events a page opened at the bare URL runs: load triggers and what they chain."""
+    deps = config["dependencies"]
+    ran = {d["id"] for d in deps if any(t[1] == "load" for t in d["targets"])}
+    while chained := {d["id"] for d in deps if d.get("trigger_after") in ran} - ran:
+        ran |= chained
+    return [d for d in deps if d["id"] in ran]
+
+
+def test_a_page_opened_without_a_link_runs_no_link_chain(share_app):
+    """Gradio's page rechecks, after every status change of every later event, each component
+    any event has output to (a walk of the layout tree each): the link chain outputs to most
+    of the page, so it runs only when the browser finds a query string (ui.links)."""
+    _, url, _ = share_app
+    config = httpx.get(f"{url}/config", timeout=60).json()
+    loads = _page_load_events(config)
+    names = {d["api_name"] for d in loads}
+    assert "first_run" in names and not {"restore", "rerun", "rerun_stream"} & names
+    touched = {o for d in loads if d["backend_fn"] for o in d["outputs"]}
+    assert len(touched) < 80, len(touched)  # 64 today; some 200 with the link chain
+    restore = next(d for d in config["dependencies"] if d["api_name"] == "restore")
+    box = next(c for c in config["components"] if c["id"] == restore["targets"][0][0])
+    assert restore["targets"][0][1] == "change" and "gs-link-query" in box["props"]["elem_classes"]
+    js_load = next(d for d in loads if box["id"] in d["outputs"])
+    assert not js_load["backend_fn"] and "location.search" in js_load["js"]
