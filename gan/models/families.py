@@ -347,7 +347,8 @@ def _sg3_style_presets(num_ws: int) -> dict[str, tuple[int, int | None]]:
 
 
 def _channels_last(G: nn.Module) -> nn.Module:
-    """Same images, about a third faster on the CPU (see gan/models/stylegan2.py)."""
+    """Same images (to float rounding), faster on the CPU: about a third for StyleGAN2 (see
+    gan/models/stylegan2.py), 8% for the 64 px DCGAN's 16-face grid (37 -> 34 ms, 1 thread)."""
     return G.to(memory_format=torch.channels_last)
 
 
@@ -367,6 +368,7 @@ DCGAN = register(
         sefa_layers=_dcgan_first_layer,
         recipe="dcgan",
         legacy_discriminator=_dcgan_legacy_d,
+        prepare=_channels_last,
     )
 )
 STYLEGAN2 = register(
