@@ -35,7 +35,7 @@ log = logging.getLogger("bench.cheap_path_cpu")
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = "dcgan-digiface"
 SEEDS = ("1-16", "17-32")  # alternated, as a page's clicks would
-MEASURES = ["app.py", "core", "gan/generate", "ui"]
+MEASURES = ["app.py", "core", "gan/generate", "gan/models/dcgan.py", "gan/models/families.py", "ui"]
 WARMUP = 5
 
 
