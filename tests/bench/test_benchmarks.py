@@ -3,13 +3,28 @@ here (speed targets live in the results files, measured on real hardware)."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from bench import stale
 from tests.conftest import ROOT, SHARED_IMAGES
+
+# What every results file records about itself (bench.results_meta.stamp).
+RECORDED = {
+    "commit",
+    "measures",
+    "device",
+    "torch",
+    "measured_at",
+    "load_average_1_5_15",
+    "command",
+}
 
 
 def run_bench(script: list[str], flags: str, out: Path, timeout_s: float = 300) -> dict:
@@ -18,6 +33,40 @@ def run_bench(script: list[str], flags: str, out: Path, timeout_s: float = 300) 
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout_s)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return json.loads(out.read_text())
+
+
+def assert_fresh(out: Path) -> None:
+    """`out` records what `bench.stale` needs, names measured paths that exist, and is judged
+    fresh on this tree (a `+dirty` commit is fresh while HEAD is still that commit)."""
+    result = json.loads(out.read_text())
+    assert set(result) >= RECORDED, sorted(RECORDED - set(result))
+    assert result["measures"] and all((ROOT / p).exists() for p in result["measures"])
+    assert result["command"].startswith("python ") and str(out) in result["command"]
+    row = stale.status(out)
+    assert row.state == stale.FRESH, row
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        ["-m", "bench.convert_snapshot", "--res", "64", "--channel-max", "32"],
+        ["-m", "bench.highres", "--preset", "tiny (3 x 1 s)"],
+        ["-m", "bench.style_preview", "--quick", "--timing-only"],
+    ],
+    ids=lambda script: script[1],
+)
+def test_a_tiny_run_writes_a_fresh_result(script: list[str], tmp_path: Path):
+    run_bench(script, "", tmp_path / "result.json")
+    assert_fresh(tmp_path / "result.json")
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["finetune_sg2_quality", "finetune_sg2_speed", "session_memory", "stylegan3_cpu"],
+)
+def test_scripts_not_run_here_name_measured_paths_that_exist(module: str):
+    measures = importlib.import_module(f"bench.{module}").MEASURES
+    assert measures and all((ROOT / p).exists() for p in measures), measures
 
 
 def test_style_bench_quick(tmp_path: Path):
@@ -50,6 +99,7 @@ def test_load_bench_tiny(tmp_path: Path):
     assert row["endpoints"]["/generate"]["ok"] > 0 and row["failed_requests"] == 0, row
     assert row["order_errors"] == 0 and row["memory_mb"]["warm"] > 0
     assert set(row["goals_met"]) >= {"generate_p50", "generate_p95", "results_in_order"}
+    assert_fresh(tmp_path / "load.json")
 
 
 def test_cheap_path_bench_tiny(tmp_path: Path):
@@ -96,3 +146,4 @@ def test_stylegan2_cpu_bench_quick(tmp_path: Path):
     assert result["nvidia"]["torch_threads_used"] == result["studio"]["torch_threads_used"]
     assert result["nvidia"]["image_max_abs_diff_vs_ours"] < 1e-3  # the same weights
     assert len(result["machine"]["load_average_1_5_15"]) == 3
+    assert_fresh(tmp_path / "sg2.json")
