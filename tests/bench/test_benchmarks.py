@@ -75,6 +75,7 @@ def test_style_bench_quick(tmp_path: Path):
         assert result[run]["seconds"] > 0
         assert result[run]["content_loss"] >= 0 and result[run]["style_loss"] >= 0
     assert result["ours"]["speedup_vs_reference"] > 0
+    assert_fresh(tmp_path / "style.json")
 
 
 def test_finetune_bench_tiny(tmp_path: Path):
@@ -90,6 +91,7 @@ def test_finetune_bench_tiny(tmp_path: Path):
     for kid in (run["kid_before"], run["kid_after"]):  # a KID is inside the run's time cap
         assert (kid is not None and kid >= 0) or "skipped" in " ".join(run["kid_notes"])
     assert result["throughput"]["reference_images_per_s"] > 0
+    assert_fresh(tmp_path / "finetune.json")
 
 
 def test_load_bench_tiny(tmp_path: Path):
@@ -108,7 +110,7 @@ def test_cheap_path_bench_tiny(tmp_path: Path):
     for kind in ("server_ms", "client_ms"):
         assert result[kind]["ours"]["p50"] > 0
     assert result["goal"]["server_p50_ms_at_most"] == 100
-    assert result["torch"] and result["commit"] and result["measures"]
+    assert_fresh(tmp_path / "cheap.json")
 
 
 def test_cheap_path_cpu_split_tiny(tmp_path: Path):
@@ -117,7 +119,8 @@ def test_cheap_path_cpu_split_tiny(tmp_path: Path):
     )
     parts = result["cpu_ms"]
     assert set(parts) == {"process_api", "forward", "pngs", "postprocess"}
-    assert all(parts[p]["p50"] > 0 for p in parts) and result["commit"] and result["torch"]
+    assert all(parts[p]["p50"] > 0 for p in parts)
+    assert_fresh(tmp_path / "split.json")
 
 
 def test_gpu_all_dry_run_checks_its_inputs_and_lists_every_step(tmp_path: Path):
