@@ -34,7 +34,7 @@ from pathlib import Path
 import httpx
 
 from bench.load import App, baseline_source, percentile
-from bench.results_meta import git_head
+from bench.results_meta import git_head, stamp
 
 log = logging.getLogger("bench.cheap_path")
 ROOT = Path(__file__).resolve().parent.parent
@@ -218,6 +218,7 @@ def run(args: argparse.Namespace) -> dict:
 def report(args: argparse.Namespace, results: dict, load_start, load_end) -> dict:
     server, browser = results["server_ms"], results.get("browser_ms")
     return {
+        **stamp(MEASURES),  # the time and the command; the keys below say more
         "benchmark": "cheap_path",
         "what": f"/generate seeds {SEEDS[0]} / {SEEDS[1]} (16 faces, dcgan-digiface 64 px)",
         "device": args.device,

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import torch
 
-from bench.results_meta import git_head
+from bench.results_meta import git_head, stamp
 
 log = logging.getLogger("bench.cheap_path_cpu")
 ROOT = Path(__file__).resolve().parent.parent
@@ -120,6 +120,7 @@ async def measure(served: InProcess, calls: int, warmup: int) -> dict[str, list[
 
 def report(times: dict[str, list[float]], calls: int, load_start, load_end) -> dict:
     return {
+        **stamp(MEASURES),  # the time and the command; the keys below say more
         "benchmark": "cheap_path_cpu",
         "what": f"/generate seeds {SEEDS[0]} / {SEEDS[1]} ({MODEL}), in the process",
         "calls": calls,

@@ -10,7 +10,7 @@ channel_max 512, 8 mapping layers), then measures:
   (load as the app does, one forward on the CPU), then the atomic move.
 
     python -m bench.convert_snapshot --res 1024      # about 380 MB of pickle
-    python -m bench.convert_snapshot --res 64 --out /tmp/convert.json   # a tiny form
+    python -m bench.convert_snapshot --res 64 --channel-max 32 --out /tmp/c.json   # a tiny form
 """
 
 from __future__ import annotations
@@ -25,9 +25,15 @@ import tempfile
 import time
 from pathlib import Path
 
-log = logging.getLogger("bench.convert_snapshot")
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.results_meta import stamp  # noqa: E402
+
+log = logging.getLogger("bench.convert_snapshot")
 RESULTS = ROOT / "bench" / "results" / "convert_snapshot_cpu.json"
+# The code its results measure (bench.stale): the reader, the sandbox, the app's loader.
+MEASURES = ["gan/convert", "gan/models", "core/store.py", "bench/convert_snapshot.py"]
 
 _READ = """
 import resource, sys, time
@@ -39,13 +45,15 @@ print(time.monotonic() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss *
 """
 
 
-def write_snapshot(path: Path, res: int) -> None:
+def write_snapshot(path: Path, res: int, channel_max: int = 512) -> None:
+    """A random snapshot in NVIDIA's layout: FFHQ's config, channels capped at `channel_max`."""
     from gan.convert import layout
     from tests.gan.convert import fakes
 
     gc = fakes.tiny_g_config(res=res) | {"z_dim": 512, "w_dim": 512, "mapping_layers": 8}
-    gc |= {"channel_base": 32768, "channel_max": 512}
-    dc = fakes.tiny_d_config(res=res) | {"channel_base": 32768, "channel_max": 512}
+    channels = {"channel_base": 32768, "channel_max": channel_max}
+    gc |= channels
+    dc = fakes.tiny_d_config(res=res) | channels
     g = fakes.random_state(layout.generator_shapes(gc))
     d = fakes.random_state(layout.discriminator_shapes(dc))
     path.write_bytes(fakes.nvidia_pickle_bytes(gc, g, dc, d))
@@ -84,15 +92,22 @@ def measure_sandbox(path: Path, work: Path) -> dict:
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--res", type=int, default=1024)
+    p.add_argument("--channel-max", type=int, default=512, help="512: NVIDIA's FFHQ config")
     p.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    head = stamp(MEASURES)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "snapshot.pkl"
-        write_snapshot(path, args.res)
-        result = {"res": args.res, "pickle_mb": round(path.stat().st_size / 2**20, 1)}
+        write_snapshot(path, args.res, args.channel_max)
+        result = {
+            "res": args.res,
+            "channel_max": args.channel_max,
+            "pickle_mb": round(path.stat().st_size / 2**20, 1),
+        }
         result |= measure_read(path) | measure_sandbox(path, Path(tmp))
     result |= {"machine": platform.processor() or platform.machine(), "python": sys.version[:6]}
+    result |= head
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     log.info("%s", json.dumps(result))
 

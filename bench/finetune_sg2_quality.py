@@ -37,7 +37,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("GAN_STUDIO_MAX_TRAIN_STEPS", "1000000")  # the runs are capped by time
 
-from bench.finetune_bench import PAINTINGS, _device_name, painting_crops  # noqa: E402
+from bench.finetune_bench import PAINTINGS, painting_crops  # noqa: E402
+from bench.results_meta import stamp  # noqa: E402
 from core import store  # noqa: E402
 from core.device import resolve_device  # noqa: E402
 from core.efficientnet import load_efficientnet_lite0  # noqa: E402
@@ -47,6 +48,13 @@ from gan.finetune.service import model_defaults  # noqa: E402
 from gan.models.stylegan2 import StyleGAN2Config, StyleGAN2Generator  # noqa: E402
 
 log = logging.getLogger("bench.finetune_sg2_quality")
+MEASURES = [  # the code its results measure (bench.stale): the loop, the models, KID's net
+    "gan/finetune",
+    "gan/models",
+    "core/efficientnet.py",
+    "bench/finetune_bench.py",
+    "bench/finetune_sg2_quality.py",
+]
 DCGAN_BASE = "dcgan-digiface"
 SG2_BASE = "bench-sg2-small"
 STATE = "training_state.json"
@@ -156,9 +164,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     net = load_efficientnet_lite0(device)
-    results = {
-        "device": _device_name(device),
-        "torch": torch.__version__,
+    results = stamp(MEASURES, device) | {
         "threads": torch.get_num_threads(),
         "target": f"{args.target_images} random crops of {len(PAINTINGS)} paintings",
         "chunk_seconds": args.seconds,

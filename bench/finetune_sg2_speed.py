@@ -37,6 +37,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.results_meta import stamp  # noqa: E402
 from gan.finetune.sg2_trainer import SG2TrainConfig, StyleGAN2Trainer  # noqa: E402
 from gan.models.stylegan2 import StyleGAN2Config, StyleGAN2Generator  # noqa: E402
 from gan.models.stylegan2_d import (  # noqa: E402
@@ -45,6 +46,14 @@ from gan.models.stylegan2_d import (  # noqa: E402
 )
 
 log = logging.getLogger("bench.finetune_sg2_speed")
+MEASURES = [  # the code its results measure (bench.stale): the trainer and its networks
+    "gan/finetune",
+    "gan/models/stylegan2.py",
+    "gan/models/stylegan2_config.py",
+    "gan/models/stylegan2_ops.py",
+    "gan/models/stylegan2_d.py",
+    "bench/finetune_sg2_speed.py",
+]
 # NVIDIA's train.py configs (cfg_specs): channel_base = fmaps * 32768, mbstd group, R1 gamma.
 CONFIGS = {
     "paper256": {"channel_base": 16384, "mbstd": 8, "gamma": 1.0},
@@ -194,11 +203,7 @@ def main() -> None:
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
     torch.backends.cudnn.benchmark = True
     device = torch.device("cuda")
-    results = {
-        "device": torch.cuda.get_device_name(device),
-        "torch": torch.__version__,
-        "numpy": np.__version__,
-    }
+    results = stamp(MEASURES, device) | {"numpy": np.__version__}
     with tempfile.TemporaryDirectory() as tmp:
         work = args.workdir or Path(tmp)
         results["rows"] = [row(spec, args, device, work) for spec in args.rows.split(",")]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import platform
 import sys
 import time
@@ -22,16 +21,26 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.results_meta import stamp  # noqa: E402
 from gan.lab.highres import PRESETS, experiment  # noqa: E402
 
 log = logging.getLogger("bench.highres")
+MEASURES = [  # the code its results measure (bench.stale)
+    "gan/lab/highres.py",
+    "gan/lab/growing.py",
+    "gan/lab/collapse.py",
+    "gan/lab/toy.py",
+    "gan/lab/train.py",
+    "gan/finetune/kid.py",
+    "bench/highres.py",
+]
 
 
 def run(preset: str, threads: int) -> dict:
     """The experiment's KID curves, steps and verdict as a JSON-ready dict."""
     torch.set_num_threads(threads)
     config = PRESETS[preset]
-    load = list(os.getloadavg())
+    head = stamp(MEASURES)
     started = time.perf_counter()
     curves: dict[str, list[dict]] = {}
     result: dict = {}
@@ -44,11 +53,10 @@ def run(preset: str, threads: int) -> dict:
         if event.done:
             result = {"final_kid": event.verdict.final, "claim_holds": event.verdict.holds}
     return {
-        "device": "cpu",
-        "torch": torch.__version__,
+        **head,
         "python": platform.python_version(),
         "cpu_threads": threads,
-        "load_average_at_start": load,
+        "load_average_at_start": head["load_average_1_5_15"],
         "preset": preset,
         "config": asdict(config),
         "kid_features": "gan.lab.collapse.RandomConvFeatures (fixed random convolutions, 512-d)",

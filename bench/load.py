@@ -51,9 +51,12 @@ import httpx
 from gradio_client import Client, handle_file
 from PIL import Image
 
+from bench.results_meta import stamp
+
 ROOT = Path(__file__).resolve().parent.parent
 IMAGES = ROOT.parent / "shared" / "images"
 log = logging.getLogger("bench.load")
+MEASURES = ["app.py", "core", "gan", "style", "ui", "bench/load.py"]  # for bench.stale
 
 
 # --- the app under test ------------------------------------------------------------------------
@@ -428,37 +431,18 @@ def baseline_source(ref: str, workdir: Path) -> Path:
     return workdir
 
 
-def git_commit() -> str:
-    """The commit measured, marked when the app's code had local changes."""
-    try:
-        sha = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "app.py", "gan", "style"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-    except OSError:
-        return "unknown"
-    return sha + (" with local changes" if dirty else "")
-
-
 def run(args: argparse.Namespace) -> dict:
     """Every mix asked for, ours and (with `--baseline`) the baseline's, in one run; the
     results file is rewritten after each, so an interrupted run keeps what it measured."""
     result = {
         "benchmark": "load",
-        "device": "cpu",
+        **stamp(MEASURES),
         "machine": {
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
             "platform": platform.platform(),
         },
-        "commit": git_commit(),
         "note": NOTE,
-        "command": "python -m bench.load " + " ".join(sys.argv[1:]),
         "mixes": {},
     }
     for mix in args.mix:

@@ -30,10 +30,13 @@ from pathlib import Path
 
 import httpx
 
-from bench.load import ROOT, App, baseline_source, git_commit
+from bench.load import ROOT, App, baseline_source
+from bench.results_meta import stamp
 
 log = logging.getLogger("bench.session_memory")
 SLOW_S = 0.3
+# The code its results measure (bench.stale): the app a session-less /generate call runs through.
+MEASURES = ["app.py", "core", "gan/generate", "ui", "bench/load.py", "bench/session_memory.py"]
 GROWTH_BOUND_MB = 50.0
 # Runs app.py with a garbage-collector callback that logs every pause over 10 ms (and every
 # full pass), wall time and the collecting thread's CPU time (a pass stretched by a busy,
@@ -141,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     result: dict = {
-        "commit": git_commit(),
+        **stamp(MEASURES),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "calls": args.calls,
         "timing_calls": args.timing_calls,

@@ -26,7 +26,8 @@ RESULTS = ROOT / "bench" / "results"
 README = ROOT / "README.md"
 BEGIN, END = "<!-- bench-status:begin -->", "<!-- bench-status:end -->"
 FRESH, STALE, UNKNOWN = "fresh", "stale", "unknown"
-# The code each result measures, for results written before they recorded it themselves.
+# The code each result measures, for results written before they recorded it themselves:
+# every script now records `measures` (results_meta.stamp), so new files never need this.
 LEGACY_MEASURES = {
     "cheap_path": ["app.py", "core", "gan/generate", "ui"],
     "load": ["app.py", "core", "gan", "style", "ui"],

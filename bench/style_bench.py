@@ -44,7 +44,7 @@ STYLE_MEASURES = [
 ]  # the code its results measure (bench.stale)
 sys.path.insert(0, str(ROOT))
 
-from bench.results_meta import git_head  # noqa: E402
+from bench.results_meta import git_head, stamp  # noqa: E402
 from core.device import resolve_device  # noqa: E402
 from core.images import load_rgb  # noqa: E402
 from style import networks  # noqa: E402
@@ -205,6 +205,7 @@ def run(args: argparse.Namespace) -> dict:
     content = resize(to_tensor(content_img, device), wh)
     style = resize(to_tensor(style_img, device), output_size(*style_img.size, args.size))
     results: dict = {
+        **stamp(STYLE_MEASURES),  # the time, load and command; the keys below say more
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
         "torch": torch.__version__,
         "python": platform.python_version(),

@@ -28,7 +28,6 @@ import argparse
 import contextlib
 import json
 import logging
-import os
 import platform
 import statistics
 import sys
@@ -42,6 +41,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.results_meta import stamp  # noqa: E402
 from style import fast, networks, transfer  # noqa: E402
 from style.transfer import StyleSettings, run_to_end, stylize  # noqa: E402
 
@@ -53,6 +53,8 @@ PAIRS = [
     ("hoovertowernight.jpg", "woman-with-hat-matisse.jpg"),
 ]
 COARSE_SIDE, COARSE_STEPS = 96, 20
+# The code its results measure (bench.stale): the style package and its loss network.
+MEASURES = ["style", "core/efficientnet.py", "core/device.py", "bench/style_preview.py"]
 
 
 def load(name: str, folder: Path) -> Image.Image:
@@ -112,12 +114,12 @@ def run(args) -> dict:
     small = replace(settings, size=COARSE_SIDE, steps=10)
     coarse = replace(settings, size=COARSE_SIDE, steps=COARSE_STEPS)
     stylizer = fast.FastStylizer(threads=args.threads) if fast.available() else None
+    head = stamp(MEASURES)
     result = {
-        "device": "cpu",
+        **head,
         "threads": args.threads,
-        "torch": torch.__version__,
         "python": platform.python_version(),
-        "load_average_at_start": list(os.getloadavg()),
+        "load_average_at_start": head["load_average_1_5_15"],
         "network": network.label,
         "size": args.size,
         "steps": args.steps,

@@ -27,7 +27,6 @@ import logging
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -40,6 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import nvidia_reference  # noqa: E402
+from bench.results_meta import stamp  # noqa: E402
 from core import store  # noqa: E402
 from gan import latents  # noqa: E402
 from gan.models.stylegan2 import StyleGAN2Config, StyleGAN2Generator  # noqa: E402
@@ -47,6 +47,17 @@ from gan.models.stylegan2 import StyleGAN2Config, StyleGAN2Generator  # noqa: E4
 log = logging.getLogger("bench.stylegan2_cpu")
 MODEL = "sg2-ffhq-like-256"
 SEEDS = [1, 2, 3, 4]
+MEASURES = [  # the code its results measure (bench.stale): the model, the service, the gate
+    "gan/models/stylegan2.py",
+    "gan/models/stylegan2_config.py",
+    "gan/models/stylegan2_ops.py",
+    "gan/generate",
+    "gan/latents.py",
+    "gan/loading.py",
+    "core/lanes.py",
+    "bench/nvidia_reference.py",
+    "bench/stylegan2_cpu.py",
+]
 
 
 def config(quick: bool) -> StyleGAN2Config:
@@ -160,13 +171,6 @@ def machine() -> dict:
     }
 
 
-def commit() -> str:
-    done = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-    )
-    return done.stdout.strip() or "unknown"
-
-
 def run(quick: bool, repeats: int) -> dict:
     """Write the model, start the app, time the three paths."""
     os.environ["HF_HUB_OFFLINE"] = "1"
@@ -180,7 +184,7 @@ def run(quick: bool, repeats: int) -> dict:
         with torch.no_grad():
             diff = (theirs(z, None, noise_mode="const") - G(z, None, noise_mode="const")).abs()
         store.save_pretrained(Path(tmp) / MODEL, cfg.to_dict(), G.state_dict(), "# random\n")
-        before = machine()
+        before, head = machine(), stamp(MEASURES)
         from tests.conftest import launch_app
         from ui.services import build_services
 
@@ -201,10 +205,11 @@ def run(quick: bool, repeats: int) -> dict:
     for name, threads in used.items():
         results[name]["torch_threads_used"] = threads
     results["nvidia"]["image_max_abs_diff_vs_ours"] = float(diff.max())
-    return summary(cfg, results, before, repeats)
+    return summary(cfg, results, head | {"machine": before}, repeats)
 
 
-def summary(cfg: StyleGAN2Config, results: dict, before: dict, repeats: int) -> dict:
+def summary(cfg: StyleGAN2Config, results: dict, head: dict, repeats: int) -> dict:
+    """The results file: `head` (the stamp and the machine before the run), then the paths."""
     base, nvidia = results["baseline"]["median_s"], results["nvidia"]["median_s"]
     for name in ("studio", "api"):
         results[name]["speedup_vs_baseline"] = round(base / results[name]["median_s"], 3)
@@ -219,9 +224,7 @@ def summary(cfg: StyleGAN2Config, results: dict, before: dict, repeats: int) -> 
             "mapping_layers": cfg.mapping_layers,
         },
         "repeats": repeats,
-        "commit": commit(),
-        "measures": ["gan/models/stylegan2.py", "gan/models/stylegan2_ops.py", "gan/generate"],
-        "machine": before,
+        **head,
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
         "note": "nvidia: NVIDIA's stylegan2-ada-pytorch Generator (its reference ops on the "
         "CPU, fp32) with the same weights; baseline: this project's module as written; the "

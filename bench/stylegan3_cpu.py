@@ -28,11 +28,22 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.stylegan2_cpu import commit, machine, timed  # noqa: E402
+from bench.results_meta import stamp  # noqa: E402
+from bench.stylegan2_cpu import machine, timed  # noqa: E402
 from gan import latents  # noqa: E402
 from gan.models.stylegan3 import StyleGAN3Config, StyleGAN3Generator  # noqa: E402
 
 log = logging.getLogger("bench.stylegan3_cpu")
+MEASURES = [  # the code its results measure (bench.stale): the model and what it calls
+    "gan/models/stylegan3.py",
+    "gan/models/stylegan3_config.py",
+    "gan/models/stylegan3_ops.py",
+    "gan/models/stylegan2.py",
+    "gan/models/stylegan2_ops.py",
+    "gan/latents.py",
+    "bench/stylegan2_cpu.py",
+    "bench/stylegan3_cpu.py",
+]
 SEEDS = [1, 2, 3, 4]
 CONFIGS = {
     "t": dict(channel_base=32768, channel_max=512),
@@ -113,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         "what": f"{len(SEEDS)} faces at {32 if args.quick else 256} px, random weights, "
         "NVIDIA's code (reference ops on the CPU) and this project's module, same weights",
         "repeats": repeats,
-        "commit": commit(),
+        **stamp(MEASURES),
         "machine": before,
     }
     result["note"] = (

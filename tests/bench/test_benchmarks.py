@@ -3,13 +3,28 @@ here (speed targets live in the results files, measured on real hardware)."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from bench import stale
 from tests.conftest import ROOT, SHARED_IMAGES
+
+# What every results file records about itself (bench.results_meta.stamp).
+RECORDED = {
+    "commit",
+    "measures",
+    "device",
+    "torch",
+    "measured_at",
+    "load_average_1_5_15",
+    "command",
+}
 
 
 def run_bench(script: list[str], flags: str, out: Path, timeout_s: float = 300) -> dict:
@@ -20,12 +35,47 @@ def run_bench(script: list[str], flags: str, out: Path, timeout_s: float = 300) 
     return json.loads(out.read_text())
 
 
+def assert_fresh(out: Path) -> None:
+    """`out` records what `bench.stale` needs, names measured paths that exist, and is judged
+    fresh on this tree (a `+dirty` commit is fresh while HEAD is still that commit)."""
+    result = json.loads(out.read_text())
+    assert set(result) >= RECORDED, sorted(RECORDED - set(result))
+    assert result["measures"] and all((ROOT / p).exists() for p in result["measures"])
+    assert result["command"].startswith("python ") and str(out) in result["command"]
+    row = stale.status(out)
+    assert row.state == stale.FRESH, row
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        ["-m", "bench.convert_snapshot", "--res", "64", "--channel-max", "32"],
+        ["-m", "bench.highres", "--preset", "tiny (3 x 1 s)"],
+        ["-m", "bench.style_preview", "--quick", "--timing-only"],
+    ],
+    ids=lambda script: script[1],
+)
+def test_a_tiny_run_writes_a_fresh_result(script: list[str], tmp_path: Path):
+    run_bench(script, "", tmp_path / "result.json")
+    assert_fresh(tmp_path / "result.json")
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["finetune_sg2_quality", "finetune_sg2_speed", "session_memory", "stylegan3_cpu"],
+)
+def test_scripts_not_run_here_name_measured_paths_that_exist(module: str):
+    measures = importlib.import_module(f"bench.{module}").MEASURES
+    assert measures and all((ROOT / p).exists() for p in measures), measures
+
+
 def test_style_bench_quick(tmp_path: Path):
     result = run_bench(["-m", "bench.style_bench"], "--quick", tmp_path / "style.json")
     for run in ("reference", "ours"):
         assert result[run]["seconds"] > 0
         assert result[run]["content_loss"] >= 0 and result[run]["style_loss"] >= 0
     assert result["ours"]["speedup_vs_reference"] > 0
+    assert_fresh(tmp_path / "style.json")
 
 
 def test_finetune_bench_tiny(tmp_path: Path):
@@ -41,6 +91,7 @@ def test_finetune_bench_tiny(tmp_path: Path):
     for kid in (run["kid_before"], run["kid_after"]):  # a KID is inside the run's time cap
         assert (kid is not None and kid >= 0) or "skipped" in " ".join(run["kid_notes"])
     assert result["throughput"]["reference_images_per_s"] > 0
+    assert_fresh(tmp_path / "finetune.json")
 
 
 def test_load_bench_tiny(tmp_path: Path):
@@ -50,6 +101,7 @@ def test_load_bench_tiny(tmp_path: Path):
     assert row["endpoints"]["/generate"]["ok"] > 0 and row["failed_requests"] == 0, row
     assert row["order_errors"] == 0 and row["memory_mb"]["warm"] > 0
     assert set(row["goals_met"]) >= {"generate_p50", "generate_p95", "results_in_order"}
+    assert_fresh(tmp_path / "load.json")
 
 
 def test_cheap_path_bench_tiny(tmp_path: Path):
@@ -58,7 +110,7 @@ def test_cheap_path_bench_tiny(tmp_path: Path):
     for kind in ("server_ms", "client_ms"):
         assert result[kind]["ours"]["p50"] > 0
     assert result["goal"]["server_p50_ms_at_most"] == 100
-    assert result["torch"] and result["commit"] and result["measures"]
+    assert_fresh(tmp_path / "cheap.json")
 
 
 def test_cheap_path_cpu_split_tiny(tmp_path: Path):
@@ -67,7 +119,8 @@ def test_cheap_path_cpu_split_tiny(tmp_path: Path):
     )
     parts = result["cpu_ms"]
     assert set(parts) == {"process_api", "forward", "pngs", "postprocess"}
-    assert all(parts[p]["p50"] > 0 for p in parts) and result["commit"] and result["torch"]
+    assert all(parts[p]["p50"] > 0 for p in parts)
+    assert_fresh(tmp_path / "split.json")
 
 
 def test_gpu_all_dry_run_checks_its_inputs_and_lists_every_step(tmp_path: Path):
@@ -96,3 +149,4 @@ def test_stylegan2_cpu_bench_quick(tmp_path: Path):
     assert result["nvidia"]["torch_threads_used"] == result["studio"]["torch_threads_used"]
     assert result["nvidia"]["image_max_abs_diff_vs_ours"] < 1e-3  # the same weights
     assert len(result["machine"]["load_average_1_5_15"]) == 3
+    assert_fresh(tmp_path / "sg2.json")
