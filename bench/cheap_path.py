@@ -34,7 +34,7 @@ from pathlib import Path
 import httpx
 
 from bench.load import App, baseline_source, percentile
-from bench.results_meta import git_head, stamp
+from bench.results_meta import stamp
 
 log = logging.getLogger("bench.cheap_path")
 ROOT = Path(__file__).resolve().parent.parent
@@ -225,9 +225,7 @@ def report(args: argparse.Namespace, results: dict, load_start, load_end) -> dic
         "cpus": os.cpu_count(),
         "torch": version("torch"),
         "gradio": version("gradio"),
-        "commit": git_head(MEASURES),
         "base_commit": commit_of(args.base) if args.base != "none" else None,
-        "measures": MEASURES,
         "load_average_1_5_15": {"start": load_start, "end": load_end},
         **results,
         "goal": {

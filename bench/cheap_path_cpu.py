@@ -29,7 +29,7 @@ from pathlib import Path
 
 import torch
 
-from bench.results_meta import git_head, stamp
+from bench.results_meta import stamp
 
 log = logging.getLogger("bench.cheap_path_cpu")
 ROOT = Path(__file__).resolve().parent.parent
@@ -129,8 +129,6 @@ def report(times: dict[str, list[float]], calls: int, load_start, load_end) -> d
         "torch_threads": torch.get_num_threads(),
         "torch": version("torch"),
         "gradio": version("gradio"),
-        "commit": git_head(MEASURES),
-        "measures": MEASURES,
         "load_average_1_5_15": {"start": load_start, "end": load_end},
         "cpu_ms": {key: summary(v) for key, v in times.items() if key != "wall"},
         "process_api_wall_ms": summary(times["wall"]),

@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("GAN_STUDIO_MAX_TRAIN_STEPS", "1000000")  # the run is capped by time
 os.environ.setdefault("GAN_STUDIO_MAX_TRAIN_SECONDS", "3600")
 
-from bench.results_meta import git_head, stamp  # noqa: E402
+from bench.results_meta import stamp  # noqa: E402
 from core import store  # noqa: E402
 from core.device import resolve_device  # noqa: E402
 from core.efficientnet import load_efficientnet_lite0  # noqa: E402
@@ -267,9 +267,6 @@ def main() -> None:
     results = {
         **stamp(FINETUNE_MEASURES),  # the time, load and command; the keys below say more
         "device": _device_name(device),
-        "torch": torch.__version__,
-        "commit": git_head(FINETUNE_MEASURES),
-        "measures": FINETUNE_MEASURES,
         "base_model": BASE,
         "target": f"{args.target_images} random crops of {len(PAINTINGS)} paintings, 64x64",
         "throughput": throughput(

@@ -44,7 +44,7 @@ STYLE_MEASURES = [
 ]  # the code its results measure (bench.stale)
 sys.path.insert(0, str(ROOT))
 
-from bench.results_meta import git_head, stamp  # noqa: E402
+from bench.results_meta import stamp  # noqa: E402
 from core.device import resolve_device  # noqa: E402
 from core.images import load_rgb  # noqa: E402
 from style import networks  # noqa: E402
@@ -207,7 +207,6 @@ def run(args: argparse.Namespace) -> dict:
     results: dict = {
         **stamp(STYLE_MEASURES),  # the time, load and command; the keys below say more
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
-        "torch": torch.__version__,
         "python": platform.python_version(),
         "cpu_threads": torch.get_num_threads(),
         "content": args.content,
@@ -216,8 +215,6 @@ def run(args: argparse.Namespace) -> dict:
         "steps": args.steps,
         "timing": f"median of {args.repeats} runs after a warm-up run, same process",
         "load_average_at_start": list(os.getloadavg()),
-        "commit": git_head(STYLE_MEASURES),
-        "measures": STYLE_MEASURES,
     }
     if args.app_only:  # the offline target alone: EfficientNet-Lite0, app defaults
         results["app_path"] = app_path(device, content_img, style_img, args)
