@@ -1,7 +1,5 @@
 """`python -m gan.finetune`: the headless fine-tuning CLI (`gan.finetune.cli`)."""
 
-import sys
+from gan.finetune.cli import exit_process, main
 
-from gan.finetune.cli import main
-
-sys.exit(main())
+exit_process(main())

@@ -34,6 +34,7 @@ def setup(checkpoints, tmp_path):
 def _run(args: list[str], env_checkpoints: Path, torchrun: int = 0) -> subprocess.CompletedProcess:
     env = os.environ | {"GAN_STUDIO_CHECKPOINTS": str(env_checkpoints), "GAN_STUDIO_DEVICE": "cpu"}
     env["OMP_NUM_THREADS"] = "1"
+    env["PYTHONFAULTHANDLER"] = "1"  # a worker that aborts shows where, in its stderr
     launcher = [sys.executable]
     if torchrun:
         launcher += ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={torchrun}"]
@@ -76,6 +77,28 @@ def test_torchrun_two_processes_gloo(setup, tmp_path):
     assert "rank 1 of 2" in done.stderr
     assert json.loads(summary.read_text())["steps"] == 6
     assert store.local_model_dir("ddp-ft") is not None
+
+
+_EXIT = (
+    "import atexit, logging\n"
+    "from gan.finetune.cli import exit_process\n"
+    "atexit.register(lambda: print('teardown', flush=True))\n"
+    "logging.basicConfig()\n"
+    "logging.getLogger('x').warning('logged')\n"
+    "print('printed', end='')\n"
+    "exit_process(3)\n"
+)
+
+
+@pytest.mark.parametrize(("world_size", "teardown"), [("2", False), ("1", True)])
+def test_a_torchrun_worker_exits_without_teardown_but_keeps_its_output(world_size, teardown):
+    env = os.environ | {"WORLD_SIZE": world_size}
+    done = subprocess.run(
+        [sys.executable, "-c", _EXIT], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 3, done.stderr
+    assert done.stdout.startswith("printed") and "logged" in done.stderr  # both flushed
+    assert ("teardown" in done.stdout) is teardown  # a worker skips the atexit handlers
 
 
 @pytest.fixture
