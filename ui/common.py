@@ -110,6 +110,8 @@ HEADER_ROW = "gs-header"  # the header's one row: model, refresh, Hub status, la
 HUB_STATUS = "gs-hub-status"
 LARGE_RESULT = "gs-large-result"  # an image that fills its box, however small its pixels
 LINK_QUERY = "gs-link-query"  # ui.links: the page's query string (mounted, never shown)
+# A latent-file box: its label may wrap to two lines at 390 px, clear of the upload icon.
+LATENT_FILES_HEIGHT = 170
 # When an event fails, Gradio 6.31's page shows the message as a toast and also sets every
 # output's status tracker to "error" (`Blocks`: the catch after `log_cb` calls
 # `update_loading_status({status: "error"})`), which draws a translucent cover with a red

@@ -206,13 +206,15 @@ def latent_picker(
     library: LatentLibrary | None,
     files: gr.File | None = None,
     multiple: bool = True,
+    label: str | None = None,
 ) -> LatentPicker | None:
     """A "from My latents" picker, where it is called in the layout: a dropdown of the
     visitor's entries (refreshed on page load and when it gets focus) that fills `files` (made
     here when None: a `gr.File` of latent files, `file_count="multiple"` when `multiple`) with
     the chosen entries' `.json` latents. Give `files` to the tab's event as its latent input
     (e.g. `latent_files`, at the end of the inputs): visitors may also upload files there.
-    None without a library (a tab built alone)."""
+    `label` names the dropdown where a tab has two pickers. None without a library (a tab
+    built alone)."""
     if library is None:
         return None
     handlers = PickerHandlers(library)
@@ -220,7 +222,7 @@ def latent_picker(
         choices=[],
         value=[] if multiple else None,
         multiselect=multiple,
-        label=t("library.picker.label"),
+        label=label or t("library.picker.label"),
         info=t("library.picker.info"),
     )
     if files is None:

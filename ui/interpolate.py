@@ -18,6 +18,7 @@ from gan.video.service import VideoMaker
 from ui.common import (
     CHEAP_LANE,
     LARGE_RESULT,
+    LATENT_FILES_HEIGHT,
     PIXELATED,
     current_caller,
     current_quotas,
@@ -377,7 +378,7 @@ def _controls(
             label=t("interpolate.latent_files.label"),
             file_count="multiple",
             file_types=[".npy", ".json"],
-            height=120,
+            height=LATENT_FILES_HEIGHT,
             render=False,
         )
         latent_picker(library, latent_files)

@@ -160,11 +160,10 @@ def _first_run(linked: LinkedTab) -> Callable:
     """An `on_load` tab's run with its defaults, unless the URL links to the tab."""
     run = linked.run
     assert run is not None and not inspect.isgeneratorfunction(run), "on_load runs return"
-    n = len(linked.outputs)
 
     def first_run(request: gr.Request = None):
         if _linked_here(linked, request):
-            return [gr.skip()] * n if n > 1 else gr.skip()
+            return _unchanged(linked)
         return run(**linked.defaults, **_injected(run, request))
 
     return first_run
@@ -173,13 +172,12 @@ def _first_run(linked: LinkedTab) -> Callable:
 def _rerun(linked: LinkedTab) -> Callable:
     run = linked.run
     assert run is not None
-    n = len(linked.outputs)
     if inspect.isgeneratorfunction(run):
 
         def rerun_stream(link, request: gr.Request = None):
             values = _values_for(linked, link)
             if values is None:
-                yield [gr.skip()] * n if n > 1 else gr.skip()
+                yield _unchanged(linked)
                 return
             yield from run(**values, **_injected(run, request))
 
@@ -188,10 +186,16 @@ def _rerun(linked: LinkedTab) -> Callable:
     def rerun(link, request: gr.Request = None):
         values = _values_for(linked, link)
         if values is None:
-            return [gr.skip()] * n if n > 1 else gr.skip()
+            return _unchanged(linked)
         return run(**values, **_injected(run, request))
 
     return rerun
+
+
+def _unchanged(linked: LinkedTab) -> Any:
+    """The update that leaves every output of the tab's run as it is."""
+    n = len(linked.outputs)
+    return [gr.skip()] * n if n > 1 else gr.skip()
 
 
 def _injected(run: Callable, request: gr.Request | None) -> dict[str, Any]:

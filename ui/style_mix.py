@@ -18,6 +18,7 @@ from gan.video.encode import VideoSettings
 from gan.video.service import VideoMaker
 from ui.common import (
     CHEAP_LANE,
+    LATENT_FILES_HEIGHT,
     current_quotas,
     downloads_box,
     friendly,
@@ -243,8 +244,8 @@ def build_style_mix_tab(
                 value="4-7", label=t("style_mixing.cols.label"), info=t("style_mixing.cols.info")
             )
             with gr.Accordion(t("style_mixing.files.accordion"), open=False):
-                row_files = _latent_files(t("style_mixing.row_files.label"), library)
-                col_files = _latent_files(t("style_mixing.column_files.label"), library)
+                row_files = _latent_files("style_mixing.row", library)
+                col_files = _latent_files("style_mixing.column", library)
             preset = gr.Radio(
                 [(t(f"style_mixing.preset.{p}"), p) for p in [*STYLE_PRESETS, "custom"]],
                 value="coarse",
@@ -302,13 +303,18 @@ def _sweep_events(handlers: StyleMixHandlers, components: dict, sweep: tuple, re
     stoppable_video_job(run, stop, fn, inputs, [video, info], "style_mix_video", stop_fn, release)
 
 
-def _latent_files(label: str, library: LatentLibrary | None) -> gr.File:
+def _latent_files(side: str, library: LatentLibrary | None) -> gr.File:
     """Latent files (z or w, .npy or .json) that replace a side's seeds when given, under a
-    picker of My latents that fills them."""
+    picker of My latents that fills them; `side` is the key prefix of their labels."""
+    label = t(f"{side}_files.label")
     files = gr.File(
-        label=label, file_count="multiple", file_types=[".npy", ".json"], height=120, render=False
+        label=label,
+        file_count="multiple",
+        file_types=[".npy", ".json"],
+        height=LATENT_FILES_HEIGHT,
+        render=False,
     )
-    latent_picker(library, files)
+    latent_picker(library, files, label=t(f"{side}_picker.label"))
     return files.render()
 
 

@@ -3,6 +3,8 @@ plots whose legends show, whole-step axes, and the lab's "custom" preset."""
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pandas as pd
 import pytest
@@ -92,3 +94,31 @@ def test_a_custom_preset_trains_with_the_given_settings(client):
         timeout=300,
     )
     assert kind == "complete"
+
+
+def _key(label: object) -> str:
+    """The i18n key of a config label (`__i18n__{...}`), or the label itself."""
+    text = str(label)
+    return json.loads(text[len("__i18n__") :])["key"] if text.startswith("__i18n__") else text
+
+
+def _labels_by_tab(node: dict, kinds: dict, labels: dict, tab: str | None = None) -> None:
+    """The label keys of the dropdowns and file boxes under each tab of the layout tree."""
+    kind, props = kinds.get(node["id"], ("root", {}))
+    if kind == "tabitem":
+        tab = _key(props.get("label"))
+    elif kind in {"dropdown", "file"} and tab and props.get("label"):
+        labels.setdefault(tab, []).append(_key(props["label"]))
+    for child in node.get("children", []):
+        _labels_by_tab(child, kinds, labels, tab)
+
+
+def test_no_tab_has_two_pickers_with_one_label(app_url):
+    """Style mixing had two "Saved latents" dropdowns, one for the rows, one for the columns."""
+    config = httpx.get(app_url.rstrip("/") + "/config", timeout=60).json()
+    kinds = {c["id"]: (c["type"], c.get("props", {})) for c in config["components"]}
+    labels: dict[str, list[str]] = {}
+    _labels_by_tab(config["layout"], kinds, labels)
+    assert "style_mixing.row_picker.label" in labels["tab.style_mixing"]
+    repeated = {tab: {x for x in found if found.count(x) > 1} for tab, found in labels.items()}
+    assert {tab: rep for tab, rep in repeated.items() if rep} == {}
