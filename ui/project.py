@@ -24,6 +24,7 @@ from ui.common import (
     arm_stop,
     downloads_box,
     friendly,
+    in_language,
     inputs_for,
     session_key,
     settle_stop,
@@ -112,7 +113,13 @@ class ProjectHandlers:
         if not align:
             preview = self.projector.crop_preview(photo, CropBox(crop_x, crop_y, crop_size))
             return preview, gr.update(visible=False), ""
-        preview, count = self.projector.align_preview(photo, max(int(face or 1), 1) - 1)
+        try:
+            preview, count = self.projector.align_preview(photo, max(int(face or 1), 1) - 1)
+        except UserInputError as e:  # no face: a line and the box, not an error (a painting
+            if e.phrase.key != "msg.error.no_face":  # example may land while alignment is on)
+                raise
+            preview = self.projector.crop_preview(photo, CropBox(crop_x, crop_y, crop_size))
+            return preview, gr.update(visible=False), in_language(e.phrase, language_of(request))
         note = translate("msg.project.faces", language_of(request), count=count)
         return preview, gr.update(visible=count > 1, maximum=count), note if count > 1 else ""
 

@@ -264,3 +264,16 @@ def test_judge_without_d_and_bad_uploads_are_clear_errors(client, models, tmp_pa
         )
     with pytest.raises(Exception, match="at least one image"):
         client.predict(images=[], model="tiny-judged", seeds="", api_name="/judge")
+
+
+def test_the_crop_preview_of_a_photo_without_a_face_says_so(app_services, tmp_path):
+    """Alignment on, no face: the box and a line, not an error (a painting example may land
+    while a page-load event turns alignment on)."""
+    from ui.project import ProjectHandlers
+
+    photo = tmp_path / "flat.png"
+    Image.new("RGB", (96, 96), (120, 90, 60)).save(photo)
+    handlers = ProjectHandlers(app_services.projector)
+    preview, face, note = handlers.crop_preview(str(photo), align=True)
+    assert preview is not None and "no face was found" in note
+    assert face["visible"] is False
